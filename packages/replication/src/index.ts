@@ -1,0 +1,2 @@
+/** @pgcdc/replication */
+export {}
