@@ -1,0 +1,92 @@
+/**
+ * `timestamp` and `timestamptz` values: microseconds since 2000-01-01 00:00:00 as a `bigint`, exactly as PostgreSQL
+ * stores them, so microseconds, `±infinity` (the int64 extremes, as in the server), years past 275760 and BC dates
+ * all survive. A `PgTimestamp` is a wall-clock reading without a zone; a `PgTimestampTz` is an instant (UTC).
+ *
+ * Conversions to `Date` (milliseconds, limited range) and Effect `DateTime` are explicit, partial (`Option`) and
+ * lossy only in the sub-millisecond digits, which their names say. Nothing here reads the local time zone.
+ */
+import { DateTime, Option } from "effect"
+import { civilFromDays, formatClock, formatYear, MICROS_PER_DAY, pad2 } from "./Calendar.ts"
+
+export interface PgTimestamp {
+  readonly _tag: "PgTimestamp"
+  /** Microseconds since 2000-01-01 00:00:00 (no zone); the int64 maximum is `infinity`, the minimum `-infinity`. */
+  readonly micros: bigint
+}
+
+export interface PgTimestampTz {
+  readonly _tag: "PgTimestampTz"
+  /** Microseconds since 2000-01-01 00:00:00 UTC; the int64 maximum is `infinity`, the minimum `-infinity`. */
+  readonly micros: bigint
+}
+
+export const MICROS_INFINITY = 0x7fff_ffff_ffff_ffffn
+export const MICROS_MINUS_INFINITY = -0x8000_0000_0000_0000n
+/** Microseconds from 1970-01-01 to 2000-01-01. */
+export const UNIX_TO_POSTGRES_MICROS = 946_684_800_000_000n
+
+export const make = (micros: bigint): PgTimestamp => ({ _tag: "PgTimestamp", micros })
+export const makeTz = (micros: bigint): PgTimestampTz => ({ _tag: "PgTimestampTz", micros })
+
+export const isInfinite = (t: PgTimestamp | PgTimestampTz): boolean =>
+  t.micros === MICROS_INFINITY || t.micros === MICROS_MINUS_INFINITY
+
+const MAX_DATE_MS = 8.64e15
+
+/** Milliseconds since 1970 (floored), or none for ±infinity and values beyond `Date`'s range. */
+const unixMillis = (t: PgTimestamp | PgTimestampTz): Option.Option<number> => {
+  if (isInfinite(t)) return Option.none()
+  const micros = t.micros + UNIX_TO_POSTGRES_MICROS
+  let ms = micros / 1000n
+  if (micros < 0n && micros % 1000n !== 0n) ms -= 1n
+  return ms >= BigInt(-MAX_DATE_MS) && ms <= BigInt(MAX_DATE_MS) ? Option.some(Number(ms)) : Option.none()
+}
+
+/**
+ * As a `Date` (the instant for `timestamptz`; for `timestamp`, the wall-clock reading taken as UTC). Drops the
+ * microseconds below a millisecond; none for ±infinity and years beyond ±275760.
+ */
+export const toDate = (t: PgTimestamp | PgTimestampTz): Option.Option<Date> =>
+  Option.map(unixMillis(t), (ms) => new Date(ms))
+
+/** As an Effect `DateTime.Utc`, with the same losses and limits as `toDate`. */
+export const toDateTime = (t: PgTimestamp | PgTimestampTz): Option.Option<DateTime.Utc> =>
+  Option.map(unixMillis(t), (ms) => DateTime.makeUnsafe(ms))
+
+/** From a `Date`'s instant (never its local-time fields). */
+export const fromDate = (date: Date): PgTimestampTz => makeTz(BigInt(date.getTime()) * 1000n - UNIX_TO_POSTGRES_MICROS)
+
+/** Splits finite microseconds into the civil day and the time of day, both in UTC. */
+const split = (micros: bigint): { readonly days: number; readonly timeMicros: bigint } => {
+  let days = micros / MICROS_PER_DAY
+  let time = micros % MICROS_PER_DAY
+  if (time < 0n) {
+    time += MICROS_PER_DAY
+    days -= 1n
+  }
+  return { days: Number(days), timeMicros: time }
+}
+
+const formatFinite = (micros: bigint, zone: string): string => {
+  const { days, timeMicros } = split(micros)
+  const c = civilFromDays(days)
+  const y = formatYear(c.year)
+  return `${y.digits}-${pad2(c.month)}-${pad2(c.day)} ${formatClock(timeMicros)}${zone}${y.bc ? " BC" : ""}`
+}
+
+/** PostgreSQL's ISO text form of a `timestamp` (`2024-02-29 13:05:00.5`, `0044-03-15 12:00:00 BC`). */
+export const format = (t: PgTimestamp): string =>
+  t.micros === MICROS_INFINITY
+    ? "infinity"
+    : t.micros === MICROS_MINUS_INFINITY
+      ? "-infinity"
+      : formatFinite(t.micros, "")
+
+/** PostgreSQL's ISO text form of a `timestamptz` as a server with `TimeZone=UTC` prints it (`… 13:05:00+00`). */
+export const formatTz = (t: PgTimestampTz): string =>
+  t.micros === MICROS_INFINITY
+    ? "infinity"
+    : t.micros === MICROS_MINUS_INFINITY
+      ? "-infinity"
+      : formatFinite(t.micros, "+00")

@@ -1,0 +1,18 @@
+/**
+ * Lossless decoding of column values (DESIGN.md invariant 8): by type OID, from pgoutput's text and binary formats.
+ */
+export * as ArrayText from "./ArrayText.ts"
+export * as Calendar from "./Calendar.ts"
+export { decodeBinary } from "./decodeBinary.ts"
+export { decodeText } from "./decodeText.ts"
+export { encodeBinary, encodeText } from "./encode.ts"
+export * as Json from "./Json.ts"
+export * as Numeric from "./Numeric.ts"
+export * as PgDate from "./PgDate.ts"
+export * as PgInterval from "./PgInterval.ts"
+export * as PgTime from "./PgTime.ts"
+export * as PgTimestamp from "./PgTimestamp.ts"
+export { type NestedElements, type PgArray, type PgArrayDimension, type PgValue, toNested } from "./PgValue.ts"
+export { arrayElementOid, arrayOidOf, TypeOid } from "./TypeOid.ts"
+export { builtinTypes, type TypeResolver } from "./TypeResolver.ts"
+export { ValueError } from "./ValueError.ts"
