@@ -1,0 +1,451 @@
+/**
+ * Decoder and encoder for pgoutput messages (protocol versions 1 to 4), byte for byte as documented on the
+ * PostgreSQL page "protocol-logicalrep-message-formats".
+ *
+ * The decoder is a `switch` on the type byte over one reused `Reader`; it copies every byte array it keeps, decodes
+ * text as strict UTF-8, rejects trailing bytes, and fails with a `ProtocolError` naming the message and field.
+ * What the bytes cannot say comes from `PgoutputOptions`: whether an xid-bearing message is inside a streamed
+ * transaction, and whether StreamAbort carries the parallel-apply fields. Messages that the negotiated protocol
+ * version does not have (StreamStart under version 1, Prepare under version 2...) are rejected as `InvalidValue`.
+ *
+ * The encoder writes the same layout (for the fake server and for property tests). Given a message that contradicts
+ * the options (an xid outside a stream, a missing abort LSN under parallel streaming) it throws a `ProtocolError`:
+ * that is a bug in the caller, not bad input.
+ *
+ * It deliberately keeps no state: tracking StreamStart/StreamStop and caching relations are the caller's job.
+ */
+import { Result } from "effect"
+import type { Lsn } from "../Lsn.ts"
+import { ProtocolError } from "../ProtocolError.ts"
+import { Reader } from "../Reader.ts"
+import { Writer } from "../Writer.ts"
+import {
+  hasAbortInfo,
+  hasStreamXid,
+  minProtoVersion,
+  type PgoutputMessage,
+  type PgoutputOptions,
+  type PgoutputTag,
+  type ReplicaIdentity,
+  type RelationColumn
+} from "./PgoutputMessage.ts"
+import { readTupleData, type TupleData, writeTupleData } from "./TupleData.ts"
+
+const reader = new Reader(new Uint8Array(0), "Pgoutput")
+
+const tagByType: Record<number, PgoutputTag> = {
+  66: "Begin",
+  77: "Message",
+  67: "Commit",
+  79: "Origin",
+  82: "Relation",
+  89: "Type",
+  73: "Insert",
+  85: "Update",
+  68: "Delete",
+  84: "Truncate",
+  83: "StreamStart",
+  69: "StreamStop",
+  99: "StreamCommit",
+  65: "StreamAbort",
+  98: "BeginPrepare",
+  80: "Prepare",
+  75: "CommitPrepared",
+  114: "RollbackPrepared",
+  112: "StreamPrepare"
+}
+
+const typeByTag: { readonly [K in PgoutputTag]: number } = Object.fromEntries(
+  Object.entries(tagByType).map(([k, v]) => [v, Number(k)])
+) as { readonly [K in PgoutputTag]: number }
+
+const lsn = (r: Reader, field: string): Lsn => r.u64(field) as Lsn
+
+const streamXid = (r: Reader, inStream: boolean): number | undefined => (inStream ? r.u32("xid") : undefined)
+
+const bool = (r: Reader, field: string): boolean => {
+  const b = r.u8(field)
+  if (b > 1) r.fail("InvalidValue", field, `expected 0 or 1, got ${b}`)
+  return b === 1
+}
+
+const replicaIdentity = (r: Reader): ReplicaIdentity => {
+  const c = r.u8("replicaIdentity")
+  switch (c) {
+    case 0x64:
+      return "d"
+    case 0x6e:
+      return "n"
+    case 0x66:
+      return "f"
+    case 0x69:
+      return "i"
+    default:
+      r.pos--
+      return r.fail("InvalidValue", "replicaIdentity", `0x${c.toString(16)} is not 'd', 'n', 'f' or 'i'`)
+  }
+}
+
+/** Reads a tuple introduced by the sub-type byte `expected` ('N', 'K' or 'O'). */
+const tupleAfter = (r: Reader, expected: number, field: string): TupleData => {
+  const b = r.u8(field)
+  if (b !== expected) {
+    r.pos--
+    r.fail("UnknownType", field, `expected '${String.fromCharCode(expected)}', got 0x${b.toString(16)}`)
+  }
+  return readTupleData(r)
+}
+
+/**
+ * Decodes one pgoutput message occupying `bytes[start, end)`, throwing `ProtocolError`. The hot-path variant;
+ * `decodePgoutput` wraps it in a `Result`.
+ */
+export const unsafeDecodePgoutput = (
+  bytes: Uint8Array,
+  options: PgoutputOptions,
+  start = 0,
+  end = bytes.length
+): PgoutputMessage => {
+  const r = reader.reset(bytes, "Pgoutput", start, end)
+  const type = r.u8("type")
+  const tag = tagByType[type]
+  if (tag === undefined) {
+    r.pos--
+    return r.fail("UnknownType", "type", `0x${type.toString(16).padStart(2, "0")} is not a pgoutput message type`)
+  }
+  r.messageName = tag
+  if (minProtoVersion[tag] > options.protoVersion) {
+    r.fail("InvalidValue", "type", `${tag} needs protocol version ${minProtoVersion[tag]}, got ${options.protoVersion}`)
+  }
+  const inStream = options.inStream
+  if (inStream && options.protoVersion < 2 && hasStreamXid(tag)) {
+    r.fail("InvalidValue", "xid", "streamed transactions need protocol version 2 or later")
+  }
+  const m = body(r, tag, inStream, options)
+  r.done()
+  return m
+}
+
+const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputOptions): PgoutputMessage => {
+  switch (tag) {
+    case "Insert": {
+      const xid = streamXid(r, inStream)
+      const relationId = r.u32("relationId")
+      const newTuple = tupleAfter(r, 0x4e, "newTupleKind")
+      return { _tag: "Insert", xid, relationId, newTuple }
+    }
+    case "Update": {
+      const xid = streamXid(r, inStream)
+      const relationId = r.u32("relationId")
+      let key: TupleData | undefined
+      let old: TupleData | undefined
+      const kind = r.u8("tupleKind")
+      if (kind === 0x4b) key = readTupleData(r)
+      else if (kind === 0x4f) old = readTupleData(r)
+      else if (kind !== 0x4e) {
+        r.pos--
+        r.fail("UnknownType", "tupleKind", `expected 'K', 'O' or 'N', got 0x${kind.toString(16)}`)
+      }
+      const newTuple = kind === 0x4e ? readTupleData(r) : tupleAfter(r, 0x4e, "newTupleKind")
+      return { _tag: "Update", xid, relationId, key, old, newTuple }
+    }
+    case "Delete": {
+      const xid = streamXid(r, inStream)
+      const relationId = r.u32("relationId")
+      const kind = r.u8("tupleKind")
+      if (kind !== 0x4b && kind !== 0x4f) {
+        r.pos--
+        r.fail("UnknownType", "tupleKind", `expected 'K' or 'O', got 0x${kind.toString(16)}`)
+      }
+      const tuple = readTupleData(r)
+      return kind === 0x4b
+        ? { _tag: "Delete", xid, relationId, key: tuple, old: undefined }
+        : { _tag: "Delete", xid, relationId, key: undefined, old: tuple }
+    }
+    case "Begin": {
+      const finalLsn = lsn(r, "finalLsn")
+      const commitTime = r.i64("commitTime")
+      const xid = r.u32("xid")
+      return { _tag: "Begin", finalLsn, commitTime, xid }
+    }
+    case "Commit": {
+      const flags = r.u8("flags")
+      const commitLsn = lsn(r, "commitLsn")
+      const endLsn = lsn(r, "endLsn")
+      const commitTime = r.i64("commitTime")
+      return { _tag: "Commit", flags, commitLsn, endLsn, commitTime }
+    }
+    case "Relation": {
+      const xid = streamXid(r, inStream)
+      const relationId = r.u32("relationId")
+      const namespace = r.cstring("namespace")
+      const relationName = r.cstring("relationName")
+      const ident = replicaIdentity(r)
+      const n = r.i16("columnCount")
+      // A column takes at least 10 bytes (flags, empty name, type OID, modifier).
+      if (n < 0 || n * 10 > r.end - r.pos) r.fail("LengthOutOfRange", "columnCount", `${n} columns`)
+      const columns = new Array<RelationColumn>(n)
+      for (let i = 0; i < n; i++) {
+        const flags = r.u8("columnFlags")
+        const name = r.cstring("columnName")
+        const typeOid = r.u32("columnTypeOid")
+        const typeModifier = r.i32("columnTypeModifier")
+        columns[i] = { flags, name, typeOid, typeModifier }
+      }
+      return { _tag: "Relation", xid, relationId, namespace, relationName, replicaIdentity: ident, columns }
+    }
+    case "Type": {
+      const xid = streamXid(r, inStream)
+      const typeOid = r.u32("typeOid")
+      const namespace = r.cstring("namespace")
+      const typeName = r.cstring("typeName")
+      return { _tag: "Type", xid, typeOid, namespace, typeName }
+    }
+    case "Truncate": {
+      const xid = streamXid(r, inStream)
+      const n = r.length("relationCount", 0, (r.end - r.pos - 1) >> 2)
+      const options = r.u8("options")
+      if ((options & ~3) !== 0) {
+        r.pos--
+        r.fail("InvalidValue", "options", `unknown option bits 0x${options.toString(16)}`)
+      }
+      const relationIds = new Array<number>(n)
+      for (let i = 0; i < n; i++) relationIds[i] = r.u32("relationId")
+      return { _tag: "Truncate", xid, cascade: (options & 1) !== 0, restartIdentity: (options & 2) !== 0, relationIds }
+    }
+    case "Message": {
+      const xid = streamXid(r, inStream)
+      const flags = r.u8("flags")
+      if (flags > 1) {
+        r.pos--
+        r.fail("InvalidValue", "flags", `expected 0 or 1, got ${flags}`)
+      }
+      const messageLsn = lsn(r, "lsn")
+      const prefix = r.cstring("prefix")
+      const content = r.bytes(r.length("contentLength"), "content")
+      return { _tag: "Message", xid, transactional: flags === 1, lsn: messageLsn, prefix, content }
+    }
+    case "Origin": {
+      const commitLsn = lsn(r, "commitLsn")
+      const name = r.cstring("name")
+      return { _tag: "Origin", commitLsn, name }
+    }
+    case "StreamStart": {
+      const xid = r.u32("xid")
+      const firstSegment = bool(r, "firstSegment")
+      return { _tag: "StreamStart", xid, firstSegment }
+    }
+    case "StreamStop":
+      return { _tag: "StreamStop" }
+    case "StreamCommit": {
+      const xid = r.u32("xid")
+      const flags = r.u8("flags")
+      const commitLsn = lsn(r, "commitLsn")
+      const endLsn = lsn(r, "endLsn")
+      const commitTime = r.i64("commitTime")
+      return { _tag: "StreamCommit", xid, flags, commitLsn, endLsn, commitTime }
+    }
+    case "StreamAbort": {
+      const xid = r.u32("xid")
+      const subXid = r.u32("subXid")
+      if (hasAbortInfo(options)) {
+        const abortLsn = lsn(r, "abortLsn")
+        const abortTime = r.i64("abortTime")
+        return { _tag: "StreamAbort", xid, subXid, abortLsn, abortTime }
+      }
+      return { _tag: "StreamAbort", xid, subXid, abortLsn: undefined, abortTime: undefined }
+    }
+    case "BeginPrepare": {
+      const prepareLsn = lsn(r, "prepareLsn")
+      const endLsn = lsn(r, "endLsn")
+      const prepareTime = r.i64("prepareTime")
+      const xid = r.u32("xid")
+      const gid = r.cstring("gid")
+      return { _tag: "BeginPrepare", prepareLsn, endLsn, prepareTime, xid, gid }
+    }
+    case "Prepare":
+    case "StreamPrepare": {
+      const flags = r.u8("flags")
+      const prepareLsn = lsn(r, "prepareLsn")
+      const endLsn = lsn(r, "endLsn")
+      const prepareTime = r.i64("prepareTime")
+      const xid = r.u32("xid")
+      const gid = r.cstring("gid")
+      return { _tag: tag, flags, prepareLsn, endLsn, prepareTime, xid, gid }
+    }
+    case "CommitPrepared": {
+      const flags = r.u8("flags")
+      const commitLsn = lsn(r, "commitLsn")
+      const endLsn = lsn(r, "endLsn")
+      const commitTime = r.i64("commitTime")
+      const xid = r.u32("xid")
+      const gid = r.cstring("gid")
+      return { _tag: "CommitPrepared", flags, commitLsn, endLsn, commitTime, xid, gid }
+    }
+    case "RollbackPrepared": {
+      const flags = r.u8("flags")
+      const prepareEndLsn = lsn(r, "prepareEndLsn")
+      const rollbackEndLsn = lsn(r, "rollbackEndLsn")
+      const prepareTime = r.i64("prepareTime")
+      const rollbackTime = r.i64("rollbackTime")
+      const xid = r.u32("xid")
+      const gid = r.cstring("gid")
+      return { _tag: "RollbackPrepared", flags, prepareEndLsn, rollbackEndLsn, prepareTime, rollbackTime, xid, gid }
+    }
+  }
+}
+
+/** Decodes one pgoutput message (the `data` of an XLogData, or a row of pg_logical_slot_get_binary_changes). */
+export const decodePgoutput = (
+  bytes: Uint8Array,
+  options: PgoutputOptions,
+  start?: number,
+  end?: number
+): Result.Result<PgoutputMessage, ProtocolError> => {
+  try {
+    return Result.succeed(unsafeDecodePgoutput(bytes, options, start, end))
+  } catch (e) {
+    if (e instanceof ProtocolError) return Result.fail(e)
+    throw e
+  }
+}
+
+const contradiction = (messageName: string, field: string, detail: string): never => {
+  throw new ProtocolError({ reason: "InvalidValue", messageName, field, detail })
+}
+
+const writeStreamXid = (w: Writer, tag: string, xid: number | undefined, inStream: boolean): void => {
+  if (inStream) {
+    if (xid === undefined) contradiction(tag, "xid", "inside a streamed transaction the xid is required")
+    else w.u32(xid)
+  } else if (xid !== undefined) contradiction(tag, "xid", "outside a streamed transaction there is no xid")
+}
+
+const loneSurrogate = /\p{Cs}/u
+
+const cstring = (w: Writer, s: string, messageName: string, field: string): void => {
+  if (s.includes("\u0000")) contradiction(messageName, field, "a NUL character cannot be sent in a C string")
+  if (loneSurrogate.test(s)) contradiction(messageName, field, "a lone surrogate has no UTF-8 form")
+  w.cstring(s)
+}
+
+/**
+ * Writes one pgoutput message (no framing) into `w`. Throws `ProtocolError` when the message contradicts `options`
+ * (see the module header) or holds a string with a NUL character or a lone surrogate.
+ */
+export const encodePgoutput = (message: PgoutputMessage, w: Writer, options: PgoutputOptions): Writer => {
+  const tag = message._tag
+  if (minProtoVersion[tag] > options.protoVersion) {
+    contradiction(tag, "type", `${tag} needs protocol version ${minProtoVersion[tag]}, got ${options.protoVersion}`)
+  }
+  w.u8(typeByTag[tag])
+  const inStream = options.inStream
+  switch (message._tag) {
+    case "Begin":
+      w.u64(message.finalLsn).i64(message.commitTime).u32(message.xid)
+      break
+    case "Message":
+      writeStreamXid(w, tag, message.xid, inStream)
+      w.u8(message.transactional ? 1 : 0).u64(message.lsn)
+      cstring(w, message.prefix, tag, "prefix")
+      w.i32(message.content.length).bytes(message.content)
+      break
+    case "Commit":
+      w.u8(message.flags).u64(message.commitLsn).u64(message.endLsn).i64(message.commitTime)
+      break
+    case "Origin":
+      w.u64(message.commitLsn)
+      cstring(w, message.name, tag, "name")
+      break
+    case "Relation":
+      writeStreamXid(w, tag, message.xid, inStream)
+      w.u32(message.relationId)
+      cstring(w, message.namespace, tag, "namespace")
+      cstring(w, message.relationName, tag, "relationName")
+      w.u8(message.replicaIdentity.charCodeAt(0)).i16(message.columns.length)
+      for (const c of message.columns) {
+        w.u8(c.flags)
+        cstring(w, c.name, tag, "columnName")
+        w.u32(c.typeOid).i32(c.typeModifier)
+      }
+      break
+    case "Type":
+      writeStreamXid(w, tag, message.xid, inStream)
+      w.u32(message.typeOid)
+      cstring(w, message.namespace, tag, "namespace")
+      cstring(w, message.typeName, tag, "typeName")
+      break
+    case "Insert":
+      writeStreamXid(w, tag, message.xid, inStream)
+      w.u32(message.relationId).u8(0x4e)
+      writeTupleData(w, message.newTuple, tag)
+      break
+    case "Update":
+      writeStreamXid(w, tag, message.xid, inStream)
+      w.u32(message.relationId)
+      if (message.key !== undefined && message.old !== undefined) {
+        contradiction(tag, "key", "an Update carries a key or an old tuple, not both")
+      }
+      if (message.key !== undefined) writeTupleData(w.u8(0x4b), message.key, tag)
+      else if (message.old !== undefined) writeTupleData(w.u8(0x4f), message.old, tag)
+      writeTupleData(w.u8(0x4e), message.newTuple, tag)
+      break
+    case "Delete":
+      writeStreamXid(w, tag, message.xid, inStream)
+      w.u32(message.relationId)
+      if (message.key !== undefined && message.old === undefined) writeTupleData(w.u8(0x4b), message.key, tag)
+      else if (message.old !== undefined && message.key === undefined) writeTupleData(w.u8(0x4f), message.old, tag)
+      else contradiction(tag, "key", "a Delete carries exactly one of key and old")
+      break
+    case "Truncate":
+      writeStreamXid(w, tag, message.xid, inStream)
+      w.i32(message.relationIds.length).u8((message.cascade ? 1 : 0) | (message.restartIdentity ? 2 : 0))
+      for (const id of message.relationIds) w.u32(id)
+      break
+    case "StreamStart":
+      w.u32(message.xid).u8(message.firstSegment ? 1 : 0)
+      break
+    case "StreamStop":
+      break
+    case "StreamCommit":
+      w.u32(message.xid).u8(message.flags).u64(message.commitLsn).u64(message.endLsn).i64(message.commitTime)
+      break
+    case "StreamAbort":
+      w.u32(message.xid).u32(message.subXid)
+      if (hasAbortInfo(options)) {
+        if (message.abortLsn === undefined || message.abortTime === undefined) {
+          contradiction(tag, "abortLsn", "protocol 4 with streaming=parallel sends the abort LSN and time")
+        } else w.u64(message.abortLsn).i64(message.abortTime)
+      } else if (message.abortLsn !== undefined || message.abortTime !== undefined) {
+        contradiction(tag, "abortLsn", "only protocol 4 with streaming=parallel sends the abort LSN and time")
+      }
+      break
+    case "BeginPrepare":
+      w.u64(message.prepareLsn).u64(message.endLsn).i64(message.prepareTime).u32(message.xid)
+      cstring(w, message.gid, tag, "gid")
+      break
+    case "Prepare":
+    case "StreamPrepare":
+      w.u8(message.flags).u64(message.prepareLsn).u64(message.endLsn).i64(message.prepareTime).u32(message.xid)
+      cstring(w, message.gid, tag, "gid")
+      break
+    case "CommitPrepared":
+      w.u8(message.flags).u64(message.commitLsn).u64(message.endLsn).i64(message.commitTime).u32(message.xid)
+      cstring(w, message.gid, tag, "gid")
+      break
+    case "RollbackPrepared":
+      w.u8(message.flags)
+        .u64(message.prepareEndLsn)
+        .u64(message.rollbackEndLsn)
+        .i64(message.prepareTime)
+        .i64(message.rollbackTime)
+        .u32(message.xid)
+      cstring(w, message.gid, tag, "gid")
+      break
+  }
+  return w
+}
+
+/** One pgoutput message as a fresh byte array. Throws like `encodePgoutput`. */
+export const encodePgoutputToBytes = (message: PgoutputMessage, options: PgoutputOptions): Uint8Array =>
+  encodePgoutput(message, new Writer(128), options).toBytes()
