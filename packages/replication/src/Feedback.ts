@@ -1,0 +1,106 @@
+/**
+ * The feedback state: what was received, what the user committed, what the server says its WAL end is, and which
+ * positions a standby status update may report. Pure functions over an immutable value; the service keeps it in a
+ * `Ref`, so `commit` is a cheap update that never waits on the network (DESIGN.md invariant 2).
+ *
+ * The flush position it reports is only ever an LSN the user committed, or — when every received message is
+ * committed and no transaction is open — the walEnd of a keepalive that arrived after the last data message, so an
+ * idle slot does not pin WAL (DESIGN.md invariant 1). It never reports the server's walEnd while received changes are
+ * uncommitted, and never moves any position backwards.
+ *
+ * It deliberately knows nothing about sockets, time or pgoutput beyond "is a transaction open after this message".
+ */
+import { Lsn } from "@pgcdc/protocol"
+import { Result } from "effect"
+
+export interface FeedbackState {
+  /** The highest walEnd of any XLogData received (the write position); starts at the start LSN. */
+  readonly received: Lsn.Lsn
+  /** walStart of the last XLogData received, i.e. the WAL position of the newest message. */
+  readonly lastData: Lsn.Lsn
+  /** Whether a transaction (or a streamed, prepared-but-undecided chunk) is open after the last message. */
+  readonly inTransaction: boolean
+  /** The highest LSN the user committed; starts at the start LSN (already confirmed on the server). */
+  readonly committed: Lsn.Lsn
+  /** The latest walEnd the server reported in a keepalive or XLogData. */
+  readonly serverWalEnd: Lsn.Lsn
+  /** walEnd of a keepalive received after the last data message; cleared when data arrives. */
+  readonly idleWalEnd: Lsn.Lsn | undefined
+  /** The flush position last reported to the server (monotonic). */
+  readonly flushed: Lsn.Lsn
+}
+
+export const initial = (start: Lsn.Lsn): FeedbackState => ({
+  received: start,
+  lastData: start,
+  inTransaction: false,
+  committed: start,
+  serverWalEnd: start,
+  idleWalEnd: undefined,
+  flushed: start
+})
+
+/** An XLogData arrived; `inTransaction` says whether a transaction is open once its message is applied. */
+export const onData = (
+  s: FeedbackState,
+  walStart: Lsn.Lsn,
+  walEnd: Lsn.Lsn,
+  inTransaction: boolean
+): FeedbackState => ({
+  ...s,
+  received: Lsn.max(s.received, Lsn.max(walStart, walEnd)),
+  lastData: walStart,
+  inTransaction,
+  serverWalEnd: Lsn.max(s.serverWalEnd, walEnd),
+  idleWalEnd: undefined
+})
+
+/** A primary keepalive arrived. */
+export const onKeepalive = (s: FeedbackState, walEnd: Lsn.Lsn): FeedbackState => ({
+  ...s,
+  serverWalEnd: Lsn.max(s.serverWalEnd, walEnd),
+  idleWalEnd: s.idleWalEnd === undefined ? walEnd : Lsn.max(s.idleWalEnd, walEnd)
+})
+
+export interface CommitBeyondReceived {
+  readonly _tag: "CommitBeyondReceived"
+  readonly lsn: Lsn.Lsn
+  readonly received: Lsn.Lsn
+}
+
+/**
+ * The user processed everything up to `lsn`. Monotonic: an older LSN leaves the state unchanged. An LSN beyond
+ * everything received cannot have been processed and is refused.
+ */
+export const commit = (s: FeedbackState, lsn: Lsn.Lsn): Result.Result<FeedbackState, CommitBeyondReceived> => {
+  if (lsn > s.received) return Result.fail({ _tag: "CommitBeyondReceived", lsn, received: s.received })
+  return Result.succeed(lsn > s.committed ? { ...s, committed: lsn } : s)
+}
+
+/** Whether every received message is committed and no transaction is open. */
+export const allCommitted = (s: FeedbackState): boolean => !s.inTransaction && s.committed >= s.lastData
+
+/** The flush (and apply) position a status update may report now. */
+export const flushPosition = (s: FeedbackState): Lsn.Lsn => {
+  const target = allCommitted(s) && s.idleWalEnd !== undefined ? Lsn.max(s.committed, s.idleWalEnd) : s.committed
+  return Lsn.max(s.flushed, target)
+}
+
+export interface StatusPositions {
+  readonly written: Lsn.Lsn
+  readonly flushed: Lsn.Lsn
+  readonly applied: Lsn.Lsn
+}
+
+/** The positions of the next standby status update and the state that remembers them. */
+export const nextStatus = (s: FeedbackState): readonly [StatusPositions, FeedbackState] => {
+  const flushed = flushPosition(s)
+  const written = Lsn.max(s.received, flushed)
+  return [{ written, flushed, applied: flushed }, flushed === s.flushed ? s : { ...s, flushed }]
+}
+
+/** Bytes of WAL the server holds for us beyond what we committed (0 when nothing is pending). */
+export const lagBytes = (s: FeedbackState): bigint => {
+  const d = Lsn.diff(s.serverWalEnd, flushPosition(s))
+  return d > 0n ? d : 0n
+}

@@ -1,0 +1,64 @@
+/**
+ * The one error type of `@pgcdc/replication`.
+ *
+ * `reason` says what went wrong in terms a user can act on; `message` says what to change (set `wal_level=logical`,
+ * create the publication, stop the other consumer of the slot, upgrade the server or drop the option).
+ * `isRetryable` tells the reconnect loop whether a new connection can help: dropped connections and a slot still
+ * held by a dying walsender can; configuration mistakes, bad bytes and undecodable values cannot.
+ *
+ * It deliberately never carries row values or passwords.
+ */
+import { Schema } from "effect"
+
+export const ReplicationErrorReason = Schema.Literals([
+  /** The connection failed or closed (see `cause`, a ConnectionError). */
+  "Connection",
+  /** The server answered a command with an error not covered by a more specific reason. */
+  "Server",
+  /** The server sent bytes that break the replication protocol or pgoutput. */
+  "Protocol",
+  /** A column value could not be decoded for its type. */
+  "Decode",
+  /** A row arrived for a relation id that no Relation message described. */
+  "UnknownRelation",
+  /** `commit` was given an LSN beyond everything received. */
+  "CommitBeyondReceived",
+  /** An option needs a newer PostgreSQL major version than the server's. */
+  "UnsupportedOption",
+  /** An option value is invalid whatever the server (e.g. a malformed slot name). */
+  "InvalidOption",
+  /** The server's `wal_level` is not `logical`. */
+  "WalLevel",
+  /** The replication slot does not exist. */
+  "SlotMissing",
+  /** The replication slot is in use by another process. */
+  "SlotActive",
+  /** A publication named in the options does not exist. */
+  "PublicationMissing",
+  /** The object to create exists already. */
+  "AlreadyExists",
+  /** The service was used after it stopped, or stopping did not finish in time. */
+  "Stopped"
+])
+export type ReplicationErrorReason = typeof ReplicationErrorReason.Type
+
+const OptionalString = Schema.optional(Schema.String)
+
+export class ReplicationError extends Schema.TaggedError<ReplicationError>()("ReplicationError", {
+  reason: ReplicationErrorReason,
+  message: Schema.String,
+  /** SQLSTATE of the server error behind this one, when there was one. */
+  code: OptionalString,
+  detail: OptionalString,
+  hint: OptionalString,
+  /** Set when the reason alone does not decide (a "Connection" error takes it from its ConnectionError). */
+  retryable: Schema.optional(Schema.Boolean),
+  cause: Schema.optional(Schema.Defect())
+}) {
+  get isRetryable(): boolean {
+    if (this.retryable !== undefined) return this.retryable
+    return this.reason === "Connection" || this.reason === "SlotActive"
+  }
+}
+
+export const isReplicationError = (u: unknown): u is ReplicationError => u instanceof ReplicationError

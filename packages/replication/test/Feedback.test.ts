@@ -1,0 +1,172 @@
+import { Lsn } from "@pgcdc/protocol"
+import { Result } from "effect"
+import * as fc from "fast-check"
+import { assert, describe, it } from "vitest"
+import * as Feedback from "../src/Feedback.ts"
+
+const L = (n: number | bigint): Lsn.Lsn => Lsn.unsafeMake(BigInt(n))
+
+const ok = (r: Result.Result<Feedback.FeedbackState, Feedback.CommitBeyondReceived>): Feedback.FeedbackState => {
+  assert.isTrue(Result.isSuccess(r))
+  return Result.getOrThrow(r)
+}
+
+describe("Feedback", () => {
+  it("reports the committed LSN, not the server's walEnd, while received changes are uncommitted", () => {
+    let s = Feedback.initial(L(100))
+    s = Feedback.onData(s, L(110), L(110), true) // Begin
+    s = Feedback.onData(s, L(120), L(120), true) // Insert
+    s = Feedback.onData(s, L(130), L(130), false) // Commit
+    s = Feedback.onKeepalive(s, L(500))
+    const [pos] = Feedback.nextStatus(s)
+    assert.strictEqual(pos.flushed, L(100))
+    assert.strictEqual(pos.applied, L(100))
+    assert.strictEqual(pos.written, L(130))
+    assert.strictEqual(Feedback.lagBytes(s), 400n)
+  })
+
+  it("reports a committed LSN as soon as it is committed", () => {
+    let s = Feedback.initial(L(100))
+    s = Feedback.onData(s, L(110), L(110), true)
+    s = Feedback.onData(s, L(130), L(130), false)
+    s = ok(Feedback.commit(s, L(110)))
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(110))
+  })
+
+  it("advances to a later keepalive's walEnd when everything received is committed and no transaction is open", () => {
+    let s = Feedback.initial(L(100))
+    s = Feedback.onData(s, L(110), L(110), true)
+    s = Feedback.onData(s, L(130), L(130), false)
+    s = ok(Feedback.commit(s, L(130)))
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(130))
+    s = Feedback.onKeepalive(s, L(900))
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(900))
+    assert.strictEqual(Feedback.lagBytes(s), 0n)
+  })
+
+  it("an idle slot with nothing received advances with keepalives", () => {
+    const s = Feedback.onKeepalive(Feedback.initial(L(100)), L(200))
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(200))
+  })
+
+  it("does not advance to walEnd inside an open transaction even if its last change is committed", () => {
+    let s = Feedback.initial(L(100))
+    s = Feedback.onData(s, L(110), L(110), true)
+    s = ok(Feedback.commit(s, L(110)))
+    s = Feedback.onKeepalive(s, L(900))
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(110))
+  })
+
+  it("a keepalive before the last data message does not count", () => {
+    let s = Feedback.initial(L(100))
+    s = Feedback.onKeepalive(s, L(300))
+    s = Feedback.onData(s, L(310), L(310), false)
+    s = ok(Feedback.commit(s, L(310)))
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(310))
+  })
+
+  it("commit is monotonic and refuses an LSN beyond what was received", () => {
+    let s = Feedback.initial(L(100))
+    s = Feedback.onData(s, L(150), L(150), false)
+    s = ok(Feedback.commit(s, L(150)))
+    s = ok(Feedback.commit(s, L(120)))
+    assert.strictEqual(s.committed, L(150))
+    const r = Feedback.commit(s, L(151))
+    assert.isTrue(Result.isFailure(r))
+    assert.deepStrictEqual(Result.isFailure(r) ? r.failure : undefined, {
+      _tag: "CommitBeyondReceived",
+      lsn: L(151),
+      received: L(150)
+    })
+  })
+
+  type Event =
+    | { readonly _tag: "data"; readonly step: number; readonly open: boolean }
+    | { readonly _tag: "keepalive"; readonly step: number }
+    | { readonly _tag: "commit"; readonly back: number }
+    | { readonly _tag: "status" }
+
+  const event: fc.Arbitrary<Event> = fc.oneof(
+    fc.record({ _tag: fc.constant("data" as const), step: fc.integer({ min: 0, max: 50 }), open: fc.boolean() }),
+    fc.record({ _tag: fc.constant("keepalive" as const), step: fc.integer({ min: 0, max: 50 }) }),
+    fc.record({ _tag: fc.constant("commit" as const), back: fc.integer({ min: 0, max: 3 }) }),
+    fc.constant({ _tag: "status" as const })
+  )
+
+  it("property: every flush position is a committed LSN or a keepalive walEnd seen while all was committed; monotonic", () => {
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 80 }), (events) => {
+        let s = Feedback.initial(L(1000))
+        let head = 1000n
+        const dataLsns: Array<bigint> = [1000n]
+        const allowed = new Set<bigint>([1000n])
+        let last = s.flushed
+        let open = false
+        let committed = 1000n
+        const keepalivesSinceData: Array<bigint> = []
+        for (const e of events) {
+          switch (e._tag) {
+            case "data":
+              head += BigInt(e.step)
+              dataLsns.push(head)
+              open = e.open
+              keepalivesSinceData.length = 0
+              s = Feedback.onData(s, L(head), L(head), e.open)
+              break
+            case "keepalive": {
+              head += BigInt(e.step)
+              s = Feedback.onKeepalive(s, L(head))
+              keepalivesSinceData.push(head)
+              break
+            }
+            case "commit": {
+              const lsn = dataLsns[Math.max(0, dataLsns.length - 1 - e.back)]!
+              s = ok(Feedback.commit(s, L(lsn)))
+              allowed.add(lsn)
+              committed = lsn > committed ? lsn : committed
+              break
+            }
+            case "status": {
+              // Model: a keepalive walEnd that followed the last data is allowed once nothing is open or uncommitted.
+              if (!open && committed >= dataLsns[dataLsns.length - 1]!)
+                for (const k of keepalivesSinceData) allowed.add(k)
+              const [pos, next] = Feedback.nextStatus(s)
+              assert.isTrue(pos.flushed >= last, "flush never moves backwards")
+              assert.isTrue(allowed.has(pos.flushed), `flush ${pos.flushed} was never committed nor idle walEnd`)
+              // Never beyond the committed LSN while received data is uncommitted.
+              if (open || committed < dataLsns[dataLsns.length - 1]!) {
+                assert.isTrue(pos.flushed <= (committed > last ? committed : last))
+              }
+              assert.isTrue(pos.written >= pos.flushed)
+              last = pos.flushed
+              s = next
+              break
+            }
+          }
+        }
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("property: once everything is committed and a keepalive follows, the flush reaches its walEnd", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 100 }), fc.boolean())),
+        fc.integer({ min: 0, max: 100 }),
+        (data, gap) => {
+          let s = Feedback.initial(L(1))
+          let head = 1n
+          for (const [step, open] of data) {
+            head += BigInt(step)
+            s = Feedback.onData(s, L(head), L(head), open)
+          }
+          s = Feedback.onData(s, L(head + 1n), L(head + 1n), false)
+          s = ok(Feedback.commit(s, L(head + 1n)))
+          s = Feedback.onKeepalive(s, L(head + 1n + BigInt(gap)))
+          assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(head + 1n + BigInt(gap)))
+        }
+      )
+    )
+  })
+})
