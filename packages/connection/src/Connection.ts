@@ -1,0 +1,141 @@
+/**
+ * The `Connection` service: one PostgreSQL session (normal or walsender) for the lifetime of a scope.
+ *
+ * - `query` runs the simple query protocol, one call at a time (calls queue on a lock). An ErrorResponse fails the
+ *   call with a "Server" `ConnectionError` and the session stays usable (the loop reads on to ReadyForQuery).
+ *   Interrupting the calling fiber sends a CancelRequest on a side connection and reads the session back to
+ *   ReadyForQuery before the lock is released, so the next call starts clean.
+ * - `copyBoth` starts a CopyBoth stream (START_REPLICATION) that holds the lock until its scope closes.
+ * - When the scope closes, Terminate is sent and the socket closed.
+ *
+ * A session whose protocol state is lost (bytes that are not PostgreSQL, a dropped socket, a copy that would not
+ * end) is marked broken: the socket is closed and every later call fails with a "Closed" error carrying the cause.
+ * Reconnecting is the caller's business (see `@pgcdc/replication`); this service never reconnects by itself.
+ */
+import type { FieldDescription } from "@pgcdc/protocol/backend/BackendMessage"
+import { type Config, Context, Duration, Effect, Layer, type Scope, Semaphore } from "effect"
+import { sendCancel } from "./Cancel.ts"
+import { type ConnectionConfig, describe, fromEnv } from "./ConnectionConfig.ts"
+import { ConnectionError, closedError } from "./ConnectionError.ts"
+import { type CopyBoth, startCopyBoth } from "./CopyBoth.ts"
+import { parseServerVersion } from "./ServerVersion.ts"
+import { collectResults, discardUntilReady, type QueryResult, type SessionHooks } from "./SimpleQuery.ts"
+import { type BackendKey, openSession } from "./Startup.ts"
+import { encodeOne } from "./Wire.ts"
+
+export type { CopyBoth, FieldDescription, QueryResult, BackendKey }
+
+export interface ConnectionShape {
+  readonly config: ConnectionConfig
+  /** server_version_num form, e.g. 140012, 180001. */
+  readonly serverVersion: number
+  /** Latest ParameterStatus values (server_version, TimeZone, integer_datetimes, ...). */
+  readonly parameters: Effect.Effect<ReadonlyMap<string, string>>
+  readonly backendKey: BackendKey | undefined
+  /** Whether the session runs over TLS. */
+  readonly tls: boolean
+  /** Simple query protocol; one result per statement. */
+  readonly query: (sql: string) => Effect.Effect<ReadonlyArray<QueryResult>, ConnectionError>
+  /** Runs a command that answers CopyBothResponse (START_REPLICATION); the scope ends the copy (CopyDone). */
+  readonly copyBoth: (sql: string) => Effect.Effect<CopyBoth, ConnectionError, Scope.Scope>
+}
+
+/** How long an interrupted query may take to come back to ReadyForQuery after the CancelRequest. */
+const recoverTimeout = Duration.seconds(10)
+const terminate = encodeOne({ _tag: "Terminate" })
+
+export class Connection extends Context.Service<Connection, ConnectionShape>()("@pgcdc/connection/Connection") {
+  /** Opens a session for the lifetime of the current scope. */
+  static readonly make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, ConnectionError, Scope.Scope> =>
+    make(config)
+
+  static readonly layer = (config: ConnectionConfig): Layer.Layer<Connection, ConnectionError> =>
+    Layer.effect(Connection, make(config))
+
+  /** Reads the configuration through Effect `Config`: by default the libpq environment variables (`fromEnv`). */
+  static readonly layerConfig = (
+    config: Config.Config<ConnectionConfig> = fromEnv
+  ): Layer.Layer<Connection, ConnectionError | Config.ConfigError> =>
+    Layer.effect(Connection, Effect.flatMap(config, make))
+}
+
+const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, ConnectionError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const session = yield* openSession(config)
+    const { wire, parameters, backendKey } = session
+    const lock = yield* Semaphore.make(1)
+    let broken: ConnectionError | undefined
+
+    const hooks: SessionHooks = { onParameter: (name, value) => void parameters.set(name, value) }
+
+    const markBroken = (cause: ConnectionError): Effect.Effect<void> =>
+      Effect.sync(() => {
+        if (broken !== undefined) return
+        broken = cause.reason === "Closed" ? cause : closedError(`The connection is unusable: ${cause.message}`, cause)
+        wire.transport.destroy()
+      })
+
+    const usable = Effect.suspend(() => (broken === undefined ? Effect.void : Effect.fail(broken)))
+
+    /** Errors that leave the protocol state unknown end the session; server errors do not. */
+    const breakOnFatal = <A, R>(self: Effect.Effect<A, ConnectionError, R>): Effect.Effect<A, ConnectionError, R> =>
+      Effect.tapError(self, (e) => (e.reason === "Protocol" || e.reason === "Closed" ? markBroken(e) : Effect.void))
+
+    const recoverAfterInterrupt = Effect.gen(function* () {
+      if (backendKey !== undefined) yield* sendCancel(config, backendKey)
+      yield* discardUntilReady(wire, hooks).pipe(
+        Effect.interruptible,
+        Effect.timeoutOrElse({
+          duration: recoverTimeout,
+          orElse: () => Effect.fail(closedError("The server did not return to ReadyForQuery after a CancelRequest"))
+        }),
+        Effect.catch(markBroken)
+      )
+    })
+
+    const query = (sql: string): Effect.Effect<ReadonlyArray<QueryResult>, ConnectionError> =>
+      lock.withPermit(
+        Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function* () {
+            yield* usable
+            yield* breakOnFatal(wire.send({ _tag: "Query", sql }))
+            const { results } = yield* breakOnFatal(restore(collectResults(wire, hooks))).pipe(
+              Effect.onInterrupt(() => recoverAfterInterrupt)
+            )
+            return results
+          })
+        )
+      )
+
+    const copyBoth = (sql: string): Effect.Effect<CopyBoth, ConnectionError, Scope.Scope> =>
+      Effect.gen(function* () {
+        yield* Effect.acquireRelease(lock.take(1), () => lock.release(1))
+        yield* usable
+        return yield* breakOnFatal(startCopyBoth(wire, hooks, sql, markBroken))
+      })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() =>
+        broken === undefined && !wire.transport.destroyed ? wire.transport.end(terminate) : Effect.void
+      )
+    )
+
+    const versionText = parameters.get("server_version")
+    const serverVersion = versionText === undefined ? undefined : parseServerVersion(versionText)
+    if (serverVersion === undefined) {
+      return yield* new ConnectionError({
+        reason: "Protocol",
+        message: `The server at ${describe(config)} did not report a usable server_version (${versionText ?? "none"})`
+      })
+    }
+
+    return {
+      config,
+      serverVersion,
+      parameters: Effect.sync(() => new Map(parameters)),
+      backendKey,
+      tls: session.tls,
+      query,
+      copyBoth
+    } satisfies ConnectionShape
+  })

@@ -1,0 +1,99 @@
+/**
+ * The one error type of `@pgcdc/connection`.
+ *
+ * Every failure a connection can meet is a `ConnectionError` whose `reason` says which stage failed: opening the
+ * socket ("Open"), TLS ("Tls"), authentication ("Auth"), an ErrorResponse from the server ("Server"), bytes that
+ * break the protocol ("Protocol") or a connection that is gone ("Closed"). Server errors carry every field of the
+ * ErrorResponse (SQLSTATE `code`, severity, detail, hint, position, ...). Messages say what to change where we can
+ * tell. `isRetryable` tells a reconnect loop whether trying again can help.
+ *
+ * It deliberately never carries passwords, connection URLs with passwords or raw message bytes.
+ */
+import { Schema } from "effect"
+
+export const ConnectionErrorReason = Schema.Literals(["Open", "Tls", "Auth", "Server", "Protocol", "Closed"])
+export type ConnectionErrorReason = typeof ConnectionErrorReason.Type
+
+const OptionalString = Schema.optional(Schema.String)
+
+/** The fields of an ErrorResponse or NoticeResponse, named for what they mean (not their one-letter codes). */
+export const ServerErrorFields = {
+  /** SQLSTATE, e.g. "42601" (field C). */
+  code: OptionalString,
+  /** Localized severity (S), e.g. "ERROR", "FATAL". */
+  severity: OptionalString,
+  /** Non-localized severity (V, PostgreSQL 9.6+). */
+  severityNonLocalized: OptionalString,
+  detail: OptionalString,
+  hint: OptionalString,
+  /** Cursor position into the query string, 1-based characters (P). */
+  position: OptionalString,
+  internalPosition: OptionalString,
+  internalQuery: OptionalString,
+  where: OptionalString,
+  schemaName: OptionalString,
+  tableName: OptionalString,
+  columnName: OptionalString,
+  dataTypeName: OptionalString,
+  constraintName: OptionalString,
+  file: OptionalString,
+  line: OptionalString,
+  routine: OptionalString
+} as const
+
+export class ConnectionError extends Schema.TaggedError<ConnectionError>()("ConnectionError", {
+  reason: ConnectionErrorReason,
+  message: Schema.String,
+  ...ServerErrorFields,
+  /** Set where the stage alone does not decide (an invalid configuration fails at "Open" but never heals). */
+  retryable: Schema.optional(Schema.Boolean),
+  cause: Schema.optional(Schema.Defect())
+}) {
+  /**
+   * Whether the same operation on a new connection may succeed: network trouble, a server that is starting or
+   * shutting down, too many connections, a slot still held by a walsender that is going away, serialization
+   * failures and deadlocks. Wrong passwords, TLS verification failures, protocol violations and SQL errors are not.
+   */
+  get isRetryable(): boolean {
+    if (this.retryable !== undefined) return this.retryable
+    switch (this.reason) {
+      case "Open":
+      case "Closed":
+        return true
+      case "Server":
+      case "Auth":
+        return this.code !== undefined && isRetryableSqlState(this.code)
+      default:
+        return false
+    }
+  }
+}
+
+export const isConnectionError = (u: unknown): u is ConnectionError => u instanceof ConnectionError
+
+/** SQLSTATEs after which a retry can succeed (see the PostgreSQL "Errcodes" appendix). */
+export const isRetryableSqlState = (code: string): boolean =>
+  code.startsWith("08") || // connection exception
+  code.startsWith("53") || // insufficient resources (too_many_connections, out_of_memory, disk_full)
+  code === "40001" || // serialization_failure
+  code === "40P01" || // deadlock_detected
+  code === "55006" || // object_in_use (a replication slot still active on a dying walsender)
+  code === "57P01" || // admin_shutdown
+  code === "57P02" || // crash_shutdown
+  code === "57P03" || // cannot_connect_now (starting up, in recovery)
+  code === "57P05" // idle_session_timeout
+
+/** Shorthands used across the package; `cause` is kept for debugging but never printed in `message`. */
+export const openError = (message: string, cause?: unknown): ConnectionError =>
+  new ConnectionError({ reason: "Open", message, cause })
+/** A configuration that can never work (bad URL, unknown sslmode): fix the configuration, do not retry. */
+export const configError = (message: string, cause?: unknown): ConnectionError =>
+  new ConnectionError({ reason: "Open", message, retryable: false, cause })
+export const tlsError = (message: string, cause?: unknown): ConnectionError =>
+  new ConnectionError({ reason: "Tls", message, cause })
+export const authError = (message: string, cause?: unknown): ConnectionError =>
+  new ConnectionError({ reason: "Auth", message, cause })
+export const protocolError = (message: string, cause?: unknown): ConnectionError =>
+  new ConnectionError({ reason: "Protocol", message, cause })
+export const closedError = (message: string, cause?: unknown): ConnectionError =>
+  new ConnectionError({ reason: "Closed", message, cause })

@@ -1,0 +1,191 @@
+/**
+ * CopyBoth mode (START_REPLICATION): a Stream of the server's CopyData payloads, `send` for ours, `done` for our
+ * CopyDone, and a scope that ends the copy cleanly if the caller did not.
+ *
+ * Hot path: one pull reads one socket chunk (everything Node has buffered) and emits all the CopyData payloads in it
+ * as one batch, walking the framer synchronously; there is no Effect, no decode and no allocation per message
+ * beyond the payload view. Payloads are views of the received chunk (or of the framer's fresh buffer for a message
+ * that spanned chunks): neither is ever written again, so a view stays valid for as long as it is kept.
+ *
+ * Backpressure: nothing reads the socket unless the stream is pulled. While the consumer does not pull, Node's
+ * readable buffer fills to its high-water mark, Node stops reading, and TCP flow control stops the server.
+ *
+ * It deliberately does not interpret payloads (XLogData, keepalives): that is `@pgcdc/protocol`'s `decodeReplication`.
+ */
+import { Array as Arr, Cause, Duration, Effect, type Scope, Semaphore, Stream } from "effect"
+import type { NoticeResponse } from "@pgcdc/protocol/backend/BackendMessage"
+import { type ConnectionError, closedError, protocolError } from "./ConnectionError.ts"
+import { drive, type SessionHooks } from "./SimpleQuery.ts"
+import { encodeOne, logNotice, serverError, toConnectionError, type Wire } from "./Wire.ts"
+
+export interface CopyBoth {
+  /** CopyData payloads from the server; ends on the server's CopyDone, fails on an ErrorResponse. */
+  readonly messages: Stream.Stream<Uint8Array, ConnectionError>
+  /** Sends one CopyData message. */
+  readonly send: (payload: Uint8Array) => Effect.Effect<void, ConnectionError>
+  /** Sends our CopyDone, then waits for the server to finish (its CopyDone, CommandComplete, ReadyForQuery). */
+  readonly done: Effect.Effect<void, ConnectionError>
+}
+
+const COPY_DATA = 0x64
+// A COPY IN/OUT has nothing to do with replication; fail it so the server returns to ReadyForQuery.
+const copyFailBytes = encodeOne({ _tag: "CopyFail", message: "pgcdc copyBoth() does not support this COPY" })
+const finishTimeout = Duration.seconds(10)
+
+/**
+ * Sends `sql` and waits for CopyBothResponse. The caller holds the session's query lock for the scope; `onBroken`
+ * is called when the copy could not be ended cleanly and the session must not be reused.
+ */
+export const startCopyBoth = (
+  wire: Wire,
+  hooks: SessionHooks,
+  sql: string,
+  onBroken: (error: ConnectionError) => Effect.Effect<void>
+): Effect.Effect<CopyBoth, ConnectionError, Scope.Scope> =>
+  Effect.gen(function* () {
+    yield* wire.send({ _tag: "Query", sql })
+    let startError: ConnectionError | undefined
+    let started = false
+    yield* drive(wire, hooks, (msg) => {
+      switch (msg._tag) {
+        case "CopyBothResponse":
+          started = true
+          return true
+        case "ErrorResponse":
+          startError ??= serverError(msg)
+          return false
+        case "ReadyForQuery":
+          return true
+        case "CopyInResponse":
+        case "CopyOutResponse":
+          startError ??= protocolError("copyBoth() needs a command that answers CopyBothResponse (START_REPLICATION)")
+          wire.transport.writeNow(copyFailBytes)
+          return false
+        default:
+          startError ??= protocolError(
+            `copyBoth() needs a command that answers CopyBothResponse (START_REPLICATION); the server answered ${msg._tag}`
+          )
+          return false
+      }
+    })
+    if (!started) {
+      return yield* Effect.fail(startError ?? protocolError("The server did not start a CopyBoth stream"))
+    }
+
+    const readLock = yield* Semaphore.make(1)
+    let serverDone = false
+    let clientDone = false
+    let finished = false
+    let failure: ConnectionError | undefined
+    const notices: Array<NoticeResponse> = []
+
+    const logNotices = Effect.suspend(() => Effect.forEach(notices.splice(0), logNotice, { discard: true }))
+
+    const pullBatch: Effect.Effect<
+      Arr.NonEmptyReadonlyArray<Uint8Array>,
+      ConnectionError | Cause.Done
+    > = Effect.suspend(() => {
+      if (failure !== undefined) return Effect.fail(failure)
+      if (serverDone || finished) return Cause.done()
+      const out: Array<Uint8Array> = []
+      const framer = wire.framer
+      try {
+        for (;;) {
+          while (wire.nextFrame()) {
+            if (framer.type === COPY_DATA) {
+              out.push(framer.buf.subarray(framer.bodyStart, framer.end))
+              continue
+            }
+            const msg = wire.decodeFrame()
+            if (msg._tag === "CopyDone") {
+              serverDone = true
+              break
+            } else if (msg._tag === "ErrorResponse") {
+              failure = serverError(msg)
+              break
+            } else if (msg._tag === "NoticeResponse") {
+              notices.push(msg)
+            } else if (msg._tag === "ParameterStatus") {
+              hooks.onParameter(msg.name, msg.value)
+            } else {
+              throw protocolError(`Unexpected ${msg._tag} inside a CopyBoth stream`)
+            }
+          }
+          if (out.length > 0 || serverDone || failure !== undefined) break
+          const chunk = wire.transport.readAvailable()
+          if (chunk === undefined) break
+          framer.push(chunk)
+        }
+      } catch (e) {
+        failure = toConnectionError(e)
+      }
+      const emit: Effect.Effect<
+        Arr.NonEmptyReadonlyArray<Uint8Array>,
+        ConnectionError | Cause.Done
+      > = Arr.isReadonlyArrayNonEmpty(out)
+        ? Effect.succeed(out)
+        : failure !== undefined
+          ? Effect.fail(failure)
+          : serverDone
+            ? Cause.done()
+            : Effect.flatMap(wire.fill, () => pullBatch)
+      return notices.length > 0 ? Effect.andThen(logNotices, emit) : emit
+    })
+
+    const pull = readLock.withPermit(pullBatch)
+
+    /** After our CopyDone: discard the rest of the copy, then CommandComplete(s) and ReadyForQuery. */
+    const finish: Effect.Effect<void, ConnectionError> = Effect.suspend(() => {
+      if (finished) return Effect.void
+      let error: ConnectionError | undefined
+      return drive(wire, hooks, (msg) => {
+        switch (msg._tag) {
+          case "CopyData":
+            return false
+          case "CopyDone":
+            serverDone = true
+            return false
+          case "ErrorResponse":
+            error ??= serverError(msg)
+            return false
+          case "ReadyForQuery":
+            finished = true
+            return true
+          default:
+            // CommandComplete, and the result set a physical walsender sends at the end of a timeline.
+            return false
+        }
+      }).pipe(Effect.andThen(() => (error === undefined ? Effect.void : Effect.fail(error))))
+    })
+
+    const sendCopyDone = Effect.suspend(() => {
+      if (clientDone) return Effect.void
+      clientDone = true
+      return wire.send({ _tag: "CopyDone" })
+    })
+
+    yield* Effect.addFinalizer(() =>
+      finished
+        ? Effect.void
+        : sendCopyDone.pipe(
+            Effect.andThen(readLock.withPermit(finish)),
+            Effect.interruptible,
+            Effect.timeoutOrElse({
+              duration: finishTimeout,
+              orElse: () => Effect.fail(closedError("The server did not end the CopyBoth stream in time"))
+            }),
+            Effect.catch((e) => onBroken(e))
+          )
+    )
+
+    return {
+      messages: Stream.fromPull(Effect.succeed(pull)),
+      send: (payload) =>
+        Effect.suspend(() =>
+          clientDone || finished
+            ? Effect.fail(protocolError("CopyData after CopyDone: the copy is over"))
+            : wire.send({ _tag: "CopyData", data: payload })
+        ),
+      done: sendCopyDone.pipe(Effect.andThen(readLock.withPermit(finish)))
+    } satisfies CopyBoth
+  })

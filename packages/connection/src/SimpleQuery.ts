@@ -1,0 +1,135 @@
+/**
+ * The simple query protocol, from the Query message to ReadyForQuery: rows as text with their field descriptions,
+ * one result per statement, command tags, and the ErrorResponse that ends the batch.
+ *
+ * The loop handles every message already received synchronously and only suspends to read from the socket, so a
+ * large result costs one Effect per socket read, not per row. Asynchronous messages (NoticeResponse,
+ * ParameterStatus, NotificationResponse) are handed to the session wherever they appear.
+ *
+ * It deliberately does not support COPY FROM STDIN (the server gets a CopyFail) and ignores COPY TO STDOUT data;
+ * CopyBoth is `CopyBoth.ts`.
+ */
+import type {
+  BackendMessage,
+  FieldDescription,
+  NoticeResponse,
+  TransactionStatus
+} from "@pgcdc/protocol/backend/BackendMessage"
+import { Effect } from "effect"
+import { type ConnectionError, protocolError } from "./ConnectionError.ts"
+import { encodeOne, logNotice, serverError, toConnectionError, type Wire } from "./Wire.ts"
+
+export interface QueryResult {
+  /** The command tag, e.g. "SELECT 2", "INSERT 0 1", "CREATE_REPLICATION_SLOT". */
+  readonly command: string
+  readonly fields: ReadonlyArray<FieldDescription>
+  /** Text values as PostgreSQL printed them; null is SQL NULL. */
+  readonly rows: ReadonlyArray<ReadonlyArray<string | null>>
+}
+
+/** What the session does with the messages that can arrive at any time. */
+export interface SessionHooks {
+  readonly onParameter: (name: string, value: string) => void
+}
+
+/**
+ * Reads and handles messages until `handle` says it is done (returns true). Notices are logged after each batch.
+ * Throwing a `ConnectionError` from `handle` fails the loop (the session is then unusable: the protocol broke).
+ */
+export const drive = (
+  wire: Wire,
+  hooks: SessionHooks,
+  handle: (msg: BackendMessage) => boolean
+): Effect.Effect<void, ConnectionError> => {
+  const notices: Array<NoticeResponse> = []
+  const flushNotices = Effect.suspend(() => {
+    if (notices.length === 0) return Effect.void
+    const batch = notices.splice(0)
+    return Effect.forEach(batch, logNotice, { discard: true })
+  })
+  const loop: Effect.Effect<void, ConnectionError> = Effect.suspend(() => {
+    try {
+      while (wire.nextFrame()) {
+        const msg = wire.decodeFrame()
+        switch (msg._tag) {
+          case "NoticeResponse":
+            notices.push(msg)
+            continue
+          case "ParameterStatus":
+            hooks.onParameter(msg.name, msg.value)
+            continue
+          case "NotificationResponse":
+            // LISTEN/NOTIFY is not part of this API; a notification must not break the exchange.
+            continue
+        }
+        if (handle(msg)) return flushNotices
+      }
+    } catch (e) {
+      return Effect.andThen(flushNotices, Effect.fail(toConnectionError(e)))
+    }
+    return flushNotices.pipe(Effect.andThen(wire.fill), Effect.andThen(loop))
+  })
+  return loop
+}
+
+const copyFail = encodeOne({ _tag: "CopyFail", message: "COPY FROM STDIN is not supported by pgcdc's query()" })
+const copyDone = encodeOne({ _tag: "CopyDone" })
+
+/** Collects the results of one Query message. Call after sending it. */
+export const collectResults = (
+  wire: Wire,
+  hooks: SessionHooks
+): Effect.Effect<
+  { readonly results: ReadonlyArray<QueryResult>; readonly status: TransactionStatus },
+  ConnectionError
+> =>
+  Effect.suspend(() => {
+    const results: Array<QueryResult> = []
+    let fields: ReadonlyArray<FieldDescription> | undefined
+    let rows: Array<ReadonlyArray<string | null>> = []
+    let error: ConnectionError | undefined
+    let status: TransactionStatus = "I"
+    return drive(wire, hooks, (msg) => {
+      switch (msg._tag) {
+        case "RowDescription":
+          fields = msg.fields
+          rows = []
+          return false
+        case "DataRow":
+          if (fields === undefined) throw protocolError("DataRow without RowDescription")
+          rows.push(msg.values)
+          return false
+        case "CommandComplete":
+          results.push({ command: msg.commandTag, fields: fields ?? [], rows })
+          fields = undefined
+          rows = []
+          return false
+        case "EmptyQueryResponse":
+          return false
+        case "ErrorResponse":
+          error ??= serverError(msg)
+          return false
+        case "CopyInResponse":
+          wire.transport.writeNow(copyFail)
+          return false
+        case "CopyOutResponse":
+        case "CopyDone":
+          return false
+        case "CopyData":
+          return false
+        case "CopyBothResponse":
+          error ??= protocolError("This command starts a CopyBoth stream: run it with copyBoth(), not query()")
+          wire.transport.writeNow(copyDone)
+          return false
+        case "ReadyForQuery":
+          status = msg.status
+          return true
+        default:
+          throw protocolError(`Unexpected ${msg._tag} in a query response`)
+      }
+    }).pipe(Effect.andThen(() => (error === undefined ? Effect.succeed({ results, status }) : Effect.fail(error))))
+  })
+
+/** Reads and discards everything up to ReadyForQuery (after an interrupted query or an abandoned copy). */
+export const discardUntilReady = (wire: Wire, hooks: SessionHooks): Effect.Effect<void, ConnectionError> =>
+  drive(wire, hooks, (msg) => msg._tag === "ReadyForQuery")
