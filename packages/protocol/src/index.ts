@@ -22,3 +22,56 @@ export type {
 } from "./pgoutput/PgoutputMessage.ts"
 export * from "./pgoutput/PgoutputCodec.ts"
 export * from "./pgoutput/PgoutputSchema.ts"
+// Framing and the frontend/backend message codecs. Message types live in the `Backend` and `Frontend` namespaces
+// (both directions have a CopyData and a CopyDone); their Schemas in `BackendSchema` and `FrontendSchema`.
+export {
+  defaultMaxMessageSize,
+  defaultMaxStartupMessageSize,
+  Framer,
+  type FramerMode,
+  type FramerOptions
+} from "./Framer.ts"
+export * as Backend from "./backend/BackendMessage.ts"
+export { AuthenticationCode, type BackendMessage, BackendType } from "./backend/BackendMessage.ts"
+export {
+  decodeBackend,
+  decodeDataRowRaw,
+  unsafeDecodeBackend,
+  unsafeDecodeBackendBody,
+  unsafeDecodeDataRowRawBody
+} from "./backend/decodeBackend.ts"
+export { encodeBackend, encodeBackendToBytes, encodeDataRowRaw } from "./backend/encodeBackend.ts"
+export * as Frontend from "./frontend/FrontendMessage.ts"
+export {
+  type FrontendMessage,
+  FrontendType,
+  type PasswordContext,
+  StartupCode,
+  type StartupPhaseMessage,
+  startupParameter,
+  type TypedFrontendMessage
+} from "./frontend/FrontendMessage.ts"
+export {
+  decodeFrontend,
+  decodePasswordMessage,
+  decodeSASLInitialResponse,
+  decodeSASLResponse,
+  decodeStartup,
+  unsafeDecodeFrontend,
+  unsafeDecodeFrontendBody,
+  unsafeDecodeStartup
+} from "./frontend/decodeFrontend.ts"
+export { encodeFrontend, encodeFrontendToBytes } from "./frontend/encodeFrontend.ts"
+export * as BackendSchema from "./schema/wireBackend.ts"
+export {
+  BackendMessage as BackendMessageSchema,
+  BackendMessageFromBytes,
+  BackendMessageJson
+} from "./schema/wireBackend.ts"
+export * as FrontendSchema from "./schema/wireFrontend.ts"
+export {
+  FrontendMessage as FrontendMessageSchema,
+  FrontendMessageJson,
+  StartupPhaseMessageFromBytes,
+  TypedFrontendMessageFromBytes
+} from "./schema/wireFrontend.ts"

@@ -1,4 +1,4 @@
-import { Result } from "effect"
+import { Result, Schema } from "effect"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { BackendMessage } from "../src/backend/BackendMessage.ts"
@@ -278,5 +278,23 @@ describe("Framer: startup mode (server side)", () => {
     framer.push(startup.subarray(0, 6))
     expect(framer.next()).toBe(false)
     expect(thrown(() => framer.setTyped()).reason).toBe("InvalidValue")
+  })
+})
+
+describe("package entry point", () => {
+  it("exposes the framer and codecs", async () => {
+    const P = await import("../src/index.ts")
+    const framer = new P.Framer()
+    framer.push(P.encodeBackendToBytes({ _tag: "ReadyForQuery", status: "I" }))
+    expect(framer.next()).toBe(true)
+    expect(P.unsafeDecodeBackendBody(framer.type, framer.buf, framer.bodyStart, framer.end)).toStrictEqual({
+      _tag: "ReadyForQuery",
+      status: "I"
+    })
+    expect(P.BackendType.ReadyForQuery).toBe(framer.type)
+    expect(Result.getOrThrow(P.decodeStartup(P.encodeFrontendToBytes({ _tag: "SSLRequest" })))).toStrictEqual({
+      _tag: "SSLRequest"
+    })
+    expect(Schema.is(P.BackendSchema.ErrorResponse)({ _tag: "ErrorResponse" })).toBe(true)
   })
 })
