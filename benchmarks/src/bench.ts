@@ -1,0 +1,289 @@
+/**
+ * The benchmark driver: `node src/bench.ts [--quick] [--runs N] [--workloads A,B,C] [--clients id,...]
+ * [--no-decode] [--out FILE]`.
+ *
+ * Starts one embedded PostgreSQL 18, and for each workload: creates one slot per client and run, runs the workload
+ * once, writes the end marker, then lets every client drain its own slot in its own process, one client at a time,
+ * runs interleaved (run 1 of every client, then run 2...). Then captures a bulk-insert stream once and runs the decode
+ * micro-benchmark. Prints a Markdown report (also written to --out).
+ *
+ * It deliberately installs nothing: without pg_recvlogical it prints the command that installs it and stops.
+ */
+import { execFileSync, spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
+import { Effect } from "effect"
+import pg from "pg"
+import type { ClientConfig } from "./ChildProtocol.ts"
+import { type ClientId, type ClientSpec, clientById, clients } from "./Clients.ts"
+import * as Capture from "./decode/Capture.ts"
+import { decoders } from "./decode/Decoders.ts"
+import { type DecodeResult, type Machine, render, type WorkloadResult } from "./Report.ts"
+import { type Measurement, runNodeClient, runRecvlogical } from "./Runner.ts"
+import { median } from "./Stats.ts"
+import {
+  createSchema,
+  createSlots,
+  dataTable,
+  dropSlots,
+  endTable,
+  fullSizes,
+  publication,
+  quickSizes,
+  resetData,
+  type Sizes,
+  type WorkloadName,
+  workloads,
+  writeEndMarker
+} from "./Workloads.ts"
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    runs: { type: "string" },
+    workloads: { type: "string", default: "A,B,C" },
+    clients: { type: "string", default: clients.map((c) => c.id).join(",") },
+    "no-decode": { type: "boolean", default: false },
+    "decode-passes": { type: "string" },
+    out: { type: "string" },
+    help: { type: "boolean", default: false }
+  }
+})
+
+if (args.help) {
+  console.log(`usage: node src/bench.ts [--quick] [--runs N] [--workloads A,B,C] [--clients ${clients.map((c) => c.id).join(",")}]
+                          [--no-decode] [--decode-passes N] [--out FILE]
+  --quick   smaller workloads (A 20,000 rows, B 2,000 + 2,000 transactions, C 100,000 rows), 1 run`)
+  process.exit(0)
+}
+
+const quick = args.quick
+const sizes: Sizes = quick ? quickSizes : fullSizes
+const runs = Number(args.runs ?? (quick ? "1" : "3"))
+const decodePasses = Number(args["decode-passes"] ?? (quick ? "3" : "5"))
+const workloadNames = args.workloads.split(",").map((w) => w.trim().toUpperCase()) as Array<WorkloadName>
+for (const w of workloadNames) if (!(w in workloads)) throw new Error(`unknown workload ${w} (A, B or C)`)
+const selected: Array<ClientSpec> = args.clients.split(",").map((id) => {
+  const spec = clientById(id.trim())
+  if (spec === undefined) throw new Error(`unknown client ${id} (${clients.map((c) => c.id).join(", ")})`)
+  return spec
+})
+
+const log = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`)
+
+// ---- prerequisites ------------------------------------------------------------------------------------------------
+
+const recvlogicalBinary = process.env.PG_RECVLOGICAL ?? "pg_recvlogical"
+let recvlogicalVersion = "not used"
+if (selected.some((c) => c.id === "recvlogical")) {
+  try {
+    recvlogicalVersion = execFileSync(recvlogicalBinary, ["--version"], { encoding: "utf8" }).trim()
+  } catch {
+    console.error(
+      [
+        "pg_recvlogical (PostgreSQL's own logical replication receiver, the benchmark's floor) is not installed.",
+        "On Debian or Ubuntu install it with:",
+        "",
+        "  apt-get install -y postgresql-client",
+        "",
+        "or point PG_RECVLOGICAL at the binary, or leave it out: --clients pglr,postgresjs,pgcdc,pgcdc-typed"
+      ].join("\n")
+    )
+    process.exit(1)
+  }
+}
+const [nodeMajor] = process.versions.node.split(".").map(Number)
+if (nodeMajor === undefined || nodeMajor < 24) {
+  console.error(
+    `Node ${process.versions.node}: run the benchmark with Node 24 (node_modules/.bin/node), as the bench script does`
+  )
+  process.exit(1)
+}
+
+// ---- one workload -------------------------------------------------------------------------------------------------
+
+const connect = async (db: TestDatabaseInfo): Promise<pg.Client> => {
+  const client = new pg.Client({
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: db.password,
+    database: db.database
+  })
+  await client.connect()
+  // Every workload commit is flushed before it returns: logical decoding only reads flushed WAL, so the end marker
+  // and the captured stream are complete as soon as the workload's statements return (fsync is off, so this is cheap).
+  await client.query("SET synchronous_commit = on")
+  return client
+}
+
+const runWorkload = async (db: TestDatabaseInfo, admin: pg.Client, name: WorkloadName): Promise<WorkloadResult> => {
+  const workload = workloads[name]
+  const slotOf = (client: ClientId, run: number) => `bench_${name.toLowerCase()}_${client.replace("-", "_")}_${run}`
+  const slots = selected.flatMap((c) => Array.from({ length: runs }, (_, i) => slotOf(c.id, i + 1)))
+  await dropSlots(admin, slots)
+  await resetData(admin)
+  await createSlots(admin, slots)
+  log(`${name}: running the workload (${workload.title(sizes)})`)
+  const t0 = performance.now()
+  await workload.run(admin, sizes)
+  const endLsn = await writeEndMarker(admin, name)
+  log(`${name}: workload took ${((performance.now() - t0) / 1000).toFixed(1)} s; end position ${endLsn}`)
+  const measured = new Map<ClientId, Array<Measurement>>()
+  const failures = new Map<ClientId, string>()
+  for (let run = 1; run <= runs; run++) {
+    // Rotate the order every run so no client always goes first (or last) on a warm or busy machine.
+    const order = selected.map((_, i) => selected[(i + run - 1) % selected.length]!)
+    for (const spec of order) {
+      if (failures.has(spec.id)) continue
+      const slot = slotOf(spec.id, run)
+      const applicationName = `${slot}_app`
+      try {
+        const m =
+          spec.script === undefined
+            ? await runRecvlogical(admin, {
+                binary: recvlogicalBinary,
+                host: db.host,
+                port: db.port,
+                user: db.user,
+                password: db.password,
+                database: db.database,
+                slot,
+                publication,
+                endLsn,
+                applicationName
+              })
+            : await runNodeClient(admin, spec.script, {
+                host: db.host,
+                port: db.port,
+                user: db.user,
+                password: db.password,
+                database: db.database,
+                slot,
+                publication,
+                endTable,
+                dataTable,
+                applicationName
+              } satisfies ClientConfig)
+        const list = measured.get(spec.id) ?? []
+        list.push(m)
+        measured.set(spec.id, list)
+        log(
+          `${name} run ${run} ${spec.label}: wall ${(m.wallMs / 1000).toFixed(2)} s, CPU ${((m.cpuUserMs + m.cpuSystemMs) / 1000).toFixed(2)} s, walsender ${(m.walsenderCpuMs / 1000).toFixed(2)} s, peak RSS ${(m.maxRssKb / 1024).toFixed(0)} MB, changes ${m.changes}`
+        )
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error)
+        failures.set(spec.id, message)
+        log(`${name} run ${run} ${spec.label}: FAILED ${message}`)
+      }
+      await dropSlots(admin, [slot])
+    }
+  }
+  await dropSlots(admin, slots)
+  return {
+    workload: name,
+    title: workload.title(sizes),
+    expectedChanges: workload.expectedChanges(sizes),
+    runs: measured,
+    failures
+  }
+}
+
+// ---- decode micro-benchmark ---------------------------------------------------------------------------------------
+
+const decodeChild = fileURLToPath(new URL("./decode/decodeChild.ts", import.meta.url))
+
+const runDecode = async (admin: pg.Client, dir: string): Promise<Array<DecodeResult>> => {
+  const slot = "bench_capture"
+  await dropSlots(admin, [slot])
+  await resetData(admin)
+  await createSlots(admin, [slot])
+  await workloads.A.run(admin, sizes)
+  log(`decode: capturing ${sizes.bulkRows} inserted rows with pg_logical_slot_peek_binary_changes`)
+  const captured = await Capture.capture(admin, slot, publication)
+  await dropSlots(admin, [slot])
+  const file = path.join(dir, "capture.bin")
+  Capture.write(file, captured)
+  const rows = sizes.bulkRows
+  const out: Array<DecodeResult> = []
+  for (const decoder of decoders) {
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [decodeChild, decoder.id, file, String(decodePasses)], {
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      let text = ""
+      child.stdout.setEncoding("utf8")
+      child.stdout.on("data", (chunk: string) => {
+        text += chunk
+      })
+      child.once("exit", (code) =>
+        code === 0 ? resolve(text) : reject(new Error(`${decoder.id} exited with ${code}`))
+      )
+    }).catch((error: unknown) => {
+      log(`decode ${decoder.label}: FAILED ${String(error)}`)
+      return undefined
+    })
+    if (stdout === undefined) continue
+    const result = JSON.parse(stdout.trim().split("\n").pop()!) as { times: Array<number>; rowsSeen: number }
+    const passMs = median(result.times)
+    log(`decode ${decoder.label}: ${passMs.toFixed(1)} ms per pass`)
+    out.push({
+      label: decoder.label,
+      messages: captured.payloads.length,
+      rows,
+      bytes: captured.bytes,
+      passMs,
+      passes: result.times.length,
+      rowsSeen: result.rowsSeen
+    })
+  }
+  return out
+}
+
+// ---- main ---------------------------------------------------------------------------------------------------------
+
+const main = Effect.gen(function* () {
+  const db = yield* TestDatabase.make({
+    major: 18,
+    // Room for one slot per client and run; no checkpoint storms while a million rows are written.
+    settings: { max_replication_slots: "64", max_wal_senders: "64", max_wal_size: "8GB" }
+  })
+  log(`PostgreSQL ${db.serverVersionNum} on port ${db.port} (${db.source})`)
+  const admin = yield* Effect.acquireRelease(
+    Effect.promise(() => connect(db)),
+    (c) => Effect.promise(() => c.end())
+  )
+  const dir = yield* Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(path.join(os.tmpdir(), "pgcdc-bench-"))),
+    (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true }))
+  )
+  const machine: Machine = {
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    memoryGiB: os.totalmem() / 1024 ** 3,
+    node: process.version,
+    postgres: (yield* Effect.promise(() => admin.query<{ server_version: string }>("SHOW server_version"))).rows[0]!
+      .server_version,
+    recvlogical: recvlogicalVersion,
+    load: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")
+  }
+  yield* Effect.promise(() => createSchema(admin))
+  const results: Array<WorkloadResult> = []
+  for (const name of workloadNames) results.push(yield* Effect.promise(() => runWorkload(db, admin, name)))
+  const decode = args["no-decode"] ? [] : yield* Effect.promise(() => runDecode(admin, dir))
+  const header = `## Results (${quick ? "--quick" : "full"} run, ${runs} run${runs === 1 ? "" : "s"} per client, medians; ${new Date().toISOString().slice(0, 16)}Z)`
+  return render(machine, results, decode, selected, header)
+})
+
+const t0 = performance.now()
+const report = await Effect.runPromise(Effect.scoped(main))
+console.log(report)
+if (args.out !== undefined) writeFileSync(args.out, `${report}\n`)
+log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`)

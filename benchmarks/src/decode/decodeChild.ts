@@ -1,0 +1,27 @@
+/**
+ * One decoder of the micro-benchmark in its own process (so one library's JIT state and garbage never slow another):
+ * `decodeChild.ts <decoder id> <capture file> <passes>`. Decodes the capture twice to warm up, then `passes` times,
+ * and prints one JSON line with the time of each pass.
+ */
+import * as Capture from "./Capture.ts"
+import { decoders } from "./Decoders.ts"
+
+const [id, file, passesText] = process.argv.slice(2)
+const decoder = decoders.find((d) => d.id === id)
+if (decoder === undefined || file === undefined) {
+  console.error(`usage: decodeChild.ts <${decoders.map((d) => d.id).join("|")}> <capture file> [passes]`)
+  process.exit(2)
+}
+const passes = Number(passesText ?? "5")
+const { payloads } = Capture.read(file)
+const decodeAll = await decoder.make()
+decodeAll(payloads)
+decodeAll(payloads)
+const times: Array<number> = []
+let rowsSeen = 0
+for (let i = 0; i < passes; i++) {
+  const t0 = performance.now()
+  rowsSeen = decodeAll(payloads)
+  times.push(performance.now() - t0)
+}
+console.log(JSON.stringify({ id, times, rowsSeen }))
