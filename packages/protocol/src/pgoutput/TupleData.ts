@@ -22,6 +22,37 @@ export type UnchangedToast = typeof UnchangedToast
 export type TupleValue = string | Uint8Array | null | UnchangedToast
 export type TupleData = ReadonlyArray<TupleValue>
 
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/**
+ * Text column values are decoded here rather than through `Reader.string`: TextDecoder costs a constant ~100 ns per
+ * call while building a short ASCII string costs ~5 ns per character, so the crossover (~16 bytes, measured on
+ * Node 24) is lower for column values than for the identifiers the Reader is tuned for.
+ */
+const readText = (r: Reader, n: number): string => {
+  r.need(n, "columnValue")
+  const buf = r.buf
+  const from = r.pos
+  const to = from + n
+  r.pos = to
+  if (n <= 16) {
+    let s = ""
+    let i = from
+    for (; i < to; i++) {
+      const b = buf[i]!
+      if (b > 0x7f) break
+      s += String.fromCharCode(b)
+    }
+    if (i === to) return s
+  }
+  try {
+    return utf8.decode(buf.subarray(from, to))
+  } catch {
+    r.pos = from
+    return r.fail("InvalidUtf8", "columnValue")
+  }
+}
+
 const NULL = 0x6e
 const TOAST = 0x75
 const TEXT = 0x74
@@ -37,7 +68,7 @@ export const readTupleData = (r: Reader): TupleData => {
     const kind = r.u8("columnKind")
     switch (kind) {
       case TEXT:
-        out[i] = r.string(r.length("columnLength"), "columnValue")
+        out[i] = readText(r, r.length("columnLength"))
         break
       case NULL:
         out[i] = null
