@@ -12,7 +12,7 @@
  * end) is marked broken: the socket is closed and every later call fails with a "Closed" error carrying the cause.
  * Reconnecting is the caller's business (see `@pgcdc/replication`); this service never reconnects by itself.
  */
-import type { FieldDescription } from "@pgcdc/protocol/backend/BackendMessage"
+import type { Backend } from "@pgcdc/protocol"
 import { type Config, Context, Duration, Effect, Layer, type Scope, Semaphore } from "effect"
 import { sendCancel } from "./Cancel.ts"
 import { type ConnectionConfig, describe, fromEnv } from "./ConnectionConfig.ts"
@@ -23,7 +23,8 @@ import { collectResults, discardUntilReady, type QueryResult, type SessionHooks 
 import { type BackendKey, openSession } from "./Startup.ts"
 import { encodeOne } from "./Wire.ts"
 
-export type { CopyBoth, FieldDescription, QueryResult, BackendKey }
+export type { CopyBoth, QueryResult, BackendKey }
+export type FieldDescription = Backend.FieldDescription
 
 export interface ConnectionShape {
   readonly config: ConnectionConfig

@@ -13,7 +13,7 @@
  * It deliberately does not interpret payloads (XLogData, keepalives): that is `@pgcdc/protocol`'s `decodeReplication`.
  */
 import { Array as Arr, Cause, Duration, Effect, type Scope, Semaphore, Stream } from "effect"
-import type { NoticeResponse } from "@pgcdc/protocol/backend/BackendMessage"
+import type { Backend } from "@pgcdc/protocol"
 import { type ConnectionError, closedError, protocolError } from "./ConnectionError.ts"
 import { drive, type SessionHooks } from "./SimpleQuery.ts"
 import { encodeOne, logNotice, serverError, toConnectionError, type Wire } from "./Wire.ts"
@@ -77,7 +77,7 @@ export const startCopyBoth = (
     let clientDone = false
     let finished = false
     let failure: ConnectionError | undefined
-    const notices: Array<NoticeResponse> = []
+    const notices: Array<Backend.NoticeResponse> = []
 
     const logNotices = Effect.suspend(() => Effect.forEach(notices.splice(0), logNotice, { discard: true }))
 

@@ -13,7 +13,7 @@
  * It deliberately does not run START_REPLICATION (that is `Connection.copyBoth`, driven by `@pgcdc/replication`)
  * nor BASE_BACKUP.
  */
-import * as Lsn from "@pgcdc/protocol/Lsn"
+import { Lsn } from "@pgcdc/protocol"
 import { Effect, Result } from "effect"
 import type { ConnectionShape } from "./Connection.ts"
 import { ConnectionError, protocolError } from "./ConnectionError.ts"

@@ -9,12 +9,7 @@
  * It deliberately does not support COPY FROM STDIN (the server gets a CopyFail) and ignores COPY TO STDOUT data;
  * CopyBoth is `CopyBoth.ts`.
  */
-import type {
-  BackendMessage,
-  FieldDescription,
-  NoticeResponse,
-  TransactionStatus
-} from "@pgcdc/protocol/backend/BackendMessage"
+import type { Backend, BackendMessage } from "@pgcdc/protocol"
 import { Effect } from "effect"
 import { type ConnectionError, protocolError } from "./ConnectionError.ts"
 import { encodeOne, logNotice, serverError, toConnectionError, type Wire } from "./Wire.ts"
@@ -22,7 +17,7 @@ import { encodeOne, logNotice, serverError, toConnectionError, type Wire } from 
 export interface QueryResult {
   /** The command tag, e.g. "SELECT 2", "INSERT 0 1", "CREATE_REPLICATION_SLOT". */
   readonly command: string
-  readonly fields: ReadonlyArray<FieldDescription>
+  readonly fields: ReadonlyArray<Backend.FieldDescription>
   /** Text values as PostgreSQL printed them; null is SQL NULL. */
   readonly rows: ReadonlyArray<ReadonlyArray<string | null>>
 }
@@ -41,7 +36,7 @@ export const drive = (
   hooks: SessionHooks,
   handle: (msg: BackendMessage) => boolean
 ): Effect.Effect<void, ConnectionError> => {
-  const notices: Array<NoticeResponse> = []
+  const notices: Array<Backend.NoticeResponse> = []
   const flushNotices = Effect.suspend(() => {
     if (notices.length === 0) return Effect.void
     const batch = notices.splice(0)
@@ -80,15 +75,15 @@ export const collectResults = (
   wire: Wire,
   hooks: SessionHooks
 ): Effect.Effect<
-  { readonly results: ReadonlyArray<QueryResult>; readonly status: TransactionStatus },
+  { readonly results: ReadonlyArray<QueryResult>; readonly status: Backend.TransactionStatus },
   ConnectionError
 > =>
   Effect.suspend(() => {
     const results: Array<QueryResult> = []
-    let fields: ReadonlyArray<FieldDescription> | undefined
+    let fields: ReadonlyArray<Backend.FieldDescription> | undefined
     let rows: Array<ReadonlyArray<string | null>> = []
     let error: ConnectionError | undefined
-    let status: TransactionStatus = "I"
+    let status: Backend.TransactionStatus = "I"
     return drive(wire, hooks, (msg) => {
       switch (msg._tag) {
         case "RowDescription":

@@ -7,13 +7,16 @@
  * path walks the framer itself (see `CopyBoth.ts`). It deliberately holds no session state (parameters, keys):
  * that belongs to `Session`.
  */
-import { Framer } from "@pgcdc/protocol/Framer"
-import type { BackendMessage, ErrorResponse, NoticeResponse } from "@pgcdc/protocol/backend/BackendMessage"
-import { unsafeDecodeBackendBody } from "@pgcdc/protocol/backend/decodeBackend"
-import type { FrontendMessage } from "@pgcdc/protocol/frontend/FrontendMessage"
-import { encodeFrontend } from "@pgcdc/protocol/frontend/encodeFrontend"
-import { Writer } from "@pgcdc/protocol/Writer"
-import { isProtocolError } from "@pgcdc/protocol/ProtocolError"
+import {
+  type Backend,
+  type BackendMessage,
+  encodeFrontend,
+  Framer,
+  type FrontendMessage,
+  isProtocolError,
+  unsafeDecodeBackendBody,
+  Writer
+} from "@pgcdc/protocol"
 import { Effect } from "effect"
 import { ConnectionError, protocolError } from "./ConnectionError.ts"
 import type { Transport } from "./Transport.ts"
@@ -94,7 +97,7 @@ export const toConnectionError = (e: unknown): ConnectionError => {
 }
 
 /** An ErrorResponse as a `ConnectionError`; authentication failures (SQLSTATE class 28) get reason "Auth". */
-export const serverError = (e: ErrorResponse, context?: string): ConnectionError => {
+export const serverError = (e: Backend.ErrorResponse, context?: string): ConnectionError => {
   const code = e.code
   const text = e.message ?? "(no message)"
   return new ConnectionError({
@@ -121,7 +124,7 @@ export const serverError = (e: ErrorResponse, context?: string): ConnectionError
 }
 
 /** A NoticeResponse as an Effect log line at a level that matches its severity. */
-export const logNotice = (n: NoticeResponse): Effect.Effect<void> => {
+export const logNotice = (n: Backend.NoticeResponse): Effect.Effect<void> => {
   const severity = n.severityNonLocalized ?? n.severity ?? "NOTICE"
   const text = `PostgreSQL ${severity}: ${n.message ?? ""}`
   const log =
