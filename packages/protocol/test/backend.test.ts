@@ -230,6 +230,22 @@ describe("backend messages: golden bytes from the documented layouts", () => {
   })
 })
 
+describe("byte fields from a Node Buffer (what sockets deliver)", () => {
+  it("are plain Uint8Array copies, not views of the Buffer", () => {
+    const input = Buffer.from(
+      concat(frame("R", i32(5), [1, 2, 3, 4]), frame("K", i32(1), [5, 6, 7, 8]), frame("D", i16(1), i32(2), [9, 9]))
+    )
+    const salt = Result.getOrThrow(decodeBackend(input, 0, 13))
+    const key = Result.getOrThrow(decodeBackend(input, 13, 26))
+    const [raw] = Result.getOrThrow(decodeDataRowRaw(input, 26))
+    input.fill(0)
+    expect(salt).toStrictEqual({ _tag: "AuthenticationMD5Password", salt: Uint8Array.of(1, 2, 3, 4) })
+    expect(key).toStrictEqual({ _tag: "BackendKeyData", processId: 1, secretKey: Uint8Array.of(5, 6, 7, 8) })
+    expect(raw).toStrictEqual(Uint8Array.of(9, 9))
+    if (salt._tag === "AuthenticationMD5Password") expect(Object.getPrototypeOf(salt.salt)).toBe(Uint8Array.prototype)
+  })
+})
+
 describe("DataRow as raw bytes", () => {
   it("decodes binary columns as copies, NULL as null", () => {
     const bytes = frame("D", i16(3), i32(2), [0xff, 0xfe], i32(-1), i32(0))

@@ -40,6 +40,21 @@ const AuthenticationSSPI = { _tag: "AuthenticationSSPI" } as const
 const EmptyQueryResponse = { _tag: "EmptyQueryResponse" } as const
 const CopyDone = { _tag: "CopyDone" } as const
 
+/**
+ * A copy of the next `n` bytes in a plain `Uint8Array`. Not `Reader.bytes`: that uses `buf.slice`, and on a Node
+ * `Buffer` (what sockets deliver) `slice` returns a view, which would break the promise that byte fields are copies.
+ */
+export const copyBytes = (r: Reader, n: number, field: string): Uint8Array => {
+  r.need(n, field)
+  const out = new Uint8Array(n)
+  out.set(r.buf.subarray(r.pos, r.pos + n))
+  r.pos += n
+  return out
+}
+
+/** The rest of the message, copied (see `copyBytes`). */
+export const copyRest = (r: Reader, field: string): Uint8Array => copyBytes(r, r.end - r.pos, field)
+
 /** Fails pointing at the start of the field just read (`size` bytes back), not after it. */
 export const failBack = (
   r: Reader,
@@ -104,7 +119,7 @@ export const unsafeDecodeBackendBody = (type: number, buf: Uint8Array, start: nu
       const processId = r.i32("processId")
       const n = r.remaining
       if (n < 4 || n > 256) r.fail("LengthOutOfRange", "secretKey", `${n} bytes, expected 4 to 256`)
-      return { _tag: "BackendKeyData", processId, secretKey: r.rest("secretKey") }
+      return { _tag: "BackendKeyData", processId, secretKey: copyRest(r, "secretKey") }
     }
     case 0x5a: {
       const r = reader.reset(buf, "ReadyForQuery", start, end)
@@ -174,7 +189,7 @@ const authentication = (r: Reader): BackendMessage => {
       return empty(r, "AuthenticationCleartextPassword", AuthenticationCleartextPassword)
     case 5: {
       r.messageName = "AuthenticationMD5Password"
-      const salt = r.bytes(4, "salt")
+      const salt = copyBytes(r, 4, "salt")
       r.done()
       return { _tag: "AuthenticationMD5Password", salt }
     }
@@ -182,7 +197,7 @@ const authentication = (r: Reader): BackendMessage => {
       return empty(r, "AuthenticationGSS", AuthenticationGSS)
     case 8:
       r.messageName = "AuthenticationGSSContinue"
-      return { _tag: "AuthenticationGSSContinue", data: r.rest("data") }
+      return { _tag: "AuthenticationGSSContinue", data: copyRest(r, "data") }
     case 9:
       return empty(r, "AuthenticationSSPI", AuthenticationSSPI)
     case 10: {
@@ -199,10 +214,10 @@ const authentication = (r: Reader): BackendMessage => {
     }
     case 11:
       r.messageName = "AuthenticationSASLContinue"
-      return { _tag: "AuthenticationSASLContinue", data: r.rest("data") }
+      return { _tag: "AuthenticationSASLContinue", data: copyRest(r, "data") }
     case 12:
       r.messageName = "AuthenticationSASLFinal"
-      return { _tag: "AuthenticationSASLFinal", data: r.rest("data") }
+      return { _tag: "AuthenticationSASLFinal", data: copyRest(r, "data") }
     default:
       return failBack(r, 4, "UnknownType", "code", `authentication request ${code}`)
   }
@@ -242,7 +257,7 @@ export const unsafeDecodeDataRowRawBody = (
     const len = r.i32("columnLength")
     if (len === -1) values[i] = null
     else if (len < 0) failBack(r, 4, "LengthOutOfRange", "columnLength", `${len} is neither -1 (NULL) nor a length`)
-    else values[i] = r.bytes(len, "columnValue")
+    else values[i] = copyBytes(r, len, "columnValue")
   }
   r.done()
   return values

@@ -13,7 +13,7 @@
  * or request codes fail with a `ProtocolError`; byte fields are copies, except `CopyData.data` (a view).
  */
 import { Result } from "effect"
-import { failBack, readFrameHeader } from "../backend/decodeBackend.ts"
+import { copyBytes, copyRest, failBack, readFrameHeader } from "../backend/decodeBackend.ts"
 import { isProtocolError, type ProtocolError } from "../ProtocolError.ts"
 import { Reader } from "../Reader.ts"
 import type {
@@ -64,7 +64,7 @@ export const unsafeDecodeStartup = (buf: Uint8Array, start = 0, end: number = bu
       const processId = r.i32("processId")
       const n = r.remaining
       if (n < 4 || n > 256) r.fail("LengthOutOfRange", "secretKey", `${n} bytes, expected 4 to 256`)
-      return { _tag: "CancelRequest", processId, secretKey: r.rest("secretKey") }
+      return { _tag: "CancelRequest", processId, secretKey: copyRest(r, "secretKey") }
     }
     default: {
       if (code >>> 16 !== 3) {
@@ -164,14 +164,14 @@ const saslInitialResponse = (buf: Uint8Array, start: number, end: number): SASLI
   const n = r.i32("dataLength")
   if (n < -1 || n > r.remaining)
     failBack(r, 4, "LengthOutOfRange", "dataLength", `${n} is outside [-1, ${r.remaining}]`)
-  const data = n === -1 ? null : r.bytes(n, "data")
+  const data = n === -1 ? null : copyBytes(r, n, "data")
   r.done()
   return { _tag: "SASLInitialResponse", mechanism, data }
 }
 
 const saslResponse = (buf: Uint8Array, start: number, end: number): SASLResponse => ({
   _tag: "SASLResponse",
-  data: reader.reset(buf, "SASLResponse", start, end).rest("data")
+  data: copyRest(reader.reset(buf, "SASLResponse", start, end), "data")
 })
 
 const password = (
