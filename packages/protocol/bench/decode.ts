@@ -3,7 +3,7 @@
  * pgoutput messages.
  *
  * The workload is a bulk insert of 100k rows synthesized with the encoder from templates captured from PostgreSQL 18
- * (test/fixtures/pg18): the `bulk` rows of the streamed fixture (id, 96-character text, enum) and the wide `items`
+ * (test/fixtures/pg18): the `bulk` rows of the streamed fixture (id, 32-character text, enum) and the wide `items`
  * row of the dml fixture (8 columns: int, text, enum, domain, bytea, timestamptz, numeric, with the 5,000-character
  * TOAST value replaced by a short one). Each row is wrapped in XLogData and the loop does what the replication stream
  * does per message: `unsafeDecodeReplication`, then `unsafeDecodePgoutput` on the payload view.
@@ -75,7 +75,7 @@ const bulkTemplate = firstInsert(fixture("streamed"), { protoVersion: 4, inStrea
 const itemsTemplate = firstInsert(fixture("dml"), { protoVersion: 1, inStream: false })
 
 const workloads: ReadonlyArray<Workload> = [
-  synthesize("bulk (3 columns, 96-char text)", (i) => ({
+  synthesize("bulk (3 columns, 32-char text)", (i) => ({
     ...bulkTemplate,
     xid: undefined,
     newTuple: [String(i + 1), ...bulkTemplate.newTuple.slice(1)]

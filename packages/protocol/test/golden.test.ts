@@ -1,5 +1,5 @@
 /**
- * Golden tests: pgoutput bytes captured from real PostgreSQL 14 and 18 (scripts/capture-pgoutput-fixtures.ts).
+ * Golden tests: pgoutput bytes captured from real PostgreSQL 14 to 18 (scripts/capture-pgoutput-fixtures.ts).
  *
  * Every line of every fixture must decode (with the stream context tracked the way a client tracks it), re-encode
  * to the same bytes, and survive the XLogData wrapping; each scenario then asserts the values PostgreSQL sent.
@@ -16,7 +16,7 @@ import * as PgTime from "../src/PgTime.ts"
 import { decodeReplication, encodeReplicationToBytes } from "../src/replication/ReplicationMessage.ts"
 import { type Fixture, fixturePath, loadFixture } from "./fixtures/loadFixture.ts"
 
-const majors = [14, 18] as const
+const majors = [14, 15, 16, 17, 18] as const
 const utf8 = new TextEncoder()
 
 const ofTag = <T extends M.PgoutputTag>(f: Fixture, tag: T): Array<Extract<M.PgoutputMessage, { _tag: T }>> =>
@@ -235,7 +235,7 @@ describe.each(majors)("golden fixtures: PostgreSQL %i", (major) => {
     assert.strictEqual(truncate.xid, firstCommit!.xid)
     assert.isTrue(truncate.cascade)
     const bulk = ofTag(f, "Insert").filter((m) => m.xid === firstCommit!.xid)
-    assert.strictEqual(bulk.length, 600)
+    assert.strictEqual(bulk.length, 400)
     assert.deepStrictEqual(bulk[0]!.newTuple.slice(0, 1), ["1"])
 
     const aborts = ofTag(f, "StreamAbort")
@@ -244,8 +244,9 @@ describe.each(majors)("golden fixtures: PostgreSQL %i", (major) => {
     assert.notStrictEqual(aborts[0]!.subXid, aborts[0]!.xid)
     assert.strictEqual(aborts[0]!.abortLsn, undefined)
     assert.strictEqual(aborts[0]!.abortTime, undefined)
-    if (major < 17) {
-      // The whole third transaction aborted after being streamed: subXid equals xid.
+    if (major < 18) {
+      // The whole third transaction aborted after being streamed: subXid equals xid. (PostgreSQL 18 finds the
+      // abort in the clog before streaming, because the SQL interface decodes after the fact, and skips it.)
       assert.strictEqual(aborts.length, 2)
       assert.strictEqual(aborts[1]!.subXid, aborts[1]!.xid)
     }
@@ -305,7 +306,7 @@ describe.each(majors)("golden fixtures: PostgreSQL %i", (major) => {
       assert.strictEqual(sp!.gid, "gid-streamed")
       assert.strictEqual(ofTag(f, "StreamStart")[0]!.xid, sp!.xid)
       assert.deepStrictEqual([cp!.gid, cp!.xid, cp!.commitLsn], [sp!.gid, sp!.xid, sp!.endLsn])
-      assert.strictEqual(ofTag(f, "Insert").length, 600)
+      assert.strictEqual(ofTag(f, "Insert").length, 400)
     })
   }
 })
