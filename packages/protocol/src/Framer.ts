@@ -30,6 +30,10 @@
  * rethrows the same error, so a caller that ignores it cannot loop on garbage. Memory held by the framer itself is at
  * most one message of the allowed size plus a 5-byte header.
  *
+ * TLS: after an SSLRequest or GSSENCRequest a server must see `unread === 0 && buffered === 0` before it starts the
+ * handshake; bytes sent ahead of the handshake would otherwise be read as if they had been encrypted (the
+ * CVE-2021-23214 class of injection). The framer keeps those bytes; rejecting them is the caller's decision.
+ *
  * Hot path: `next()` allocates nothing for a message inside the chunk (no result object, no closure); the caller
  * reads plain fields. Call `next()` until it returns false before the next `push()`; if it did not, the unread rest
  * is copied in front of the new chunk (correct, just slower).
@@ -136,7 +140,7 @@ export class Framer {
       const hdr = this.hdr
       while (this.hdrLen < headerSize && this.curPos < cur.length) hdr[this.hdrLen++] = cur[this.curPos++]!
       if (this.hdrLen < headerSize) return false
-      const total = this.checkLength(readInt32(hdr, headerSize - 4)) + headerSize - 4
+      const total = this.checkLength(readInt32(hdr, headerSize - 4), hdr[0]!) + headerSize - 4
       const asm = new Uint8Array(total)
       asm.set(hdr.subarray(0, headerSize))
       this.asm = asm
@@ -152,7 +156,7 @@ export class Framer {
       this.curPos = cur.length
       return false
     }
-    const total = this.checkLength(readInt32(cur, pos + headerSize - 4)) + headerSize - 4
+    const total = this.checkLength(readInt32(cur, pos + headerSize - 4), cur[pos]!) + headerSize - 4
     if (avail >= total) {
       this.curPos = pos + total
       this.emit(cur, pos, pos + total)
@@ -198,12 +202,16 @@ export class Framer {
     }
   }
 
-  private checkLength(len: number): number {
+  /** `first` is the frame's first byte: the type byte of a typed message, named in the error. */
+  private checkLength(len: number, first: number): number {
     const typed = this.headerSize === 5
     const min = typed ? 4 : 8
     const max = typed ? this.maxMessageSize : this.maxStartupMessageSize
-    if (len < min) this.fail("LengthOutOfRange", "length", `${len} is below the minimum ${min}`)
-    if (len > max) this.fail("Oversize", "length", `${len} bytes exceeds the limit of ${max}`)
+    if (len < min || len > max) {
+      const what = typed ? `message type ${JSON.stringify(String.fromCharCode(first))}: ` : ""
+      if (len < min) this.fail("LengthOutOfRange", "length", `${what}${len} is below the minimum ${min}`)
+      this.fail("Oversize", "length", `${what}${len} bytes exceeds the limit of ${max}`)
+    }
     return len
   }
 

@@ -298,3 +298,18 @@ describe("package entry point", () => {
     expect(Schema.is(P.BackendSchema.ErrorResponse)({ _tag: "ErrorResponse" })).toBe(true)
   })
 })
+
+describe("Framer: error details", () => {
+  it("names the message type whose length was wrong", () => {
+    const framer = new Framer({ maxMessageSize: 100 })
+    framer.push(concat("d", i32(101)))
+    expect(thrown(() => framer.next()).detail).toBe('message type "d": 101 bytes exceeds the limit of 100')
+  })
+
+  it("shows bytes pushed after an SSLRequest, which a server must refuse before a TLS handshake", () => {
+    const framer = new Framer({ mode: "startup" })
+    framer.push(concat(packet(i32(80877103)), frame("Q", cstr("injected"))))
+    expect(framer.next()).toBe(true)
+    expect([framer.unread, framer.buffered]).toEqual([14, 0])
+  })
+})
