@@ -40,6 +40,18 @@ export const initial = (start: Lsn.Lsn): FeedbackState => ({
   flushed: start
 })
 
+/**
+ * A new session starts streaming from `committed`: nothing of it is received yet and no transaction is open (an
+ * interrupted transaction will be sent again from its start). `received` keeps its maximum, so an LSN the user saw
+ * before the reconnect can still be committed.
+ */
+export const onSessionStart = (s: FeedbackState): FeedbackState => ({
+  ...s,
+  lastData: s.committed,
+  inTransaction: false,
+  idleWalEnd: undefined
+})
+
 /** An XLogData arrived; `inTransaction` says whether a transaction is open once its message is applied. */
 export const onData = (
   s: FeedbackState,

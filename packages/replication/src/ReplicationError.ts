@@ -8,6 +8,7 @@
  *
  * It deliberately never carries row values or passwords.
  */
+import type { ConnectionError } from "@pgcdc/connection"
 import { Schema } from "effect"
 
 export const ReplicationErrorReason = Schema.Literals([
@@ -62,3 +63,66 @@ export class ReplicationError extends Schema.TaggedError<ReplicationError>()("Re
 }
 
 export const isReplicationError = (u: unknown): u is ReplicationError => u instanceof ReplicationError
+
+/**
+ * Names the server errors a user can act on (missing slot or publication, slot in use, wal_level, duplicate
+ * objects, unsupported features) and keeps SQLSTATE, detail and hint; everything else is "Server" or "Connection"
+ * with the connection's own retry verdict.
+ */
+export const fromConnectionError = (e: ConnectionError, context?: string): ReplicationError => {
+  const prefix = context === undefined ? "" : `${context}: `
+  const server = { code: e.code, detail: e.detail, hint: e.hint, cause: e }
+  if (e.reason !== "Server") {
+    return new ReplicationError({
+      reason: "Connection",
+      message: `${prefix}${e.message}`,
+      retryable: e.isRetryable,
+      ...server
+    })
+  }
+  const text = e.message
+  if (e.code === "42704" && /replication slot/i.test(text)) {
+    return new ReplicationError({
+      reason: "SlotMissing",
+      message: `${prefix}${text}. Create the slot first (Slot.create, or SELECT pg_create_logical_replication_slot('<name>', 'pgoutput')).`,
+      retryable: false,
+      ...server
+    })
+  }
+  if (e.code === "42704" && /publication/i.test(text)) {
+    return new ReplicationError({
+      reason: "PublicationMissing",
+      message: `${prefix}${text}. Create it (Publication.create, or CREATE PUBLICATION <name> FOR TABLE ...).`,
+      retryable: false,
+      ...server
+    })
+  }
+  if (e.code === "55006") {
+    return new ReplicationError({
+      reason: "SlotActive",
+      message: `${prefix}${text}. Another process is consuming this slot: stop it, or wait until its walsender exits.`,
+      retryable: true,
+      ...server
+    })
+  }
+  if (/wal_level/i.test(text)) {
+    return new ReplicationError({
+      reason: "WalLevel",
+      message: `${prefix}${text}. Set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart the server.`,
+      retryable: false,
+      ...server
+    })
+  }
+  if (e.code === "42710") {
+    return new ReplicationError({ reason: "AlreadyExists", message: `${prefix}${text}`, retryable: false, ...server })
+  }
+  if (e.code === "0A000") {
+    return new ReplicationError({
+      reason: "UnsupportedOption",
+      message: `${prefix}${text}`,
+      retryable: false,
+      ...server
+    })
+  }
+  return new ReplicationError({ reason: "Server", message: `${prefix}${text}`, retryable: e.isRetryable, ...server })
+}

@@ -1,0 +1,445 @@
+/**
+ * The `Replication` service: a `Stream` of `WalMessage`s from a logical replication slot, `commit(lsn)` to say what
+ * has been processed, and `status` for positions and lag.
+ *
+ * How it holds the invariants of DESIGN.md:
+ * - At-least-once (1): status updates report only committed LSNs, or an idle keepalive's walEnd when everything
+ *   received is committed (see Feedback.ts). A reconnect restarts from the last committed LSN.
+ * - Monotonic, cheap commit (2): `commit` is one `Ref` update; it never touches the network.
+ * - Never timed out (3): a feedback fiber of each session answers keepalives that ask for a reply at once and sends a
+ *   status update every `statusInterval`, however slowly the stream is pulled. Backpressure: decoded messages go into
+ *   a bounded queue; when it is full the reader stops pulling the socket, and TCP stops the server.
+ * - Resume (4): retryable failures (dropped connection, slot still held by the old walsender) reconnect on the
+ *   `reconnect` schedule, which starts over once a session has received data.
+ *
+ * Each session SETs DateStyle=ISO, IntervalStyle=postgres, extra_float_digits=3, bytea_output=hex and TimeZone=UTC
+ * before START_REPLICATION: pgoutput prints text values with the walsender session's settings, so this makes the
+ * text form independent of the database's defaults.
+ *
+ * It deliberately does not group messages into transactions, create slots or publications implicitly, or copy the
+ * initial table contents.
+ */
+import { Connection, type ConnectionShape, type CopyBoth } from "@pgcdc/connection"
+import { encodeReplicationToBytes, Lsn, unsafeDecodeReplication, isProtocolError } from "@pgcdc/protocol"
+import {
+  type Cause,
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Layer,
+  Metric,
+  Option,
+  Queue,
+  Ref,
+  Result,
+  Schedule,
+  type Scope,
+  Stream
+} from "effect"
+import * as Feedback from "./Feedback.ts"
+import * as Publication from "./Publication.ts"
+import { fromConnectionError, ReplicationError } from "./ReplicationError.ts"
+import * as Slot from "./Slot.ts"
+import { command, type ResolvedStart, resolve, type StartOptions } from "./StartOptions.ts"
+import { WalDecoder } from "./WalDecoder.ts"
+import type { WalMessage } from "./WalMessage.ts"
+
+export interface ReplicationOptions extends StartOptions {
+  /** Where to start; default the slot's confirmed_flush_lsn (where the last consumer committed). */
+  readonly startLsn?: Lsn.Lsn | undefined
+  /** End the stream (normally) before the first transaction that commits after this LSN. */
+  readonly endLsn?: Lsn.Lsn | undefined
+  /** How often to send a status update; keep it well under the server's wal_sender_timeout. Default 10 seconds. */
+  readonly statusInterval?: Duration.Input | undefined
+  /** Decoded messages buffered ahead of the consumer. Default 1024. */
+  readonly bufferSize?: number | undefined
+  /**
+   * When to reconnect after a retryable failure. Default: exponential from 100 ms, at most 10 attempts in a row
+   * (the count starts over after a session that received data).
+   */
+  readonly reconnect?: Schedule.Schedule<unknown, ReplicationError> | undefined
+  /** How long a graceful stop waits for the server to end the copy. Default 10 seconds. */
+  readonly stopTimeout?: Duration.Input | undefined
+}
+
+export interface ReplicationStatus {
+  /** The highest WAL position received. */
+  readonly received: Lsn.Lsn
+  /** The highest LSN passed to `commit` (or the start position). */
+  readonly committed: Lsn.Lsn
+  /** The flush position last reported to the server. */
+  readonly flushed: Lsn.Lsn
+  /** The server's WAL end, from its latest message. */
+  readonly serverWalEnd: Lsn.Lsn
+  /** Bytes of WAL between the server's WAL end and what may be flushed now. */
+  readonly lagBytes: bigint
+  /** Sessions started so far (1 + reconnects). */
+  readonly sessions: number
+}
+
+export interface ReplicationShape {
+  /** The WAL messages, in order. Consume it once: every message is delivered to one consumer. */
+  readonly stream: Stream.Stream<WalMessage, ReplicationError>
+  /**
+   * Everything up to `lsn` is processed and may be discarded by the server. Monotonic (an older LSN is ignored),
+   * fails with "CommitBeyondReceived" for an LSN beyond everything received, never waits on the network.
+   */
+  readonly commit: (lsn: Lsn.Lsn) => Effect.Effect<void, ReplicationError>
+  readonly status: Effect.Effect<ReplicationStatus>
+}
+
+const messagesTotal = Metric.counter("pgcdc_replication_messages_total", {
+  description: "WAL messages decoded",
+  incremental: true
+})
+const bytesTotal = Metric.counter("pgcdc_replication_bytes_total", {
+  description: "Bytes of CopyData received on the replication stream",
+  incremental: true
+})
+const lagGauge = Metric.gauge("pgcdc_replication_lag_bytes", {
+  description: "Bytes of WAL the server holds beyond the reported flush position",
+  bigint: true
+})
+const reconnectsTotal = Metric.counter("pgcdc_replication_reconnects_total", {
+  description: "Replication sessions restarted after a retryable failure",
+  incremental: true
+})
+
+const defaultReconnect: Schedule.Schedule<unknown, ReplicationError> = Schedule.max([
+  Schedule.exponential("100 millis"),
+  Schedule.recurs(10)
+])
+
+const sessionSettings = [
+  "SET DateStyle = 'ISO'",
+  "SET IntervalStyle = 'postgres'",
+  "SET extra_float_digits = 3",
+  "SET bytea_output = 'hex'",
+  "SET TimeZone = 'UTC'"
+]
+
+/** The stream ended by reaching `endLsn`. */
+class EndReached {
+  readonly _tag = "EndReached"
+}
+
+const fromResult = <A>(r: Result.Result<A, ReplicationError>): Effect.Effect<A, ReplicationError> =>
+  Result.isSuccess(r) ? Effect.succeed(r.success) : Effect.fail(r.failure)
+
+const attempt = <A>(f: () => A): Effect.Effect<A, ReplicationError> =>
+  Effect.try({
+    try: f,
+    catch: (e) =>
+      e instanceof ReplicationError
+        ? e
+        : new ReplicationError({ reason: "InvalidOption", message: String(e), cause: e })
+  })
+
+const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n
+
+/** Checks what a session needs before streaming: wal_level, the slot (and where it stands), the publications. */
+const preflight = (conn: ConnectionShape, options: ReplicationOptions) =>
+  Effect.gen(function* () {
+    const walLevel = yield* conn
+      .query("SHOW wal_level")
+      .pipe(Effect.mapError((e) => fromConnectionError(e, "Reading wal_level")))
+    const level = walLevel[0]?.rows[0]?.[0]
+    if (level !== "logical") {
+      return yield* new ReplicationError({
+        reason: "WalLevel",
+        message: `The server runs with wal_level = ${level ?? "unknown"}; logical replication needs wal_level = logical. Set it in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart the server.`
+      })
+    }
+    const slot = yield* Slot.inspect(options.slot).pipe(Effect.provideService(Connection, conn))
+    if (Option.isNone(slot)) {
+      return yield* new ReplicationError({
+        reason: "SlotMissing",
+        message: `Replication slot "${options.slot}" does not exist. Create it first (Slot.create("${options.slot}"), or SELECT pg_create_logical_replication_slot('${options.slot}', 'pgoutput')).`
+      })
+    }
+    if (slot.value.slotType !== "logical" || slot.value.plugin !== "pgoutput") {
+      return yield* new ReplicationError({
+        reason: "InvalidOption",
+        message: `Replication slot "${options.slot}" is a ${slot.value.slotType} slot with plugin ${slot.value.plugin ?? "none"}; pgcdc needs a logical slot using pgoutput.`
+      })
+    }
+    for (const name of options.publications) {
+      const exists = yield* Publication.exists(name).pipe(Effect.provideService(Connection, conn))
+      if (!exists) {
+        return yield* new ReplicationError({
+          reason: "PublicationMissing",
+          message: `Publication "${name}" does not exist in database "${conn.config.database}". Create it (Publication.create, or CREATE PUBLICATION "${name}" FOR TABLE ...).`
+        })
+      }
+    }
+    return slot.value
+  })
+
+const make = (
+  options: ReplicationOptions
+): Effect.Effect<ReplicationShape, ReplicationError, Connection | Scope.Scope> =>
+  Effect.gen(function* () {
+    const first = yield* Connection
+    if (first.config.replication !== "logical") {
+      return yield* new ReplicationError({
+        reason: "InvalidOption",
+        message:
+          'The Connection must be a logical walsender session: set replication: "logical" in its ConnectionConfig.'
+      })
+    }
+    const resolved: ResolvedStart = yield* fromResult(resolve(first.serverVersion, options))
+    // Fail fast on bad names, before anything is sent.
+    yield* attempt(() => command(options, resolved, Lsn.zero))
+    const slot = yield* preflight(first, options)
+    const start = options.startLsn ?? slot.confirmedFlushLsn ?? Lsn.zero
+
+    const statusInterval = Duration.fromInputUnsafe(options.statusInterval ?? Duration.seconds(10))
+    const stopTimeout = Duration.fromInputUnsafe(options.stopTimeout ?? Duration.seconds(10))
+    const state = yield* Ref.make(Feedback.initial(start))
+    const queue = yield* Queue.bounded<WalMessage, ReplicationError | Cause.Done>(options.bufferSize ?? 1024)
+    let sessions = 0
+    let progressed = false
+
+    const session = (conn: ConnectionShape) =>
+      Effect.gen(function* () {
+        for (const sql of sessionSettings) {
+          yield* conn.query(sql).pipe(Effect.mapError((e) => fromConnectionError(e, sql)))
+        }
+        const from = (yield* Ref.get(state)).committed
+        const copy = yield* conn
+          .copyBoth(command(options, resolved, from))
+          .pipe(Effect.mapError((e) => fromConnectionError(e, "START_REPLICATION")))
+        yield* Ref.update(state, Feedback.onSessionStart)
+        yield* Effect.annotateCurrentSpan({ "pgcdc.slot": options.slot, "pgcdc.start_lsn": Lsn.format(from) })
+        const decoder = new WalDecoder(resolved)
+        const replyNow = yield* Queue.sliding<void>(1)
+
+        const sendStatus = sendStatusUpdate(copy, state)
+        yield* Effect.addFinalizer(() =>
+          sendStatus.pipe(Effect.andThen(copy.done), Effect.timeout(stopTimeout), Effect.ignore)
+        )
+
+        const feedback = Effect.forever(
+          Queue.take(replyNow).pipe(Effect.timeoutOption(statusInterval), Effect.andThen(sendStatus))
+        )
+
+        const handleBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<void, ReplicationError | EndReached> =>
+          Effect.suspend((): Effect.Effect<void, ReplicationError | EndReached> => {
+            const out: Array<WalMessage> = []
+            const events: Array<(s: Feedback.FeedbackState) => Feedback.FeedbackState> = []
+            let reply = false
+            let ended = false
+            let bytes = 0
+            for (const payload of payloads) {
+              bytes += payload.length
+              let m: ReturnType<typeof unsafeDecodeReplication>
+              try {
+                m = unsafeDecodeReplication(payload)
+              } catch (e) {
+                if (isProtocolError(e)) {
+                  return Effect.fail(
+                    new ReplicationError({
+                      reason: "Protocol",
+                      message: `Bad replication message: ${e.message}`,
+                      cause: e
+                    })
+                  )
+                }
+                throw e
+              }
+              if (m._tag === "PrimaryKeepalive") {
+                const walEnd = m.walEnd
+                events.push((s) => Feedback.onKeepalive(s, walEnd))
+                if (m.replyRequested) reply = true
+                if (options.endLsn !== undefined && walEnd >= options.endLsn && !decoder.inTransaction) {
+                  ended = true
+                  break
+                }
+                continue
+              }
+              let wal: WalMessage
+              try {
+                wal = decoder.unsafeDecode(m)
+              } catch (e) {
+                if (e instanceof ReplicationError) return Effect.fail(e)
+                throw e
+              }
+              if (options.endLsn !== undefined && beyondEnd(wal, options.endLsn)) {
+                ended = true
+                break
+              }
+              progressed = true
+              const inTx = decoder.inTransaction
+              const { walStart, walEnd } = m
+              events.push((s) => Feedback.onData(s, walStart, walEnd, inTx))
+              out.push(wal)
+            }
+            return Effect.gen(function* () {
+              if (events.length > 0) {
+                yield* Ref.update(state, (s) => events.reduce((acc, f) => f(acc), s))
+              }
+              yield* Metric.update(bytesTotal, bytes)
+              if (out.length > 0) {
+                yield* Metric.update(messagesTotal, out.length)
+                yield* Queue.offerAll(queue, out)
+              }
+              if (reply) yield* Queue.offer(replyNow, undefined)
+              if (ended) return yield* Effect.fail(new EndReached())
+            })
+          })
+
+        const reader = copy.messages.pipe(
+          Stream.mapError((e) => fromConnectionError(e, "Replication stream")),
+          Stream.runForEachArray(handleBatch),
+          Effect.andThen(
+            Effect.fail(
+              new ReplicationError({
+                reason: "Connection",
+                message: "The server ended the replication stream",
+                retryable: true
+              })
+            )
+          ),
+          Effect.catchTag("EndReached", () => Effect.void)
+        )
+        return yield* Effect.raceFirst(reader, feedback)
+      }).pipe(Effect.scoped, Effect.withSpan("Replication.session"))
+
+    const runOnce = Effect.suspend(() => {
+      progressed = false
+      sessions++
+      const conn =
+        sessions === 1
+          ? Effect.succeed(first)
+          : Connection.make(first.config).pipe(Effect.mapError((e) => fromConnectionError(e, "Reconnecting")))
+      return Effect.scoped(Effect.flatMap(conn, session))
+    })
+
+    // A failure after the session received data restarts the schedule: only failures in a row count.
+    const runOrRestart = runOnce.pipe(
+      Effect.map(() => "ended" as const),
+      Effect.catchIf(
+        (e) => e.isRetryable && progressed,
+        (e) =>
+          Effect.logWarning(`Replication session ended (${e.message}); reconnecting`).pipe(
+            Effect.andThen(Metric.update(reconnectsTotal, 1)),
+            Effect.as("restart" as const)
+          )
+      )
+    )
+
+    const supervise = Effect.gen(function* () {
+      for (;;) {
+        const outcome = yield* runOrRestart.pipe(
+          Effect.tapError((e) =>
+            e.isRetryable
+              ? Effect.logWarning(`Replication session failed (${e.message}); retrying`).pipe(
+                  Effect.andThen(Metric.update(reconnectsTotal, 1))
+                )
+              : Effect.void
+          ),
+          Effect.retry({ schedule: options.reconnect ?? defaultReconnect, while: (e) => e.isRetryable })
+        )
+        if (outcome === "ended") return
+      }
+    })
+
+    yield* supervise.pipe(
+      Effect.onExit((exit) =>
+        exit._tag === "Success"
+          ? Queue.end(queue)
+          : Effect.flatMap(Effect.succeed(exit.cause), (cause) => {
+              const failure = cause.reasons.find((r) => r._tag === "Fail")
+              return failure !== undefined && failure._tag === "Fail"
+                ? Queue.fail(queue, failure.error)
+                : Queue.end(queue)
+            })
+      ),
+      Effect.forkScoped
+    )
+
+    const commit = (lsn: Lsn.Lsn): Effect.Effect<void, ReplicationError> =>
+      Effect.flatMap(
+        Ref.modify(state, (s): readonly [Feedback.CommitBeyondReceived | undefined, Feedback.FeedbackState] => {
+          const r = Feedback.commit(s, lsn)
+          return Result.isSuccess(r) ? [undefined, r.success] : [r.failure, s]
+        }),
+        (refused) =>
+          refused === undefined
+            ? Effect.void
+            : Effect.fail(
+                new ReplicationError({
+                  reason: "CommitBeyondReceived",
+                  message: `Cannot commit ${Lsn.format(refused.lsn)}: nothing beyond ${Lsn.format(refused.received)} has been received. Commit the walStart (or Commit's endLsn) of a message you processed.`
+                })
+              )
+      )
+
+    const status = Effect.map(
+      Ref.get(state),
+      (s): ReplicationStatus => ({
+        received: s.received,
+        committed: s.committed,
+        flushed: s.flushed,
+        serverWalEnd: s.serverWalEnd,
+        lagBytes: Feedback.lagBytes(s),
+        sessions
+      })
+    )
+
+    return { stream: Stream.fromQueue(queue), commit, status } satisfies ReplicationShape
+  })
+
+/** Whether a message lies past `endLsn`: transactions by their commit LSN, everything else by its position. */
+const beyondEnd = (m: WalMessage, end: Lsn.Lsn): boolean => {
+  switch (m._tag) {
+    case "Begin":
+      return m.finalLsn > end
+    case "BeginPrepare":
+      return m.prepareLsn > end
+    case "Insert":
+    case "Update":
+    case "Delete":
+    case "Truncate":
+    case "Relation":
+    case "Type":
+    case "Commit":
+    case "Origin":
+      // Inside a transaction already admitted by its Begin.
+      return false
+    default:
+      return m.walStart > end
+  }
+}
+
+const sendStatusUpdate = (copy: CopyBoth, state: Ref.Ref<Feedback.FeedbackState>) =>
+  Effect.gen(function* () {
+    const [positions, lag] = yield* Ref.modify(state, (s) => {
+      const [p, next] = Feedback.nextStatus(s)
+      return [[p, Feedback.lagBytes(next)] as const, next]
+    })
+    const nowMillis = yield* Clock.currentTimeMillis
+    const bytes = encodeReplicationToBytes({
+      _tag: "StandbyStatusUpdate",
+      written: positions.written,
+      flushed: positions.flushed,
+      applied: positions.applied,
+      clientTime: BigInt(nowMillis) * 1000n - POSTGRES_EPOCH_MICROS,
+      replyRequested: false
+    })
+    yield* Metric.update(lagGauge, lag)
+    yield* copy.send(bytes).pipe(Effect.mapError((e) => fromConnectionError(e, "Sending a status update")))
+  })
+
+export class Replication extends Context.Service<Replication, ReplicationShape>()("@pgcdc/replication/Replication") {
+  /** Starts replicating over the `Connection` in context (a logical walsender) for the lifetime of the scope. */
+  static readonly make = make
+
+  /**
+   * The service as a layer over a `Connection` layer (`replication: "logical"`). Configuration mistakes (wal_level,
+   * missing slot or publication, options the server is too old for) fail the layer; later failures fail the stream.
+   */
+  static readonly layer = (options: ReplicationOptions): Layer.Layer<Replication, ReplicationError, Connection> =>
+    Layer.effect(Replication, make(options))
+}
