@@ -33,31 +33,35 @@ import { readTupleData, type TupleData, writeTupleData } from "./TupleData.ts"
 
 const reader = new Reader(new Uint8Array(0), "Pgoutput")
 
-const tagByType: Record<number, PgoutputTag> = {
-  66: "Begin",
-  77: "Message",
-  67: "Commit",
-  79: "Origin",
-  82: "Relation",
-  89: "Type",
-  73: "Insert",
-  85: "Update",
-  68: "Delete",
-  84: "Truncate",
-  83: "StreamStart",
-  69: "StreamStop",
-  99: "StreamCommit",
-  65: "StreamAbort",
-  98: "BeginPrepare",
-  80: "Prepare",
-  75: "CommitPrepared",
-  114: "RollbackPrepared",
-  112: "StreamPrepare"
+/** Type byte of each message, as documented. */
+const typeByTag: { readonly [K in PgoutputTag]: number } = {
+  Begin: 0x42, // 'B'
+  Message: 0x4d, // 'M'
+  Commit: 0x43, // 'C'
+  Origin: 0x4f, // 'O'
+  Relation: 0x52, // 'R'
+  Type: 0x59, // 'Y'
+  Insert: 0x49, // 'I'
+  Update: 0x55, // 'U'
+  Delete: 0x44, // 'D'
+  Truncate: 0x54, // 'T'
+  StreamStart: 0x53, // 'S'
+  StreamStop: 0x45, // 'E'
+  StreamCommit: 0x63, // 'c'
+  StreamAbort: 0x41, // 'A'
+  BeginPrepare: 0x62, // 'b'
+  Prepare: 0x50, // 'P'
+  CommitPrepared: 0x4b, // 'K'
+  RollbackPrepared: 0x72, // 'r'
+  StreamPrepare: 0x70 // 'p'
 }
 
-const typeByTag: { readonly [K in PgoutputTag]: number } = Object.fromEntries(
-  Object.entries(tagByType).map(([k, v]) => [v, Number(k)])
-) as { readonly [K in PgoutputTag]: number }
+/** The inverse, indexed by type byte (a flat array: one load on the hot path). */
+const tagByType: ReadonlyArray<PgoutputTag | undefined> = (() => {
+  const out = new Array<PgoutputTag | undefined>(256).fill(undefined)
+  for (const [tag, type] of Object.entries(typeByTag)) out[type] = tag as PgoutputTag
+  return out
+})()
 
 const lsn = (r: Reader, field: string): Lsn => r.u64(field) as Lsn
 
@@ -121,20 +125,21 @@ export const unsafeDecodePgoutput = (
   if (inStream && options.protoVersion < 2 && hasStreamXid(tag)) {
     r.fail("InvalidValue", "xid", "streamed transactions need protocol version 2 or later")
   }
-  const m = body(r, tag, inStream, options)
+  const m = body(r, type, inStream, options)
   r.done()
   return m
 }
 
-const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputOptions): PgoutputMessage => {
-  switch (tag) {
-    case "Insert": {
+/** The message after its type byte; `type` is known to be a pgoutput type here. */
+const body = (r: Reader, type: number, inStream: boolean, options: PgoutputOptions): PgoutputMessage => {
+  switch (type) {
+    case 0x49: {
       const xid = streamXid(r, inStream)
       const relationId = r.u32("relationId")
       const newTuple = tupleAfter(r, 0x4e, "newTupleKind")
       return { _tag: "Insert", xid, relationId, newTuple }
     }
-    case "Update": {
+    case 0x55: {
       const xid = streamXid(r, inStream)
       const relationId = r.u32("relationId")
       let key: TupleData | undefined
@@ -149,7 +154,7 @@ const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputO
       const newTuple = kind === 0x4e ? readTupleData(r) : tupleAfter(r, 0x4e, "newTupleKind")
       return { _tag: "Update", xid, relationId, key, old, newTuple }
     }
-    case "Delete": {
+    case 0x44: {
       const xid = streamXid(r, inStream)
       const relationId = r.u32("relationId")
       const kind = r.u8("tupleKind")
@@ -162,20 +167,20 @@ const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputO
         ? { _tag: "Delete", xid, relationId, key: tuple, old: undefined }
         : { _tag: "Delete", xid, relationId, key: undefined, old: tuple }
     }
-    case "Begin": {
+    case 0x42: {
       const finalLsn = lsn(r, "finalLsn")
       const commitTime = r.i64("commitTime")
       const xid = r.u32("xid")
       return { _tag: "Begin", finalLsn, commitTime, xid }
     }
-    case "Commit": {
+    case 0x43: {
       const flags = r.u8("flags")
       const commitLsn = lsn(r, "commitLsn")
       const endLsn = lsn(r, "endLsn")
       const commitTime = r.i64("commitTime")
       return { _tag: "Commit", flags, commitLsn, endLsn, commitTime }
     }
-    case "Relation": {
+    case 0x52: {
       const xid = streamXid(r, inStream)
       const relationId = r.u32("relationId")
       const namespace = r.cstring("namespace")
@@ -194,14 +199,14 @@ const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputO
       }
       return { _tag: "Relation", xid, relationId, namespace, relationName, replicaIdentity: ident, columns }
     }
-    case "Type": {
+    case 0x59: {
       const xid = streamXid(r, inStream)
       const typeOid = r.u32("typeOid")
       const namespace = r.cstring("namespace")
       const typeName = r.cstring("typeName")
       return { _tag: "Type", xid, typeOid, namespace, typeName }
     }
-    case "Truncate": {
+    case 0x54: {
       const xid = streamXid(r, inStream)
       const n = r.length("relationCount", 0, (r.end - r.pos - 1) >> 2)
       const options = r.u8("options")
@@ -213,7 +218,7 @@ const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputO
       for (let i = 0; i < n; i++) relationIds[i] = r.u32("relationId")
       return { _tag: "Truncate", xid, cascade: (options & 1) !== 0, restartIdentity: (options & 2) !== 0, relationIds }
     }
-    case "Message": {
+    case 0x4d: {
       const xid = streamXid(r, inStream)
       const flags = r.u8("flags")
       if (flags > 1) {
@@ -225,19 +230,19 @@ const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputO
       const content = r.bytes(r.length("contentLength"), "content")
       return { _tag: "Message", xid, transactional: flags === 1, lsn: messageLsn, prefix, content }
     }
-    case "Origin": {
+    case 0x4f: {
       const commitLsn = lsn(r, "commitLsn")
       const name = r.cstring("name")
       return { _tag: "Origin", commitLsn, name }
     }
-    case "StreamStart": {
+    case 0x53: {
       const xid = r.u32("xid")
       const firstSegment = bool(r, "firstSegment")
       return { _tag: "StreamStart", xid, firstSegment }
     }
-    case "StreamStop":
+    case 0x45:
       return { _tag: "StreamStop" }
-    case "StreamCommit": {
+    case 0x63: {
       const xid = r.u32("xid")
       const flags = r.u8("flags")
       const commitLsn = lsn(r, "commitLsn")
@@ -245,7 +250,7 @@ const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputO
       const commitTime = r.i64("commitTime")
       return { _tag: "StreamCommit", xid, flags, commitLsn, endLsn, commitTime }
     }
-    case "StreamAbort": {
+    case 0x41: {
       const xid = r.u32("xid")
       const subXid = r.u32("subXid")
       if (hasAbortInfo(options)) {
@@ -255,7 +260,7 @@ const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputO
       }
       return { _tag: "StreamAbort", xid, subXid, abortLsn: undefined, abortTime: undefined }
     }
-    case "BeginPrepare": {
+    case 0x62: {
       const prepareLsn = lsn(r, "prepareLsn")
       const endLsn = lsn(r, "endLsn")
       const prepareTime = r.i64("prepareTime")
@@ -263,17 +268,17 @@ const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputO
       const gid = r.cstring("gid")
       return { _tag: "BeginPrepare", prepareLsn, endLsn, prepareTime, xid, gid }
     }
-    case "Prepare":
-    case "StreamPrepare": {
+    case 0x50:
+    case 0x70: {
       const flags = r.u8("flags")
       const prepareLsn = lsn(r, "prepareLsn")
       const endLsn = lsn(r, "endLsn")
       const prepareTime = r.i64("prepareTime")
       const xid = r.u32("xid")
       const gid = r.cstring("gid")
-      return { _tag: tag, flags, prepareLsn, endLsn, prepareTime, xid, gid }
+      return { _tag: type === 0x50 ? "Prepare" : "StreamPrepare", flags, prepareLsn, endLsn, prepareTime, xid, gid }
     }
-    case "CommitPrepared": {
+    case 0x4b: {
       const flags = r.u8("flags")
       const commitLsn = lsn(r, "commitLsn")
       const endLsn = lsn(r, "endLsn")
@@ -282,7 +287,7 @@ const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputO
       const gid = r.cstring("gid")
       return { _tag: "CommitPrepared", flags, commitLsn, endLsn, commitTime, xid, gid }
     }
-    case "RollbackPrepared": {
+    case 0x72: {
       const flags = r.u8("flags")
       const prepareEndLsn = lsn(r, "prepareEndLsn")
       const rollbackEndLsn = lsn(r, "rollbackEndLsn")
@@ -292,6 +297,8 @@ const body = (r: Reader, tag: PgoutputTag, inStream: boolean, options: PgoutputO
       const gid = r.cstring("gid")
       return { _tag: "RollbackPrepared", flags, prepareEndLsn, rollbackEndLsn, prepareTime, rollbackTime, xid, gid }
     }
+    default:
+      return r.fail("UnknownType", "type", `0x${type.toString(16)}`)
   }
 }
 

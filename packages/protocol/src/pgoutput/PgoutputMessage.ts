@@ -269,3 +269,10 @@ export const hasStreamXid = (tag: PgoutputTag): boolean =>
 /** Whether StreamAbort carries abort LSN and time under these options. */
 export const hasAbortInfo = (options: PgoutputOptions): boolean =>
   options.protoVersion >= 4 && options.streaming === "parallel"
+
+/**
+ * The `inStream` flag to decode the message after `m` with: true after StreamStart, false after StreamStop,
+ * unchanged otherwise. The one piece of state a caller keeps for the decoder.
+ */
+export const inStreamAfter = (inStream: boolean, m: PgoutputMessage): boolean =>
+  m._tag === "StreamStart" ? true : m._tag === "StreamStop" ? false : inStream
