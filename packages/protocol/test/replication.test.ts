@@ -129,6 +129,11 @@ describe("replication message errors", () => {
     assert.strictEqual(e.field, "walEnd")
   })
 
+  it("the Schema edges reject what the codec rejects", () => {
+    assert.throws(() => Schema.decodeSync(BackendReplicationFromBytes)(hex(`72`)), /UnknownType/)
+    assert.throws(() => Schema.decodeSync(FrontendReplicationFromBytes)(hex(`68 00`)), /Truncated/)
+  })
+
   it("trailing bytes after a keepalive, and a reply flag that is not 0 or 1", () => {
     assert.strictEqual(
       fails(decodeReplication(hex(`6B 0000000000000001 0000000000000002 00 00`))).reason,
