@@ -11,6 +11,7 @@
 import { ProtocolError, type ProtocolErrorReason } from "./ProtocolError.ts"
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+const copy = Uint8Array.prototype.slice
 
 export class Reader {
   buf: Uint8Array
@@ -114,7 +115,8 @@ export class Reader {
   /** A copy of the next `n` bytes: safe to keep after the input buffer is reused. */
   bytes(n: number, field: string): Uint8Array {
     this.need(n, field)
-    const out = this.buf.slice(this.pos, this.pos + n)
+    // Uint8Array's own slice: on a Node Buffer (what sockets deliver) `Buffer#slice` is a view, not a copy.
+    const out = copy.call(this.buf, this.pos, this.pos + n)
     this.pos += n
     return out
   }
