@@ -67,8 +67,6 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
     const lock = yield* Semaphore.make(1)
     let broken: ConnectionError | undefined
 
-    const hooks: SessionHooks = { onParameter: (name, value) => void parameters.set(name, value) }
-
     const markBroken = (cause: ConnectionError): Effect.Effect<void> =>
       Effect.sync(() => {
         if (broken !== undefined) return
@@ -76,11 +74,13 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
         wire.transport.destroy()
       })
 
+    const hooks: SessionHooks = { onParameter: (name, value) => void parameters.set(name, value), onFatal: markBroken }
+
     const usable = Effect.suspend(() => (broken === undefined ? Effect.void : Effect.fail(broken)))
 
-    /** Errors that leave the protocol state unknown end the session; server errors do not. */
-    const breakOnFatal = <A, R>(self: Effect.Effect<A, ConnectionError, R>): Effect.Effect<A, ConnectionError, R> =>
-      Effect.tapError(self, (e) => (e.reason === "Protocol" || e.reason === "Closed" ? markBroken(e) : Effect.void))
+    /** A lost socket ends the session; a message we refused to encode (a NUL in the SQL) does not. */
+    const breakOnClosed = <A, R>(self: Effect.Effect<A, ConnectionError, R>): Effect.Effect<A, ConnectionError, R> =>
+      Effect.tapError(self, (e) => (e.reason === "Closed" ? markBroken(e) : Effect.void))
 
     const recoverAfterInterrupt = Effect.gen(function* () {
       if (backendKey !== undefined) yield* sendCancel(config, backendKey)
@@ -99,8 +99,8 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
         Effect.uninterruptibleMask((restore) =>
           Effect.gen(function* () {
             yield* usable
-            yield* breakOnFatal(wire.send({ _tag: "Query", sql }))
-            const { results } = yield* breakOnFatal(restore(collectResults(wire, hooks))).pipe(
+            yield* breakOnClosed(wire.send({ _tag: "Query", sql }))
+            const { results } = yield* restore(collectResults(wire, hooks)).pipe(
               Effect.onInterrupt(() => recoverAfterInterrupt)
             )
             return results
@@ -112,7 +112,7 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
       Effect.gen(function* () {
         yield* Effect.acquireRelease(lock.take(1), () => lock.release(1))
         yield* usable
-        return yield* breakOnFatal(startCopyBoth(wire, hooks, sql, markBroken))
+        return yield* startCopyBoth(wire, hooks, sql)
       })
 
     yield* Effect.addFinalizer(() =>

@@ -33,17 +33,19 @@ const copyFailBytes = encodeOne({ _tag: "CopyFail", message: "pgcdc copyBoth() d
 const finishTimeout = Duration.seconds(10)
 
 /**
- * Sends `sql` and waits for CopyBothResponse. The caller holds the session's query lock for the scope; `onBroken`
- * is called when the copy could not be ended cleanly and the session must not be reused.
+ * Sends `sql` and waits for CopyBothResponse. The caller holds the session's query lock for the scope;
+ * `hooks.onFatal` is called when the copy could not be ended cleanly and the session must not be reused.
  */
 export const startCopyBoth = (
   wire: Wire,
   hooks: SessionHooks,
-  sql: string,
-  onBroken: (error: ConnectionError) => Effect.Effect<void>
+  sql: string
 ): Effect.Effect<CopyBoth, ConnectionError, Scope.Scope> =>
   Effect.gen(function* () {
-    yield* wire.send({ _tag: "Query", sql })
+    const onBroken = hooks.onFatal
+    yield* wire
+      .send({ _tag: "Query", sql })
+      .pipe(Effect.tapError((e) => (e.reason === "Closed" ? onBroken(e) : Effect.void)))
     let startError: ConnectionError | undefined
     let started = false
     yield* drive(wire, hooks, (msg) => {
@@ -117,7 +119,9 @@ export const startCopyBoth = (
           framer.push(chunk)
         }
       } catch (e) {
-        failure = toConnectionError(e)
+        const fatal = toConnectionError(e)
+        failure = fatal
+        return Effect.andThen(onBroken(fatal), Effect.fail(fatal))
       }
       const emit: Effect.Effect<
         Arr.NonEmptyReadonlyArray<Uint8Array>,
@@ -128,7 +132,7 @@ export const startCopyBoth = (
           ? Effect.fail(failure)
           : serverDone
             ? Cause.done()
-            : Effect.flatMap(wire.fill, () => pullBatch)
+            : Effect.flatMap(Effect.tapError(wire.fill, onBroken), () => pullBatch)
       return notices.length > 0 ? Effect.andThen(logNotices, emit) : emit
     })
 
@@ -184,7 +188,9 @@ export const startCopyBoth = (
         Effect.suspend(() =>
           clientDone || finished
             ? Effect.fail(protocolError("CopyData after CopyDone: the copy is over"))
-            : wire.send({ _tag: "CopyData", data: payload })
+            : wire
+                .send({ _tag: "CopyData", data: payload })
+                .pipe(Effect.tapError((e) => (e.reason === "Closed" ? onBroken(e) : Effect.void)))
         ),
       done: sendCopyDone.pipe(Effect.andThen(readLock.withPermit(finish)))
     } satisfies CopyBoth

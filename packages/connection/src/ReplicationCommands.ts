@@ -37,7 +37,7 @@ export interface CreateSlotOptions {
   readonly temporary?: boolean | undefined
   /** Snapshot handling for logical slots (default "nothing": no snapshot is exported). */
   readonly snapshot?: SnapshotAction | undefined
-  /** Decode prepared transactions at PREPARE time (logical, PostgreSQL 14+). */
+  /** Decode prepared transactions at PREPARE time (logical, PostgreSQL 15+ over the replication protocol). */
   readonly twoPhase?: boolean | undefined
   /** Synchronise the slot to standbys (logical, PostgreSQL 17+). */
   readonly failover?: boolean | undefined
@@ -209,10 +209,16 @@ export const createSlotCommand = (
     const plugin = yield* quoteIdentifier(options.plugin ?? "pgoutput")
     const snapshot = options.snapshot ?? "nothing"
     if (serverVersion < 150000) {
+      if (options.twoPhase === true) {
+        return yield* Result.fail(
+          unsupported(
+            `TWO_PHASE in CREATE_REPLICATION_SLOT needs PostgreSQL 15 or later; this server is ${v} (on 14, create the slot on a normal connection with SELECT pg_create_logical_replication_slot(name, 'pgoutput', false, true))`
+          )
+        )
+      }
       const words = [
         snapshot === "export" ? "EXPORT_SNAPSHOT" : snapshot === "use" ? "USE_SNAPSHOT" : "NOEXPORT_SNAPSHOT"
       ]
-      if (options.twoPhase === true) words.push("TWO_PHASE")
       return `${head} LOGICAL ${plugin} ${words.join(" ")}`
     }
     const list = [`SNAPSHOT '${snapshot}'`]
@@ -261,7 +267,10 @@ export const dropSlot = (
     yield* conn.query(`DROP_REPLICATION_SLOT ${slot}${options?.wait === true ? " WAIT" : ""}`)
   })
 
-/** READ_REPLICATION_SLOT (PostgreSQL 15+): the slot's type and restart point; nulls when it does not exist. */
+/**
+ * READ_REPLICATION_SLOT (PostgreSQL 15+): a physical slot's restart point; nulls when it does not exist. The server
+ * refuses logical slots (query pg_replication_slots for those).
+ */
 export const readSlot = (
   conn: ConnectionShape,
   slotName: string

@@ -22,14 +22,17 @@ export interface QueryResult {
   readonly rows: ReadonlyArray<ReadonlyArray<string | null>>
 }
 
-/** What the session does with the messages that can arrive at any time. */
+/** What the session does with the messages that can arrive at any time, and when the protocol breaks. */
 export interface SessionHooks {
   readonly onParameter: (name: string, value: string) => void
+  /** Called with any failure of `drive`: bytes that are not the protocol, or a lost socket. */
+  readonly onFatal: (error: ConnectionError) => Effect.Effect<void>
 }
 
 /**
  * Reads and handles messages until `handle` says it is done (returns true). Notices are logged after each batch.
- * Throwing a `ConnectionError` from `handle` fails the loop (the session is then unusable: the protocol broke).
+ * Throwing a `ConnectionError` from `handle` fails the loop; every failure of the loop is fatal to the session
+ * (`hooks.onFatal`), because the position in the message stream is lost.
  */
 export const drive = (
   wire: Wire,
@@ -64,7 +67,7 @@ export const drive = (
     }
     return flushNotices.pipe(Effect.andThen(wire.fill), Effect.andThen(loop))
   })
-  return loop
+  return Effect.tapError(loop, hooks.onFatal)
 }
 
 const copyFail = encodeOne({ _tag: "CopyFail", message: "COPY FROM STDIN is not supported by pgcdc's query()" })
