@@ -103,7 +103,9 @@ export const startCopyBoth = (
               serverDone = true
               break
             } else if (msg._tag === "ErrorResponse") {
+              // The server has left copy mode; ReadyForQuery follows and a CopyDone from us would be noise.
               failure = serverError(msg)
+              clientDone = true
               break
             } else if (msg._tag === "NoticeResponse") {
               notices.push(msg)
