@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from "node:url"
 
-export type ClientId = "recvlogical" | "pglr" | "postgresjs" | "pgcdc" | "pgcdc-typed"
+export type ClientId = "recvlogical" | "pglr" | "postgresjs" | "pgcdc-core" | "pgcdc" | "pgcdc-typed"
 
 export interface ClientSpec {
   readonly id: ClientId
@@ -29,6 +29,13 @@ export const clients: ReadonlyArray<ClientSpec> = [
     script: script("pgLogicalReplication.ts")
   },
   { id: "postgresjs", label: "postgres.js subscribe", jsPeer: true, pgcdc: false, script: script("postgresJs.ts") },
+  {
+    id: "pgcdc-core",
+    label: "pgcdc core (Connection + WalDecoder)",
+    jsPeer: false,
+    pgcdc: true,
+    script: script("pgcdcCore.ts")
+  },
   { id: "pgcdc", label: "pgcdc WalMessage", jsPeer: false, pgcdc: true, script: script("pgcdcStream.ts") },
   { id: "pgcdc-typed", label: "pgcdc typed rows", jsPeer: false, pgcdc: true, script: script("pgcdcTyped.ts") }
 ]

@@ -82,9 +82,11 @@ export const runNodeClient = async (
   admin: pg.Client,
   script: string,
   config: ClientConfig,
-  nodeBin: string = process.execPath
+  nodeArgs: ReadonlyArray<string> = []
 ): Promise<Measurement> => {
-  const child = spawn(nodeBin, [script, JSON.stringify(config)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+  const child = spawn(process.execPath, [...nodeArgs, script, JSON.stringify(config)], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"]
+  })
   const watch = new WalsenderWatch(admin, config.applicationName)
   try {
     const message = await firstMessage(child)

@@ -38,7 +38,7 @@ export interface Workload {
 
 /** The values of row `i`: every column type of the issue's table, deterministic so every run writes the same WAL. */
 const rowValues = (i: string): string =>
-  `${i}, 'name-' || ${i}, ((${i} * 7919) % 10000000) / 100.0,
+  `${i}, 'name-' || ${i}, ((${i}::bigint * 7919) % 10000000) / 100.0,
    timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => ${i}),
    jsonb_build_object('id', ${i}, 'tags', jsonb_build_array('red', 'green'), 'score', (${i} % 1000) / 10.0,
                       'nested', jsonb_build_object('ok', ${i} % 2 = 0, 'label', 'item ' || ${i}))`

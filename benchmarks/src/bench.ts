@@ -50,14 +50,16 @@ const { values: args } = parseArgs({
     "no-decode": { type: "boolean", default: false },
     "decode-passes": { type: "string" },
     out: { type: "string" },
+    profile: { type: "string" },
     help: { type: "boolean", default: false }
   }
 })
 
 if (args.help) {
   console.log(`usage: node src/bench.ts [--quick] [--runs N] [--workloads A,B,C] [--clients ${clients.map((c) => c.id).join(",")}]
-                          [--no-decode] [--decode-passes N] [--out FILE]
-  --quick   smaller workloads (A 20,000 rows, B 2,000 + 2,000 transactions, C 100,000 rows), 1 run`)
+                          [--no-decode] [--decode-passes N] [--out FILE] [--profile DIR]
+  --quick     smaller workloads (A 20,000 rows, B 2,000 + 2,000 transactions, C 100,000 rows), 1 run
+  --profile   write a V8 CPU profile of every Node client run into DIR (open in Chrome DevTools; slows the clients)`)
   process.exit(0)
 }
 
@@ -157,18 +159,25 @@ const runWorkload = async (db: TestDatabaseInfo, admin: pg.Client, name: Workloa
                 endLsn,
                 applicationName
               })
-            : await runNodeClient(admin, spec.script, {
-                host: db.host,
-                port: db.port,
-                user: db.user,
-                password: db.password,
-                database: db.database,
-                slot,
-                publication,
-                endTable,
-                dataTable,
-                applicationName
-              } satisfies ClientConfig)
+            : await runNodeClient(
+                admin,
+                spec.script,
+                {
+                  host: db.host,
+                  port: db.port,
+                  user: db.user,
+                  password: db.password,
+                  database: db.database,
+                  slot,
+                  publication,
+                  endTable,
+                  dataTable,
+                  applicationName
+                } satisfies ClientConfig,
+                args.profile === undefined
+                  ? []
+                  : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=${slot}.cpuprofile`]
+              )
         const list = measured.get(spec.id) ?? []
         list.push(m)
         measured.set(spec.id, list)
@@ -212,7 +221,11 @@ const runDecode = async (admin: pg.Client, dir: string): Promise<Array<DecodeRes
   const out: Array<DecodeResult> = []
   for (const decoder of decoders) {
     const stdout = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, [decodeChild, decoder.id, file, String(decodePasses)], {
+      const profile =
+        args.profile === undefined
+          ? []
+          : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=decode_${decoder.id}.cpuprofile`]
+      const child = spawn(process.execPath, [...profile, decodeChild, decoder.id, file, String(decodePasses)], {
         stdio: ["ignore", "pipe", "inherit"]
       })
       let text = ""

@@ -4,8 +4,8 @@
  * them.
  *
  * - pgcdc (`@pgcdc/protocol`): XLogData, then the pgoutput message with TupleData (text values as strings).
- * - pgcdc + value decoding (`@pgcdc/replication` values): the same, then every column decoded losslessly by type OID
- *   into a row object keyed by column name.
+ * - pgcdc WalDecoder (`@pgcdc/replication`): what the Replication service runs per XLogData: the pgoutput message,
+ *   the relation cache, and every column decoded losslessly by type OID into a row keyed by column name.
  * - pg-logical-replication: `PgoutputPlugin.parse` on the XLogData body (what its service calls per message), values
  *   parsed by node-postgres's type parsers.
  * - postgres.js: its own `Subscribe` (module `src/subscribe.js`) wired to a fake connection that emits the payloads
@@ -17,7 +17,7 @@
  */
 import { EventEmitter } from "node:events"
 import { unsafeDecodePgoutput, unsafeDecodeReplication } from "@pgcdc/protocol"
-import { decodeText, type PgValue } from "@pgcdc/replication/values/index"
+import { WalDecoder } from "@pgcdc/replication/WalDecoder"
 import { PgoutputPlugin } from "pg-logical-replication"
 import postgres from "postgres"
 
@@ -46,46 +46,18 @@ const pgcdcProtocol: Decoder = {
   }
 }
 
-interface CachedRelation {
-  readonly names: ReadonlyArray<string>
-  readonly typeOids: ReadonlyArray<number>
-}
-
-const pgcdcValues: Decoder = {
+const pgcdcWalDecoder: Decoder = {
   id: "pgcdc-values",
-  label: "pgcdc + value decoding (@pgcdc/replication values, row object by column name)",
+  label: "pgcdc WalDecoder (@pgcdc/replication: WalMessage, table resolved, values decoded by column name)",
   make: async () => (payloads) => {
-    const relations = new Map<number, CachedRelation>()
+    // One decoder per pass, as one per replication session: the Relation message is decoded again each pass.
+    const decoder = new WalDecoder({ protoVersion: 1 })
     let rows = 0
     for (const payload of payloads) {
       const m = unsafeDecodeReplication(payload)
       if (m._tag !== "XLogData") continue
-      const message = unsafeDecodePgoutput(m.data, pgoutputOptions)
-      switch (message._tag) {
-        case "Relation":
-          relations.set(message.relationId, {
-            names: message.columns.map((c) => c.name),
-            typeOids: message.columns.map((c) => c.typeOid)
-          })
-          break
-        case "Insert":
-        case "Update": {
-          const relation = relations.get(message.relationId)!
-          const row: Record<string, PgValue | null> = {}
-          const tuple = message.newTuple
-          for (let i = 0; i < tuple.length; i++) {
-            const v = tuple[i]
-            row[relation.names[i]!] = typeof v === "string" ? decodeText(relation.typeOids[i]!, v) : null
-          }
-          rows++
-          break
-        }
-        case "Delete":
-          rows++
-          break
-        default:
-          break
-      }
+      const message = decoder.unsafeDecode(m)
+      if (message._tag === "Insert" || message._tag === "Update" || message._tag === "Delete") rows++
     }
     return rows
   }
@@ -143,4 +115,4 @@ const postgresJs: Decoder = {
   }
 }
 
-export const decoders: ReadonlyArray<Decoder> = [pgcdcProtocol, pgcdcValues, pgLogicalReplication, postgresJs]
+export const decoders: ReadonlyArray<Decoder> = [pgcdcProtocol, pgcdcWalDecoder, pgLogicalReplication, postgresJs]

@@ -1,0 +1,89 @@
+/**
+ * Client process: pgcdc's own stack below the Replication service — `@pgcdc/connection` (socket, SCRAM, CopyBoth
+ * stream of CopyData payloads), `@pgcdc/protocol` (XLogData, keepalive, status update) and `@pgcdc/replication`'s
+ * `WalDecoder` (pgoutput message, relation cache, every value decoded losslessly into a row by column name).
+ *
+ * It does what the Replication service does per message, without the service's fibers: each transaction's commit
+ * LSN is recorded as the flush position (`commitLsn`) and reported when the server asks for a reply. Measures from
+ * just before START_REPLICATION is sent to the end marker.
+ */
+import { Connection, type ConnectionError } from "@pgcdc/connection"
+import { encodeReplicationToBytes, Lsn, unsafeDecodeReplication } from "@pgcdc/protocol"
+import { WalDecoder } from "@pgcdc/replication/WalDecoder"
+import { commitLsn } from "@pgcdc/replication/WalMessage"
+import { Data, Effect, Redacted, Stream } from "effect"
+import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
+
+class EndMarker extends Data.TaggedError("EndMarker")<{}> {}
+
+const config = readConfig()
+const meter = new Meter()
+let changes = 0
+let commits = 0
+let flushed = Lsn.zero
+let received = Lsn.zero
+
+const clientTime = () => BigInt(Date.now()) * 1000n - 946_684_800_000_000n
+
+const program = Effect.gen(function* () {
+  const conn = yield* Connection.make({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: Redacted.make(config.password),
+    database: config.database,
+    applicationName: config.applicationName,
+    replication: "logical",
+    sslmode: "disable"
+  })
+  const decoder = new WalDecoder({ protoVersion: 1 })
+  meter.start()
+  const copy = yield* conn.copyBoth(
+    `START_REPLICATION SLOT "${config.slot}" LOGICAL 0/0 (proto_version '1', publication_names '${config.publication}')`
+  )
+  const reply = () =>
+    copy.send(
+      encodeReplicationToBytes({
+        _tag: "StandbyStatusUpdate",
+        written: received,
+        flushed,
+        applied: flushed,
+        clientTime: clientTime(),
+        replyRequested: false
+      })
+    )
+  yield* Stream.runForEachArray(copy.messages, (payloads): Effect.Effect<void, ConnectionError | EndMarker> => {
+    let replyNeeded = false
+    for (const payload of payloads) {
+      const m = unsafeDecodeReplication(payload)
+      if (m._tag === "PrimaryKeepalive") {
+        if (m.replyRequested) replyNeeded = true
+        continue
+      }
+      received = Lsn.max(received, m.walEnd)
+      const message = decoder.unsafeDecode(m)
+      switch (message._tag) {
+        case "Insert":
+          if (message.table.name === config.endTable) return Effect.fail(new EndMarker())
+          if (message.table.name === config.dataTable) changes++
+          break
+        case "Update":
+        case "Delete":
+          if (message.table.name === config.dataTable) changes++
+          break
+        case "Commit":
+          commits++
+          flushed = Lsn.max(flushed, commitLsn(message))
+          break
+        default:
+          break
+      }
+    }
+    return replyNeeded ? reply() : Effect.void
+  }).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
+})
+
+await Effect.runPromise(Effect.scoped(program)).then(
+  () => process.exit(0),
+  (error: unknown) => fail(error)
+)
