@@ -82,13 +82,16 @@ export const start = (options: {
   readonly password: string
   readonly nonce: string
   readonly channelBinding: ChannelBindingUse
+  /** PostgreSQL ignores it (the user comes from the StartupMessage) and libpq sends it empty; so do we by default. */
+  readonly user?: string | undefined
 }): Result.Result<{ readonly state: ScramClientFirst; readonly response: Uint8Array }, ScramError> =>
   attempt(() => {
     if (!/^[\x21-\x2b\x2d-\x7e]+$/.test(options.nonce)) {
       fail("SCRAM nonce must be printable ASCII without commas")
     }
     const header = gs2Header(options.channelBinding)
-    const clientFirstBare = `n=,r=${options.nonce}`
+    const user = (options.user ?? "").replaceAll("=", "=3D").replaceAll(",", "=2C")
+    const clientFirstBare = `n=${user},r=${options.nonce}`
     const bindingData =
       options.channelBinding._tag === "TlsServerEndPoint"
         ? concat(encoder.encode(header), options.channelBinding.certificateHash)
