@@ -61,7 +61,8 @@ export const onData = (
 ): FeedbackState => ({
   ...s,
   received: Lsn.max(s.received, Lsn.max(walStart, walEnd)),
-  lastData: walStart,
+  // Relation and Type messages come with position 0/0; they sit inside a transaction and move nothing.
+  lastData: walStart === Lsn.zero ? s.lastData : walStart,
   inTransaction,
   serverWalEnd: Lsn.max(s.serverWalEnd, walEnd),
   idleWalEnd: undefined
