@@ -5,7 +5,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { TestDatabase } from "@pgcdc/testing"
-import { Effect, Fiber, Redacted, Schedule } from "effect"
+import { ConfigProvider, Effect, Fiber, Layer, Logger, Redacted, Schedule } from "effect"
 import { Connection, type ConnectionConfig, ConnectionError } from "../src/index.ts"
 
 const configOf = (db: TestDatabase["Service"]): ConnectionConfig => ({
@@ -115,6 +115,60 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true })("simple 
       assert.strictEqual(state[0]!.rows[0]![0], "idle")
       const after = yield* conn.query("SELECT 'still usable'")
       assert.deepStrictEqual(after[0]!.rows, [["still usable"]])
+    })
+  )
+
+  it.effect("surfaces NoticeResponse as Effect log lines at the matching level", () =>
+    Effect.gen(function* () {
+      const db = yield* TestDatabase
+      const conn = yield* Connection.make(configOf(db))
+      const lines: Array<{ level: string; text: string }> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        lines.push({ level: logLevel, text: Array.isArray(message) ? message.join(" ") : String(message) })
+      })
+      yield* conn
+        .query("DO $$ BEGIN RAISE WARNING 'careful %', 42; RAISE NOTICE 'fyi'; END $$")
+        .pipe(Effect.provide(Logger.layer([capture])))
+      assert.deepStrictEqual(lines, [
+        { level: "Warn", text: "PostgreSQL WARNING: careful 42" },
+        { level: "Info", text: "PostgreSQL NOTICE: fyi" }
+      ])
+    })
+  )
+
+  it.effect("sslmode=require against a server without TLS fails and says what to change", () =>
+    Effect.gen(function* () {
+      const db = yield* TestDatabase
+      const error = yield* Effect.flip(Effect.scoped(Connection.make({ ...configOf(db), sslmode: "require" })))
+      assert.strictEqual(error.reason, "Tls")
+      assert.include(error.message, "does not accept TLS connections")
+      assert.include(error.message, "sslmode=prefer")
+      // prefer falls back to plain text against the same server.
+      const plain = yield* Connection.make({ ...configOf(db), sslmode: "prefer" })
+      assert.isFalse(plain.tls)
+    })
+  )
+
+  it.effect("Connection.layerConfig reads the PG* variables through Effect Config", () =>
+    Effect.gen(function* () {
+      const db = yield* TestDatabase
+      const env = {
+        PGHOST: db.host,
+        PGPORT: String(db.port),
+        PGUSER: db.user,
+        PGPASSWORD: db.password,
+        PGDATABASE: db.database,
+        PGAPPNAME: "from-env"
+      }
+      const name = yield* Effect.gen(function* () {
+        const conn = yield* Connection
+        return (yield* conn.query("SHOW application_name"))[0]!.rows[0]![0]
+      }).pipe(
+        Effect.provide(
+          Connection.layerConfig().pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))))
+        )
+      )
+      assert.strictEqual(name, "from-env")
     })
   )
 
