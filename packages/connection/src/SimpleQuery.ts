@@ -125,8 +125,19 @@ export const collectResults = (
         default:
           throw protocolError(`Unexpected ${msg._tag} in a query response`)
       }
-    }).pipe(Effect.andThen(() => (error === undefined ? Effect.succeed({ results, status }) : Effect.fail(error))))
+    }).pipe(
+      // A FATAL error (the backend was terminated, the server is shutting down) is followed by the server closing
+      // the socket; the error says why, the "Closed" that follows does not.
+      Effect.catch((lost) => Effect.fail(error !== undefined && isFatal(error) ? error : lost)),
+      Effect.andThen(() => (error === undefined ? Effect.succeed({ results, status }) : Effect.fail(error)))
+    )
   })
+
+const isFatal = (e: ConnectionError): boolean =>
+  e.severityNonLocalized === "FATAL" ||
+  e.severityNonLocalized === "PANIC" ||
+  e.severity === "FATAL" ||
+  e.severity === "PANIC"
 
 /** Reads and discards everything up to ReadyForQuery (after an interrupted query or an abandoned copy). */
 export const discardUntilReady = (wire: Wire, hooks: SessionHooks): Effect.Effect<void, ConnectionError> =>

@@ -172,6 +172,23 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true })("simple 
     })
   )
 
+  it.effect("a terminated backend reports the server's reason, then the session is closed", () =>
+    Effect.gen(function* () {
+      const db = yield* TestDatabase
+      const conn = yield* Connection.make(configOf(db))
+      const admin = yield* Connection.make(configOf(db))
+      // With a timeout, pg_terminate_backend returns once the backend is gone, so its FATAL message is already sent.
+      yield* admin.query(`SELECT pg_terminate_backend(${conn.backendKey!.processId}, 10000)`)
+      const error = yield* Effect.flip(conn.query("SELECT 1"))
+      assert.strictEqual(error.code, "57P01")
+      assert.strictEqual(error.severityNonLocalized, "FATAL")
+      assert.isTrue(error.isRetryable)
+      const after = yield* Effect.flip(conn.query("SELECT 1"))
+      assert.strictEqual(after.reason, "Closed")
+      assert.isTrue(after.isRetryable)
+    })
+  )
+
   it.effect("ends the server-side session when the scope closes", () =>
     Effect.gen(function* () {
       const db = yield* TestDatabase
