@@ -1,0 +1,71 @@
+/**
+ * Client process: pgcdc's `Replication` service (`@pgcdc/replication`) over a `Connection` layer: the
+ * `Stream<WalMessage>` with the table resolved and every value decoded losslessly, and `commit` of each
+ * transaction's commit LSN (the service reports committed positions to the server from its own feedback fiber).
+ *
+ * Protocol version 1 like every other client. Measures from the moment `Replication.make` returns (its pre-flight
+ * checks are done and its session fiber is about to send START_REPLICATION) to the end marker.
+ */
+import { Connection } from "@pgcdc/connection"
+import { Replication, type ReplicationError, WalMessage, type WalMessageType } from "@pgcdc/replication"
+import { Data, Effect, Redacted, Stream } from "effect"
+import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
+
+class EndMarker extends Data.TaggedError("EndMarker")<{}> {}
+
+const config = readConfig()
+const meter = new Meter()
+let changes = 0
+let commits = 0
+
+const program = Effect.gen(function* () {
+  const replication = yield* Replication.make({
+    slot: config.slot,
+    publications: [config.publication],
+    protoVersion: 1
+  })
+  meter.start()
+  yield* Stream.runForEachArray(
+    replication.stream,
+    (batch): Effect.Effect<void, ReplicationError | EndMarker> =>
+      Effect.gen(function* () {
+        for (const message of batch as ReadonlyArray<WalMessageType>) {
+          switch (message._tag) {
+            case "Insert":
+              if (message.table.name === config.endTable) return yield* new EndMarker()
+              if (message.table.name === config.dataTable) changes++
+              break
+            case "Update":
+            case "Delete":
+              if (message.table.name === config.dataTable) changes++
+              break
+            case "Commit":
+              commits++
+              yield* replication.commit(WalMessage.commitLsn(message))
+              break
+            default:
+              break
+          }
+        }
+      })
+  ).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
+}).pipe(
+  Effect.scoped,
+  Effect.provide(
+    Connection.layer({
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      password: Redacted.make(config.password),
+      database: config.database,
+      applicationName: config.applicationName,
+      replication: "logical",
+      sslmode: "disable"
+    })
+  )
+)
+
+await Effect.runPromise(program).then(
+  () => process.exit(0),
+  (error: unknown) => fail(error)
+)
