@@ -1,0 +1,113 @@
+/**
+ * The state one fake PostgreSQL server shares between its connections: the WAL, the replication slots, the
+ * publications, the live sessions, and what tests read back (status updates received, queries run, disconnections).
+ *
+ * Everything here is plain synchronous JavaScript driven from one thread, so sessions mutate it directly; time comes
+ * from the Effect `Clock` of whoever drives it (so `TestClock` controls it). Observers
+ * register with `subscribe` and are called after every change, which is how the driver's `await...` effects wake up
+ * without polling.
+ *
+ * It deliberately does not own sockets or fibers (the transports and `FakePostgres` do).
+ */
+import type { Lsn, StandbyStatusUpdate } from "@pgcdc/protocol"
+import type { Clock } from "effect"
+import { type FakeServerOptions, type ResolvedOptions, resolveOptions } from "./FakeServerOptions.ts"
+import { makeVerifier, type ScramVerifier } from "./Scram.ts"
+import { Session, type SessionHost } from "./Session.ts"
+import { Wal } from "./Wal.ts"
+
+export interface SlotState {
+  readonly name: string
+  readonly kind: "logical" | "physical"
+  readonly plugin: string | undefined
+  readonly temporary: boolean
+  readonly twoPhase: boolean
+  /** The position the client confirmed as flushed (StandbyStatusUpdate.flushed), where a 0/0 start resumes. */
+  confirmedFlush: bigint
+  restartLsn: bigint
+  /** PID of the session streaming from it (or owning it, for a temporary slot). */
+  activePid: number | undefined
+  ownerPid: number | undefined
+}
+
+export interface ReceivedStatusUpdate {
+  readonly pid: number
+  readonly slot: string
+  readonly update: StandbyStatusUpdate
+  /** The server's clock (milliseconds) when it arrived. */
+  readonly receivedAt: number
+}
+
+/** Why a connection ended, with the text the real server writes in its log for the same event. */
+export interface Disconnection {
+  readonly pid: number
+  readonly reason: "client" | "timeout" | "fatal" | "fault" | "protocol" | "shutdown"
+  readonly message: string
+  readonly at: number
+}
+
+export class FakeServer {
+  readonly config: ResolvedOptions
+  readonly wal: Wal
+  readonly slots = new Map<string, SlotState>()
+  readonly publications = new Set<string>()
+  readonly sessions = new Set<Session>()
+  readonly statusUpdates: Array<ReceivedStatusUpdate> = []
+  readonly queries: Array<string> = []
+  readonly disconnections: Array<Disconnection> = []
+  readonly scramVerifier: ScramVerifier
+  /** The clock of whoever drives the server right now (set by each driver entry point: TestClock in tests). */
+  clock: Clock.Clock
+  private readonly listeners = new Set<() => void>()
+  private nextPid = 4242
+
+  constructor(options: FakeServerOptions | undefined, clock: Clock.Clock) {
+    this.config = resolveOptions(options)
+    this.wal = new Wal(this.config.startLsn)
+    this.clock = clock
+    this.scramVerifier = makeVerifier(this.config.password)
+  }
+
+  now(): number {
+    return this.clock.currentTimeMillisUnsafe()
+  }
+
+  /** A new connection: the transport feeds it bytes and carries what it writes. */
+  connect(host: SessionHost): Session {
+    const session = new Session(this, this.nextPid++, host)
+    this.sessions.add(session)
+    this.changed()
+    return session
+  }
+
+  /** Called by a session when it ends (for any reason). */
+  sessionEnded(session: Session, disconnection: Omit<Disconnection, "pid" | "at">): void {
+    if (!this.sessions.delete(session)) return
+    for (const slot of [...this.slots.values()]) {
+      if (slot.activePid === session.pid) slot.activePid = undefined
+      if (slot.temporary && slot.ownerPid === session.pid) this.slots.delete(slot.name)
+    }
+    this.disconnections.push({ ...disconnection, pid: session.pid, at: this.now() })
+    this.changed()
+  }
+
+  /** New WAL was written: streaming sessions send it now. */
+  walAppended(): void {
+    for (const session of this.sessions) session.pump()
+    this.changed()
+  }
+
+  confirmedFlush(slot: string): Lsn.Lsn | undefined {
+    const s = this.slots.get(slot)
+    return s === undefined ? undefined : (s.confirmedFlush as Lsn.Lsn)
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  changed(): void {
+    for (const listener of [...this.listeners]) listener()
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * What executing one statement produced, before it is put on the wire: rows with their description, a bare command
+ * tag, an error with the fields PostgreSQL would send, or the start of a replication stream.
+ *
+ * Shared by the replication-command and SQL executors so that the session alone writes protocol messages.
+ */
+import type { Backend } from "@pgcdc/protocol"
+import type { OutputOptions } from "./Output.ts"
+import type { SlotState } from "./FakeServer.ts"
+
+export interface ErrorFields {
+  readonly severity: "ERROR" | "FATAL"
+  readonly code: string
+  readonly message: string
+  readonly detail?: string | undefined
+  readonly hint?: string | undefined
+  readonly position?: string | undefined
+}
+
+export type Outcome =
+  | {
+      readonly _tag: "Rows"
+      readonly fields: ReadonlyArray<Backend.FieldDescription>
+      readonly rows: ReadonlyArray<ReadonlyArray<string | null>>
+      readonly commandTag: string
+    }
+  | { readonly _tag: "Command"; readonly commandTag: string; readonly status?: Backend.TransactionStatus | undefined }
+  | { readonly _tag: "Error"; readonly error: ErrorFields }
+  | { readonly _tag: "Empty" }
+  | {
+      readonly _tag: "StartReplication"
+      readonly slot: SlotState
+      readonly start: bigint
+      readonly options: OutputOptions
+    }
+
+export const TEXT = 25
+export const INT4 = 23
+export const INT8 = 20
+export const PG_LSN = 3220
+
+const sizes: Record<number, number> = { [TEXT]: -1, [INT4]: 4, [INT8]: 8, [PG_LSN]: 8 }
+
+export const field = (name: string, typeOid: number): Backend.FieldDescription => ({
+  name,
+  tableOid: 0,
+  columnAttributeNumber: 0,
+  dataTypeOid: typeOid,
+  dataTypeSize: sizes[typeOid] ?? -1,
+  typeModifier: -1,
+  format: 0
+})
+
+export const rows = (
+  fields: ReadonlyArray<Backend.FieldDescription>,
+  values: ReadonlyArray<ReadonlyArray<string | null>>,
+  commandTag: string
+): Outcome => ({ _tag: "Rows", fields, rows: values, commandTag })
+
+export const command = (commandTag: string, status?: Backend.TransactionStatus): Outcome => ({
+  _tag: "Command",
+  commandTag,
+  status
+})
+
+export const error = (
+  code: string,
+  message: string,
+  extra?: Omit<ErrorFields, "severity" | "code" | "message">
+): Outcome => ({
+  _tag: "Error",
+  error: { severity: "ERROR", code, message, ...extra }
+})
+
+export const syntaxError: Outcome = error("42601", "syntax error")

@@ -1,0 +1,326 @@
+/**
+ * What one replication session sends for each WAL entry: the pgoutput messages, in the order and with the positions
+ * that the real walsender and pgoutput use, for the options that START_REPLICATION asked for.
+ *
+ * - A Relation (preceded by a Type for a column of a non-catalog type) before the first change of a table in the
+ *   session, and again after the table was redefined; inside a streamed transaction once per transaction, carrying
+ *   its xid, and counted as sent for the session only once that transaction commits (pgoutput does the same).
+ * - Streamed transactions go out as StreamStart/StreamStop segments and StreamCommit/StreamAbort when the session
+ *   asked for `streaming`; otherwise as an ordinary transaction at commit, and not at all when aborted.
+ * - Prepared transactions go out as BeginPrepare/Prepare and CommitPrepared/RollbackPrepared with `two_phase`;
+ *   otherwise as an ordinary transaction at COMMIT PREPARED, and not at all when rolled back.
+ * - Logical messages only with `messages`; transactions with an origin are skipped with `origin 'none'`.
+ * - A transaction whose commit lies before the start position is skipped (the client confirmed it).
+ *
+ * Each item carries the LSN the walsender puts in the XLogData header: the first change's LSN for Begin, the
+ * change's LSN for changes and Relation, the end LSN for Commit. It deliberately does no byte encoding or I/O.
+ */
+import { Lsn, type Pgoutput, type PgoutputMessage, type ProtoVersion } from "@pgcdc/protocol"
+import { type FakeTable, relationMessage, type WalChange, type WalEntry } from "./Wal.ts"
+
+export interface OutputOptions {
+  readonly protoVersion: ProtoVersion
+  readonly streaming: "off" | "on" | "parallel"
+  readonly twoPhase: boolean
+  readonly messages: boolean
+  readonly origin: "any" | "none"
+}
+
+export interface OutputItem {
+  readonly lsn: bigint
+  readonly message: PgoutputMessage
+  /** Between StreamStart and StreamStop (the encoder writes the xid of xid-bearing messages). */
+  readonly inStream: boolean
+}
+
+/** Relations already described to one session. */
+export class RelationCache {
+  private readonly sent = new Map<number, number>()
+
+  isCurrent(table: FakeTable): boolean {
+    return this.sent.get(table.relationId) === table.version
+  }
+
+  markSent(table: FakeTable): void {
+    this.sent.set(table.relationId, table.version)
+  }
+}
+
+const firstCatalogFreeOid = 16384
+const L = Lsn.unsafeMake
+
+class Emitter {
+  readonly items: Array<OutputItem> = []
+  private readonly options: OutputOptions
+  private readonly cache: RelationCache
+  // Relations described inside the current streamed transaction (pgoutput's per-xid schema tracking).
+  private streamSent: Map<number, FakeTable> | undefined = undefined
+  private streamXid: number | undefined = undefined
+
+  constructor(options: OutputOptions, cache: RelationCache) {
+    this.options = options
+    this.cache = cache
+  }
+
+  push(lsn: bigint, message: PgoutputMessage, inStream = false): void {
+    this.items.push({ lsn, message, inStream })
+  }
+
+  beginStream(xid: number): void {
+    this.streamXid = xid
+    this.streamSent ??= new Map()
+  }
+
+  endStream(committed: boolean): void {
+    if (committed && this.streamSent !== undefined)
+      for (const table of this.streamSent.values()) this.cache.markSent(table)
+    this.streamSent = undefined
+    this.streamXid = undefined
+  }
+
+  private describe(table: FakeTable, lsn: bigint, inStream: boolean): void {
+    const xid = inStream ? this.streamXid : undefined
+    if (inStream) {
+      const sent = this.streamSent!.get(table.relationId)
+      if (sent !== undefined && sent.version === table.version) return
+      if (sent === undefined && this.cache.isCurrent(table)) return
+      this.streamSent!.set(table.relationId, table)
+    } else {
+      if (this.cache.isCurrent(table)) return
+      this.cache.markSent(table)
+    }
+    const types = new Set<number>()
+    for (const c of table.columns) {
+      if (c.typeOid >= firstCatalogFreeOid && c.typeName !== undefined && !types.has(c.typeOid)) {
+        types.add(c.typeOid)
+        const type: Pgoutput.Type = {
+          _tag: "Type",
+          xid,
+          typeOid: c.typeOid,
+          namespace: c.typeNamespace ?? "public",
+          typeName: c.typeName
+        }
+        this.push(lsn, type, inStream)
+      }
+    }
+    this.push(lsn, relationMessage(table, xid), inStream)
+  }
+
+  changes(changes: ReadonlyArray<WalChange>, inStream: boolean): void {
+    const xid = inStream ? this.streamXid : undefined
+    for (const change of changes) {
+      switch (change._tag) {
+        case "Insert":
+          this.describe(change.table, change.lsn, inStream)
+          this.push(
+            change.lsn,
+            { _tag: "Insert", xid, relationId: change.table.relationId, newTuple: change.newTuple },
+            inStream
+          )
+          break
+        case "Update":
+          this.describe(change.table, change.lsn, inStream)
+          this.push(
+            change.lsn,
+            {
+              _tag: "Update",
+              xid,
+              relationId: change.table.relationId,
+              key: change.key,
+              old: change.old,
+              newTuple: change.newTuple
+            },
+            inStream
+          )
+          break
+        case "Delete":
+          this.describe(change.table, change.lsn, inStream)
+          this.push(
+            change.lsn,
+            { _tag: "Delete", xid, relationId: change.table.relationId, key: change.key, old: change.old },
+            inStream
+          )
+          break
+        case "Truncate":
+          for (const table of change.tables) this.describe(table, change.lsn, inStream)
+          this.push(
+            change.lsn,
+            {
+              _tag: "Truncate",
+              xid,
+              cascade: change.cascade,
+              restartIdentity: change.restartIdentity,
+              relationIds: change.tables.map((t) => t.relationId)
+            },
+            inStream
+          )
+          break
+        case "Message":
+          if (this.options.messages) {
+            this.push(
+              change.lsn,
+              {
+                _tag: "Message",
+                xid,
+                transactional: true,
+                lsn: L(change.lsn),
+                prefix: change.prefix,
+                content: change.content
+              },
+              inStream
+            )
+          }
+          break
+      }
+    }
+  }
+
+  plain(
+    xid: number,
+    firstLsn: bigint,
+    commitLsn: bigint,
+    endLsn: bigint,
+    time: bigint,
+    origin: string | undefined,
+    changes: ReadonlyArray<WalChange>
+  ): void {
+    this.push(firstLsn, { _tag: "Begin", finalLsn: L(commitLsn), commitTime: time, xid })
+    if (origin !== undefined) this.push(firstLsn, { _tag: "Origin", commitLsn: L(commitLsn), name: origin })
+    this.changes(changes, false)
+    this.push(endLsn, { _tag: "Commit", flags: 0, commitLsn: L(commitLsn), endLsn: L(endLsn), commitTime: time })
+  }
+}
+
+const skipOrigin = (options: OutputOptions, origin: string | undefined): boolean =>
+  origin !== undefined && options.origin === "none"
+
+/** The messages one WAL entry produces for a session that started at `start`. */
+export const entryOutput = (
+  entry: WalEntry,
+  options: OutputOptions,
+  cache: RelationCache,
+  start: bigint
+): Array<OutputItem> => {
+  const out = new Emitter(options, cache)
+  switch (entry._tag) {
+    case "Message":
+      if (options.messages && entry.lsn >= start) {
+        out.push(entry.lsn, {
+          _tag: "Message",
+          xid: undefined,
+          transactional: false,
+          lsn: L(entry.lsn),
+          prefix: entry.prefix,
+          content: entry.content
+        })
+      }
+      break
+    case "Transaction": {
+      if (entry.commitLsn < start || skipOrigin(options, entry.origin)) break
+      const streaming = entry.segments !== undefined && options.streaming !== "off" && options.protoVersion >= 2
+      if (!streaming) {
+        if (!entry.aborted) {
+          out.plain(
+            entry.xid,
+            entry.firstLsn,
+            entry.commitLsn,
+            entry.endLsn,
+            entry.commitTime,
+            entry.origin,
+            entry.changes
+          )
+        }
+        break
+      }
+      const segments = entry.segments!
+      const per = Math.ceil(entry.changes.length / segments)
+      out.beginStream(entry.xid)
+      for (let i = 0; i < entry.changes.length; i += per) {
+        const chunk = entry.changes.slice(i, i + per)
+        out.push(chunk[0]!.lsn, { _tag: "StreamStart", xid: entry.xid, firstSegment: i === 0 })
+        out.changes(chunk, true)
+        out.push(chunk[chunk.length - 1]!.lsn, { _tag: "StreamStop" })
+      }
+      if (entry.aborted) {
+        const withInfo = options.protoVersion >= 4 && options.streaming === "parallel"
+        out.push(entry.endLsn, {
+          _tag: "StreamAbort",
+          xid: entry.xid,
+          subXid: entry.xid,
+          abortLsn: withInfo ? L(entry.commitLsn) : undefined,
+          abortTime: withInfo ? entry.commitTime : undefined
+        })
+      } else {
+        out.push(entry.endLsn, {
+          _tag: "StreamCommit",
+          xid: entry.xid,
+          flags: 0,
+          commitLsn: L(entry.commitLsn),
+          endLsn: L(entry.endLsn),
+          commitTime: entry.commitTime
+        })
+      }
+      out.endStream(!entry.aborted)
+      break
+    }
+    case "Prepare": {
+      if (!twoPhase(options) || entry.prepareLsn < start || skipOrigin(options, entry.origin)) break
+      out.push(entry.firstLsn, {
+        _tag: "BeginPrepare",
+        prepareLsn: L(entry.prepareLsn),
+        endLsn: L(entry.endLsn),
+        prepareTime: entry.prepareTime,
+        xid: entry.xid,
+        gid: entry.gid
+      })
+      out.changes(entry.changes, false)
+      out.push(entry.endLsn, {
+        _tag: "Prepare",
+        flags: 0,
+        prepareLsn: L(entry.prepareLsn),
+        endLsn: L(entry.endLsn),
+        prepareTime: entry.prepareTime,
+        xid: entry.xid,
+        gid: entry.gid
+      })
+      break
+    }
+    case "CommitPrepared":
+    case "RollbackPrepared": {
+      const prepare = entry.prepare
+      if (entry.lsn < start || skipOrigin(options, prepare.origin)) break
+      if (!twoPhase(options)) {
+        if (entry._tag === "CommitPrepared") {
+          out.plain(prepare.xid, prepare.firstLsn, entry.lsn, entry.endLsn, entry.time, prepare.origin, prepare.changes)
+        }
+        break
+      }
+      if (entry._tag === "CommitPrepared") {
+        out.push(entry.endLsn, {
+          _tag: "CommitPrepared",
+          flags: 0,
+          commitLsn: L(entry.lsn),
+          endLsn: L(entry.endLsn),
+          commitTime: entry.time,
+          xid: prepare.xid,
+          gid: prepare.gid
+        })
+      } else {
+        out.push(entry.endLsn, {
+          _tag: "RollbackPrepared",
+          flags: 0,
+          prepareEndLsn: L(prepare.endLsn),
+          rollbackEndLsn: L(entry.endLsn),
+          prepareTime: prepare.prepareTime,
+          rollbackTime: entry.time,
+          xid: prepare.xid,
+          gid: prepare.gid
+        })
+      }
+      break
+    }
+  }
+  return out.items
+}
+
+const twoPhase = (options: OutputOptions): boolean => options.twoPhase && options.protoVersion >= 3

@@ -1,0 +1,617 @@
+/**
+ * One client connection to the fake server, as a state machine: bytes in (`receive`), bytes out (through its host),
+ * time passed in by the host (`tick`, `nextDeadline`). No sockets, fibers or timers inside, so the same session runs
+ * behind the in-memory transport, the loopback TCP listener, or a test that feeds it bytes by hand.
+ *
+ * Phases follow a real backend: startup packets (SSLRequest and GSSENCRequest are declined with 'N'), the
+ * authentication exchange (trust, cleartext, md5, SCRAM-SHA-256), ParameterStatus/BackendKeyData/ReadyForQuery,
+ * then simple queries. A walsender connection (replication=database) runs replication commands; START_REPLICATION
+ * enters CopyBoth mode and streams the WAL as XLogData, sends keepalives (idle ones every `keepaliveInterval`, and
+ * one with replyRequested once half of wal_sender_timeout has passed without a reply, like WalSndKeepaliveIfNecessary)
+ * and ends the connection without a message once wal_sender_timeout passes with no reply: the real walsender only
+ * logs "terminating walsender process due to replication timeout" (COMMERROR), which `FakeServer.disconnections`
+ * records. Every message from the client counts as a reply, as in the real server.
+ *
+ * Faults (`terminate`, `injectError`, `setStalled`, `sendRaw`) are entry points too. It deliberately does not
+ * implement the extended query protocol, COPY FROM/TO, TLS or physical streaming.
+ */
+import {
+  type Backend,
+  type BackendMessage,
+  encodeBackend,
+  encodePgoutput,
+  encodeReplication,
+  Framer,
+  type Frontend,
+  isProtocolError,
+  Lsn,
+  type PasswordContext,
+  PgTime,
+  startupParameter,
+  unsafeDecodeFrontendBody,
+  unsafeDecodeReplicationFrontend,
+  unsafeDecodeStartup,
+  Writer
+} from "@pgcdc/protocol"
+import { randomBytes } from "node:crypto"
+import { CommandSyntaxError, parseReplicationCommand } from "./Commands.ts"
+import type { FakeServer, SlotState } from "./FakeServer.ts"
+import { entryOutput, type OutputOptions, RelationCache } from "./Output.ts"
+import type { ErrorFields, Outcome } from "./Outcome.ts"
+import { md5Response, ScramServer, scramMechanism } from "./Scram.ts"
+import { executeSql } from "./Sql.ts"
+import { executeReplicationCommand } from "./Walsender.ts"
+
+/** What a transport gives a session: where its bytes go. */
+export interface SessionHost {
+  readonly write: (bytes: Uint8Array) => void
+  /** Ends the connection (after the bytes already written). */
+  readonly close: () => void
+}
+
+type Phase =
+  | { readonly _tag: "Startup" }
+  | {
+      readonly _tag: "Auth"
+      readonly expect: PasswordContext
+      readonly method: "password" | "md5" | "scram"
+      readonly salt?: Uint8Array
+      readonly scram?: ScramServer
+    }
+  | { readonly _tag: "Ready" }
+  | { readonly _tag: "Streaming" }
+  | { readonly _tag: "Closed" }
+
+interface Streaming {
+  readonly slot: SlotState
+  readonly start: bigint
+  readonly options: OutputOptions
+  readonly cache: RelationCache
+  /** Index of the next WAL entry to decode. */
+  next: number
+  /** Last position sent (the walsender's sentPtr). */
+  sent: bigint
+  lastReply: number
+  lastSend: number
+  waitingForPing: boolean
+}
+
+const N = new Uint8Array([0x4e])
+
+export class Session {
+  readonly pid: number
+  readonly secretKey: Uint8Array
+  /** The startup parameters the client sent. */
+  parameters: ReadonlyArray<readonly [string, string]> = []
+  mode: "logical" | "physical" | "regular" = "regular"
+  user = ""
+  private phase: Phase = { _tag: "Startup" }
+  private readonly framer = new Framer({ mode: "startup" })
+  private readonly out = new Writer(1024)
+  private pending: Array<Uint8Array> = []
+  private stalled = false
+  private streaming: Streaming | undefined = undefined
+  private readonly sqlState = { settings: new Map<string, string>(), inTransaction: false }
+  private protocolMinor = 0
+  private readonly server: FakeServer
+  private readonly host: SessionHost
+
+  constructor(server: FakeServer, pid: number, host: SessionHost) {
+    this.server = server
+    this.pid = pid
+    this.host = host
+    this.secretKey = new Uint8Array(randomBytes(4))
+  }
+
+  get closed(): boolean {
+    return this.phase._tag === "Closed"
+  }
+
+  /** The slot this session streams from, if it is in START_REPLICATION. */
+  get streamingSlot(): string | undefined {
+    return this.streaming?.slot.name
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Input
+
+  receive(chunk: Uint8Array) {
+    if (this.closed) return
+    try {
+      this.framer.push(chunk)
+      while (!this.closed && this.framer.next()) {
+        const f = this.framer
+        if (f.mode === "startup") this.onStartupPacket(f.buf, f.start, f.end)
+        else this.onMessage(f.type, f.buf, f.bodyStart, f.end)
+      }
+    } catch (e) {
+      if (!isProtocolError(e)) throw e
+      this.fatal({ severity: "FATAL", code: "08P01", message: `invalid frontend message: ${e.message}` }, "protocol")
+    }
+    this.flush()
+  }
+
+  private onStartupPacket(buf: Uint8Array, start: number, end: number) {
+    const msg = unsafeDecodeStartup(buf, start, end)
+    switch (msg._tag) {
+      case "SSLRequest":
+      case "GSSENCRequest":
+        this.out.bytes(N)
+        return
+      case "CancelRequest":
+        this.end("client", "cancel request received")
+        return
+      case "StartupMessage":
+        this.framer.setTyped()
+        this.onStartup(msg)
+        return
+    }
+  }
+
+  private onStartup(msg: Frontend.StartupMessage) {
+    const config = this.server.config
+    this.parameters = msg.parameters
+    const minor = msg.protocolVersion & 0xffff
+    const supportedMinor = config.major >= 18 ? 2 : 0
+    const unrecognized = msg.parameters.filter(([n]) => n.startsWith("_pq_.")).map(([n]) => n)
+    if (minor > supportedMinor || unrecognized.length > 0) {
+      this.send({
+        _tag: "NegotiateProtocolVersion",
+        newestMinorVersion: Math.min(minor, supportedMinor),
+        unrecognizedOptions: unrecognized
+      })
+    }
+    this.protocolMinor = Math.min(minor, supportedMinor)
+    const user = startupParameter(msg, "user")
+    if (user === undefined || user === "") {
+      return this.fatal(
+        { severity: "FATAL", code: "28000", message: "no PostgreSQL user name specified in startup packet" },
+        "fatal"
+      )
+    }
+    this.user = user
+    const replication = startupParameter(msg, "replication")?.toLowerCase()
+    if (replication === "database") this.mode = "logical"
+    else if (replication === undefined || ["false", "off", "no", "0"].includes(replication)) this.mode = "regular"
+    else if (["true", "on", "yes", "1"].includes(replication)) this.mode = "physical"
+    else {
+      return this.fatal(
+        { severity: "FATAL", code: "22023", message: `invalid value for parameter "replication": "${replication}"` },
+        "fatal"
+      )
+    }
+    for (const [name, value] of msg.parameters) {
+      if (!["user", "database", "replication", "options"].includes(name) && !name.startsWith("_pq_.")) {
+        this.sqlState.settings.set(name.toLowerCase(), value)
+      }
+    }
+    switch (config.auth) {
+      case "trust":
+        if (user !== config.user) {
+          return this.fatal({ severity: "FATAL", code: "28000", message: `role "${user}" does not exist` }, "fatal")
+        }
+        return this.authenticated()
+      case "password":
+        this.phase = { _tag: "Auth", expect: "PasswordMessage", method: "password" }
+        return this.send({ _tag: "AuthenticationCleartextPassword" })
+      case "md5": {
+        const salt = new Uint8Array(randomBytes(4))
+        this.phase = { _tag: "Auth", expect: "PasswordMessage", method: "md5", salt }
+        return this.send({ _tag: "AuthenticationMD5Password", salt })
+      }
+      case "scram-sha-256":
+        this.phase = {
+          _tag: "Auth",
+          expect: "SASLInitialResponse",
+          method: "scram",
+          scram: new ScramServer(this.server.scramVerifier)
+        }
+        return this.send({ _tag: "AuthenticationSASL", mechanisms: [scramMechanism] })
+    }
+  }
+
+  private passwordFailed() {
+    this.fatal(
+      { severity: "FATAL", code: "28P01", message: `password authentication failed for user "${this.user}"` },
+      "fatal"
+    )
+  }
+
+  private onAuth(phase: Extract<Phase, { _tag: "Auth" }>, msg: Frontend.TypedFrontendMessage) {
+    const config = this.server.config
+    const userOk = this.user === config.user
+    switch (msg._tag) {
+      case "PasswordMessage": {
+        const expected =
+          phase.method === "md5" ? md5Response(config.user, config.password, phase.salt!) : config.password
+        return userOk && msg.password === expected ? this.authenticated() : this.passwordFailed()
+      }
+      case "SASLInitialResponse": {
+        if (msg.mechanism !== scramMechanism) {
+          return this.fatal(
+            { severity: "FATAL", code: "08P01", message: "client selected an invalid SASL authentication mechanism" },
+            "protocol"
+          )
+        }
+        const step = phase.scram!.clientFirst(msg.data)
+        if (step._tag !== "Reply") return this.saslFailure(step)
+        this.phase = { ...phase, expect: "SASLResponse" }
+        return this.send({ _tag: "AuthenticationSASLContinue", data: step.data })
+      }
+      case "SASLResponse": {
+        const step = phase.scram!.clientFinal(msg.data)
+        if (step._tag !== "Reply" || !userOk)
+          return step._tag === "Malformed" ? this.saslFailure(step) : this.passwordFailed()
+        this.send({ _tag: "AuthenticationSASLFinal", data: step.data })
+        return this.authenticated()
+      }
+      default:
+        return this.fatal(
+          {
+            severity: "FATAL",
+            code: "08P01",
+            message: `expected password response, got message type ${typeByte(msg)}`
+          },
+          "protocol"
+        )
+    }
+  }
+
+  private saslFailure(step: { readonly _tag: "Malformed"; readonly detail: string } | { readonly _tag: "WrongProof" }) {
+    if (step._tag === "WrongProof") return this.passwordFailed()
+    this.fatal(
+      { severity: "FATAL", code: "08P01", message: "malformed SCRAM message", detail: step.detail },
+      "protocol"
+    )
+  }
+
+  private authenticated() {
+    const config = this.server.config
+    this.send({ _tag: "AuthenticationOk" })
+    const database =
+      startupParameter({ _tag: "StartupMessage", protocolVersion: 0, parameters: this.parameters }, "database") ??
+      this.user
+    if (this.mode !== "physical" && database !== config.database) {
+      return this.fatal({ severity: "FATAL", code: "3D000", message: `database "${database}" does not exist` }, "fatal")
+    }
+    const appName = this.sqlState.settings.get("application_name") ?? ""
+    const status: ReadonlyArray<readonly [string, string]> = [
+      ["application_name", appName],
+      ["client_encoding", "UTF8"],
+      ["DateStyle", "ISO, MDY"],
+      ["default_transaction_read_only", "off"],
+      ["in_hot_standby", "off"],
+      ["integer_datetimes", "on"],
+      ["IntervalStyle", "postgres"],
+      ["is_superuser", "on"],
+      ...(config.major >= 16 ? [["scram_iterations", "4096"] as const] : []),
+      ["server_encoding", "UTF8"],
+      ["server_version", config.serverVersion],
+      ["session_authorization", this.user],
+      ["standard_conforming_strings", "on"],
+      ["TimeZone", "UTC"]
+    ]
+    for (const [name, value] of status) this.send({ _tag: "ParameterStatus", name, value })
+    const key = this.protocolMinor >= 2 ? new Uint8Array(randomBytes(32)) : this.secretKey
+    this.send({ _tag: "BackendKeyData", processId: this.pid, secretKey: key })
+    this.ready()
+  }
+
+  private ready() {
+    this.phase = { _tag: "Ready" }
+    this.send({ _tag: "ReadyForQuery", status: this.sqlState.inTransaction ? "T" : "I" })
+  }
+
+  private onMessage(type: number, buf: Uint8Array, start: number, end: number) {
+    const phase = this.phase
+    const msg = unsafeDecodeFrontendBody(type, buf, start, end, phase._tag === "Auth" ? phase.expect : undefined)
+    if (this.streaming !== undefined) this.streaming.lastReply = this.server.now()
+    if (msg._tag === "Terminate") return this.end("client", "client sent Terminate")
+    switch (phase._tag) {
+      case "Auth":
+        return this.onAuth(phase, msg)
+      case "Ready":
+        if (msg._tag === "Query") return this.onQuery(msg.sql)
+        if (msg._tag === "CopyData" || msg._tag === "CopyDone" || msg._tag === "CopyFail") return // ignored outside COPY, like the server
+        break
+      case "Streaming":
+        if (msg._tag === "CopyData") return this.onCopyData(msg.data)
+        if (msg._tag === "CopyDone") return this.endStreaming()
+        if (msg._tag === "CopyFail") {
+          this.stopStreaming()
+          this.send(
+            errorMessage({ severity: "ERROR", code: "57014", message: `COPY from stdin failed: ${msg.message}` })
+          )
+          return this.ready()
+        }
+        break
+    }
+    this.fatal({ severity: "FATAL", code: "08P01", message: `unexpected message type ${typeByte(msg)}` }, "protocol")
+  }
+
+  private onQuery(sql: string) {
+    this.server.queries.push(sql)
+    if (sql.trim() === "" || /^\s*;\s*$/.test(sql)) {
+      this.send({ _tag: "EmptyQueryResponse" })
+      return this.ready()
+    }
+    let outcome: Outcome
+    try {
+      const cmd = this.mode === "regular" ? undefined : parseReplicationCommand(sql)
+      if (cmd !== undefined) {
+        outcome = executeReplicationCommand(
+          this.server,
+          { pid: this.pid, mode: this.mode === "physical" ? "physical" : "logical", settings: this.sqlState.settings },
+          cmd
+        )
+      } else if (this.mode === "physical") {
+        outcome = {
+          _tag: "Error",
+          error: {
+            severity: "ERROR",
+            code: "08P01",
+            message: "cannot execute SQL commands in WAL sender for physical replication"
+          }
+        }
+      } else {
+        outcome = executeSql(this.server, this.sqlState, sql)
+      }
+    } catch (e) {
+      if (!(e instanceof CommandSyntaxError)) throw e
+      outcome = { _tag: "Error", error: { severity: "ERROR", code: "42601", message: "syntax error" } }
+    }
+    switch (outcome._tag) {
+      case "Rows":
+        this.send({ _tag: "RowDescription", fields: outcome.fields })
+        for (const values of outcome.rows) this.send({ _tag: "DataRow", values })
+        this.send({ _tag: "CommandComplete", commandTag: outcome.commandTag })
+        break
+      case "Command":
+        this.send({ _tag: "CommandComplete", commandTag: outcome.commandTag })
+        break
+      case "Error":
+        this.send(errorMessage(outcome.error))
+        break
+      case "Empty":
+        this.send({ _tag: "EmptyQueryResponse" })
+        break
+      case "StartReplication":
+        return this.startStreaming(outcome.slot, outcome.start, outcome.options)
+    }
+    this.server.changed()
+    this.ready()
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Streaming
+
+  private startStreaming(slot: SlotState, start: bigint, options: OutputOptions) {
+    slot.activePid = this.pid
+    const now = this.server.now()
+    this.streaming = {
+      slot,
+      start,
+      options,
+      cache: new RelationCache(),
+      next: 0,
+      sent: start,
+      lastReply: now,
+      lastSend: now,
+      waitingForPing: false
+    }
+    this.phase = { _tag: "Streaming" }
+    this.send({ _tag: "CopyBothResponse", format: 0, columnFormats: [] })
+    this.pump()
+    this.server.changed()
+  }
+
+  /** Sends the WAL written since the last call (a no-op unless streaming). */
+  pump() {
+    const s = this.streaming
+    if (s === undefined || this.closed) return
+    const entries = this.server.wal.entries
+    const now = this.server.now()
+    const serverTime = pgNow(now)
+    while (s.next < entries.length) {
+      const entry = entries[s.next++]!
+      for (const item of entryOutput(entry, s.options, s.cache, s.start)) {
+        const data = encodePgoutput(item.message, new Writer(128), {
+          protoVersion: s.options.protoVersion,
+          inStream: item.inStream,
+          streaming: s.options.streaming
+        }).toBytes()
+        this.copyData({
+          _tag: "XLogData",
+          walStart: Lsn.unsafeMake(item.lsn),
+          walEnd: Lsn.unsafeMake(item.lsn),
+          serverTime,
+          data
+        })
+        s.lastSend = now
+      }
+      s.sent = entry.endLsn
+    }
+    this.flush()
+  }
+
+  private copyData(message: Parameters<typeof encodeReplication>[0]) {
+    this.send({ _tag: "CopyData", data: encodeReplication(message, new Writer(64)).toBytes() })
+  }
+
+  /** Sends a primary keepalive now (the driver's `keepalive`, or a reply to a client's ping). */
+  keepalive(replyRequested: boolean) {
+    const s = this.streaming
+    if (s === undefined || this.closed) return
+    const now = this.server.now()
+    this.copyData({
+      _tag: "PrimaryKeepalive",
+      walEnd: Lsn.unsafeMake(this.server.wal.position),
+      serverTime: pgNow(now),
+      replyRequested
+    })
+    s.lastSend = now
+    if (replyRequested) s.waitingForPing = true
+    this.flush()
+  }
+
+  private onCopyData(data: Uint8Array) {
+    const s = this.streaming!
+    const msg = unsafeDecodeReplicationFrontend(data)
+    s.waitingForPing = false
+    if (msg._tag === "StandbyStatusUpdate") {
+      this.server.statusUpdates.push({ pid: this.pid, slot: s.slot.name, update: msg, receivedAt: this.server.now() })
+      // LogicalConfirmReceivedLocation: the confirmed position only moves forward.
+      if (msg.flushed > s.slot.confirmedFlush) s.slot.confirmedFlush = msg.flushed
+      if (msg.replyRequested) this.keepalive(false)
+    }
+    this.server.changed()
+  }
+
+  private stopStreaming() {
+    const s = this.streaming
+    if (s === undefined) return
+    if (s.slot.activePid === this.pid && !s.slot.temporary) s.slot.activePid = undefined
+    this.streaming = undefined
+  }
+
+  /** The client ended the copy: CopyDone back, then the two command tags the walsender sends, then ReadyForQuery. */
+  private endStreaming() {
+    this.stopStreaming()
+    this.send({ _tag: "CopyDone" })
+    this.send({ _tag: "CommandComplete", commandTag: "COPY 0" })
+    this.send({ _tag: "CommandComplete", commandTag: "START_REPLICATION" })
+    this.ready()
+    this.server.changed()
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Time
+
+  /** The next moment `tick` has something to do, in the server's milliseconds; undefined when nothing is timed. */
+  nextDeadline(): number | undefined {
+    const s = this.streaming
+    if (s === undefined || this.closed) return undefined
+    const { walSenderTimeoutMillis: timeout, keepaliveIntervalMillis: interval } = this.server.config
+    let deadline = Number.POSITIVE_INFINITY
+    if (timeout > 0) {
+      deadline = Math.min(deadline, s.lastReply + timeout)
+      if (!s.waitingForPing) deadline = Math.min(deadline, s.lastReply + timeout / 2)
+    }
+    if (interval > 0 && !this.stalled) deadline = Math.min(deadline, s.lastSend + interval)
+    return Number.isFinite(deadline) ? deadline : undefined
+  }
+
+  tick() {
+    const s = this.streaming
+    if (s === undefined || this.closed) return
+    const now = this.server.now()
+    const { walSenderTimeoutMillis: timeout, keepaliveIntervalMillis: interval } = this.server.config
+    if (timeout > 0 && now >= s.lastReply + timeout) {
+      return this.end("timeout", "terminating walsender process due to replication timeout")
+    }
+    if (timeout > 0 && !s.waitingForPing && now >= s.lastReply + timeout / 2) return this.keepalive(true)
+    if (interval > 0 && !this.stalled && now >= s.lastSend + interval) this.keepalive(false)
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Faults
+
+  /** Drops the connection at once, without a message (bytes held by a stall are lost). */
+  terminate() {
+    this.pending = []
+    this.end("fault", "connection dropped by fault injection")
+  }
+
+  /** Sends an ErrorResponse: FATAL closes the connection; ERROR ends a replication stream and returns to idle. */
+  injectError(error: ErrorFields) {
+    if (this.closed) return
+    if (error.severity === "FATAL") return this.fatal(error, "fault")
+    const wasStreaming = this.streaming !== undefined
+    this.stopStreaming()
+    this.send(errorMessage(error))
+    if (wasStreaming || this.phase._tag === "Ready") this.ready()
+    this.flush()
+    this.server.changed()
+  }
+
+  /** While stalled nothing is written (keepalives included); what was held is written when the stall ends. */
+  setStalled(stalled: boolean) {
+    this.stalled = stalled
+    this.flush()
+  }
+
+  /** Writes arbitrary bytes (corruption). */
+  sendRaw(bytes: Uint8Array) {
+    if (this.closed) return
+    this.out.bytes(bytes)
+    this.flush()
+  }
+
+  /** The transport saw the client go away. */
+  transportClosed() {
+    if (!this.closed) this.end("client", "unexpected EOF on client connection")
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Output
+
+  private send(msg: BackendMessage) {
+    encodeBackend(msg, this.out)
+  }
+
+  private flush() {
+    if (this.out.pos > 0) {
+      this.pending.push(this.out.toBytes())
+      this.out.clear()
+    }
+    if (this.stalled || this.pending.length === 0) return
+    const chunks = this.pending
+    this.pending = []
+    for (const chunk of chunks) this.host.write(chunk)
+  }
+
+  private fatal(error: ErrorFields, reason: "fatal" | "protocol" | "fault") {
+    this.send(errorMessage(error))
+    this.end(reason, error.message)
+  }
+
+  private end(reason: "client" | "timeout" | "fatal" | "fault" | "protocol", message: string) {
+    if (this.closed) return
+    this.stopStreaming()
+    this.phase = { _tag: "Closed" }
+    this.stalled = false
+    this.flush()
+    this.host.close()
+    this.server.sessionEnded(this, { reason, message })
+  }
+}
+
+const errorMessage = (e: ErrorFields): Backend.ErrorResponse => ({
+  _tag: "ErrorResponse",
+  severity: e.severity,
+  severityNonLocalized: e.severity,
+  code: e.code,
+  message: e.message,
+  ...(e.detail !== undefined ? { detail: e.detail } : {}),
+  ...(e.hint !== undefined ? { hint: e.hint } : {}),
+  ...(e.position !== undefined ? { position: e.position } : {})
+})
+
+const typeByte = (msg: Frontend.TypedFrontendMessage): string => {
+  switch (msg._tag) {
+    case "Query":
+      return "Q"
+    case "CopyData":
+      return "d"
+    case "CopyDone":
+      return "c"
+    case "CopyFail":
+      return "f"
+    case "Terminate":
+      return "X"
+    default:
+      return "p"
+  }
+}
+
+const pgNow = (millis: number): bigint => BigInt(millis) * 1000n - PgTime.unixEpochOffsetMicros

@@ -1,0 +1,92 @@
+/**
+ * The few regular SQL statements the fake answers, so that consumers which check their session before replicating
+ * work unchanged. Recognized (case-insensitive, optional trailing semicolon):
+ *
+ * - `SELECT 1`, `SELECT version()`, `SELECT pg_current_wal_lsn()`, `SELECT current_setting('name')`
+ * - `SHOW name` (also on a regular connection), `SET name = value` / `SET name TO value`
+ * - `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK` (tracked only for ReadyForQuery's status byte)
+ * - `CREATE PUBLICATION name ...`, `DROP PUBLICATION [IF EXISTS] name` (remembered by name, nothing else)
+ *
+ * Any other statement that starts with an SQL verb is answered with SQLSTATE 0A000 (feature_not_supported) naming
+ * the statement, and anything else with the server's own `syntax error at or near "<first word>"` (42601, position
+ * 1). It deliberately does not parse SQL beyond these patterns.
+ */
+import { Lsn } from "@pgcdc/protocol"
+import type { FakeServer } from "./FakeServer.ts"
+import { command, error, field, INT4, type Outcome, PG_LSN, rows, TEXT } from "./Outcome.ts"
+
+const sqlVerbs =
+  /^(select|insert|update|delete|with|values|table|create|alter|drop|grant|revoke|copy|vacuum|analyze|explain|lock|truncate|comment|do|call|prepare|execute|deallocate|listen|notify|discard|reset|savepoint|release|fetch|declare|close|abort|checkpoint|reindex|cluster|refresh|import|security|load)\b/i
+
+export const showSetting = (server: FakeServer, settings: ReadonlyMap<string, string>, name: string): Outcome => {
+  const key = name.toLowerCase()
+  const value = settings.get(key) ?? server.config.settings.get(key)
+  if (value === undefined) return error("42704", `unrecognized configuration parameter "${name}"`)
+  return rows([field(key, TEXT)], [[value]], "SHOW")
+}
+
+export interface SqlSessionState {
+  readonly settings: Map<string, string>
+  inTransaction: boolean
+}
+
+export const executeSql = (server: FakeServer, state: SqlSessionState, statement: string): Outcome => {
+  const sql = statement.trim().replace(/;\s*$/, "").trim()
+  if (/^select\s+1$/i.test(sql)) return rows([field("?column?", INT4)], [["1"]], "SELECT 1")
+  if (/^select\s+version\(\s*\)$/i.test(sql)) {
+    return rows(
+      [field("version", TEXT)],
+      [[`PostgreSQL ${server.config.serverVersion} (pgcdc fake server)`]],
+      "SELECT 1"
+    )
+  }
+  if (/^select\s+pg_current_wal_lsn\(\s*\)$/i.test(sql)) {
+    return rows([field("pg_current_wal_lsn", PG_LSN)], [[Lsn.format(Lsn.unsafeMake(server.wal.position))]], "SELECT 1")
+  }
+  const setting = /^select\s+current_setting\(\s*'([^']+)'\s*\)$/i.exec(sql)
+  if (setting !== null) {
+    const shown = showSetting(server, state.settings, setting[1]!)
+    return shown._tag === "Rows" ? rows([field("current_setting", TEXT)], shown.rows, "SELECT 1") : shown
+  }
+  const show = /^show\s+([a-z_][a-z0-9_.]*)$/i.exec(sql)
+  if (show !== null) return showSetting(server, state.settings, show[1]!)
+  const set = /^set\s+(?:session\s+)?([a-z_][a-z0-9_.]*)\s*(?:=|\s+to\s+)\s*(.+)$/i.exec(sql)
+  if (set !== null) {
+    state.settings.set(set[1]!.toLowerCase(), set[2]!.trim().replace(/^'(.*)'$/, "$1"))
+    return command("SET")
+  }
+  if (/^(begin|start\s+transaction)$/i.test(sql)) {
+    state.inTransaction = true
+    return command("BEGIN", "T")
+  }
+  if (/^(commit|end|rollback|abort)$/i.test(sql)) {
+    state.inTransaction = false
+    return command(/^(rollback|abort)$/i.test(sql) ? "ROLLBACK" : "COMMIT", "I")
+  }
+  const createPub = /^create\s+publication\s+("[^"]+"|[a-z_][a-z0-9_]*)\b/i.exec(sql)
+  if (createPub !== null) {
+    const name = unquote(createPub[1]!)
+    if (server.publications.has(name)) return error("42710", `publication "${name}" already exists`)
+    server.publications.add(name)
+    return command("CREATE PUBLICATION")
+  }
+  const dropPub = /^drop\s+publication\s+(if\s+exists\s+)?("[^"]+"|[a-z_][a-z0-9_]*)$/i.exec(sql)
+  if (dropPub !== null) {
+    const name = unquote(dropPub[2]!)
+    if (!server.publications.delete(name) && dropPub[1] === undefined) {
+      return error("42704", `publication "${name}" does not exist`)
+    }
+    return command("DROP PUBLICATION")
+  }
+  if (sqlVerbs.test(sql)) {
+    return error("0A000", `the pgcdc fake server does not execute this statement: ${sql.slice(0, 80)}`, {
+      hint: "It answers a few session checks only; see the @pgcdc/testing README for the list."
+    })
+  }
+  const first = /^\s*("[^"]*"|[^\s(;]+)/.exec(sql)
+  return error("42601", `syntax error at or near "${first === null ? sql : first[1]!.replace(/"/g, "")}"`, {
+    position: "1"
+  })
+}
+
+const unquote = (name: string): string => (name.startsWith('"') ? name.slice(1, -1) : name.toLowerCase())

@@ -1,0 +1,72 @@
+/**
+ * The loopback TCP listener: a `node:net` server on 127.0.0.1 at a random port, each accepted socket a fake server
+ * session, so any client (node-postgres, psql, our Connection) reaches the fake with a normal connection URL.
+ *
+ * The listener, its sockets and the sessions' timer fibers live in the scope that created it. Socket callbacks run
+ * outside any fiber, so the server steps they cause use the clock of the server's last driver call (the layer's
+ * clock until a test calls the driver).
+ *
+ * It deliberately listens on the loopback interface only and does not speak TLS (SSLRequest is declined).
+ */
+import { Effect, type Scope } from "effect"
+import * as net from "node:net"
+import type { Attach } from "./MemoryTransport.ts"
+
+export interface TcpListener {
+  readonly host: string
+  readonly port: number
+}
+
+export const listen = (attach: Attach): Effect.Effect<TcpListener, Error, Scope.Scope> =>
+  Effect.gen(function* () {
+    const context = yield* Effect.context<never>()
+    const run = Effect.runForkWith(context)
+    const sockets = new Set<net.Socket>()
+    const server = net.createServer((socket) => {
+      sockets.add(socket)
+      socket.setNoDelay(true)
+      run(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const session = yield* attach({
+              write: (bytes) => {
+                if (!socket.destroyed) socket.write(bytes)
+              },
+              close: () => {
+                socket.end()
+              }
+            })
+            yield* Effect.callback<void>((resume) => {
+              socket.on("data", (chunk: Buffer) =>
+                session.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
+              )
+              socket.on("close", () => {
+                sockets.delete(socket)
+                session.transportClosed()
+                resume(Effect.void)
+              })
+              socket.on("error", () => socket.destroy())
+            })
+          })
+        )
+      )
+    })
+    const port = yield* Effect.callback<number, Error>((resume) => {
+      server.once("error", (e) => resume(Effect.fail(e)))
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        resume(
+          typeof address === "object" && address !== null
+            ? Effect.succeed(address.port)
+            : Effect.fail(new Error("no port"))
+        )
+      })
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.callback<void>((resume) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resume(Effect.void))
+      })
+    )
+    return { host: "127.0.0.1", port }
+  })
