@@ -9,9 +9,11 @@ import { assert, layer } from "@effect/vitest"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
 import { TestDatabase } from "@pgcdc/testing"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
-import { Effect } from "effect"
+import { Effect, Option, Schedule, Stream } from "effect"
+import { Replication, type ReplicationOptions } from "../../src/Replication.ts"
 import * as Slot from "../../src/Slot.ts"
-import { exec, replicate, sqlSession, takeTransactions } from "./support.ts"
+import { commitLsn } from "../../src/WalMessage.ts"
+import { confirmedFlush, eventually, exec, lsnOf, replicate, scalar, sqlSession, takeTransactions } from "./support.ts"
 
 const createSlot = (sql: ConnectionShape, name: string) =>
   Slot.create(name).pipe(Effect.provideService(Connection, sql))
@@ -124,5 +126,163 @@ for (const major of [18, 14] as const) {
         }),
       30_000
     )
+
+    it.effect(
+      "commit moves confirmed_flush_lsn; uncommitted data is never acknowledged; idle advances to walEnd",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          yield* sql.query("CREATE TABLE fb (id int PRIMARY KEY); CREATE PUBLICATION p_fb FOR TABLE fb")
+          yield* createSlot(sql, "s_fb")
+          const start = yield* confirmedFlush(sql, "s_fb")
+          yield* exec(sql, ["INSERT INTO fb VALUES (1)", "INSERT INTO fb VALUES (2)", "INSERT INTO fb VALUES (3)"])
+          const repl = yield* replicate(db, { slot: "s_fb", publications: ["p_fb"], statusInterval: "100 millis" })
+          const commits = (yield* takeTransactions(repl, 3)).filter((m) => m._tag === "Commit")
+          assert.strictEqual(commits.length, 3)
+
+          // WAL the publication does not carry: the server's walEnd moves past our data and keepalives tell us so.
+          const moreWal = exec(sql, ["SELECT pg_logical_emit_message(false, 'other', 'x')"])
+          yield* moreWal
+          yield* eventually(
+            Effect.map(repl.status, (s) => (s.serverWalEnd > s.received ? Option.some(s) : Option.none())),
+            "a keepalive beyond the received data"
+          )
+          yield* statusUpdates(sql, "s_fb", 3)
+          assert.strictEqual(yield* confirmedFlush(sql, "s_fb"), start, "nothing committed: nothing acknowledged")
+          assert.isTrue((yield* reportedFlush(sql, "s_fb")) <= start)
+
+          // Commit the first transaction: exactly its end LSN is confirmed, and no further while 2 and 3 are pending.
+          yield* repl.commit(commitLsn(commits[0]!))
+          const first = commits[0]!._tag === "Commit" ? commits[0]!.endLsn : Lsn.zero
+          yield* eventually(
+            Effect.map(confirmedFlush(sql, "s_fb"), (l) => (l >= first ? Option.some(l) : Option.none())),
+            "confirmed_flush_lsn at the first commit"
+          )
+          yield* moreWal
+          yield* statusUpdates(sql, "s_fb", 3)
+          assert.strictEqual(yield* confirmedFlush(sql, "s_fb"), first)
+
+          // Everything committed and idle: the server's walEnd from a later keepalive is acknowledged.
+          const last = commitLsn(commits[2]!)
+          yield* repl.commit(last)
+          yield* moreWal
+          const advanced = yield* eventually(
+            Effect.map(confirmedFlush(sql, "s_fb"), (l) => (l > last ? Option.some(l) : Option.none())),
+            "confirmed_flush_lsn beyond the last commit while idle"
+          )
+          assert.isTrue(advanced > last)
+          const status = yield* repl.status
+          assert.strictEqual(status.committed, last)
+          assert.isTrue(status.flushed >= advanced)
+
+          // Commit is monotonic and refuses what was never received.
+          yield* repl.commit(first)
+          assert.strictEqual((yield* repl.status).committed, last)
+          const beyond = yield* Effect.flip(repl.commit(Lsn.unsafeMake(status.received + 1_000_000n)))
+          assert.strictEqual(beyond.reason, "CommitBeyondReceived")
+        }),
+      30_000
+    )
+
+    it.effect(
+      "ends at endLsn before the first transaction committing after it",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          yield* sql.query("CREATE TABLE e (id int PRIMARY KEY); CREATE PUBLICATION p_end FOR TABLE e")
+          yield* createSlot(sql, "s_end")
+          yield* exec(sql, ["INSERT INTO e VALUES (1)", "INSERT INTO e VALUES (2)"])
+          const end = lsnOf(yield* scalar(sql, "SELECT pg_current_wal_insert_lsn()::text"))
+          yield* exec(sql, ["INSERT INTO e VALUES (3)"])
+          const repl = yield* replicate(db, { slot: "s_end", publications: ["p_end"], endLsn: end })
+          const all = yield* Stream.runCollect(repl.stream).pipe(Effect.map((c) => Array.from(c)))
+          assert.deepStrictEqual(
+            all.flatMap((m) => (m._tag === "Insert" ? [m.new.id] : [])),
+            [1, 2]
+          )
+          assert.strictEqual(all.at(-1)?._tag, "Commit")
+        }),
+      30_000
+    )
+
+    it.effect(
+      "typed configuration errors say what to change",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          yield* sql.query("CREATE TABLE c (id int PRIMARY KEY); CREATE PUBLICATION p_cfg FOR TABLE c")
+          yield* createSlot(sql, "s_cfg")
+
+          const noSlot = yield* Effect.flip(replicate(db, { slot: "nope", publications: ["p_cfg"] }))
+          assert.strictEqual(noSlot._tag === "ReplicationError" ? noSlot.reason : noSlot._tag, "SlotMissing")
+          assert.include(noSlot.message, "Create it first")
+
+          const noPub = yield* Effect.flip(replicate(db, { slot: "s_cfg", publications: ["p_cfg", "missing_pub"] }))
+          assert.strictEqual(noPub._tag === "ReplicationError" ? noPub.reason : noPub._tag, "PublicationMissing")
+          assert.include(noPub.message, 'CREATE PUBLICATION "missing_pub"')
+
+          const notWalsender = yield* Effect.flip(
+            Replication.make({ slot: "s_cfg", publications: ["p_cfg"] }).pipe(Effect.provideService(Connection, sql))
+          )
+          assert.strictEqual(notWalsender.reason, "InvalidOption")
+          assert.include(notWalsender.message, 'replication: "logical"')
+
+          const tooNew = (options: Partial<ReplicationOptions>) =>
+            Effect.flip(replicate(db, { slot: "s_cfg", publications: ["p_cfg"], ...options }))
+          if (major === 14) {
+            for (const [options, needs] of [
+              [{ protoVersion: 3 }, "PostgreSQL 15"],
+              [{ protoVersion: 4 }, "PostgreSQL 16"],
+              [{ twoPhase: true }, "PostgreSQL 15"],
+              [{ origin: "none" }, "PostgreSQL 16"],
+              [{ streaming: "parallel" }, "PostgreSQL 16"]
+            ] as const) {
+              const e = yield* tooNew(options)
+              assert.strictEqual(e._tag === "ReplicationError" ? e.reason : e._tag, "UnsupportedOption")
+              assert.include(e.message, needs)
+            }
+          } else {
+            const e = yield* tooNew({ protoVersion: 3, streaming: "parallel" })
+            assert.include(e.message, "protoVersion 4")
+          }
+
+          // A slot in use by another consumer: retryable, and reported once the reconnect schedule gives up.
+          const holder = yield* replicate(db, { slot: "s_cfg", publications: ["p_cfg"] })
+          yield* exec(sql, ["INSERT INTO c VALUES (1)"])
+          yield* takeTransactions(holder, 1)
+          const second = yield* replicate(db, { slot: "s_cfg", publications: ["p_cfg"], reconnect: Schedule.recurs(1) })
+          const active = yield* Effect.flip(Stream.runDrain(second.stream))
+          assert.strictEqual(active.reason, "SlotActive")
+          assert.isTrue(active.isRetryable)
+          assert.include(active.message, "Another process is consuming this slot")
+        }),
+      30_000
+    )
   })
 }
+
+/** Waits until the server has received `n` more standby status updates from the walsender of `slot`. */
+const statusUpdates = (sql: ConnectionShape, slot: string, n: number) =>
+  Effect.gen(function* () {
+    const query = `SELECT r.reply_time::text FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = '${slot}'`
+    for (let i = 0; i < n; i++) {
+      const before = yield* scalar(sql, query)
+      yield* eventually(
+        Effect.map(scalar(sql, query), (t) => (t !== null && t !== before ? Option.some(t) : Option.none())),
+        "a status update"
+      )
+    }
+  })
+
+/** The flush position the walsender of `slot` last received from us. */
+const reportedFlush = (sql: ConnectionShape, slot: string) =>
+  Effect.map(
+    scalar(
+      sql,
+      `SELECT r.flush_lsn::text FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = '${slot}'`
+    ),
+    lsnOf
+  )
