@@ -17,22 +17,27 @@ export const clockTicks: number = (() => {
   }
 })()
 
+export interface CpuTime {
+  readonly userMs: number
+  readonly systemMs: number
+}
+
 /**
- * utime + stime of a process in milliseconds, or undefined when it is gone. The command name in field 2 may contain
- * spaces and parentheses, so fields are counted after its last ')'.
+ * utime and stime of a process in milliseconds, or undefined when it is gone. The command name in field 2 may
+ * contain spaces and parentheses, so fields are counted after its last ')'.
  */
-export const cpuMsOf = (pid: number): number | undefined => {
+export const cpuOf = (pid: number): CpuTime | undefined => {
   let text: string
   try {
     text = readFileSync(`/proc/${pid}/stat`, "utf8")
   } catch {
     return undefined
   }
-  return parseStatCpuMs(text)
+  return parseStatCpu(text)
 }
 
-/** Parses the utime + stime fields (14 and 15) of a /proc/<pid>/stat line, in milliseconds. */
-export const parseStatCpuMs = (stat: string): number | undefined => {
+/** Parses the utime and stime fields (14 and 15) of a /proc/<pid>/stat line, in milliseconds. */
+export const parseStatCpu = (stat: string): CpuTime | undefined => {
   const close = stat.lastIndexOf(")")
   if (close < 0) return undefined
   // After ")": field 3 (state) is at index 0, so field n is at index n - 3.
@@ -43,7 +48,7 @@ export const parseStatCpuMs = (stat: string): number | undefined => {
   const utime = Number(fields[14 - 3])
   const stime = Number(fields[15 - 3])
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined
-  return ((utime + stime) * 1000) / clockTicks
+  return { userMs: (utime * 1000) / clockTicks, systemMs: (stime * 1000) / clockTicks }
 }
 
 /** VmHWM (peak resident set) of a process in kB, or undefined when it is gone. */

@@ -53,7 +53,7 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
   const lines = [
     `### Workload ${result.workload}: ${result.title}`,
     "",
-    "| client | wall (s) | client CPU (s) user+sys | walsender CPU (s) | client CPU ÷ walsender CPU | peak RSS (MB) | changes seen |",
+    "| client | wall (s) | client CPU (s) user+sys | walsender CPU (s) user+sys | client CPU ÷ walsender CPU | peak RSS (MB) | changes seen |",
     "|---|---:|---:|---:|---:|---:|---:|"
   ]
   for (const { spec, summary } of summaries(result, specs)) {
@@ -62,7 +62,7 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
         ? "n/a"
         : `${summary.changes.toLocaleString("en-US")}${summary.changes === result.expectedChanges ? "" : ` (expected ${result.expectedChanges.toLocaleString("en-US")})`}`
     lines.push(
-      `| ${spec.label} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${s(summary.walsenderCpuMs)} | ${x(ratio(summary.cpuMs, summary.walsenderCpuMs))} | ${mb(summary.maxRssKb)} | ${changes} |`
+      `| ${spec.label} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${s(summary.walsenderCpuMs)} (${s(summary.walsenderCpuMs - summary.walsenderSystemMs)}+${s(summary.walsenderSystemMs)}) | ${x(ratio(summary.cpuMs, summary.walsenderCpuMs))} | ${mb(summary.maxRssKb)} | ${changes} |`
     )
   }
   for (const [id, message] of result.failures) {

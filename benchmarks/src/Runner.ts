@@ -13,14 +13,16 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import type pg from "pg"
 import type { ClientConfig, ClientMessage } from "./ChildProtocol.ts"
-import { cpuMsOf, peakRssKbOf } from "./Proc.ts"
+import { type CpuTime, cpuOf, peakRssKbOf } from "./Proc.ts"
 
 export interface Measurement {
   readonly wallMs: number
   readonly cpuUserMs: number
   readonly cpuSystemMs: number
   readonly maxRssKb: number
+  /** user + system of the walsender process. */
   readonly walsenderCpuMs: number
+  readonly walsenderSystemMs: number
   /** Changes of the data table the client saw (-1: the client cannot tell, e.g. pg_recvlogical). */
   readonly changes: number
   readonly commits: number
@@ -34,7 +36,7 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Follows the walsender of one application_name: finds its pid, then keeps the largest CPU reading. */
 class WalsenderWatch {
   private pid: number | undefined
-  private cpuMs = 0
+  private cpu: CpuTime = { userMs: 0, systemMs: 0 }
   private stopped = false
   private readonly done: Promise<void>
 
@@ -64,16 +66,16 @@ class WalsenderWatch {
 
   sample(): void {
     if (this.pid === undefined) return
-    const cpu = cpuMsOf(this.pid)
-    if (cpu !== undefined && cpu > this.cpuMs) this.cpuMs = cpu
+    const cpu = cpuOf(this.pid)
+    if (cpu !== undefined && cpu.userMs + cpu.systemMs >= this.cpu.userMs + this.cpu.systemMs) this.cpu = cpu
   }
 
-  async stop(): Promise<number> {
+  async stop(): Promise<CpuTime> {
     this.sample()
     this.stopped = true
     await this.done
     if (this.pid === undefined) throw new Error(`no walsender with application_name ${this.applicationName} was seen`)
-    return this.cpuMs
+    return this.cpu
   }
 }
 
@@ -92,7 +94,7 @@ export const runNodeClient = async (
     const message = await firstMessage(child)
     if (message._tag === "Failure") throw new Error(`${script} failed: ${message.message}`)
     watch.sample()
-    const walsenderCpuMs = await watch.stop()
+    const walsender = await watch.stop()
     child.send({ _tag: "Release" })
     await exited(child)
     return {
@@ -100,12 +102,13 @@ export const runNodeClient = async (
       cpuUserMs: message.cpuUserMs,
       cpuSystemMs: message.cpuSystemMs,
       maxRssKb: message.maxRssKb,
-      walsenderCpuMs,
+      walsenderCpuMs: walsender.userMs + walsender.systemMs,
+      walsenderSystemMs: walsender.systemMs,
       changes: message.changes,
       commits: message.commits
     }
   } finally {
-    await watch.stop().catch(() => 0)
+    await watch.stop().catch(() => undefined)
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
   }
 }
@@ -216,7 +219,7 @@ export const runRecvlogical = async (admin: pg.Client, o: RecvlogicalOptions): P
       })
       child.once("error", reject)
     })
-    const walsenderCpuMs = await watch.stop()
+    const walsender = await watch.stop()
     if (code !== 0) throw new Error(`pg_recvlogical exited with code ${code}`)
     const lines = stdout.split("\n")
     const wall = /^wall ([\d.]+) ([\d.]+)$/m.exec(stdout)
@@ -230,13 +233,14 @@ export const runRecvlogical = async (admin: pg.Client, o: RecvlogicalOptions): P
       cpuUserMs: cpu.user,
       cpuSystemMs: cpu.system,
       maxRssKb: peakRssKb,
-      walsenderCpuMs,
+      walsenderCpuMs: walsender.userMs + walsender.systemMs,
+      walsenderSystemMs: walsender.systemMs,
       changes: -1,
       commits: -1
     }
   } finally {
     clearInterval(rssTimer)
-    await watch.stop().catch(() => 0)
+    await watch.stop().catch(() => undefined)
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
   }
 }

@@ -20,6 +20,7 @@ export interface Summary {
   readonly cpuSystemMs: number
   readonly maxRssKb: number
   readonly walsenderCpuMs: number
+  readonly walsenderSystemMs: number
   readonly changes: number
 }
 
@@ -31,6 +32,7 @@ export const summarize = (runs: ReadonlyArray<Measurement>): Summary => ({
   cpuSystemMs: median(runs.map((r) => r.cpuSystemMs)),
   maxRssKb: median(runs.map((r) => r.maxRssKb)),
   walsenderCpuMs: median(runs.map((r) => r.walsenderCpuMs)),
+  walsenderSystemMs: median(runs.map((r) => r.walsenderSystemMs)),
   changes: median(runs.map((r) => r.changes))
 })
 
