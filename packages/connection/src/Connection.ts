@@ -94,7 +94,7 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
       )
     })
 
-    const query = (sql: string): Effect.Effect<ReadonlyArray<QueryResult>, ConnectionError> =>
+    const runQuery = (sql: string): Effect.Effect<ReadonlyArray<QueryResult>, ConnectionError> =>
       lock.withPermit(
         Effect.uninterruptibleMask((restore) =>
           Effect.gen(function* () {
@@ -108,12 +108,15 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
         )
       )
 
-    const copyBoth = (sql: string): Effect.Effect<CopyBoth, ConnectionError, Scope.Scope> =>
-      Effect.gen(function* () {
-        yield* Effect.acquireRelease(lock.take(1), () => lock.release(1))
-        yield* usable
-        return yield* startCopyBoth(wire, hooks, sql)
-      })
+    const query = Effect.fn("Connection.query")(function* (sql: string) {
+      return yield* runQuery(sql)
+    })
+
+    const copyBoth = Effect.fn("Connection.copyBoth")(function* (sql: string) {
+      yield* Effect.acquireRelease(lock.take(1), () => lock.release(1))
+      yield* usable
+      return yield* startCopyBoth(wire, hooks, sql)
+    })
 
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() =>
@@ -139,4 +142,4 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
       query,
       copyBoth
     } satisfies ConnectionShape
-  })
+  }).pipe(Effect.withSpan("Connection.make", { attributes: { "db.connection": describe(config) } }))

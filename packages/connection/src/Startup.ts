@@ -42,8 +42,7 @@ export const openSession = (config: ConnectionConfig): Effect.Effect<OpenedSessi
       const result = yield* Effect.result(openAttempt(config, attempt))
       if (Result.isSuccess(result)) return result.success
       lastError = result.failure
-      // allow: a plain session refused by the server (e.g. a hostssl-only pg_hba.conf) is retried with TLS.
-      if (!(attempt === "plain" && (lastError.reason === "Server" || lastError.reason === "Auth"))) break
+      if (!worthAnotherAttempt(attempt, lastError)) break
     }
     return yield* Effect.fail(lastError!)
   })
@@ -61,6 +60,16 @@ export const openSession = (config: ConnectionConfig): Effect.Effect<OpenedSessi
       )
     : run
 }
+
+/**
+ * allow: a plain session refused by the server (e.g. a hostssl-only pg_hba.conf) is retried with TLS.
+ * prefer: a TLS handshake that fails after the server said 'S' is retried in plain text, as libpq does (a
+ * configuration error such as an unreadable certificate file is not).
+ */
+const worthAnotherAttempt = (attempt: TlsAttempt, error: ConnectionError): boolean =>
+  attempt === "plain"
+    ? error.reason === "Server" || error.reason === "Auth"
+    : attempt === "tls-preferred" && error.reason === "Tls" && error.retryable !== false
 
 const openAttempt = (
   config: ConnectionConfig,

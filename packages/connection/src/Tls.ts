@@ -35,7 +35,7 @@ export const attempts = (config: ConnectionConfig): ReadonlyArray<TlsAttempt> =>
     case "allow":
       return ["plain", "tls-required"]
     case "prefer":
-      return ["tls-preferred"]
+      return ["tls-preferred", "plain"]
     default:
       return ["tls-required"]
   }

@@ -160,6 +160,36 @@ describe("a misbehaving peer", () => {
     })
   )
 
+  it.live("sslmode=prefer retries in plain text when the TLS handshake fails, as libpq does", () =>
+    Effect.gen(function* () {
+      let connections = 0
+      const port = yield* fakePeer((socket) => {
+        connections++
+        const attempt = connections
+        socket.once("data", () => {
+          // First connection: accept TLS, then answer the ClientHello with bytes that are not TLS.
+          if (attempt === 1) {
+            socket.write("S")
+            socket.once("data", () => socket.end("not a TLS record"))
+          } else {
+            socket.write(sessionStart())
+          }
+        })
+      })
+      const conn = yield* Connection.make(config(port, { sslmode: "prefer" }))
+      assert.isFalse(conn.tls)
+      assert.strictEqual(connections, 2)
+      const strict = yield* connectError(
+        onFirstPacket((socket) => {
+          socket.write("S")
+          socket.once("data", () => socket.end("not a TLS record"))
+        }),
+        { sslmode: "require" }
+      )
+      assert.strictEqual(strict.reason, "Tls")
+    })
+  )
+
   it.live("a peer that never answers hits the connect timeout", () =>
     Effect.gen(function* () {
       const error = yield* connectError(() => {}, { connectTimeout: "200 millis" })
