@@ -113,7 +113,8 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
     })
 
     const copyBoth = Effect.fn("Connection.copyBoth")(function* (sql: string) {
-      yield* Effect.acquireRelease(lock.take(1), () => lock.release(1))
+      // Held until the copy's scope closes; waiting for it stays interruptible.
+      yield* lock.takeScoped(1)
       yield* usable
       return yield* startCopyBoth(wire, hooks, sql)
     })

@@ -69,7 +69,11 @@ export const startCopyBoth = (
           )
           return false
       }
-    })
+    }).pipe(
+      // Interrupted before the server answered: whether a copy is about to start is unknown, so the session cannot
+      // be handed to anyone else.
+      Effect.onInterrupt(() => onBroken(closedError("copyBoth() was interrupted before the server answered")))
+    )
     if (!started) {
       return yield* Effect.fail(startError ?? protocolError("The server did not start a CopyBoth stream"))
     }
