@@ -107,6 +107,13 @@ export class Session {
     return this.phase._tag === "Closed"
   }
 
+  /** Bytes held back by a stall (written when it ends). */
+  get heldBytes(): number {
+    let n = 0
+    for (const chunk of this.pending) n += chunk.length
+    return n
+  }
+
   /** The slot this session streams from, if it is in START_REPLICATION. */
   get streamingSlot(): string | undefined {
     return this.streaming?.slot.name
