@@ -82,17 +82,20 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
     const breakOnClosed = <A, R>(self: Effect.Effect<A, ConnectionError, R>): Effect.Effect<A, ConnectionError, R> =>
       Effect.tapError(self, (e) => (e.reason === "Closed" ? markBroken(e) : Effect.void))
 
-    const recoverAfterInterrupt = Effect.gen(function* () {
-      if (backendKey !== undefined) yield* sendCancel(config, backendKey)
-      yield* discardUntilReady(wire, hooks).pipe(
-        Effect.interruptible,
-        Effect.timeoutOrElse({
-          duration: recoverTimeout,
-          orElse: () => Effect.fail(closedError("The server did not return to ReadyForQuery after a CancelRequest"))
-        }),
-        Effect.catch(markBroken)
-      )
-    })
+    const recoverAfterInterrupt = (progress: { ready: boolean }) =>
+      Effect.gen(function* () {
+        // Interrupted after ReadyForQuery was read (while logging notices, say): the session is already idle.
+        if (progress.ready) return
+        if (backendKey !== undefined) yield* sendCancel(config, backendKey)
+        yield* discardUntilReady(wire, hooks).pipe(
+          Effect.interruptible,
+          Effect.timeoutOrElse({
+            duration: recoverTimeout,
+            orElse: () => Effect.fail(closedError("The server did not return to ReadyForQuery after a CancelRequest"))
+          }),
+          Effect.catch(markBroken)
+        )
+      })
 
     const runQuery = (sql: string): Effect.Effect<ReadonlyArray<QueryResult>, ConnectionError> =>
       lock.withPermit(
@@ -100,8 +103,9 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
           Effect.gen(function* () {
             yield* usable
             yield* breakOnClosed(wire.send({ _tag: "Query", sql }))
-            const { results } = yield* restore(collectResults(wire, hooks)).pipe(
-              Effect.onInterrupt(() => recoverAfterInterrupt)
+            const progress = { ready: false }
+            const { results } = yield* restore(collectResults(wire, hooks, progress)).pipe(
+              Effect.onInterrupt(() => recoverAfterInterrupt(progress))
             )
             return results
           })

@@ -73,10 +73,14 @@ export const drive = (
 const copyFail = encodeOne({ _tag: "CopyFail", message: "COPY FROM STDIN is not supported by pgcdc's query()" })
 const copyDone = encodeOne({ _tag: "CopyDone" })
 
-/** Collects the results of one Query message. Call after sending it. */
+/**
+ * Collects the results of one Query message. Call after sending it. `progress.ready` turns true the moment
+ * ReadyForQuery is read, so a caller interrupted after that point knows there is nothing left to drain.
+ */
 export const collectResults = (
   wire: Wire,
-  hooks: SessionHooks
+  hooks: SessionHooks,
+  progress: { ready: boolean }
 ): Effect.Effect<
   { readonly results: ReadonlyArray<QueryResult>; readonly status: Backend.TransactionStatus },
   ConnectionError
@@ -121,6 +125,7 @@ export const collectResults = (
           return false
         case "ReadyForQuery":
           status = msg.status
+          progress.ready = true
           return true
         default:
           throw protocolError(`Unexpected ${msg._tag} in a query response`)
