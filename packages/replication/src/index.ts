@@ -19,6 +19,7 @@ export {
 } from "./ReplicationError.ts"
 export * as Slot from "./Slot.ts"
 export * as StartOptions from "./StartOptions.ts"
+export * as Transactions from "./transactions/index.ts"
 export * from "./values/index.ts"
 export { WalDecoder, type WalDecoderOptions } from "./WalDecoder.ts"
 export * as WalMessage from "./WalMessage.ts"

@@ -97,18 +97,22 @@ export class TransactionAssembler {
       }
       case "Commit":
       case "Prepare":
-        return this.endPlain(m, out)
+        this.endPlain(m, out)
+        return
       case "StreamStart":
-        return this.streamStart(m, out)
+        this.streamStart(m, out)
+        return
       case "StreamStop":
         if (this.current === undefined) throw sequence("StreamStop without a StreamStart")
         this.current = undefined
         return
       case "StreamCommit":
       case "StreamPrepare":
-        return this.endStreamed(m, out)
+        this.endStreamed(m, out)
+        return
       case "StreamAbort":
-        return this.streamAbort(m, out)
+        this.streamAbort(m, out)
+        return
       case "CommitPrepared":
       case "RollbackPrepared":
         if (this.current !== undefined) throw sequence(`${m._tag} inside a stream segment`, m.xid)
@@ -116,7 +120,7 @@ export class TransactionAssembler {
         out.push(m)
         return
       default:
-        if (isChange(m)) return this.change(m, out)
+        if (isChange(m)) this.change(m, out)
         return
     }
   }
@@ -157,7 +161,10 @@ export class TransactionAssembler {
 
   private change(m: Change, out: Array<TransactionEvent>): void {
     const s = this.current
-    if (s !== undefined) return this.streamedChange(s, m, out)
+    if (s !== undefined) {
+      this.streamedChange(s, m, out)
+      return
+    }
     const p = this.plain
     if (p !== undefined) {
       this.announcePlain(p, out)
@@ -216,7 +223,7 @@ export class TransactionAssembler {
     let s = this.streams.get(m.xid)
     if (m.firstSegment) {
       // A first segment for an xid we hold: the session restarted and the server streams it again from the start.
-      if (s !== undefined && s.announced) {
+      if (s?.announced === true) {
         out.push({ _tag: "TransactionAbort", xid: s.xid, subXid: s.xid, fromIndex: 0, final: true, abort: undefined })
       }
       s = {
