@@ -388,7 +388,13 @@ const make = (
       })
     )
 
-    return { stream: Stream.fromQueue(queue), commit, status } satisfies ReplicationShape
+    // One message per pull: a chunked pull would drop the rest of its chunk when a consumer stops early (Stream.take)
+    // and later runs the stream again, silently skipping messages it never saw.
+    const stream: Stream.Stream<WalMessage, ReplicationError> = Stream.fromPull(
+      Effect.succeed(Effect.map(Queue.take(queue), (m): readonly [WalMessage] => [m]))
+    )
+
+    return { stream, commit, status } satisfies ReplicationShape
   })
 
 /** Whether a message lies past `endLsn`: transactions by their commit LSN, everything else by its position. */
