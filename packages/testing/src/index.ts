@@ -13,3 +13,37 @@ export {
   type TestDatabaseOptions,
   type TestDatabaseSource
 } from "./TestDatabase.ts"
+// The in-memory fake PostgreSQL server (see README "Testing a consumer with the fake server").
+export {
+  corruptFrame,
+  FakePostgres,
+  FakePostgresError,
+  type FakePostgresOptions,
+  type FakePostgresShape,
+  type InjectedError,
+  type SlotInfo
+} from "./fake/FakePostgres.ts"
+export {
+  connectionConfig as fakeConnectionConfig,
+  layerConnection as fakeConnectionLayer
+} from "./fake/FakeConnection.ts"
+export type {
+  FakeAuthMethod,
+  FakeServerOptions,
+  ResolvedOptions as FakeServerConfig
+} from "./fake/FakeServerOptions.ts"
+export { type Disconnection, FakeServer, type ReceivedStatusUpdate, type SlotState } from "./fake/FakeServer.ts"
+export { Session as FakeSession, type SessionHost as FakeSessionHost } from "./fake/Session.ts"
+export {
+  Change,
+  type FakeChange,
+  type FakeColumn,
+  type FakeRow,
+  type FakeTable,
+  type FakeTableDefinition,
+  type FakeValue,
+  type StreamedOptions,
+  type TransactionOptions,
+  type WrittenTransaction
+} from "./fake/Wal.ts"
+export { connect as connectScriptedClient, type ScriptedClient, UnexpectedMessage } from "./fake/ScriptedClient.ts"

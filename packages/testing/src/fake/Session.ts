@@ -292,6 +292,8 @@ export class Session {
       ["IntervalStyle", "postgres"],
       ["is_superuser", "on"],
       ...(config.major >= 16 ? [["scram_iterations", "4096"] as const] : []),
+      // PostgreSQL 18 reports search_path too.
+      ...(config.major >= 18 ? [["search_path", '"$user", public'] as const] : []),
       ["server_encoding", "UTF8"],
       ["server_version", config.serverVersion],
       ["session_authorization", this.user],
