@@ -237,6 +237,8 @@ export class Transport {
         resume(Effect.void)
       }
       const timer = setTimeout(done, 1000)
+      // A read still waiting (a query in another fiber) must not wait for events we stop listening to.
+      this.fail(closedError(`The connection to ${this.description} was closed by the client`))
       this.detach(socket)
       // Errors after Terminate (a reset from a server already gone) are of no interest any more.
       socket.on("error", () => {})

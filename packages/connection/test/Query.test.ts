@@ -5,7 +5,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { TestDatabase } from "@pgcdc/testing"
-import { ConfigProvider, Effect, Fiber, Layer, Logger, Redacted, Schedule } from "effect"
+import { ConfigProvider, Effect, Exit, Fiber, Layer, Logger, Redacted, Schedule, Scope } from "effect"
 import { Connection, type ConnectionConfig, ConnectionError } from "../src/index.ts"
 
 const configOf = (db: TestDatabase["Service"]): ConnectionConfig => ({
@@ -189,6 +189,32 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true })("simple 
       const after = yield* Effect.flip(conn.query("SELECT 1"))
       assert.strictEqual(after.reason, "Closed")
       assert.isTrue(after.isRetryable)
+    })
+  )
+
+  it.effect("closing the scope under a running query ends it with a Closed error, not a hang", () =>
+    Effect.gen(function* () {
+      const db = yield* TestDatabase
+      const observer = yield* Connection.make(configOf(db))
+      const outcome = yield* Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const conn = yield* Connection.make(configOf(db)).pipe(Scope.provide(scope))
+        const running = yield* Effect.forkDetach(conn.query("SELECT pg_sleep(30)"))
+        // The query is in flight (the server runs it) before the scope closes under it.
+        yield* eventually(
+          Effect.map(
+            observer.query(
+              `SELECT 1 FROM pg_stat_activity WHERE pid = ${conn.backendKey!.processId} AND state = 'active'`
+            ),
+            (r) => r[0]!.rows.length === 1
+          )
+        )
+        yield* Scope.close(scope, Exit.void)
+        return yield* Fiber.await(running)
+      })
+      assert.isTrue(Exit.isFailure(outcome))
+      const error = yield* Effect.flip(outcome)
+      assert.strictEqual(error.reason, "Closed")
     })
   )
 
