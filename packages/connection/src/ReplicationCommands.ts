@@ -4,8 +4,8 @@
  * DROP_REPLICATION_SLOT, READ_REPLICATION_SLOT and TIMELINE_HISTORY.
  *
  * The command text is chosen by server version: CREATE_REPLICATION_SLOT uses PostgreSQL 14's positional keywords
- * before 15 and the parenthesised option list from 15 on; options a server cannot honour (FAILOVER before 17,
- * READ_REPLICATION_SLOT before 15, snapshot "nothing"... ) fail before anything is sent, with SQLSTATE 0A000
+ * before 15 and the parenthesised option list from 15 on; options a server cannot honour (TWO_PHASE before 15,
+ * FAILOVER before 17, READ_REPLICATION_SLOT before 15) fail before anything is sent, with SQLSTATE 0A000
  * (feature_not_supported) and a message naming the version needed. Slot and plugin names are validated and quoted.
  * Result columns are read by name, so column types that changed between versions (IDENTIFY_SYSTEM's timeline is
  * int4 on 14/15 and int8 on 16+) parse the same way.

@@ -1,14 +1,14 @@
 /**
  * libpq's sslmode semantics turned into a plan and `node:tls` options.
  *
- * | sslmode     | first attempt          | fallback                          | certificate check            |
- * |-------------|------------------------|-----------------------------------|------------------------------|
- * | disable     | plain                  | none                              | -                            |
- * | allow       | plain                  | TLS if the server refused plain   | none                         |
- * | prefer      | TLS if server agrees   | plain if the server says 'N'      | none                         |
- * | require     | TLS                    | none                              | none (chain if sslrootcert)  |
- * | verify-ca   | TLS                    | none                              | chain against sslrootcert    |
- * | verify-full | TLS                    | none                              | chain + host name            |
+ * | sslmode     | first attempt        | fallback                            | certificate check           |
+ * |-------------|----------------------|-------------------------------------|-----------------------------|
+ * | disable     | plain                | none                                | -                           |
+ * | allow       | plain                | TLS if the server refused plain     | none                        |
+ * | prefer      | TLS if server agrees | plain on 'N' or a failed handshake  | none                        |
+ * | require     | TLS                  | none                                | none (chain if sslrootcert) |
+ * | verify-ca   | TLS                  | none                                | chain against sslrootcert   |
+ * | verify-full | TLS                  | none                                | chain + host name           |
  *
  * As in libpq, `require` with an explicit `sslrootcert` behaves like `verify-ca`, `sslrootcert=system` uses the
  * trusted roots of the platform (Node's bundled store), and Unix-domain sockets never use TLS.
