@@ -47,12 +47,17 @@ for (const major of majors) {
         const repl = yield* replicate(db, { slot: "s_m", publications: ["p_m"], messages: true })
         const out = yield* repl.stream.pipe(Transactions.transactions(), Stream.takeUntil(until(2)), Stream.runCollect)
         assert.deepStrictEqual(
-          Array.from(out).map((e) =>
+          Array.from(out).map((e): unknown =>
             e._tag === "Message"
               ? ["standalone", e.transactional, e.prefix, text(e.content)]
               : e._tag === "Transaction"
-                ? e.changes.flatMap((c) =>
-                    c._tag === "Message" ? [[c.transactional, text(c.content)]] : c._tag === "Insert" ? [c.new.id] : []
+                ? e.changes.flatMap(
+                    (c): Array<unknown> =>
+                      c._tag === "Message"
+                        ? [[c.transactional, text(c.content)]]
+                        : c._tag === "Insert"
+                          ? [c.new.id]
+                          : []
                   )
                 : [e._tag]
           ),
@@ -113,14 +118,24 @@ for (const major of majors) {
           const sql = yield* sqlSession(db)
           yield* sql.query("CREATE TABLE tp (id int PRIMARY KEY, pad text); CREATE PUBLICATION p_tp FOR TABLE tp")
           yield* createSlot(sql, "s_tp", true)
-          yield* sql.query(`BEGIN; INSERT INTO tp VALUES (1); PREPARE TRANSACTION 'g_commit';
-            COMMIT PREPARED 'g_commit';
-            BEGIN; INSERT INTO tp VALUES (2); PREPARE TRANSACTION 'g_rollback';
-            ROLLBACK PREPARED 'g_rollback';
-            BEGIN; INSERT INTO tp SELECT g, repeat('x', 100) FROM generate_series(10, 2009) g;
-            PREPARE TRANSACTION 'g_big';
-            COMMIT PREPARED 'g_big';
-            INSERT INTO tp VALUES (3)`)
+          // One statement per query: COMMIT PREPARED cannot run in the implicit transaction of a multi-statement query.
+          for (const statement of [
+            "BEGIN",
+            "INSERT INTO tp VALUES (1)",
+            "PREPARE TRANSACTION 'g_commit'",
+            "COMMIT PREPARED 'g_commit'",
+            "BEGIN",
+            "INSERT INTO tp VALUES (2)",
+            "PREPARE TRANSACTION 'g_rollback'",
+            "ROLLBACK PREPARED 'g_rollback'",
+            "BEGIN",
+            "INSERT INTO tp SELECT g, repeat('x', 100) FROM generate_series(10, 2009) g",
+            "PREPARE TRANSACTION 'g_big'",
+            "COMMIT PREPARED 'g_big'",
+            "INSERT INTO tp VALUES (3)"
+          ]) {
+            yield* sql.query(statement)
+          }
           const repl = yield* replicate(db, {
             slot: "s_tp",
             publications: ["p_tp"],
