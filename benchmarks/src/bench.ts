@@ -92,7 +92,7 @@ if (selected.some((c) => c.id === "recvlogical")) {
         "",
         "  apt-get install -y postgresql-client",
         "",
-        "or point PG_RECVLOGICAL at the binary, or leave it out: --clients pglr,postgresjs,pgcdc,pgcdc-typed"
+        "or point PG_RECVLOGICAL at the binary, or leave it out: --clients pglr,postgresjs,pgcdc-core,pgcdc"
       ].join("\n")
     )
     process.exit(1)
