@@ -4,7 +4,7 @@
  *
  * On a logical walsender `Connection` it uses the replication commands (the only way to export or use a snapshot);
  * on a normal session it uses the SQL functions. A temporary slot lives only as long as the session that created
- * it. It deliberately does not create physical slots.
+ * it, and PostgreSQL also drops it on any error in that session. It deliberately does not create physical slots.
  */
 import { Connection, type CreatedSlot, ReplicationCommands } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
