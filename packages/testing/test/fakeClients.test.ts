@@ -16,6 +16,7 @@ import { Effect, Stream } from "effect"
 import pg from "pg"
 import { connectionConfig } from "../src/fake/FakeConnection.ts"
 import { FakePostgres } from "../src/fake/FakePostgres.ts"
+import { Change } from "../src/fake/Wal.ts"
 import { connect } from "../src/fake/ScriptedClient.ts"
 import { TestDatabase } from "../src/TestDatabase.ts"
 
@@ -71,11 +72,18 @@ describe("FakePostgres with other clients (loopback TCP)", () => {
             "START_REPLICATION SLOT app_slot LOGICAL 0/0 (proto_version '1', publication_names 'app')"
           )
           const written = yield* fake.insert("users", { id: "7", name: "grace" })
-          const payloads = yield* copy.messages.pipe(Stream.take(4), Stream.runCollect)
-          const decoded = Array.from(payloads, (p) => {
-            const msg = unsafeDecodeReplication(p)
-            return msg._tag === "XLogData" ? unsafeDecodePgoutput(msg.data, { protoVersion: 1, inStream: false }) : msg
-          })
+          const payloads = yield* copy.messages.pipe(
+            Stream.map((p) => unsafeDecodeReplication(p.slice())),
+            Stream.filter((m) => m._tag === "XLogData"),
+            Stream.take(4),
+            Stream.runCollect
+          )
+          const decoded = Array.from(payloads, (m) =>
+            unsafeDecodePgoutput(m._tag === "XLogData" ? m.data : new Uint8Array(), {
+              protoVersion: 1,
+              inStream: false
+            })
+          )
           assert.deepStrictEqual(
             decoded.map((m) => m._tag),
             ["Begin", "Relation", "Insert", "Commit"]
@@ -170,6 +178,72 @@ describe("FakePostgres compared with real PostgreSQL 18", () => {
         for (let i = 0; i < statements.length; i++) {
           assert.deepStrictEqual(ours[i], real[i], statements[i])
         }
+      }).pipe(Effect.scoped)
+    )
+
+    it.effect("the same XLogData framing for a transaction and a logical message", () =>
+      Effect.gen(function* () {
+        const db = yield* TestDatabase
+        const fake = yield* FakePostgres.make({ serverVersion: "18.4" })
+        yield* fake.defineTable({
+          name: "shape",
+          columns: [
+            { name: "id", typeOid: 23, key: true },
+            { name: "v", typeOid: 25 }
+          ]
+        })
+        yield* Effect.promise(async () => {
+          const c = new pg.Client(db.url)
+          await c.connect()
+          await c.query("CREATE TABLE shape (id int PRIMARY KEY, v text); CREATE PUBLICATION shape_pub FOR TABLE shape")
+          await c.end()
+        })
+        const writeReal = Effect.promise(async () => {
+          const c = new pg.Client(db.url)
+          await c.connect()
+          await c.query("INSERT INTO shape VALUES (1, 'a'), (2, 'b')")
+          await c.query("SELECT pg_logical_emit_message(false, 'pfx', 'hello')")
+          await c.end()
+        })
+        const writeFake = Effect.gen(function* () {
+          yield* fake.transaction([
+            Change.insert("shape", { id: "1", v: "a" }),
+            Change.insert("shape", { id: "2", v: "b" })
+          ])
+          yield* fake.message("pfx", "hello")
+        })
+        const shape = (host: string, port: number, write: Effect.Effect<void, unknown>) =>
+          Effect.gen(function* () {
+            const client = yield* connect(yield* NodeSocket.makeNet({ host, port }))
+            yield* client.login({ user: "postgres", password: "postgres", replication: "database" })
+            yield* client.query("CREATE_REPLICATION_SLOT shape_slot LOGICAL pgoutput (SNAPSHOT 'nothing')")
+            yield* client.query(
+              "START_REPLICATION SLOT shape_slot LOGICAL 0/0 (proto_version '1', publication_names 'shape_pub', messages 'true')"
+            )
+            yield* write
+            const out: Array<string> = []
+            let end = 0n
+            while (out.length === 0 || !out[out.length - 1]!.startsWith("Message")) {
+              const m = yield* client.nextReplication
+              if (m._tag !== "XLogData") continue // keepalives: how many depends on the real server's timing
+              const d = unsafeDecodePgoutput(m.data, { protoVersion: 1, inStream: false })
+              if (d._tag === "Commit") end = d.endLsn
+              const at = m.walStart === 0n ? "0/0" : d._tag === "Commit" && m.walStart === end ? "end" : "lsn"
+              out.push(`${d._tag}@${at}${m.walStart === m.walEnd ? "" : " (walEnd differs)"}`)
+            }
+            return out
+          }).pipe(Effect.scoped)
+        const real = yield* shape(db.host, db.port, writeReal)
+        const ours = yield* shape(fake.host, fake.port, writeFake)
+        assert.deepStrictEqual(ours, real)
+        assert.deepStrictEqual(real, [
+          "Begin@lsn",
+          "Relation@0/0",
+          "Insert@lsn",
+          "Insert@lsn",
+          "Commit@end",
+          "Message@lsn"
+        ])
       }).pipe(Effect.scoped)
     )
 

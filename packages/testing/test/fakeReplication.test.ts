@@ -44,6 +44,9 @@ const streaming = (
     yield* client.login({ user: "postgres", password: "postgres", replication: "database" })
     const started = yield* client.query(`START_REPLICATION SLOT slot LOGICAL 0/0 (${startOptions})`)
     assert.strictEqual(started[started.length - 1]!._tag, "CopyBothResponse")
+    // Like a real walsender, a keepalive right away: the client has not confirmed the start position yet.
+    const first = yield* client.nextReplication
+    assert.isTrue(first._tag === "PrimaryKeepalive" && !first.replyRequested)
     let inStream = false
     const next: Stream["next"] = Effect.gen(function* () {
       for (;;) {
@@ -247,10 +250,15 @@ describe("FakePostgres WAL streaming", () => {
 
   it.effect("status updates move confirmed_flush forward only; START_REPLICATION 0/0 resumes after it", () =>
     Effect.gen(function* () {
-      const { fake, client, take } = yield* streaming({}, "proto_version '1', publication_names 'pub'", 1)
+      const { fake, client } = yield* streaming({}, "proto_version '1', publication_names 'pub'", 1)
       const first = yield* fake.insert("users", { id: "1" })
       const second = yield* fake.insert("users", { id: "2" })
-      yield* take(7)
+      // Each batch of WAL is followed by a keepalive while the client has not confirmed it (walEnd = sent so far).
+      const received = yield* Effect.forEach(Array.from({ length: 9 }), () => client.nextReplication)
+      assert.deepStrictEqual(
+        received.map((m) => (m._tag === "XLogData" ? "w" : `k ${Lsn.format(m.walEnd)}`)),
+        ["w", "w", "w", "w", `k ${Lsn.format(first.endLsn)}`, "w", "w", "w", `k ${Lsn.format(second.endLsn)}`]
+      )
       const update = (flushed: Lsn.Lsn, replyRequested = false) =>
         client.sendReplication({
           _tag: "StandbyStatusUpdate",

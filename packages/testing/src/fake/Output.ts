@@ -13,7 +13,7 @@
  * - A transaction whose commit lies before the start position is skipped (the client confirmed it).
  *
  * Each item carries the LSN the walsender puts in the XLogData header: the first change's LSN for Begin, the
- * change's LSN for changes and Relation, the end LSN for Commit. It deliberately does no byte encoding or I/O.
+ * change's LSN for changes, 0/0 for Relation and Type, the end LSN for Commit. It deliberately does no byte encoding or I/O.
  */
 import { Lsn, type Pgoutput, type PgoutputMessage, type ProtoVersion } from "@pgcdc/protocol"
 import { type FakeTable, relationMessage, type WalChange, type WalEntry } from "./Wal.ts"
@@ -78,7 +78,7 @@ class Emitter {
     this.streamXid = undefined
   }
 
-  private describe(table: FakeTable, lsn: bigint, inStream: boolean): void {
+  private describe(table: FakeTable, inStream: boolean): void {
     const xid = inStream ? this.streamXid : undefined
     if (inStream) {
       const sent = this.streamSent!.get(table.relationId)
@@ -100,10 +100,11 @@ class Emitter {
           namespace: c.typeNamespace ?? "public",
           typeName: c.typeName
         }
-        this.push(lsn, type, inStream)
+        this.push(0n, type, inStream)
       }
     }
-    this.push(lsn, relationMessage(table, xid), inStream)
+    // The walsender sends Relation and Type with 0/0 in the XLogData header (checked against PostgreSQL 18).
+    this.push(0n, relationMessage(table, xid), inStream)
   }
 
   changes(changes: ReadonlyArray<WalChange>, inStream: boolean): void {
@@ -111,7 +112,7 @@ class Emitter {
     for (const change of changes) {
       switch (change._tag) {
         case "Insert":
-          this.describe(change.table, change.lsn, inStream)
+          this.describe(change.table, inStream)
           this.push(
             change.lsn,
             { _tag: "Insert", xid, relationId: change.table.relationId, newTuple: change.newTuple },
@@ -119,7 +120,7 @@ class Emitter {
           )
           break
         case "Update":
-          this.describe(change.table, change.lsn, inStream)
+          this.describe(change.table, inStream)
           this.push(
             change.lsn,
             {
@@ -134,7 +135,7 @@ class Emitter {
           )
           break
         case "Delete":
-          this.describe(change.table, change.lsn, inStream)
+          this.describe(change.table, inStream)
           this.push(
             change.lsn,
             { _tag: "Delete", xid, relationId: change.table.relationId, key: change.key, old: change.old },
@@ -142,7 +143,7 @@ class Emitter {
           )
           break
         case "Truncate":
-          for (const table of change.tables) this.describe(table, change.lsn, inStream)
+          for (const table of change.tables) this.describe(table, inStream)
           this.push(
             change.lsn,
             {

@@ -69,11 +69,15 @@ interface Streaming {
   readonly cache: RelationCache
   /** Index of the next WAL entry to decode. */
   next: number
+  /** Set when WAL was sent (or streaming began): one keepalive is owed once caught up. */
+  owesKeepalive: boolean
   /** Last position sent (the walsender's sentPtr). */
   sent: bigint
   lastReply: number
   lastSend: number
   waitingForPing: boolean
+  /** The flush position of the client's last status update. */
+  flushReported: bigint
 }
 
 const N = new Uint8Array([0x4e])
@@ -403,10 +407,12 @@ export class Session {
       options,
       cache: new RelationCache(),
       next: 0,
+      owesKeepalive: true,
       sent: start,
       lastReply: now,
       lastSend: now,
-      waitingForPing: false
+      waitingForPing: false,
+      flushReported: 0n
     }
     this.phase = { _tag: "Streaming" }
     this.send({ _tag: "CopyBothResponse", format: 0, columnFormats: [] })
@@ -414,7 +420,11 @@ export class Session {
     this.server.changed()
   }
 
-  /** Sends the WAL written since the last call (a no-op unless streaming). */
+  /**
+   * Sends the WAL written since the last call (a no-op unless streaming). Once caught up, while the client has not
+   * confirmed everything sent, one keepalive follows (WalSndWaitForWal does the same; it is why a real server
+   * sends keepalives right after CopyBothResponse).
+   */
   pump() {
     const s = this.streaming
     if (s === undefined || this.closed) return
@@ -429,17 +439,15 @@ export class Session {
           inStream: item.inStream,
           streaming: s.options.streaming
         }).toBytes()
-        this.copyData({
-          _tag: "XLogData",
-          walStart: Lsn.unsafeMake(item.lsn),
-          walEnd: Lsn.unsafeMake(item.lsn),
-          serverTime,
-          data
-        })
+        const lsn = Lsn.unsafeMake(item.lsn)
+        this.copyData({ _tag: "XLogData", walStart: lsn, walEnd: lsn, serverTime, data })
         s.lastSend = now
       }
-      s.sent = entry.endLsn
+      if (entry.endLsn > s.sent) s.sent = entry.endLsn
+      s.owesKeepalive = true
     }
+    if (s.owesKeepalive && s.flushReported < s.sent && !s.waitingForPing) this.keepalive(false)
+    s.owesKeepalive = false
     this.flush()
   }
 
@@ -454,7 +462,7 @@ export class Session {
     const now = this.server.now()
     this.copyData({
       _tag: "PrimaryKeepalive",
-      walEnd: Lsn.unsafeMake(this.server.wal.position),
+      walEnd: Lsn.unsafeMake(s.sent),
       serverTime: pgNow(now),
       replyRequested
     })
@@ -471,6 +479,7 @@ export class Session {
       this.server.statusUpdates.push({ pid: this.pid, slot: s.slot.name, update: msg, receivedAt: this.server.now() })
       // LogicalConfirmReceivedLocation: the confirmed position only moves forward.
       if (msg.flushed > s.slot.confirmedFlush) s.slot.confirmedFlush = msg.flushed
+      s.flushReported = msg.flushed
       if (msg.replyRequested) this.keepalive(false)
     }
     this.server.changed()
