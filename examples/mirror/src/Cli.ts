@@ -1,0 +1,70 @@
+/**
+ * The mirror's command line (effect/cli): flags with their defaults and help text, turned into `MirrorOptions`.
+ * `--help` prints the usage. It deliberately holds no logic: `Mirror.run` does the work.
+ */
+import { Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { MirrorError } from "./MirrorError.ts"
+import { type MirrorOptions, run } from "./Mirror.ts"
+import type { Screen } from "./Screen.ts"
+
+const flags = {
+  duration: Flag.Int("duration").pipe(
+    Flag.withAlias("d"),
+    Flag.withDescription("Seconds the writer writes before the comparison"),
+    Flag.withDefault(15)
+  ),
+  rate: Flag.Int("rate").pipe(
+    Flag.withAlias("r"),
+    Flag.withDescription("Statements (inserts, updates, deletes) per second; 0 for as fast as possible"),
+    Flag.withDefault(200)
+  ),
+  tableSize: Flag.Int("table-size").pipe(
+    Flag.withAlias("n"),
+    Flag.withDescription("Row ids range over 1..table-size (about two thirds of them exist at any time)"),
+    Flag.withDefault(1000)
+  ),
+  keep: Flag.Boolean("keep").pipe(
+    Flag.withDescription("Keep the embedded server running at the end and print its URL (Ctrl-C stops it)"),
+    Flag.withDefault(false)
+  ),
+  dropSlot: Flag.Boolean("drop-slot").pipe(
+    Flag.withDescription("Drop the replication slot on exit (otherwise it stays at the committed position)"),
+    Flag.withDefault(false)
+  ),
+  url: Flag.String("url").pipe(
+    Flag.withDescription(
+      "PostgreSQL URL (postgres://user:password@host:port/db); default $PGCDC_URL, then the PG* variables, then an embedded PostgreSQL 18"
+    ),
+    Flag.optional
+  ),
+  name: Flag.String("name").pipe(
+    Flag.withDescription("Name of the table, publication and slot"),
+    Flag.withDefault("pgcdc_mirror")
+  )
+}
+
+/** The command, printing on `screen`; fails with a MirrorError when the verdict is "not equal". */
+export const command = (screen: Screen) =>
+  Command.make("mirror", flags, (f) => {
+    const options: MirrorOptions = {
+      durationSeconds: f.duration,
+      rate: f.rate,
+      tableSize: f.tableSize,
+      keep: f.keep,
+      dropSlot: f.dropSlot,
+      url: Option.getOrUndefined(f.url),
+      name: f.name
+    }
+    return Effect.flatMap(run(options, screen), (verdict) =>
+      verdict.equal
+        ? Effect.void
+        : Effect.fail(
+            new MirrorError({ message: `The mirror differs from the table in ${verdict.differences.length} places` })
+          )
+    )
+  }).pipe(
+    Command.withDescription(
+      "Keeps an in-memory Map equal to a PostgreSQL table from the logical replication stream while a writer changes the table at random, then compares the two."
+    )
+  )

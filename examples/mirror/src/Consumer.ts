@@ -1,0 +1,119 @@
+/**
+ * The consumer: keeps an in-memory Map equal to the table by applying the replication stream, and commits each
+ * transaction's end LSN once the transaction is applied — the at-least-once pattern every pgcdc consumer follows.
+ *
+ * Applying is idempotent per row (an insert or update sets the row, a delete removes it), so a transaction the
+ * server sends again after a reconnect leaves the Map as it was. An update whose TOASTed column did not change
+ * carries the `UnchangedToast` marker for it: the consumer keeps the value it already has, which is why it needs
+ * the previous row. It deliberately keeps everything in memory; a real consumer would write to its store in the same
+ * step that it commits.
+ */
+import { Lsn, UnchangedToast } from "@pgcdc/protocol"
+import {
+  type ReplicationError,
+  type ReplicationShape,
+  type Row,
+  WalMessage,
+  type WalMessageType
+} from "@pgcdc/replication"
+import { Effect, Stream } from "effect"
+import type { Rows } from "./MirrorTable.ts"
+
+/** The mirror and its counters; written only by the consumer fiber, read by the progress display. */
+export interface MirrorState {
+  readonly rows: Rows
+  /** Row changes applied. */
+  changes: number
+  transactions: number
+  /** The end LSN of the last transaction applied (and committed). */
+  applied: Lsn.Lsn
+  /** Between a Begin and its Commit. */
+  inTransaction: boolean
+  /** Things that must never happen (an unchanged TOAST value for a row the mirror does not have). */
+  readonly anomalies: Array<string>
+}
+
+export const makeState = (initial: Rows): MirrorState => ({
+  rows: new Map(initial),
+  changes: 0,
+  transactions: 0,
+  applied: Lsn.zero,
+  inTransaction: false,
+  anomalies: []
+})
+
+const idOf = (row: Row | undefined): number | undefined => {
+  const id = row?.id
+  return typeof id === "number" ? id : undefined
+}
+
+/** The new row with every unchanged TOAST value taken from the row the mirror already has. */
+const resolveToast = (state: MirrorState, id: number, next: Row, previous: Row | undefined): Row => {
+  let merged: Record<string, Row[string]> | undefined
+  for (const [name, value] of Object.entries(next)) {
+    if (value !== UnchangedToast) continue
+    merged ??= { ...next }
+    const kept = previous?.[name]
+    if (previous === undefined || kept === undefined || kept === UnchangedToast) {
+      state.anomalies.push(`row ${id}: ${name} arrived unchanged but the mirror has no value for it`)
+      continue
+    }
+    merged[name] = kept
+  }
+  return merged ?? next
+}
+
+/** Applies one message to the Map; returns the LSN to commit when it ends a transaction. */
+export const apply = (state: MirrorState, message: WalMessageType): Lsn.Lsn | undefined => {
+  switch (message._tag) {
+    case "Begin":
+      state.inTransaction = true
+      return undefined
+    case "Insert": {
+      const id = idOf(message.new)
+      if (id !== undefined) state.rows.set(id, resolveToast(state, id, message.new, undefined))
+      state.changes++
+      return undefined
+    }
+    case "Update": {
+      const id = idOf(message.new)
+      // The old key comes only when the key changed; then the row moves.
+      const oldId = idOf(message.key) ?? idOf(message.old) ?? id
+      if (id !== undefined) {
+        const previous = oldId === undefined ? undefined : state.rows.get(oldId)
+        if (oldId !== undefined && oldId !== id) state.rows.delete(oldId)
+        state.rows.set(id, resolveToast(state, id, message.new, previous))
+      }
+      state.changes++
+      return undefined
+    }
+    case "Delete": {
+      const id = idOf(message.key) ?? idOf(message.old)
+      if (id !== undefined) state.rows.delete(id)
+      state.changes++
+      return undefined
+    }
+    case "Truncate":
+      state.rows.clear()
+      state.changes++
+      return undefined
+    case "Commit": {
+      state.inTransaction = false
+      state.transactions++
+      const lsn = WalMessage.commitLsn(message)
+      state.applied = Lsn.max(state.applied, lsn)
+      return lsn
+    }
+    default:
+      return undefined
+  }
+}
+
+/** Applies the stream for as long as it runs, committing after each transaction. */
+export const consume = (replication: ReplicationShape, state: MirrorState): Effect.Effect<void, ReplicationError> =>
+  replication.stream.pipe(
+    Stream.runForEach((message) => {
+      const lsn = apply(state, message)
+      return lsn === undefined ? Effect.void : replication.commit(lsn)
+    })
+  )

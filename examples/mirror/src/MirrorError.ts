@@ -1,0 +1,7 @@
+/**
+ * The mirror's own failures: a bad option, a server it cannot use, a consumer that does not catch up, and a
+ * verdict of "not equal". Errors of the libraries (connection, replication) pass through unchanged.
+ */
+import { Data } from "effect"
+
+export class MirrorError extends Data.TaggedError("MirrorError")<{ readonly message: string }> {}

@@ -1,0 +1,125 @@
+/**
+ * The mirror end to end against an embedded PostgreSQL 18: a few seconds of random writes, then the verdict must be
+ * "equal"; plus the pieces that decide the verdict (applying unchanged TOAST, detecting differences).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Lsn, UnchangedToast } from "@pgcdc/protocol"
+import type { Row, Table, WalMessageType } from "@pgcdc/replication"
+import { Effect } from "effect"
+import { differences } from "../src/Compare.ts"
+import { apply, makeState } from "../src/Consumer.ts"
+import { run } from "../src/Mirror.ts"
+import * as Screen from "../src/Screen.ts"
+
+const capture = () => {
+  const chunks: Array<string> = []
+  const output: Screen.Output = { isTTY: false, write: (text) => void chunks.push(text) }
+  return { screen: Screen.make(output), text: () => chunks.join("") }
+}
+
+describe("mirror", () => {
+  it.live(
+    "keeps the Map equal to the table under random writes on PostgreSQL 18",
+    () =>
+      Effect.gen(function* () {
+        const out = capture()
+        const verdict = yield* run(
+          {
+            durationSeconds: 3,
+            rate: 300,
+            tableSize: 200,
+            keep: false,
+            dropSlot: true,
+            url: undefined,
+            name: "pgcdc_mirror_test"
+          },
+          out.screen
+        )
+        const text = out.text()
+        assert.deepStrictEqual(verdict.differences, [])
+        assert.isTrue(verdict.equal)
+        assert.isAbove(verdict.changes, 0, "the consumer applied changes")
+        assert.isAbove(verdict.rows, 0)
+        assert.match(text, /verdict: equal \(\d+ rows in table pgcdc_mirror_test and in the mirror\)/)
+        // Not a TTY: the live status comes as plain lines without escape codes.
+        assert.match(text, /changes\/s .* lag .* committed \d+\/[0-9A-F]+/)
+        assert.notInclude(text, "\u001b[")
+        assert.include(text, "dropped replication slot pgcdc_mirror_test")
+      }),
+    120_000
+  )
+
+  const table: Table = {
+    relationId: 1,
+    schema: "public",
+    name: "t",
+    replicaIdentity: "d",
+    columns: []
+  }
+  const at = (n: number) => ({ walStart: Lsn.unsafeMake(BigInt(n)), walEnd: Lsn.unsafeMake(BigInt(n)) })
+
+  it("keeps the old value of a column that arrives as unchanged TOAST", () => {
+    const big = "x".repeat(5000)
+    const state = makeState(new Map<number, Row>([[1, { id: 1, v: "a", big }]]))
+    const update: WalMessageType = {
+      _tag: "Update",
+      xid: undefined,
+      table,
+      key: undefined,
+      old: undefined,
+      new: { id: 1, v: "b", big: UnchangedToast },
+      ...at(10)
+    }
+    apply(state, update)
+    assert.deepStrictEqual(state.rows.get(1), { id: 1, v: "b", big })
+    assert.deepStrictEqual(state.anomalies, [])
+  })
+
+  it("reports an unchanged TOAST value it cannot resolve instead of storing the marker", () => {
+    const state = makeState(new Map())
+    apply(state, {
+      _tag: "Update",
+      xid: undefined,
+      table,
+      key: undefined,
+      old: undefined,
+      new: { id: 7, big: UnchangedToast },
+      ...at(10)
+    })
+    assert.strictEqual(state.anomalies.length, 1)
+    assert.match(state.anomalies[0] ?? "", /row 7: big arrived unchanged/)
+  })
+
+  it("returns the Commit's end LSN to commit, and nothing for other messages", () => {
+    const state = makeState(new Map())
+    const insert: WalMessageType = { _tag: "Insert", xid: undefined, table, new: { id: 1 }, ...at(20) }
+    assert.strictEqual(apply(state, insert), undefined)
+    const commit: WalMessageType = {
+      _tag: "Commit",
+      flags: 0,
+      commitLsn: Lsn.unsafeMake(30n),
+      endLsn: Lsn.unsafeMake(40n),
+      commitTime: 0n,
+      ...at(40)
+    }
+    assert.strictEqual(apply(state, commit), Lsn.unsafeMake(40n))
+    assert.strictEqual(state.applied, Lsn.unsafeMake(40n))
+  })
+
+  it("finds missing rows, extra rows and values that lost precision", () => {
+    const tableRows = new Map<number, Row>([
+      [1, { id: 1, qty: 9007199254740993n }],
+      [2, { id: 2, qty: 1n }]
+    ])
+    const mirror = new Map<number, Row>([
+      [1, { id: 1, qty: 9007199254740992n }],
+      [3, { id: 3, qty: 1n }]
+    ])
+    assert.deepStrictEqual(differences(tableRows, mirror), [
+      "row 1: qty is 9007199254740993n in the table, 9007199254740992n in the mirror",
+      "row 2: in the table, missing from the mirror",
+      "row 3: in the mirror, not in the table"
+    ])
+    assert.deepStrictEqual(differences(tableRows, new Map(tableRows)), [])
+  })
+})
