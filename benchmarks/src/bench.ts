@@ -108,6 +108,16 @@ if (nodeMajor === undefined || nodeMajor < 24) {
 
 // ---- one workload -------------------------------------------------------------------------------------------------
 
+const checkout = (): string => {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim()
+    return dirty === "" ? head : `${head} with uncommitted changes`
+  } catch {
+    return "unknown (not a git checkout)"
+  }
+}
+
 const connect = async (db: TestDatabaseInfo): Promise<pg.Client> => {
   const client = new pg.Client({
     host: db.host,
@@ -285,7 +295,8 @@ const main = Effect.gen(function* () {
     load: os
       .loadavg()
       .map((l) => l.toFixed(2))
-      .join(" ")
+      .join(" "),
+    commit: checkout()
   }
   yield* Effect.promise(() => createSchema(admin))
   const results: Array<WorkloadResult> = []
