@@ -37,9 +37,7 @@ export const ReplicationErrorReason = Schema.Literals([
   /** A publication named in the options does not exist. */
   "PublicationMissing",
   /** The object to create exists already. */
-  "AlreadyExists",
-  /** The service was used after it stopped, or stopping did not finish in time. */
-  "Stopped"
+  "AlreadyExists"
 ])
 export type ReplicationErrorReason = typeof ReplicationErrorReason.Type
 

@@ -59,6 +59,29 @@ for (const major of [18, 14] as const) {
     )
 
     it.effect(
+      "an idle session answers the server's reply requests at once, long before its status interval",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          yield* sql.query("CREATE TABLE idle (id int PRIMARY KEY); CREATE PUBLICATION p_idle FOR TABLE idle")
+          yield* Slot.create("s_idle").pipe(Effect.provideService(Connection, sql))
+          yield* exec(sql, ["INSERT INTO idle VALUES (1)"])
+          const repl = yield* replicate(db, { slot: "s_idle", publications: ["p_idle"], statusInterval: "1 hour" })
+          yield* repl.stream.pipe(
+            Stream.takeUntil((m) => m._tag === "Commit"),
+            Stream.runDrain
+          )
+          const pid = yield* walsenderPid(sql, "s_idle")
+          // Idle past wal_sender_timeout (2s): only answers to keepalives with replyRequested keep the session.
+          yield* Effect.sleep("3500 millis")
+          assert.strictEqual(yield* walsenderPid(sql, "s_idle"), pid)
+          assert.strictEqual((yield* repl.status).sessions, 1)
+        }),
+      30_000
+    )
+
+    it.effect(
       "pg_terminate_backend of the walsender mid-stream: resumes from the last commit, nothing missing",
       () =>
         Effect.gen(function* () {
