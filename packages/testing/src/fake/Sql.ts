@@ -6,12 +6,14 @@
  * - `SHOW name` (also on a regular connection), `SET name = value` / `SET name TO value`
  * - `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK` (tracked only for ReadyForQuery's status byte)
  * - `CREATE PUBLICATION name ...`, `DROP PUBLICATION [IF EXISTS] name` (remembered by name, nothing else)
+ * - the catalog queries of `Catalog.ts` (pg_replication_slots, pg_publication, pg_create/drop_replication_slot)
  *
  * Any other statement that starts with an SQL verb is answered with SQLSTATE 0A000 (feature_not_supported) naming
  * the statement, and anything else with the server's own `syntax error at or near "<first word>"` (42601, position
  * 1). It deliberately does not parse SQL beyond these patterns.
  */
 import { Lsn } from "@pgcdc/protocol"
+import { executeCatalogQuery } from "./Catalog.ts"
 import type { FakeServer } from "./FakeServer.ts"
 import { command, error, field, INT4, type Outcome, PG_LSN, rows, TEXT } from "./Outcome.ts"
 
@@ -78,6 +80,8 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
     }
     return command("DROP PUBLICATION")
   }
+  const catalog = executeCatalogQuery(server, sql)
+  if (catalog !== undefined) return catalog
   if (sqlVerbs.test(sql)) {
     return error("0A000", `the pgcdc fake server does not execute this statement: ${sql.slice(0, 80)}`, {
       hint: "It answers a few session checks only; see the @pgcdc/testing README for the list."

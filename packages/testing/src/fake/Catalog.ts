@@ -1,0 +1,152 @@
+/**
+ * The catalog queries consumers commonly run before replicating, answered from the fake server's state:
+ *
+ * - `SELECT <columns> FROM [pg_catalog.]pg_replication_slots [WHERE slot_name = '<name>']`: columns slot_name, plugin,
+ *   slot_type, database, temporary, active, active_pid, restart_lsn, confirmed_flush_lsn, wal_status, two_phase,
+ *   lag_bytes (any expression aliased `AS lag_bytes`: WAL between the current position and confirmed_flush_lsn);
+ *   `::text` casts print booleans as true/false, as PostgreSQL does; other expressions are NULL.
+ * - `SELECT 1 FROM [pg_catalog.]pg_publication WHERE pubname = '<name>'`: one row when the publication exists.
+ * - `SELECT ... FROM [pg_catalog.]pg_create_logical_replication_slot('<name>', 'pgoutput'[, temporary[, two_phase]])`
+ *   (columns slot_name and lsn) and `SELECT [pg_catalog.]pg_drop_replication_slot('<name>')`.
+ *
+ * It deliberately parses nothing but these shapes (a select list split at top-level commas, one optional
+ * `WHERE column = 'literal'`); anything else falls through to the generic SQL answers.
+ */
+import { Lsn } from "@pgcdc/protocol"
+import type { FakeServer, SlotState } from "./FakeServer.ts"
+import { error, field, type Outcome, rows, TEXT } from "./Outcome.ts"
+import { checkSlotName } from "./Walsender.ts"
+
+const fmt = (lsn: bigint): string => Lsn.format(Lsn.unsafeMake(lsn))
+
+/** Splits a select list at commas outside parentheses, quotes and CASE ... END. */
+const splitList = (list: string): Array<string> => {
+  const out: Array<string> = []
+  let depth = 0
+  let current = ""
+  let quoted = false
+  const words = list.split(/(\s+|,|\(|\)|')/)
+  for (const w of words) {
+    if (w === "'") quoted = !quoted
+    else if (!quoted) {
+      if (w === "(" || /^case$/i.test(w)) depth++
+      else if (w === ")" || /^end$/i.test(w)) depth--
+      else if (w === "," && depth === 0) {
+        out.push(current.trim())
+        current = ""
+        continue
+      }
+    }
+    current += w
+  }
+  if (current.trim() !== "") out.push(current.trim())
+  return out
+}
+
+const stringLiteral = (s: string): string | undefined => {
+  const m = /^E?'((?:[^']|'')*)'$/.exec(s.trim())
+  return m === null ? undefined : m[1]!.replaceAll("''", "'")
+}
+
+const slotColumn = (server: FakeServer, slot: SlotState, column: string, asText: boolean): string | null => {
+  const bool = (b: boolean): string => (asText ? String(b) : b ? "t" : "f")
+  switch (column) {
+    case "slot_name":
+      return slot.name
+    case "plugin":
+      return slot.plugin ?? null
+    case "slot_type":
+      return slot.kind
+    case "database":
+      return slot.kind === "logical" ? server.config.database : null
+    case "temporary":
+      return bool(slot.temporary)
+    case "active":
+      return bool(slot.activePid !== undefined)
+    case "active_pid":
+      return slot.activePid === undefined ? null : String(slot.activePid)
+    case "restart_lsn":
+      return fmt(slot.restartLsn)
+    case "confirmed_flush_lsn":
+      return slot.kind === "logical" ? fmt(slot.confirmedFlush) : null
+    case "wal_status":
+      return "reserved"
+    case "two_phase":
+      return bool(slot.twoPhase)
+    case "lag_bytes":
+      return slot.kind === "logical" ? String(server.wal.position - slot.confirmedFlush) : null
+    default:
+      return null
+  }
+}
+
+/** Answers the catalog queries above; undefined when `sql` is not one of them. */
+export const executeCatalogQuery = (server: FakeServer, sql: string): Outcome | undefined => {
+  const flat = sql.replace(/\s+/g, " ").trim()
+  const drop = /^select (?:pg_catalog\.)?pg_drop_replication_slot\((.+)\)$/i.exec(flat)
+  if (drop !== null) {
+    const name = stringLiteral(drop[1]!)
+    if (name === undefined) return undefined
+    const slot = server.slots.get(name)
+    if (slot === undefined) return error("42704", `replication slot "${name}" does not exist`)
+    if (slot.activePid !== undefined)
+      return error("55006", `replication slot "${name}" is active for PID ${slot.activePid}`)
+    server.slots.delete(name)
+    return rows([field("pg_drop_replication_slot", 2278)], [[""]], "SELECT 1")
+  }
+  const create = /^select (.+) from (?:pg_catalog\.)?pg_create_logical_replication_slot\((.+)\)$/i.exec(flat)
+  if (create !== null) {
+    const args = splitList(create[2]!)
+    const name = stringLiteral(args[0] ?? "")
+    const plugin = stringLiteral(args[1] ?? "")
+    if (name === undefined || plugin === undefined) return undefined
+    const invalid = checkSlotName(name)
+    if (invalid !== undefined) return invalid
+    if (server.slots.has(name)) return error("42710", `replication slot "${name}" already exists`)
+    if (plugin !== "pgoutput") return error("58P01", `could not access file "${plugin}": No such file or directory`)
+    const position = server.wal.position
+    server.slots.set(name, {
+      name,
+      kind: "logical",
+      plugin,
+      temporary: /^true$/i.test(args[2] ?? ""),
+      twoPhase: /^true$/i.test(args[3] ?? ""),
+      confirmedFlush: position,
+      restartLsn: position,
+      activePid: undefined,
+      ownerPid: undefined
+    })
+    return rows([field("slot_name", 19), field("lsn", TEXT)], [[name, fmt(position)]], "SELECT 1")
+  }
+  const publication = /^select 1 from (?:pg_catalog\.)?pg_publication where pubname = (.+)$/i.exec(flat)
+  if (publication !== null) {
+    const name = stringLiteral(publication[1]!)
+    if (name === undefined) return undefined
+    return rows(
+      [field("?column?", 23)],
+      server.publications.has(name) ? [["1"]] : [],
+      `SELECT ${server.publications.has(name) ? 1 : 0}`
+    )
+  }
+  const slots = /^select (.+) from (?:pg_catalog\.)?pg_replication_slots(?: where slot_name = (.+))?$/i.exec(flat)
+  if (slots !== null) {
+    const filter = slots[2] === undefined ? undefined : stringLiteral(slots[2])
+    if (slots[2] !== undefined && filter === undefined) return undefined
+    const items = splitList(slots[1]!).map((item) => {
+      const alias = /\bas ("?)([a-z_][a-z0-9_]*)\1$/i.exec(item)
+      const base = /^(?:[a-z_]+\.)?([a-z_][a-z0-9_]*)(::text)?$/i.exec(
+        alias === null ? item : item.slice(0, alias.index).trim()
+      )
+      const name = alias?.[2] ?? base?.[1] ?? "?column?"
+      const column = base?.[1] ?? (name === "lag_bytes" ? "lag_bytes" : "")
+      return { name: name.toLowerCase(), column: column.toLowerCase(), asText: base?.[2] !== undefined }
+    })
+    const selected = [...server.slots.values()].filter((s) => filter === undefined || s.name === filter)
+    return rows(
+      items.map((i) => field(i.name, TEXT)),
+      selected.map((slot) => items.map((i) => slotColumn(server, slot, i.column, i.asText))),
+      `SELECT ${selected.length}`
+    )
+  }
+  return undefined
+}

@@ -1,0 +1,79 @@
+/**
+ * The README's example, kept compiling and passing: a consumer that mirrors a table, tested against the fake server
+ * through the real Replication service and Connection, with no database.
+ */
+import { Replication, WalMessage } from "@pgcdc/replication"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Ref, Stream } from "effect"
+import { Change, FakePostgres, fakeConnectionLayer } from "../src/index.ts"
+
+// The code under test: keeps a Map of users by id and commits each transaction once it is applied.
+const mirrorUsers = (mirror: Ref.Ref<ReadonlyMap<number, string>>, transactions: number) =>
+  Effect.gen(function* () {
+    const replication = yield* Replication
+    yield* replication.stream.pipe(
+      Stream.tap((message) =>
+        Effect.gen(function* () {
+          if (message._tag === "Insert" || message._tag === "Update") {
+            const id = message.new.id as number
+            const name = message.new.name as string
+            yield* Ref.update(mirror, (m) => new Map(m).set(id, name))
+          } else if (message._tag === "Delete") {
+            const id = message.key?.id as number
+            yield* Ref.update(mirror, (m) => {
+              const next = new Map(m)
+              next.delete(id)
+              return next
+            })
+          }
+          if (message._tag === "Commit") yield* replication.commit(WalMessage.commitLsn(message))
+        })
+      ),
+      Stream.filter((message) => message._tag === "Commit"),
+      Stream.take(transactions),
+      Stream.runDrain
+    )
+  })
+
+// One fake server per file; the Connection and the Replication service on top of it.
+const FakeLayer = FakePostgres.layer({ serverVersion: "17.2" })
+
+describe("a consumer tested with the fake server", () => {
+  it.layer(FakeLayer)((it) => {
+    it.effect("applies inserts, updates and deletes, and confirms each transaction", () =>
+      Effect.gen(function* () {
+        const fake = yield* FakePostgres
+        yield* fake.defineTable({
+          name: "users",
+          columns: [
+            { name: "id", typeOid: 23, key: true },
+            { name: "name", typeOid: 25 }
+          ]
+        })
+        yield* fake.createSlot("mirror")
+        yield* fake.createPublication("mirror_pub")
+
+        yield* fake.insert("users", { id: "1", name: "ada" })
+        yield* fake.transaction([
+          Change.insert("users", { id: "2", name: "grace" }),
+          Change.update("users", { id: "1", name: "ada lovelace" })
+        ])
+        const last = yield* fake.delete("users", { id: "2" })
+
+        const mirror = yield* Ref.make<ReadonlyMap<number, string>>(new Map())
+        yield* mirrorUsers(mirror, 3).pipe(
+          Effect.provide(
+            Replication.layer({ slot: "mirror", publications: ["mirror_pub"] }).pipe(
+              Layer.provide(fakeConnectionLayer())
+            )
+          )
+        )
+
+        assert.deepStrictEqual([...(yield* Ref.get(mirror))], [[1, "ada lovelace"]])
+        // The consumer's commits reached the server: a restart resumes after the last transaction.
+        yield* fake.awaitConfirmedFlush("mirror", last.endLsn)
+        assert.strictEqual(yield* fake.confirmedFlush("mirror"), last.endLsn)
+      })
+    )
+  })
+})
