@@ -17,6 +17,7 @@ export {
   ReplicationError,
   ReplicationErrorReason
 } from "./ReplicationError.ts"
+export * as Rows from "./rows/index.ts"
 export * as Slot from "./Slot.ts"
 export * as StartOptions from "./StartOptions.ts"
 export * as Transactions from "./transactions/index.ts"
