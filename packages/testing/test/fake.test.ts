@@ -1,4 +1,5 @@
-import { type Backend, type BackendMessage, encodeFrontendToBytes } from "@pgcdc/protocol"
+import { type Backend, type BackendMessage, decodeBackend, encodeFrontendToBytes, Framer } from "@pgcdc/protocol"
+import * as fc from "fast-check"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import { FakePostgres, type FakePostgresOptions } from "../src/fake/FakePostgres.ts"
@@ -330,6 +331,91 @@ describe("FakePostgres replication commands", () => {
       assert.deepStrictEqual(begin[begin.length - 1], { _tag: "ReadyForQuery", status: "T" })
       const unsupported = errorOf(yield* client.query("SELECT * FROM users"))
       assert.strictEqual(unsupported.code, "0A000")
+    })
+  )
+})
+
+describe("FakePostgres against garbage", () => {
+  const startupBytes = encodeFrontendToBytes({
+    _tag: "StartupMessage",
+    protocolVersion: 196608,
+    parameters: [
+      ["user", "postgres"],
+      ["replication", "database"]
+    ]
+  })
+
+  const frame = (type: number, body: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(5 + body.length)
+    out[0] = type
+    new DataView(out.buffer).setInt32(1, 4 + body.length)
+    out.set(body, 5)
+    return out
+  }
+  const inputs = fc.oneof(
+    // Raw garbage, in random splits.
+    fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }),
+    // Well-framed messages of frontend types (and two others) with random bodies.
+    fc.array(
+      fc
+        .tuple(fc.constantFrom(0x51, 0x70, 0x64, 0x63, 0x66, 0x58, 0x42, 0x00), fc.uint8Array({ maxLength: 40 }))
+        .map(([type, body]) => frame(type, body)),
+      { maxLength: 6 }
+    ),
+    // Replication commands with random tails.
+    fc.array(
+      fc
+        .tuple(
+          fc.constantFrom(
+            "START_REPLICATION SLOT s LOGICAL 0/0",
+            "CREATE_REPLICATION_SLOT s LOGICAL pgoutput",
+            "IDENTIFY_SYSTEM",
+            "SHOW",
+            "DROP_REPLICATION_SLOT",
+            "SELECT slot_name FROM pg_replication_slots WHERE slot_name ="
+          ),
+          fc.string({ maxLength: 30 }).map((s) => s.replace(/\u0000/g, ""))
+        )
+        .map(([head, tail]) => encodeFrontendToBytes({ _tag: "Query", sql: `${head} ${tail}` })),
+      { maxLength: 6 }
+    )
+  )
+
+  it.effect("bytes in any split never throw, and whatever the server writes is well-framed protocol", () =>
+    Effect.gen(function* () {
+      const clock = yield* Clock.Clock
+      fc.assert(
+        fc.property(fc.constantFrom("none", "login", "streaming"), inputs, (prefix, chunks) => {
+          const server = new FakeServer({}, clock)
+          const written: Array<Uint8Array> = []
+          let closed = false
+          const session = server.connect({ write: (b) => written.push(b), close: () => (closed = true) })
+          if (prefix !== "none") session.receive(startupBytes)
+          if (prefix === "streaming") {
+            session.receive(encodeFrontendToBytes({ _tag: "Query", sql: "CREATE_REPLICATION_SLOT s LOGICAL pgoutput" }))
+            session.receive(
+              encodeFrontendToBytes({
+                _tag: "Query",
+                sql: "START_REPLICATION SLOT s LOGICAL 0/0 (proto_version '2', publication_names 'p')"
+              })
+            )
+            if (session.streamingSlot !== "s") return false
+          }
+          for (const chunk of chunks) session.receive(chunk)
+          const framer = new Framer()
+          for (const chunk of written) {
+            // A declined SSLRequest/GSSENCRequest is the only unframed byte a server writes.
+            if (chunk.length === 1 && chunk[0] === 0x4e) continue
+            framer.push(chunk)
+            while (framer.next()) {
+              const decoded = decodeBackend(framer.buf, framer.start, framer.end)
+              if (decoded._tag === "Failure") return false
+            }
+          }
+          return framer.buffered === 0 && (closed || !session.closed)
+        }),
+        { numRuns: 300 }
+      )
     })
   )
 })

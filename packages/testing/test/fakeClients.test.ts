@@ -247,6 +247,40 @@ describe("FakePostgres compared with real PostgreSQL 18", () => {
       }).pipe(Effect.scoped)
     )
 
+    it.effect("the same protocol version negotiation (3.0, 3.2, 3.3 and _pq_ options) and cancel key sizes", () =>
+      Effect.gen(function* () {
+        const db = yield* TestDatabase
+        const fake = yield* FakePostgres.make({ serverVersion: "18.4", auth: "scram-sha-256" })
+        const attempts = [
+          { protocolVersion: 196608 },
+          { protocolVersion: 196610 },
+          { protocolVersion: 196611 },
+          { protocolVersion: 196608, parameters: [["_pq_.nosuch", "1"]] as const }
+        ]
+        const negotiate = (host: string, port: number) =>
+          Effect.forEach(attempts, (attempt) =>
+            Effect.gen(function* () {
+              const client = yield* connect(yield* NodeSocket.makeNet({ host, port }))
+              const login = yield* client.login({ user: "postgres", password: "postgres", ...attempt })
+              const negotiated = login.find((m) => m._tag === "NegotiateProtocolVersion")
+              const key = login.find((m) => m._tag === "BackendKeyData")
+              return {
+                negotiated: negotiated?._tag === "NegotiateProtocolVersion" ? negotiated : undefined,
+                keyLength: key?._tag === "BackendKeyData" ? key.secretKey.length : undefined,
+                ready: login[login.length - 1]!._tag
+              }
+            }).pipe(Effect.scoped)
+          )
+        const real = yield* negotiate(db.host, db.port)
+        const ours = yield* negotiate(fake.host, fake.port)
+        assert.deepStrictEqual(ours, real)
+        assert.deepStrictEqual(
+          real.map((r) => r.keyLength),
+          [4, 32, 32, 4]
+        )
+      }).pipe(Effect.scoped)
+    )
+
     it.effect("the same ParameterStatus names at startup and the same messages when the client ends a stream", () =>
       Effect.gen(function* () {
         const db = yield* TestDatabase

@@ -55,7 +55,7 @@ export class FakeServer {
   readonly statusUpdates: Array<ReceivedStatusUpdate> = []
   readonly queries: Array<string> = []
   readonly disconnections: Array<Disconnection> = []
-  readonly scramVerifier: ScramVerifier
+  private verifier: ScramVerifier | undefined = undefined
   /** The clock of whoever drives the server right now (set by each driver entry point: TestClock in tests). */
   clock: Clock.Clock
   private readonly listeners = new Set<() => void>()
@@ -65,7 +65,12 @@ export class FakeServer {
     this.config = resolveOptions(options)
     this.wal = new Wal(this.config.startLsn)
     this.clock = clock
-    this.scramVerifier = makeVerifier(this.config.password)
+  }
+
+  /** The SCRAM verifier of the password, derived on first use (PBKDF2 is slow on purpose). */
+  get scramVerifier(): ScramVerifier {
+    this.verifier ??= makeVerifier(this.config.password)
+    return this.verifier
   }
 
   now(): number {

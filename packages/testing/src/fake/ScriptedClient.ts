@@ -46,6 +46,10 @@ export interface ScriptedClient {
     readonly password?: string
     readonly database?: string
     readonly replication?: "database" | "true"
+    /** Default 196608 (3.0); 196610 asks for 3.2. */
+    readonly protocolVersion?: number
+    /** Extra startup parameters (e.g. `_pq_.` protocol options). */
+    readonly parameters?: ReadonlyArray<readonly [string, string]>
   }) => Effect.Effect<ReadonlyArray<BackendMessage>, Socket.SocketError | ProtocolError | UnexpectedMessage>
   /** A simple query, up to and including ReadyForQuery (or CopyBothResponse). */
   readonly query: (sql: string) => Effect.Effect<ReadonlyArray<BackendMessage>, Socket.SocketError | ProtocolError>
@@ -133,10 +137,15 @@ export const connect = (socket: Socket.Socket): Effect.Effect<ScriptedClient, So
         const parameters: Array<readonly [string, string]> = [["user", options.user]]
         if (options.database !== undefined) parameters.push(["database", options.database])
         if (options.replication !== undefined) parameters.push(["replication", options.replication])
-        yield* send({ _tag: "StartupMessage", protocolVersion: 196608, parameters })
+        parameters.push(...(options.parameters ?? []))
+        yield* send({ _tag: "StartupMessage", protocolVersion: options.protocolVersion ?? 196608, parameters })
         const password = options.password ?? ""
-        const first = yield* next
+        let first = yield* next
         const seen: Array<BackendMessage> = [first]
+        if (first._tag === "NegotiateProtocolVersion") {
+          first = yield* next
+          seen.push(first)
+        }
         switch (first._tag) {
           case "AuthenticationCleartextPassword":
             yield* send({ _tag: "PasswordMessage", password })

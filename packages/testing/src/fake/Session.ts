@@ -166,9 +166,10 @@ export class Session {
     const supportedMinor = config.major >= 18 ? 2 : 0
     const unrecognized = msg.parameters.filter(([n]) => n.startsWith("_pq_.")).map(([n]) => n)
     if (minor > supportedMinor || unrecognized.length > 0) {
+      // PostgreSQL puts the whole version (3 << 16 | minor) in this field, not the bare minor (checked against 18).
       this.send({
         _tag: "NegotiateProtocolVersion",
-        newestMinorVersion: Math.min(minor, supportedMinor),
+        newestMinorVersion: (3 << 16) | Math.min(minor, supportedMinor),
         unrecognizedOptions: unrecognized
       })
     }
