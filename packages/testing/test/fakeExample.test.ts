@@ -4,7 +4,7 @@
  */
 import { Replication, WalMessage } from "@pgcdc/replication"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Ref, Stream } from "effect"
+import { Effect, Layer, Ref, Schedule, Stream } from "effect"
 import { Change, FakePostgres, fakeConnectionLayer } from "../src/index.ts"
 
 // The code under test: keeps a Map of users by id and commits each transaction once it is applied.
@@ -73,6 +73,52 @@ describe("a consumer tested with the fake server", () => {
         // The consumer's commits reached the server: a restart resumes after the last transaction.
         yield* fake.awaitConfirmedFlush("mirror", last.endLsn)
         assert.strictEqual(yield* fake.confirmedFlush("mirror"), last.endLsn)
+      })
+    )
+
+    it.effect("a dropped connection resumes from the last commit: nothing lost, uncommitted work seen again", () =>
+      Effect.gen(function* () {
+        const fake = yield* FakePostgres
+        yield* fake.defineTable({ name: "events", columns: [{ name: "id", typeOid: 23, key: true }] })
+        yield* fake.createSlot("resume")
+        yield* fake.createPublication("resume_pub")
+        const first = yield* fake.insert("events", { id: "1" })
+        yield* fake.insert("events", { id: "2" })
+        const seen: Array<number> = []
+        yield* Effect.gen(function* () {
+          const replication = yield* Replication
+          yield* replication.stream.pipe(
+            Stream.tap((message) =>
+              Effect.gen(function* () {
+                if (message._tag !== "Insert") return
+                const id = message.new.id as number
+                seen.push(id)
+                // Commit the first transaction only, then lose the connection while the second is unconfirmed.
+                if (id === 1) yield* replication.commit(first.endLsn)
+                if (id === 2 && seen.length === 2) {
+                  // Ask for a status update (the consumer answers at once), so the commit reaches the slot.
+                  yield* fake.keepalive({ replyRequested: true })
+                  yield* fake.awaitConfirmedFlush("resume", first.endLsn)
+                  yield* fake.dropConnections
+                }
+              })
+            ),
+            Stream.filter((message) => message._tag === "Insert"),
+            Stream.take(3),
+            Stream.runDrain
+          )
+        }).pipe(
+          Effect.provide(
+            Replication.layer({
+              slot: "resume",
+              publications: ["resume_pub"],
+              reconnect: Schedule.recurs(3)
+            }).pipe(Layer.provide(fakeConnectionLayer()))
+          )
+        )
+        assert.deepStrictEqual(seen, [1, 2, 2])
+        const ended = yield* fake.disconnections
+        assert.isTrue(ended.some((d) => d.reason === "fault"))
       })
     )
   })
