@@ -1,7 +1,7 @@
 import { type Backend, type BackendMessage, decodeBackend, encodeFrontendToBytes, Framer } from "@pgcdc/protocol"
 import * as fc from "fast-check"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Fiber } from "effect"
 import { FakePostgres, type FakePostgresOptions } from "../src/fake/FakePostgres.ts"
 import { FakeServer } from "../src/fake/FakeServer.ts"
 import { connect } from "../src/fake/ScriptedClient.ts"
@@ -416,6 +416,56 @@ describe("FakePostgres against garbage", () => {
         }),
         { numRuns: 300 }
       )
+    })
+  )
+})
+
+describe("FakePostgres in-memory Socket", () => {
+  it.effect("each reader acquisition is a new connection; closing its scope ends it; a CloseEvent closes it", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false })
+      const socket = yield* fake.socket
+      // First connection: log in, then let the scope close.
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const client = yield* connect(socket)
+          yield* client.login({ user: "postgres", replication: "database" })
+          assert.strictEqual(yield* fake.connectionCount, 1)
+        })
+      )
+      const [first] = yield* fake.awaitDisconnections(1)
+      assert.strictEqual(first!.reason, "client")
+      // Same Socket, second connection: a new session with another pid.
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const client = yield* connect(socket)
+          const login = yield* client.login({ user: "postgres", replication: "database" })
+          const key = login.find((m): m is Backend.BackendKeyData => m._tag === "BackendKeyData")
+          assert.notStrictEqual(key!.processId, first!.pid)
+          yield* client.close
+          const [, second] = yield* fake.awaitDisconnections(2)
+          assert.strictEqual(second!.message, "unexpected EOF on client connection")
+        })
+      )
+    })
+  )
+
+  it.effect("a write before any connection waits for the reader to connect", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false })
+      const socket = yield* fake.socket
+      const writer = yield* socket.writer
+      const startup = encodeFrontendToBytes({
+        _tag: "StartupMessage",
+        protocolVersion: 196608,
+        parameters: [["user", "postgres"]]
+      })
+      const pending = yield* Effect.forkChild(writer.write(startup))
+      const reader = yield* socket.reader
+      yield* Fiber.join(pending)
+      const chunks = yield* reader.pull
+      const first = chunks[0]!
+      assert.strictEqual(typeof first === "string" ? "" : String.fromCharCode(first[0]!), "R") // AuthenticationOk
     })
   )
 })
