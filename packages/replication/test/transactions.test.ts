@@ -123,7 +123,15 @@ describe("transactions view", () => {
         ],
         Transactions.transactions()
       )
-      assert.deepStrictEqual(out.map(ids), [[1, 5, 6]])
+      // The whole abort is passed on as its StreamAbort (nothing to apply, an LSN to confirm).
+      assert.deepStrictEqual(
+        out.map((e) => [e._tag, ids(e)]),
+        [
+          ["StreamAbort", []],
+          ["Transaction", [1, 5, 6]]
+        ]
+      )
+      assert.deepStrictEqual(out.map(Transactions.commitLsnOf), [L(4), L(300)])
     })
   )
 

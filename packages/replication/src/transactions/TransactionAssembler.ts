@@ -264,13 +264,18 @@ export class TransactionAssembler {
   private streamAbort(m: Of<"StreamAbort">, out: Array<TransactionEvent>): void {
     if (this.current !== undefined) throw sequence("StreamAbort inside a stream segment", m.xid)
     const s = this.streams.get(m.xid)
-    // An abort only ever discards: for an xid this view holds nothing of, there is nothing to do.
-    if (s === undefined) return
+    // An abort only ever discards: for an xid this view holds nothing of, there is nothing to undo.
+    if (s === undefined) {
+      if (m.subXid === m.xid) out.push(m)
+      return
+    }
     if (m.subXid === m.xid) {
       this.streams.delete(m.xid)
+      // Passed on (nothing to apply) so that the consumer can confirm it: an idle slot advances only once
+      // everything received is confirmed.
       if (this.tentative && s.announced) {
         out.push({ _tag: "TransactionAbort", xid: s.xid, subXid: s.xid, fromIndex: 0, final: true, abort: m })
-      }
+      } else out.push(m)
       return
     }
     const at = s.subxacts.findIndex((x) => x.xid === m.subXid)

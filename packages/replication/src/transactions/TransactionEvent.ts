@@ -62,7 +62,9 @@ export interface PreparedTransaction {
 /**
  * What the `transactions` view emits, in the order the server decided them: committed transactions, prepared
  * transactions, the decisions on prepared transactions (the WAL messages themselves, which carry `gid` and `xid`),
- * and logical decoding messages emitted outside any transaction (`transactional: false`).
+ * logical decoding messages emitted outside any transaction (`transactional: false`), and the StreamAbort of a
+ * streamed transaction that aborted as a whole: nothing to apply (its changes are gone), only an LSN to confirm so
+ * that an idle slot can advance.
  */
 export type TransactionElement =
   | Transaction
@@ -70,6 +72,7 @@ export type TransactionElement =
   | Of<"CommitPrepared">
   | Of<"RollbackPrepared">
   | Of<"Message">
+  | Of<"StreamAbort">
 
 /**
  * The LSN to pass to `commit` once this element (and everything emitted before it) is durably processed: the end
@@ -164,6 +167,8 @@ export type TransactionEvent =
   | Of<"CommitPrepared">
   | Of<"RollbackPrepared">
   | Of<"Message">
+  /** "buffer" mode: a held streamed transaction aborted as a whole (nothing of it was emitted). */
+  | Of<"StreamAbort">
 
 /**
  * The LSN to confirm after processing this event and everything before it, or undefined for events in the middle
@@ -178,7 +183,10 @@ export const eventCommitLsn = (event: TransactionEvent): Lsn.Lsn | undefined => 
     case "CommitPrepared":
     case "RollbackPrepared":
     case "Message":
+    case "StreamAbort":
       return commitLsn(event)
+    case "TransactionAbort":
+      return event.final && event.abort !== undefined ? commitLsn(event.abort) : undefined
     default:
       return undefined
   }
