@@ -319,6 +319,18 @@ describe("FakePostgres replication commands", () => {
     })
   )
 
+  it.effect("several SQL statements in one Query run in order and stop at the first error", () =>
+    Effect.gen(function* () {
+      const { client } = yield* replicationClient()
+      const messages = yield* client.query("SET application_name = 'x'; SHOW application_name; SELECT nope; SELECT 1")
+      assert.deepStrictEqual(
+        messages.map((m) => m._tag),
+        ["CommandComplete", "RowDescription", "DataRow", "CommandComplete", "ErrorResponse", "ReadyForQuery"]
+      )
+      assert.deepStrictEqual(rowsOf(messages).rows, [["x"]])
+    })
+  )
+
   it.effect("a regular (non-replication) session answers SQL only", () =>
     Effect.gen(function* () {
       const { client } = yield* startup()

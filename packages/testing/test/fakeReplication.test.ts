@@ -248,6 +248,58 @@ describe("FakePostgres WAL streaming", () => {
       })
   )
 
+  it.effect("a large prepared transaction streams as segments and StreamPrepare with streaming and two_phase", () =>
+    Effect.gen(function* () {
+      const { fake, take } = yield* streaming(
+        { serverVersion: "16.4" },
+        "proto_version '4', publication_names 'pub', streaming 'on', two_phase 'on'",
+        4,
+        "on"
+      )
+      const prepared = yield* fake.prepared(
+        "big",
+        [Change.insert("users", { id: "1" }), Change.insert("users", { id: "2" })],
+        {
+          segments: 2
+        }
+      )
+      yield* fake.commitPrepared("big")
+      const got = yield* take(9)
+      assert.deepStrictEqual(tags(got), [
+        "StreamStart",
+        "Relation",
+        "Insert",
+        "StreamStop",
+        "StreamStart",
+        "Insert",
+        "StreamStop",
+        "StreamPrepare",
+        "CommitPrepared"
+      ])
+      const streamPrepare = got[7]!
+      assert.isTrue(
+        streamPrepare._tag === "StreamPrepare" && streamPrepare.gid === "big" && streamPrepare.xid === prepared.xid
+      )
+    })
+  )
+
+  it.effect("a column of a non-catalog type gets a Type message before the Relation", () =>
+    Effect.gen(function* () {
+      const { fake, take } = yield* streaming({}, "proto_version '1', publication_names 'pub'", 1)
+      yield* fake.defineTable({
+        name: "moods",
+        columns: [
+          { name: "id", typeOid: 23, key: true },
+          { name: "mood", typeOid: 16_500, typeName: "mood" }
+        ]
+      })
+      yield* fake.insert("moods", { id: "1", mood: "happy" })
+      const got = yield* take(5)
+      assert.deepStrictEqual(tags(got), ["Begin", "Type", "Relation", "Insert", "Commit"])
+      assert.isTrue(got[1]!._tag === "Type" && got[1]!.typeName === "mood" && got[1]!.namespace === "public")
+    })
+  )
+
   it.effect("status updates move confirmed_flush forward only; START_REPLICATION 0/0 resumes after it", () =>
     Effect.gen(function* () {
       const { fake, client } = yield* streaming({}, "proto_version '1', publication_names 'pub'", 1)

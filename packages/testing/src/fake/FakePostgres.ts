@@ -28,6 +28,7 @@ import {
   type FakeTable,
   type FakeTableDefinition,
   FakeWalError,
+  type PreparedOptions,
   type StreamedOptions,
   type TransactionOptions,
   type WrittenTransaction
@@ -104,10 +105,11 @@ export interface FakePostgresShape {
     changes: ReadonlyArray<FakeChange>,
     options?: StreamedOptions
   ) => Effect.Effect<WrittenTransaction, FakePostgresError>
+  /** PREPARE TRANSACTION; `segments` makes it a large (streamed) one for sessions with streaming and two_phase. */
   readonly prepared: (
     gid: string,
     changes: ReadonlyArray<FakeChange>,
-    options?: TransactionOptions
+    options?: PreparedOptions
   ) => Effect.Effect<WrittenTransaction, FakePostgresError>
   readonly commitPrepared: (gid: string) => Effect.Effect<WrittenTransaction, FakePostgresError>
   readonly rollbackPrepared: (gid: string) => Effect.Effect<WrittenTransaction, FakePostgresError>

@@ -7,8 +7,9 @@
  *   its xid, and counted as sent for the session only once that transaction commits (pgoutput does the same).
  * - Streamed transactions go out as StreamStart/StreamStop segments and StreamCommit/StreamAbort when the session
  *   asked for `streaming`; otherwise as an ordinary transaction at commit, and not at all when aborted.
- * - Prepared transactions go out as BeginPrepare/Prepare and CommitPrepared/RollbackPrepared with `two_phase`;
- *   otherwise as an ordinary transaction at COMMIT PREPARED, and not at all when rolled back.
+ * - Prepared transactions go out as BeginPrepare/Prepare and CommitPrepared/RollbackPrepared with `two_phase`
+ *   (a large one as StreamStart/StreamStop segments and StreamPrepare when the session also streams); otherwise as
+ *   an ordinary transaction at COMMIT PREPARED, and not at all when rolled back.
  * - Logical messages only with `messages`; transactions with an origin are skipped with `origin 'none'`.
  * - A transaction whose commit lies before the start position is skipped (the client confirmed it).
  *
@@ -176,6 +177,18 @@ class Emitter {
     }
   }
 
+  /** A streamed transaction's changes as StreamStart/StreamStop segments (the caller ends the stream). */
+  segments(xid: number, changes: ReadonlyArray<WalChange>, segments: number): void {
+    const per = Math.ceil(changes.length / segments)
+    this.beginStream(xid)
+    for (let i = 0; i < changes.length; i += per) {
+      const chunk = changes.slice(i, i + per)
+      this.push(chunk[0]!.lsn, { _tag: "StreamStart", xid, firstSegment: i === 0 })
+      this.changes(chunk, true)
+      this.push(chunk[chunk.length - 1]!.lsn, { _tag: "StreamStop" })
+    }
+  }
+
   plain(
     xid: number,
     firstLsn: bigint,
@@ -233,15 +246,7 @@ export const entryOutput = (
         }
         break
       }
-      const segments = entry.segments!
-      const per = Math.ceil(entry.changes.length / segments)
-      out.beginStream(entry.xid)
-      for (let i = 0; i < entry.changes.length; i += per) {
-        const chunk = entry.changes.slice(i, i + per)
-        out.push(chunk[0]!.lsn, { _tag: "StreamStart", xid: entry.xid, firstSegment: i === 0 })
-        out.changes(chunk, true)
-        out.push(chunk[chunk.length - 1]!.lsn, { _tag: "StreamStop" })
-      }
+      out.segments(entry.xid, entry.changes, entry.segments!)
       if (entry.aborted) {
         const withInfo = options.protoVersion >= 4 && options.streaming === "parallel"
         out.push(entry.endLsn, {
@@ -266,24 +271,22 @@ export const entryOutput = (
     }
     case "Prepare": {
       if (!twoPhase(options) || entry.prepareLsn < start || skipOrigin(options, entry.origin)) break
-      out.push(entry.firstLsn, {
-        _tag: "BeginPrepare",
+      const prepared = {
         prepareLsn: L(entry.prepareLsn),
         endLsn: L(entry.endLsn),
         prepareTime: entry.prepareTime,
         xid: entry.xid,
         gid: entry.gid
-      })
+      }
+      if (entry.segments !== undefined && options.streaming !== "off") {
+        out.segments(entry.xid, entry.changes, entry.segments)
+        out.push(entry.endLsn, { _tag: "StreamPrepare", flags: 0, ...prepared })
+        out.endStream(true)
+        break
+      }
+      out.push(entry.firstLsn, { _tag: "BeginPrepare", ...prepared })
       out.changes(entry.changes, false)
-      out.push(entry.endLsn, {
-        _tag: "Prepare",
-        flags: 0,
-        prepareLsn: L(entry.prepareLsn),
-        endLsn: L(entry.endLsn),
-        prepareTime: entry.prepareTime,
-        xid: entry.xid,
-        gid: entry.gid
-      })
+      out.push(entry.endLsn, { _tag: "Prepare", flags: 0, ...prepared })
       break
     }
     case "CommitPrepared":

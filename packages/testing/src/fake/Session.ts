@@ -349,51 +349,65 @@ export class Session {
       this.send({ _tag: "EmptyQueryResponse" })
       return this.ready()
     }
-    let outcome: Outcome
-    try {
-      const cmd = this.mode === "regular" ? undefined : parseReplicationCommand(sql)
-      if (cmd !== undefined) {
-        outcome = executeReplicationCommand(
-          this.server,
-          { pid: this.pid, mode: this.mode === "physical" ? "physical" : "logical", settings: this.sqlState.settings },
-          cmd
-        )
-      } else if (this.mode === "physical") {
-        outcome = {
-          _tag: "Error",
-          error: {
-            severity: "ERROR",
-            code: "08P01",
-            message: "cannot execute SQL commands in WAL sender for physical replication"
-          }
-        }
-      } else {
-        outcome = executeSql(this.server, this.sqlState, sql)
+    const cmd = this.replicationCommand(sql)
+    // A replication command is one statement; SQL may be several, run in order until one fails (as the server does).
+    const steps: Array<() => Outcome> =
+      cmd !== undefined ? [() => cmd] : splitStatements(sql).map((statement) => () => this.executeStatement(statement))
+    for (const step of steps) {
+      const outcome = step()
+      switch (outcome._tag) {
+        case "Rows":
+          this.send({ _tag: "RowDescription", fields: outcome.fields })
+          for (const values of outcome.rows) this.send({ _tag: "DataRow", values })
+          this.send({ _tag: "CommandComplete", commandTag: outcome.commandTag })
+          break
+        case "Command":
+          this.send({ _tag: "CommandComplete", commandTag: outcome.commandTag })
+          break
+        case "Error":
+          this.send(errorMessage(outcome.error))
+          break
+        case "Empty":
+          this.send({ _tag: "EmptyQueryResponse" })
+          break
+        case "StartReplication":
+          return this.startStreaming(outcome.slot, outcome.start, outcome.options)
       }
-    } catch (e) {
-      if (!(e instanceof CommandSyntaxError)) throw e
-      outcome = { _tag: "Error", error: { severity: "ERROR", code: "42601", message: "syntax error" } }
-    }
-    switch (outcome._tag) {
-      case "Rows":
-        this.send({ _tag: "RowDescription", fields: outcome.fields })
-        for (const values of outcome.rows) this.send({ _tag: "DataRow", values })
-        this.send({ _tag: "CommandComplete", commandTag: outcome.commandTag })
-        break
-      case "Command":
-        this.send({ _tag: "CommandComplete", commandTag: outcome.commandTag })
-        break
-      case "Error":
-        this.send(errorMessage(outcome.error))
-        break
-      case "Empty":
-        this.send({ _tag: "EmptyQueryResponse" })
-        break
-      case "StartReplication":
-        return this.startStreaming(outcome.slot, outcome.start, outcome.options)
+      if (outcome._tag === "Error") break
     }
     this.server.changed()
     this.ready()
+  }
+
+  /** The outcome of a replication command, or undefined when `sql` is SQL (or this is not a walsender). */
+  private replicationCommand(sql: string): Outcome | undefined {
+    if (this.mode === "regular") return undefined
+    try {
+      const cmd = parseReplicationCommand(sql)
+      if (cmd === undefined) return undefined
+      return executeReplicationCommand(
+        this.server,
+        { pid: this.pid, mode: this.mode === "physical" ? "physical" : "logical", settings: this.sqlState.settings },
+        cmd
+      )
+    } catch (e) {
+      if (!(e instanceof CommandSyntaxError)) throw e
+      return { _tag: "Error", error: { severity: "ERROR", code: "42601", message: "syntax error" } }
+    }
+  }
+
+  private executeStatement(sql: string): Outcome {
+    if (this.mode === "physical") {
+      return {
+        _tag: "Error",
+        error: {
+          severity: "ERROR",
+          code: "08P01",
+          message: "cannot execute SQL commands in WAL sender for physical replication"
+        }
+      }
+    }
+    return executeSql(this.server, this.sqlState, sql)
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -615,6 +629,26 @@ const errorMessage = (e: ErrorFields): Backend.ErrorResponse => ({
   ...(e.hint !== undefined ? { hint: e.hint } : {}),
   ...(e.position !== undefined ? { position: e.position } : {})
 })
+
+/** Splits SQL at semicolons outside quotes; empty statements are dropped. */
+const splitStatements = (sql: string): Array<string> => {
+  const out: Array<string> = []
+  let current = ""
+  let quote: string | undefined
+  for (const ch of sql) {
+    if (quote !== undefined) {
+      if (ch === quote) quote = undefined
+    } else if (ch === "'" || ch === '"') quote = ch
+    else if (ch === ";") {
+      if (current.trim() !== "") out.push(current)
+      current = ""
+      continue
+    }
+    current += ch
+  }
+  if (current.trim() !== "") out.push(current)
+  return out
+}
 
 const typeByte = (msg: Frontend.TypedFrontendMessage): string => {
   switch (msg._tag) {

@@ -115,6 +115,11 @@ export interface TransactionOptions {
   readonly origin?: string | undefined
 }
 
+export interface PreparedOptions extends TransactionOptions {
+  /** A large transaction: streamed in this many segments (then StreamPrepare) to sessions with streaming and two_phase. */
+  readonly segments?: number | undefined
+}
+
 export interface StreamedOptions extends TransactionOptions {
   /** How many StreamStart/StreamStop segments the changes are split into (default 2, at most one per change). */
   readonly segments?: number | undefined
@@ -154,6 +159,8 @@ export type WalEntry =
       readonly endLsn: bigint
       readonly prepareTime: bigint
       readonly origin: string | undefined
+      /** Streamed (large) prepared transaction: its segment count. */
+      readonly segments: number | undefined
     }
   | {
       readonly _tag: "CommitPrepared" | "RollbackPrepared"
@@ -266,12 +273,7 @@ export class Wal {
     return { xid: 0, lsn: Lsn.unsafeMake(lsn), endLsn: Lsn.unsafeMake(endLsn) }
   }
 
-  prepare(
-    gid: string,
-    changes: ReadonlyArray<FakeChange>,
-    now: bigint,
-    options: TransactionOptions
-  ): WrittenTransaction {
+  prepare(gid: string, changes: ReadonlyArray<FakeChange>, now: bigint, options: PreparedOptions): WrittenTransaction {
     if (this.prepared.has(gid)) throw new FakeWalError(`transaction identifier "${gid}" is already in use`)
     if (changes.length === 0) throw new FakeWalError("a prepared transaction needs at least one change")
     const firstLsn = this.position
@@ -289,7 +291,8 @@ export class Wal {
       prepareLsn,
       endLsn,
       prepareTime: now,
-      origin: options.origin
+      origin: options.origin,
+      segments: options.segments === undefined ? undefined : Math.max(1, Math.min(options.segments, resolved.length))
     }
     this.prepared.set(gid, entry)
     this.entries.push(entry)
