@@ -106,6 +106,14 @@ const reconnectsTotal = Metric.counter("pgcdc_replication_reconnects_total", {
   incremental: true
 })
 
+/** The service's metrics, for dashboards and tests (`Metric.value(ReplicationMetrics.messages)`). */
+export const ReplicationMetrics = {
+  messages: messagesTotal,
+  bytes: bytesTotal,
+  lagBytes: lagGauge,
+  reconnects: reconnectsTotal
+} as const
+
 const defaultReconnect: Schedule.Schedule<unknown, ReplicationError> = Schedule.max([
   Schedule.exponential("100 millis"),
   Schedule.recurs(10)

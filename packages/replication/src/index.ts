@@ -7,6 +7,7 @@ export * as Publication from "./Publication.ts"
 export { RelationCache } from "./RelationCache.ts"
 export {
   Replication,
+  ReplicationMetrics,
   type ReplicationOptions,
   type ReplicationShape,
   type ReplicationStatus

@@ -9,8 +9,8 @@ import { assert, layer } from "@effect/vitest"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
 import { TestDatabase } from "@pgcdc/testing"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
-import { Effect, Option, Schedule, Stream } from "effect"
-import { Replication, type ReplicationOptions } from "../../src/Replication.ts"
+import { Effect, Metric, Option, Schedule, Stream } from "effect"
+import { Replication, ReplicationMetrics, type ReplicationOptions } from "../../src/Replication.ts"
 import * as Slot from "../../src/Slot.ts"
 import { commitLsn } from "../../src/WalMessage.ts"
 import { confirmedFlush, eventually, exec, lsnOf, replicate, scalar, sqlSession, takeTransactions } from "./support.ts"
@@ -137,9 +137,11 @@ for (const major of [18, 14] as const) {
           yield* createSlot(sql, "s_fb")
           const start = yield* confirmedFlush(sql, "s_fb")
           yield* exec(sql, ["INSERT INTO fb VALUES (1)", "INSERT INTO fb VALUES (2)", "INSERT INTO fb VALUES (3)"])
+          const messagesBefore = (yield* Metric.value(ReplicationMetrics.messages)).count
           const repl = yield* replicate(db, { slot: "s_fb", publications: ["p_fb"], statusInterval: "100 millis" })
           const commits = (yield* takeTransactions(repl, 3)).filter((m) => m._tag === "Commit")
           assert.strictEqual(commits.length, 3)
+          assert.isAtLeast((yield* Metric.value(ReplicationMetrics.messages)).count - messagesBefore, 10)
 
           // WAL the publication does not carry: the server's walEnd moves past our data and keepalives tell us so.
           const moreWal = exec(sql, ["SELECT pg_logical_emit_message(false, 'other', 'x')"])
@@ -174,6 +176,7 @@ for (const major of [18, 14] as const) {
           assert.isTrue(advanced > last)
           const status = yield* repl.status
           assert.strictEqual(status.committed, last)
+          assert.strictEqual(status.lagBytes, 0n)
           assert.isTrue(status.flushed >= advanced)
 
           // Commit is monotonic and refuses what was never received.
