@@ -143,43 +143,65 @@ describe("FakePostgres with other clients (loopback TCP)", () => {
   )
 })
 
+/** Statements whose answers (result columns and types, or SQLSTATE and message) must match the real server's. */
+const statements = [
+  "IDENTIFY_SYSTEM",
+  "SHOW wal_segment_size",
+  "SHOW nosuch",
+  "CREATE_REPLICATION_SLOT cmp LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+  "CREATE_REPLICATION_SLOT cmp LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+  "CREATE_REPLICATION_SLOT cmp1 LOGICAL pgoutput (SNAPSHOT 'nothing')",
+  "CREATE_REPLICATION_SLOT cmp2 LOGICAL pgoutput (SNAPSHOT 'bogus')",
+  "CREATE_REPLICATION_SLOT cmp3 LOGICAL pgoutput (BOGUS)",
+  "CREATE_REPLICATION_SLOT cmp4 LOGICAL nosuchplugin",
+  "CREATE_REPLICATION_SLOT cmp5 LOGICAL pgoutput TWO_PHASE",
+  "CREATE_REPLICATION_SLOT phys PHYSICAL",
+  "READ_REPLICATION_SLOT cmp",
+  "READ_REPLICATION_SLOT phys",
+  "READ_REPLICATION_SLOT nosuch",
+  "DROP_REPLICATION_SLOT nosuch",
+  "DROP_REPLICATION_SLOT phys",
+  "TIMELINE_HISTORY 1",
+  "START_REPLICATION SLOT nosuch LOGICAL 0/0 (proto_version '1', publication_names 'p')",
+  "START_REPLICATION SLOT cmp PHYSICAL 0/0",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '1')",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '9', publication_names 'p')",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version 'x', publication_names 'p')",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '1', publication_names 'p', streaming 'on')",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '2', publication_names 'p', streaming 'parallel')",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '2', publication_names 'p', streaming 'bogus')",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '1', publication_names 'p', two_phase 'on')",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '4', publication_names 'p', origin 'bogus')",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '2', publication_names 'p', binary 'maybe')",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '2', publication_names 'p', messages 'on', messages 'on')",
+  "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '2', publication_names 'p', bogus 'x')",
+  "DROP_REPLICATION_SLOT cmp",
+  "SELECT 1",
+  "identify_system",
+  "BOGUS STATEMENT"
+]
+
+const compareStatements = (serverVersion: string) =>
+  Effect.gen(function* () {
+    const db = yield* TestDatabase
+    const fake = yield* FakePostgres.make({ serverVersion })
+    const real = yield* runPg(db.url, statements)
+    const ours = yield* runPg(fake.url, statements)
+    for (let i = 0; i < statements.length; i++) {
+      assert.deepStrictEqual(ours[i], real[i], `${serverVersion}: ${statements[i]}`)
+    }
+  }).pipe(Effect.scoped)
+
+describe("FakePostgres compared with real PostgreSQL 14", () => {
+  it.layer(TestDatabase.layer({ major: 14 }), { timeout: "60 seconds" })((it) => {
+    it.effect("the same commands get the same result columns, SQLSTATEs and messages", () => compareStatements("14.23"))
+  })
+})
+
 describe("FakePostgres compared with real PostgreSQL 18", () => {
   it.layer(TestDatabase.layer({ major: 18 }), { timeout: "60 seconds" })((it) => {
-    const statements = [
-      "IDENTIFY_SYSTEM",
-      "SHOW wal_segment_size",
-      "SHOW nosuch",
-      "CREATE_REPLICATION_SLOT cmp LOGICAL pgoutput (SNAPSHOT 'nothing')",
-      "CREATE_REPLICATION_SLOT cmp LOGICAL pgoutput (SNAPSHOT 'nothing')",
-      "CREATE_REPLICATION_SLOT cmp2 LOGICAL pgoutput (SNAPSHOT 'bogus')",
-      "CREATE_REPLICATION_SLOT cmp3 LOGICAL pgoutput (BOGUS)",
-      "CREATE_REPLICATION_SLOT cmp4 LOGICAL nosuchplugin",
-      "READ_REPLICATION_SLOT cmp",
-      "READ_REPLICATION_SLOT nosuch",
-      "DROP_REPLICATION_SLOT nosuch",
-      "START_REPLICATION SLOT nosuch LOGICAL 0/0 (proto_version '1', publication_names 'p')",
-      "START_REPLICATION SLOT cmp LOGICAL 0/0",
-      "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '1')",
-      "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '9', publication_names 'p')",
-      "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '2', publication_names 'p', streaming 'parallel')",
-      "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '1', publication_names 'p', two_phase 'on')",
-      "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '4', publication_names 'p', origin 'bogus')",
-      "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '2', publication_names 'p', bogus 'x')",
-      "DROP_REPLICATION_SLOT cmp",
-      "identify_system"
-    ]
-
-    it.effect("the same commands get the same result columns, SQLSTATEs and messages", () =>
-      Effect.gen(function* () {
-        const db = yield* TestDatabase
-        const fake = yield* FakePostgres.make({ serverVersion: "18.4" })
-        const real = yield* runPg(db.url, statements)
-        const ours = yield* runPg(fake.url, statements)
-        for (let i = 0; i < statements.length; i++) {
-          assert.deepStrictEqual(ours[i], real[i], statements[i])
-        }
-      }).pipe(Effect.scoped)
-    )
+    it.effect("the same commands get the same result columns, SQLSTATEs and messages", () => compareStatements("18.4"))
 
     it.effect("the same XLogData framing for a transaction and a logical message", () =>
       Effect.gen(function* () {
