@@ -28,6 +28,8 @@ export interface Initialised {
 /** Table, seed rows and publication, on a regular session. */
 export const prepareTable = (conn: ConnectionShape, names: Names, tableSize: number) =>
   Effect.gen(function* () {
+    // IF NOT EXISTS would otherwise send a NOTICE on every run after the first.
+    yield* conn.query("SET client_min_messages = warning")
     yield* conn.query(createTable(names.table))
     yield* conn.query(seed(names.table, Math.floor(tableSize / 2)))
     yield* Publication.ensure(names.publication, { target: { _tag: "Tables", tables: [names.table] } }).pipe(

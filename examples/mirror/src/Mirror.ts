@@ -253,7 +253,7 @@ export const run = (options: MirrorOptions, screen: Screen): Effect.Effect<Verdi
     const verdict = yield* mirror(options, server, names, screen).pipe(Effect.scoped)
     yield* report(verdict, names, screen)
     if (options.keep && server.embedded !== undefined) {
-      yield* screen.line(`the server keeps running at ${server.url} until Ctrl-C (psql "${server.url}")`)
+      yield* screen.line(`the embedded server keeps running at ${server.url}; Ctrl-C stops it and removes its data`)
       yield* Effect.never
     }
     return verdict
