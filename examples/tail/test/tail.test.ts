@@ -7,7 +7,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
 import type { Table, WalMessageType } from "@pgcdc/replication"
-import { TestDatabase } from "@pgcdc/testing"
+import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import { Effect, Redacted } from "effect"
 import { execFile } from "node:child_process"
 import * as path from "node:path"
@@ -18,6 +18,16 @@ const exec = promisify(execFile)
 const here = import.meta.dirname
 const node = path.resolve(here, "../../../node_modules/.bin/node")
 const main = path.resolve(here, "../src/main.ts")
+
+const sqlSession = (db: TestDatabaseInfo) =>
+  Connection.make({
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: Redacted.make(db.password),
+    database: db.database,
+    sslmode: "disable"
+  })
 
 const scalar = (conn: ConnectionShape, sql: string) =>
   Effect.map(conn.query(sql), (results) => results.at(-1)?.rows[0]?.[0] ?? null)
@@ -31,14 +41,12 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
     () =>
       Effect.gen(function* () {
         const db = yield* TestDatabase
-        const sql = yield* Connection.make({
-          host: db.host,
-          port: db.port,
-          user: db.user,
-          password: Redacted.make(db.password),
-          database: db.database,
-          sslmode: "disable"
-        })
+        const sql = yield* sqlSession(db)
+        // Leftovers of an earlier run on a shared server (PGCDC_TEST_URL).
+        yield* sql.query(`
+          SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'tail_slot';
+          DROP PUBLICATION IF EXISTS tail_pub;
+          DROP TABLE IF EXISTS tail_t`)
         yield* sql.query(`
           CREATE TABLE tail_t (id int8 PRIMARY KEY, n numeric, b bytea, j jsonb, ts timestamptz, arr int4[],
                                big text, f float8, ok boolean);
@@ -112,8 +120,28 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
         )
         assert.isTrue(confirmed >= lastEnd, `confirmed ${Lsn.format(confirmed)} < last commit ${Lsn.format(lastEnd)}`)
         assert.include(stderr, `tail: 10 lines, committed ${Lsn.format(lastEnd)}`)
+        yield* sql.query("SELECT pg_drop_replication_slot('tail_slot')")
       }).pipe(Effect.scoped),
     60_000
+  )
+
+  it.effect("creates the slot when asked, and stops at --end when nothing is left to print", () =>
+    Effect.gen(function* () {
+      const db = yield* TestDatabase
+      const sql = yield* sqlSession(db)
+      yield* sql.query(`
+        SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'tail_new_slot';
+        DROP PUBLICATION IF EXISTS tail_new_pub;
+        CREATE PUBLICATION tail_new_pub FOR ALL TABLES`)
+      const end = (yield* scalar(sql, "SELECT pg_current_wal_insert_lsn()::text")) ?? "0/0"
+      const args = ["--url", db.url, "-S", "tail_new_slot", "-P", "tail_new_pub", "--create-slot", "-E", end]
+      const { stdout, stderr } = yield* Effect.promise(() => exec(node, [main, ...args], { timeout: 60_000 }))
+      assert.strictEqual(stdout, "")
+      assert.match(stderr, /^tail: 0 lines, committed /)
+      const slot = yield* scalar(sql, "SELECT plugin FROM pg_replication_slots WHERE slot_name = 'tail_new_slot'")
+      assert.strictEqual(slot, "pgoutput")
+      yield* sql.query("SELECT pg_drop_replication_slot('tail_new_slot'); DROP PUBLICATION tail_new_pub")
+    }).pipe(Effect.scoped)
   )
 
   it.effect("says which option is wrong", () =>
