@@ -7,11 +7,11 @@
 import { assert, layer } from "@effect/vitest"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
 import { type Major, TestDatabase } from "@pgcdc/testing"
-import { Effect, Stream } from "effect"
+import { Effect, Option, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import * as Transactions from "../../src/transactions/index.ts"
 import type { Row } from "../../src/WalMessage.ts"
-import { replicate, sqlSession } from "./support.ts"
+import { confirmedFlush, eventually, replicate, sqlSession } from "./support.ts"
 
 const majors: ReadonlyArray<Major> = [14, 15, 16, 17, 18]
 
@@ -180,6 +180,46 @@ for (const major of majors) {
           const lsns = out.map(Transactions.commitLsnOf)
           for (let i = 1; i < lsns.length; i++) assert.isTrue(lsns[i]! > lsns[i - 1]!)
           yield* Transactions.acknowledge(repl, out.at(-1)!)
+
+          // Once a PreparedTransaction is confirmed, a new session sends only the decision, not the changes again.
+          yield* createSlot(sql, "s_tp_resume", true)
+          for (const statement of ["BEGIN", "INSERT INTO tp VALUES (5000)", "PREPARE TRANSACTION 'g_later'"]) {
+            yield* sql.query(statement)
+          }
+          const confirmed = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const first = yield* replicate(db, { slot: "s_tp_resume", publications: ["p_tp"], twoPhase: true })
+              const [prepared] = yield* first.stream.pipe(
+                Transactions.transactions(),
+                Stream.take(1),
+                Stream.runCollect
+              )
+              assert.strictEqual(prepared?._tag === "PreparedTransaction" ? prepared.gid : undefined, "g_later")
+              yield* Transactions.acknowledge(first, prepared!)
+              return Transactions.commitLsnOf(prepared!)
+            })
+          )
+          yield* eventually(
+            Effect.map(confirmedFlush(sql, "s_tp_resume"), (lsn) =>
+              lsn >= confirmed ? Option.some(lsn) : Option.none()
+            ),
+            "the prepare is confirmed"
+          )
+          yield* sql.query("COMMIT PREPARED 'g_later'")
+          yield* sql.query("INSERT INTO tp VALUES (5001)")
+          const second = yield* replicate(db, { slot: "s_tp_resume", publications: ["p_tp"], twoPhase: true })
+          const after = yield* second.stream.pipe(
+            Transactions.transactions(),
+            Stream.takeUntil(until(5001)),
+            Stream.runCollect
+          )
+          assert.deepStrictEqual(
+            Array.from(after).map((e) => [e._tag, "gid" in e ? e.gid : insertsOf(e).map((r) => r.id)]),
+            [
+              ["CommitPrepared", "g_later"],
+              ["Transaction", [5001]]
+            ]
+          )
         })
       )
     }
