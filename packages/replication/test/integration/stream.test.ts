@@ -13,7 +13,17 @@ import { Effect, Metric, Option, Schedule, Stream } from "effect"
 import { Replication, ReplicationMetrics, type ReplicationOptions } from "../../src/Replication.ts"
 import * as Slot from "../../src/Slot.ts"
 import { commitLsn } from "../../src/WalMessage.ts"
-import { confirmedFlush, eventually, exec, lsnOf, replicate, scalar, sqlSession, takeTransactions } from "./support.ts"
+import {
+  confirmedFlush,
+  eventually,
+  exec,
+  lsnOf,
+  replicate,
+  scalar,
+  sqlSession,
+  takeThrough,
+  takeTransactions
+} from "./support.ts"
 
 const createSlot = (sql: ConnectionShape, name: string) =>
   Slot.create(name).pipe(Effect.provideService(Connection, sql))
@@ -184,6 +194,37 @@ for (const major of [18, 14] as const) {
           assert.strictEqual((yield* repl.status).committed, last)
           const beyond = yield* Effect.flip(repl.commit(Lsn.unsafeMake(status.received + 1_000_000n)))
           assert.strictEqual(beyond.reason, "CommitBeyondReceived")
+        }),
+      30_000
+    )
+
+    it.effect(
+      "a schema change mid-stream: the new Relation message replaces the cached one",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          yield* sql.query("CREATE TABLE alt (id int PRIMARY KEY, v text); CREATE PUBLICATION p_alt FOR TABLE alt")
+          yield* createSlot(sql, "s_alt")
+          yield* exec(sql, [
+            "INSERT INTO alt VALUES (1, 'a')",
+            "ALTER TABLE alt ADD COLUMN extra int8",
+            "INSERT INTO alt VALUES (2, 'b', 9007199254740993)",
+            "ALTER TABLE alt DROP COLUMN v",
+            "INSERT INTO alt VALUES (3, NULL)"
+          ])
+          const repl = yield* replicate(db, { slot: "s_alt", publications: ["p_alt"] })
+          // Through the third insert (PostgreSQL 14 also sends the DDL's transactions, empty).
+          const messages = yield* takeThrough(repl, (m) => m._tag === "Insert" && m.new.id === 3)
+          assert.deepStrictEqual(
+            messages.flatMap((m) => (m._tag === "Insert" ? [m.new] : [])),
+            [
+              { id: 1, v: "a" },
+              { id: 2, v: "b", extra: 9007199254740993n },
+              { id: 3, extra: null }
+            ]
+          )
+          assert.strictEqual(messages.filter((m) => m._tag === "Relation").length, 3)
         }),
       30_000
     )
