@@ -51,6 +51,16 @@ export const parseStatCpu = (stat: string): CpuTime | undefined => {
   return { userMs: (utime * 1000) / clockTicks, systemMs: (stime * 1000) / clockTicks }
 }
 
+/** The scheduler state letter of a process (R running or runnable, S sleeping, D disk wait...), if it exists. */
+export const stateOf = (pid: number): string | undefined => {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return text[text.lastIndexOf(")") + 2]
+  } catch {
+    return undefined
+  }
+}
+
 /** VmHWM (peak resident set) of a process in kB, or undefined when it is gone. */
 export const peakRssKbOf = (pid: number): number | undefined => {
   try {

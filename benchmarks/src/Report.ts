@@ -43,6 +43,7 @@ export interface Machine {
 
 const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : "–")
 const mb = (kb: number) => (Number.isFinite(kb) && kb > 0 ? (kb / 1024).toFixed(0) : "–")
+const pct = (f: number) => (Number.isFinite(f) ? `${(f * 100).toFixed(0)}%` : "–")
 const x = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : "–")
 
 const summaries = (result: WorkloadResult, specs: ReadonlyArray<ClientSpec>) =>
@@ -55,8 +56,8 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
   const lines = [
     `### Workload ${result.workload}: ${result.title}`,
     "",
-    "| client | wall (s) | client CPU (s) user+sys | walsender CPU (s) user+sys | client CPU ÷ walsender CPU | peak RSS (MB) | changes seen |",
-    "|---|---:|---:|---:|---:|---:|---:|"
+    "| client | wall (s) | client CPU (s) user+sys | walsender CPU (s) user+sys | client CPU ÷ walsender CPU | both idle | peak RSS (MB) | changes seen |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|"
   ]
   for (const { spec, summary } of summaries(result, specs)) {
     const changes =
@@ -64,11 +65,11 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
         ? "n/a"
         : `${summary.changes.toLocaleString("en-US")}${summary.changes === result.expectedChanges ? "" : ` (expected ${result.expectedChanges.toLocaleString("en-US")})`}`
     lines.push(
-      `| ${spec.label} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${s(summary.walsenderCpuMs)} (${s(summary.walsenderCpuMs - summary.walsenderSystemMs)}+${s(summary.walsenderSystemMs)}) | ${x(ratio(summary.cpuMs, summary.walsenderCpuMs))} | ${mb(summary.maxRssKb)} | ${changes} |`
+      `| ${spec.label} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${s(summary.walsenderCpuMs)} (${s(summary.walsenderCpuMs - summary.walsenderSystemMs)}+${s(summary.walsenderSystemMs)}) | ${x(ratio(summary.cpuMs, summary.walsenderCpuMs))} | ${pct(summary.bothIdle)} | ${mb(summary.maxRssKb)} | ${changes} |`
     )
   }
   for (const [id, message] of result.failures) {
-    lines.push(`| ${specs.find((c) => c.id === id)?.label ?? id} | failed: ${message.split("\n")[0]} | | | | | |`)
+    lines.push(`| ${specs.find((c) => c.id === id)?.label ?? id} | failed: ${message.split("\n")[0]} | | | | | | |`)
   }
   const all = summaries(result, specs)
   const pgcdc = all.filter((c) => c.spec.pgcdc)

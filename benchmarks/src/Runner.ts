@@ -13,7 +13,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import type pg from "pg"
 import type { ClientConfig, ClientMessage } from "./ChildProtocol.ts"
-import { type CpuTime, cpuOf, peakRssKbOf } from "./Proc.ts"
+import { type CpuTime, cpuOf, peakRssKbOf, stateOf } from "./Proc.ts"
 
 export interface Measurement {
   readonly wallMs: number
@@ -23,6 +23,11 @@ export interface Measurement {
   /** user + system of the walsender process. */
   readonly walsenderCpuMs: number
   readonly walsenderSystemMs: number
+  /**
+   * Share of the periodic samples in which neither the client nor its walsender was running or runnable: time in
+   * which the pair waited on something else (timers, a lost wake-up, a round trip) instead of working.
+   */
+  readonly bothIdle: number
   /** Changes of the data table the client saw (-1: the client cannot tell, e.g. pg_recvlogical). */
   readonly changes: number
   readonly commits: number
@@ -42,10 +47,14 @@ class WalsenderWatch {
 
   private readonly admin: pg.Client
   private readonly applicationName: string
+  private readonly clientPid: () => number | undefined
+  private samples = 0
+  private idle = 0
 
-  constructor(admin: pg.Client, applicationName: string) {
+  constructor(admin: pg.Client, applicationName: string, clientPid: () => number | undefined) {
     this.admin = admin
     this.applicationName = applicationName
+    this.clientPid = clientPid
     this.done = this.loop()
   }
 
@@ -68,6 +77,17 @@ class WalsenderWatch {
     if (this.pid === undefined) return
     const cpu = cpuOf(this.pid)
     if (cpu !== undefined && cpu.userMs + cpu.systemMs >= this.cpu.userMs + this.cpu.systemMs) this.cpu = cpu
+    const client = this.clientPid()
+    if (this.stopped || client === undefined) return
+    const a = stateOf(this.pid)
+    const b = stateOf(client)
+    if (a === undefined || b === undefined) return
+    this.samples++
+    if (a !== "R" && b !== "R") this.idle++
+  }
+
+  get bothIdle(): number {
+    return this.samples === 0 ? Number.NaN : this.idle / this.samples
   }
 
   async stop(): Promise<CpuTime> {
@@ -89,7 +109,7 @@ export const runNodeClient = async (
   const child = spawn(process.execPath, [...nodeArgs, script, JSON.stringify(config)], {
     stdio: ["ignore", "inherit", "inherit", "ipc"]
   })
-  const watch = new WalsenderWatch(admin, config.applicationName)
+  const watch = new WalsenderWatch(admin, config.applicationName, () => child.pid)
   try {
     const message = await firstMessage(child)
     if (message._tag === "Failure") throw new Error(`${script} failed: ${message.message}`)
@@ -104,6 +124,7 @@ export const runNodeClient = async (
       maxRssKb: message.maxRssKb,
       walsenderCpuMs: walsender.userMs + walsender.systemMs,
       walsenderSystemMs: walsender.systemMs,
+      bothIdle: watch.bothIdle,
       changes: message.changes,
       commits: message.commits
     }
@@ -195,9 +216,9 @@ export const runRecvlogical = async (admin: pg.Client, o: RecvlogicalOptions): P
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, PGPASSWORD: o.password }
   })
-  const watch = new WalsenderWatch(admin, o.applicationName)
-  let stdout = ""
   let pid: number | undefined
+  const watch = new WalsenderWatch(admin, o.applicationName, () => pid)
+  let stdout = ""
   let peakRssKb = 0
   child.stdout.setEncoding("utf8")
   child.stdout.on("data", (chunk: string) => {
@@ -235,6 +256,7 @@ export const runRecvlogical = async (admin: pg.Client, o: RecvlogicalOptions): P
       maxRssKb: peakRssKb,
       walsenderCpuMs: walsender.userMs + walsender.systemMs,
       walsenderSystemMs: walsender.systemMs,
+      bothIdle: watch.bothIdle,
       changes: -1,
       commits: -1
     }

@@ -21,6 +21,7 @@ export interface Summary {
   readonly maxRssKb: number
   readonly walsenderCpuMs: number
   readonly walsenderSystemMs: number
+  readonly bothIdle: number
   readonly changes: number
 }
 
@@ -33,6 +34,7 @@ export const summarize = (runs: ReadonlyArray<Measurement>): Summary => ({
   maxRssKb: median(runs.map((r) => r.maxRssKb)),
   walsenderCpuMs: median(runs.map((r) => r.walsenderCpuMs)),
   walsenderSystemMs: median(runs.map((r) => r.walsenderSystemMs)),
+  bothIdle: median(runs.map((r) => r.bothIdle)),
   changes: median(runs.map((r) => r.changes))
 })
 

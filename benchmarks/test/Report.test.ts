@@ -12,6 +12,7 @@ const run = (wallMs: number, cpuMs: number, walsenderCpuMs: number, maxRssKb = 1
   maxRssKb,
   walsenderCpuMs,
   walsenderSystemMs: 0,
+  bothIdle: 0,
   changes: 10,
   commits: 1
 })
