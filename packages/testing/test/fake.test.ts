@@ -386,7 +386,7 @@ describe("FakePostgres against garbage", () => {
             "DROP_REPLICATION_SLOT",
             "SELECT slot_name FROM pg_replication_slots WHERE slot_name ="
           ),
-          fc.string({ maxLength: 30 }).map((s) => s.replace(/\u0000/g, ""))
+          fc.string({ maxLength: 30 }).map((s) => s.replaceAll(String.fromCharCode(0), ""))
         )
         .map(([head, tail]) => encodeFrontendToBytes({ _tag: "Query", sql: `${head} ${tail}` })),
       { maxLength: 6 }

@@ -109,3 +109,27 @@ export const resolveOptions = (options: FakeServerOptions = {}): ResolvedOptions
     settings
   }
 }
+
+/** The ParameterStatus messages after authentication, in the real server's order (the GUC_REPORT settings). */
+export const reportedParameters = (
+  config: ResolvedOptions,
+  user: string,
+  applicationName: string
+): ReadonlyArray<readonly [string, string]> => [
+  ["application_name", applicationName],
+  ["client_encoding", "UTF8"],
+  ["DateStyle", "ISO, MDY"],
+  ["default_transaction_read_only", "off"],
+  ["in_hot_standby", "off"],
+  ["integer_datetimes", "on"],
+  ["IntervalStyle", "postgres"],
+  ["is_superuser", "on"],
+  ...(config.major >= 16 ? [["scram_iterations", "4096"] as const] : []),
+  // PostgreSQL 18 reports search_path too.
+  ...(config.major >= 18 ? [["search_path", '"$user", public'] as const] : []),
+  ["server_encoding", "UTF8"],
+  ["server_version", config.serverVersion],
+  ["session_authorization", user],
+  ["standard_conforming_strings", "on"],
+  ["TimeZone", "UTC"]
+]

@@ -73,3 +73,15 @@ export const error = (
 })
 
 export const syntaxError: Outcome = error("42601", "syntax error")
+
+/** The ErrorResponse for an error (severity in both the localized and the non-localized field, as servers send). */
+export const errorMessage = (e: ErrorFields): Backend.ErrorResponse => ({
+  _tag: "ErrorResponse",
+  severity: e.severity,
+  severityNonLocalized: e.severity,
+  code: e.code,
+  message: e.message,
+  ...(e.detail !== undefined ? { detail: e.detail } : {}),
+  ...(e.hint !== undefined ? { hint: e.hint } : {}),
+  ...(e.position !== undefined ? { position: e.position } : {})
+})

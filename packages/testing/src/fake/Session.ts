@@ -16,31 +16,27 @@
  * implement the extended query protocol, COPY FROM/TO, TLS or physical streaming.
  */
 import {
-  type Backend,
   type BackendMessage,
   encodeBackend,
-  encodePgoutput,
-  encodeReplication,
   Framer,
   type Frontend,
   isProtocolError,
-  Lsn,
   type PasswordContext,
-  PgTime,
   startupParameter,
   unsafeDecodeFrontendBody,
-  unsafeDecodeReplicationFrontend,
   unsafeDecodeStartup,
   Writer
 } from "@pgcdc/protocol"
 import { randomBytes } from "node:crypto"
 import { CommandSyntaxError, parseReplicationCommand } from "./Commands.ts"
 import type { FakeServer, SlotState } from "./FakeServer.ts"
-import { entryOutput, type OutputOptions, RelationCache } from "./Output.ts"
-import type { ErrorFields, Outcome } from "./Outcome.ts"
+import { reportedParameters } from "./FakeServerOptions.ts"
+import type { OutputOptions } from "./Output.ts"
+import { type ErrorFields, errorMessage, type Outcome } from "./Outcome.ts"
 import { md5Response, ScramServer, scramMechanism } from "./Scram.ts"
-import { executeSql } from "./Sql.ts"
+import { executeSql, splitStatements } from "./Sql.ts"
 import { executeReplicationCommand } from "./Walsender.ts"
+import { WalStream } from "./WalStream.ts"
 
 /** What a transport gives a session: where its bytes go. */
 export interface SessionHost {
@@ -62,24 +58,6 @@ type Phase =
   | { readonly _tag: "Streaming" }
   | { readonly _tag: "Closed" }
 
-interface Streaming {
-  readonly slot: SlotState
-  readonly start: bigint
-  readonly options: OutputOptions
-  readonly cache: RelationCache
-  /** Index of the next WAL entry to decode. */
-  next: number
-  /** Set when WAL was sent (or streaming began): one keepalive is owed once caught up. */
-  owesKeepalive: boolean
-  /** Last position sent (the walsender's sentPtr). */
-  sent: bigint
-  lastReply: number
-  lastSend: number
-  waitingForPing: boolean
-  /** The flush position of the client's last status update. */
-  flushReported: bigint
-}
-
 const N = new Uint8Array([0x4e])
 
 export class Session {
@@ -94,7 +72,7 @@ export class Session {
   private readonly out = new Writer(1024)
   private pending: Array<Uint8Array> = []
   private stalled = false
-  private streaming: Streaming | undefined = undefined
+  private streaming: WalStream | undefined = undefined
   private readonly sqlState = { settings: new Map<string, string>(), inTransaction: false }
   private protocolMinor = 0
   private readonly server: FakeServer
@@ -287,24 +265,7 @@ export class Session {
       return this.fatal({ severity: "FATAL", code: "3D000", message: `database "${database}" does not exist` }, "fatal")
     }
     const appName = this.sqlState.settings.get("application_name") ?? ""
-    const status: ReadonlyArray<readonly [string, string]> = [
-      ["application_name", appName],
-      ["client_encoding", "UTF8"],
-      ["DateStyle", "ISO, MDY"],
-      ["default_transaction_read_only", "off"],
-      ["in_hot_standby", "off"],
-      ["integer_datetimes", "on"],
-      ["IntervalStyle", "postgres"],
-      ["is_superuser", "on"],
-      ...(config.major >= 16 ? [["scram_iterations", "4096"] as const] : []),
-      // PostgreSQL 18 reports search_path too.
-      ...(config.major >= 18 ? [["search_path", '"$user", public'] as const] : []),
-      ["server_encoding", "UTF8"],
-      ["server_version", config.serverVersion],
-      ["session_authorization", this.user],
-      ["standard_conforming_strings", "on"],
-      ["TimeZone", "UTC"]
-    ]
+    const status = reportedParameters(config, this.user, appName)
     for (const [name, value] of status) this.send({ _tag: "ParameterStatus", name, value })
     const key = this.protocolMinor >= 2 ? new Uint8Array(randomBytes(32)) : this.secretKey
     this.send({ _tag: "BackendKeyData", processId: this.pid, secretKey: key })
@@ -414,96 +375,35 @@ export class Session {
   // Streaming
 
   private startStreaming(slot: SlotState, start: bigint, options: OutputOptions) {
-    slot.activePid = this.pid
-    const now = this.server.now()
-    this.streaming = {
-      slot,
-      start,
-      options,
-      cache: new RelationCache(),
-      next: 0,
-      owesKeepalive: true,
-      sent: start,
-      lastReply: now,
-      lastSend: now,
-      waitingForPing: false,
-      flushReported: 0n
-    }
+    this.streaming = new WalStream(this.server, this.pid, slot, start, options, (m) => this.send(m))
     this.phase = { _tag: "Streaming" }
     this.send({ _tag: "CopyBothResponse", format: 0, columnFormats: [] })
-    this.pump()
+    this.streaming.pump()
+    this.flush()
     this.server.changed()
   }
 
-  /**
-   * Sends the WAL written since the last call (a no-op unless streaming). Once caught up, while the client has not
-   * confirmed everything sent, one keepalive follows (WalSndWaitForWal does the same; it is why a real server
-   * sends keepalives right after CopyBothResponse).
-   */
+  /** Sends the WAL written since the last call (a no-op unless streaming). */
   pump() {
-    const s = this.streaming
-    if (s === undefined || this.closed) return
-    const entries = this.server.wal.entries
-    const now = this.server.now()
-    const serverTime = pgNow(now)
-    while (s.next < entries.length) {
-      const entry = entries[s.next++]!
-      for (const item of entryOutput(entry, s.options, s.cache, s.start)) {
-        const data = encodePgoutput(item.message, new Writer(128), {
-          protoVersion: s.options.protoVersion,
-          inStream: item.inStream,
-          streaming: s.options.streaming
-        }).toBytes()
-        const lsn = Lsn.unsafeMake(item.lsn)
-        this.copyData({ _tag: "XLogData", walStart: lsn, walEnd: lsn, serverTime, data })
-        s.lastSend = now
-      }
-      if (entry.endLsn > s.sent) s.sent = entry.endLsn
-      s.owesKeepalive = true
-    }
-    if (s.owesKeepalive && s.flushReported < s.sent && !s.waitingForPing) this.keepalive(false)
-    s.owesKeepalive = false
+    if (this.streaming === undefined || this.closed) return
+    this.streaming.pump()
     this.flush()
   }
 
-  private copyData(message: Parameters<typeof encodeReplication>[0]) {
-    this.send({ _tag: "CopyData", data: encodeReplication(message, new Writer(64)).toBytes() })
-  }
-
-  /** Sends a primary keepalive now (the driver's `keepalive`, or a reply to a client's ping). */
+  /** Sends a primary keepalive now (the driver's `keepalive`). */
   keepalive(replyRequested: boolean) {
-    const s = this.streaming
-    if (s === undefined || this.closed) return
-    const now = this.server.now()
-    this.copyData({
-      _tag: "PrimaryKeepalive",
-      walEnd: Lsn.unsafeMake(s.sent),
-      serverTime: pgNow(now),
-      replyRequested
-    })
-    s.lastSend = now
-    if (replyRequested) s.waitingForPing = true
+    if (this.streaming === undefined || this.closed) return
+    this.streaming.keepalive(replyRequested)
     this.flush()
   }
 
   private onCopyData(data: Uint8Array) {
-    const s = this.streaming!
-    const msg = unsafeDecodeReplicationFrontend(data)
-    s.waitingForPing = false
-    if (msg._tag === "StandbyStatusUpdate") {
-      this.server.statusUpdates.push({ pid: this.pid, slot: s.slot.name, update: msg, receivedAt: this.server.now() })
-      // LogicalConfirmReceivedLocation: the confirmed position only moves forward.
-      if (msg.flushed > s.slot.confirmedFlush) s.slot.confirmedFlush = msg.flushed
-      s.flushReported = msg.flushed
-      if (msg.replyRequested) this.keepalive(false)
-    }
+    this.streaming!.onCopyData(data)
     this.server.changed()
   }
 
   private stopStreaming() {
-    const s = this.streaming
-    if (s === undefined) return
-    if (s.slot.activePid === this.pid && !s.slot.temporary) s.slot.activePid = undefined
+    this.streaming?.release()
     this.streaming = undefined
   }
 
@@ -522,28 +422,20 @@ export class Session {
 
   /** The next moment `tick` has something to do, in the server's milliseconds; undefined when nothing is timed. */
   nextDeadline(): number | undefined {
-    const s = this.streaming
-    if (s === undefined || this.closed) return undefined
-    const { walSenderTimeoutMillis: timeout, keepaliveIntervalMillis: interval } = this.server.config
-    let deadline = Number.POSITIVE_INFINITY
-    if (timeout > 0) {
-      deadline = Math.min(deadline, s.lastReply + timeout)
-      if (!s.waitingForPing) deadline = Math.min(deadline, s.lastReply + timeout / 2)
-    }
-    if (interval > 0 && !this.stalled) deadline = Math.min(deadline, s.lastSend + interval)
-    return Number.isFinite(deadline) ? deadline : undefined
+    if (this.streaming === undefined || this.closed) return undefined
+    return this.streaming.deadline(!this.stalled)
   }
 
   tick() {
-    const s = this.streaming
-    if (s === undefined || this.closed) return
-    const now = this.server.now()
-    const { walSenderTimeoutMillis: timeout, keepaliveIntervalMillis: interval } = this.server.config
-    if (timeout > 0 && now >= s.lastReply + timeout) {
-      return this.end("timeout", "terminating walsender process due to replication timeout")
+    if (this.streaming === undefined || this.closed) return
+    switch (this.streaming.due(!this.stalled)) {
+      case "timeout":
+        return this.end("timeout", "terminating walsender process due to replication timeout")
+      case "ping":
+        return this.keepalive(true)
+      case "keepalive":
+        return this.keepalive(false)
     }
-    if (timeout > 0 && !s.waitingForPing && now >= s.lastReply + timeout / 2) return this.keepalive(true)
-    if (interval > 0 && !this.stalled && now >= s.lastSend + interval) this.keepalive(false)
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -619,37 +511,6 @@ export class Session {
   }
 }
 
-const errorMessage = (e: ErrorFields): Backend.ErrorResponse => ({
-  _tag: "ErrorResponse",
-  severity: e.severity,
-  severityNonLocalized: e.severity,
-  code: e.code,
-  message: e.message,
-  ...(e.detail !== undefined ? { detail: e.detail } : {}),
-  ...(e.hint !== undefined ? { hint: e.hint } : {}),
-  ...(e.position !== undefined ? { position: e.position } : {})
-})
-
-/** Splits SQL at semicolons outside quotes; empty statements are dropped. */
-const splitStatements = (sql: string): Array<string> => {
-  const out: Array<string> = []
-  let current = ""
-  let quote: string | undefined
-  for (const ch of sql) {
-    if (quote !== undefined) {
-      if (ch === quote) quote = undefined
-    } else if (ch === "'" || ch === '"') quote = ch
-    else if (ch === ";") {
-      if (current.trim() !== "") out.push(current)
-      current = ""
-      continue
-    }
-    current += ch
-  }
-  if (current.trim() !== "") out.push(current)
-  return out
-}
-
 const typeByte = (msg: Frontend.TypedFrontendMessage): string => {
   switch (msg._tag) {
     case "Query":
@@ -666,5 +527,3 @@ const typeByte = (msg: Frontend.TypedFrontendMessage): string => {
       return "p"
   }
 }
-
-const pgNow = (millis: number): bigint => BigInt(millis) * 1000n - PgTime.unixEpochOffsetMicros

@@ -94,3 +94,23 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
 }
 
 const unquote = (name: string): string => (name.startsWith('"') ? name.slice(1, -1) : name.toLowerCase())
+
+/** Splits SQL at semicolons outside quotes; empty statements are dropped. */
+export const splitStatements = (sql: string): Array<string> => {
+  const out: Array<string> = []
+  let current = ""
+  let quote: string | undefined
+  for (const ch of sql) {
+    if (quote !== undefined) {
+      if (ch === quote) quote = undefined
+    } else if (ch === "'" || ch === '"') quote = ch
+    else if (ch === ";") {
+      if (current.trim() !== "") out.push(current)
+      current = ""
+      continue
+    }
+    current += ch
+  }
+  if (current.trim() !== "") out.push(current)
+  return out
+}
