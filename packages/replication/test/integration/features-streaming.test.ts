@@ -8,12 +8,12 @@
 import { assert, layer } from "@effect/vitest"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
 import { type Major, TestDatabase } from "@pgcdc/testing"
-import { Effect, Queue, Stream } from "effect"
+import { Effect, Option, Queue, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import type { Streaming } from "../../src/StartOptions.ts"
 import * as Transactions from "../../src/transactions/index.ts"
 import type { WalMessage } from "../../src/WalMessage.ts"
-import { replicate, sqlSession } from "./support.ts"
+import { confirmedFlush, eventually, replicate, sqlSession } from "./support.ts"
 
 const majors: ReadonlyArray<Major> = [14, 15, 16, 17, 18]
 
@@ -67,6 +67,7 @@ for (const major of majors) {
         }
         yield* Slot.create("s_big_tentative").pipe(Effect.provideService(Connection, sql))
         yield* Slot.create("s_big_live").pipe(Effect.provideService(Connection, sql))
+        yield* Slot.create("s_big_resume").pipe(Effect.provideService(Connection, sql))
         const expected = yield* workload(sql, other)
 
         for (const streaming of modes) {
@@ -116,6 +117,42 @@ for (const major of majors) {
           assert.isTrue(firstB >= 0 && starts.slice(firstB).includes(aXid!))
           yield* Transactions.acknowledge(repl, txs[4]!)
         }
+
+        // Confirming in commit order is safe with interleaved streamed transactions: after confirming B (which
+        // committed first), a new session sends all of A again. (PostgreSQL does not stream a transaction whose
+        // decoding starts before the confirmed position: A comes whole, at its commit.)
+        const confirmed = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const first = yield* replicate(db, { slot: "s_big_resume", publications: ["p_big"], streaming: "on" })
+            const upToB = yield* first.stream.pipe(
+              Transactions.transactions(),
+              Stream.filter((e) => e._tag === "Transaction"),
+              Stream.take(3),
+              Stream.runCollect
+            )
+            const b = Array.from(upToB)[2]!
+            assert.deepStrictEqual(b._tag === "Transaction" ? idsOf(b.changes) : [], expected[2])
+            yield* Transactions.acknowledge(first, b)
+            return Transactions.commitLsnOf(b)
+          })
+        )
+        yield* eventually(
+          Effect.map(confirmedFlush(sql, "s_big_resume"), (lsn) =>
+            lsn >= confirmed ? Option.some(lsn) : Option.none()
+          ),
+          "B is confirmed"
+        )
+        const resumed = yield* replicate(db, { slot: "s_big_resume", publications: ["p_big"], streaming: "on" })
+        const rest = yield* resumed.stream.pipe(
+          Transactions.transactions(),
+          Stream.filter((e) => e._tag === "Transaction"),
+          Stream.takeUntil(isLast),
+          Stream.runCollect
+        )
+        assert.deepStrictEqual(
+          Array.from(rest).map((t) => (t._tag === "Transaction" ? idsOf(t.changes) : [])),
+          [expected[3], expected[4]]
+        )
 
         // The bounded-memory form in tentative mode: staging by index and discarding on abort gives the same rows.
         const repl = yield* replicate(db, { slot: "s_big_tentative", publications: ["p_big"], streaming: "on" })
