@@ -127,6 +127,60 @@ describe("FakePostgres WAL streaming", () => {
       })
   )
 
+  it.effect("only tables of the session's publications are sent; empty transactions skipped from 15, not on 14", () =>
+    Effect.gen(function* () {
+      for (const [serverVersion, emptyTransaction] of [
+        ["16.4", []],
+        ["14.13", ["Begin", "Commit"]]
+      ] as const) {
+        const { fake, take } = yield* streaming(
+          { serverVersion },
+          "proto_version '1', publication_names 'only_users'",
+          1
+        )
+        yield* fake.defineTable({ name: "other", columns: [{ name: "id", typeOid: 23, key: true }] })
+        yield* fake.createPublication("only_users", { tables: ["users"] })
+        yield* fake.insert("other", { id: "1" })
+        yield* fake.transaction([Change.insert("other", { id: "2" }), Change.insert("users", { id: "1" })])
+        const truncated = yield* fake.truncate(["other", "users"])
+        const expected = [...emptyTransaction, "Begin", "Relation", "Insert", "Commit", "Begin", "Truncate", "Commit"]
+        const got = yield* take(expected.length)
+        assert.deepStrictEqual(tags(got), expected, serverVersion)
+        const truncate = got[got.length - 2]!
+        assert.deepStrictEqual(truncate._tag === "Truncate" && truncate.relationIds, [16384])
+        const commit = got[got.length - 1]!
+        assert.strictEqual(commit._tag === "Commit" && commit.endLsn, truncated.endLsn)
+      }
+    })
+  )
+
+  it.effect("CREATE PUBLICATION over SQL: FOR TABLE, FOR TABLES IN SCHEMA, FOR ALL TABLES", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false })
+      const client = yield* connect(yield* fake.socket)
+      yield* client.login({ user: "postgres" })
+      for (const sql of [
+        `CREATE PUBLICATION by_table FOR TABLE users, audit."Log" (id) WHERE (id > 0) WITH (publish = 'insert')`,
+        "CREATE PUBLICATION by_schema FOR TABLES IN SCHEMA sales",
+        "CREATE PUBLICATION everything FOR ALL TABLES",
+        "CREATE PUBLICATION nothing"
+      ]) {
+        const done = yield* client.query(sql)
+        assert.deepStrictEqual(done[0], { _tag: "CommandComplete", commandTag: "CREATE PUBLICATION" })
+      }
+      const publishes = (names: ReadonlyArray<string>, schema: string, table: string) =>
+        fake.server.publishes(names, schema, table)
+      assert.isTrue(publishes(["by_table"], "public", "users"))
+      assert.isTrue(publishes(["by_table"], "audit", "Log"))
+      assert.isFalse(publishes(["by_table"], "public", "orders"))
+      assert.isTrue(publishes(["by_schema"], "sales", "orders"))
+      assert.isTrue(publishes(["everything"], "x", "y"))
+      assert.isFalse(publishes(["nothing", "missing"], "public", "users"))
+      const again = yield* client.query("CREATE PUBLICATION nothing")
+      assert.isTrue(again[0]!._tag === "ErrorResponse" && again[0]!.code === "42710")
+    })
+  )
+
   it.effect("logical messages only with messages 'true'; origins are filtered by origin 'none'", () =>
     Effect.gen(function* () {
       const { fake, take } = yield* streaming(

@@ -82,7 +82,11 @@ export interface FakePostgresShape {
     options?: { readonly twoPhase?: boolean }
   ) => Effect.Effect<void, FakePostgresError>
   readonly dropSlot: (name: string) => Effect.Effect<void, FakePostgresError>
-  readonly createPublication: (name: string) => Effect.Effect<void>
+  /** A publication of every table (default) or of the listed tables ("name" or "schema.name"). */
+  readonly createPublication: (
+    name: string,
+    options?: { readonly tables?: ReadonlyArray<string> | undefined }
+  ) => Effect.Effect<void>
 
   readonly transaction: (
     changes: ReadonlyArray<FakeChange>,
@@ -283,7 +287,16 @@ export const make = (
           if (!server.slots.delete(name)) throw new FakeWalError(`replication slot "${name}" does not exist`)
           server.changed()
         }),
-      createPublication: (name) => step(() => void server.publications.add(name)),
+      createPublication: (name, publicationOptions) =>
+        step(() => {
+          const tables = publicationOptions?.tables
+          server.publications.set(name, {
+            allTables: tables === undefined,
+            tables: new Set((tables ?? []).map((t) => (t.includes(".") ? t : `public.${t}`))),
+            schemas: new Set()
+          })
+          server.changed()
+        }),
 
       transaction: (changes, txOptions) => written(() => wal.transaction(changes, pgNow(), txOptions ?? {})),
       insert: (table, row) => written(() => wal.transaction([Change.insert(table, row)], pgNow(), {})),

@@ -30,6 +30,13 @@ export interface SlotState {
   ownerPid: number | undefined
 }
 
+/** A publication: every table, or the listed tables ("schema.name") and schemas. */
+export interface PublicationState {
+  readonly allTables: boolean
+  readonly tables: ReadonlySet<string>
+  readonly schemas: ReadonlySet<string>
+}
+
 export interface ReceivedStatusUpdate {
   readonly pid: number
   readonly slot: string
@@ -50,7 +57,7 @@ export class FakeServer {
   readonly config: ResolvedOptions
   readonly wal: Wal
   readonly slots = new Map<string, SlotState>()
-  readonly publications = new Set<string>()
+  readonly publications = new Map<string, PublicationState>()
   readonly sessions = new Set<Session>()
   readonly statusUpdates: Array<ReceivedStatusUpdate> = []
   readonly queries: Array<string> = []
@@ -105,6 +112,19 @@ export class FakeServer {
   confirmedFlush(slot: string): Lsn.Lsn | undefined {
     const s = this.slots.get(slot)
     return s === undefined ? undefined : (s.confirmedFlush as Lsn.Lsn)
+  }
+
+  /**
+   * Whether a session that asked for `names` receives changes of `schema.name`. With no publication defined at all,
+   * every table is published (tests that do not care about publications need not create one); names that do not
+   * exist publish nothing.
+   */
+  publishes(names: ReadonlyArray<string>, schema: string, table: string): boolean {
+    if (this.publications.size === 0) return true
+    return names.some((n) => {
+      const p = this.publications.get(n)
+      return p !== undefined && (p.allTables || p.schemas.has(schema) || p.tables.has(`${schema}.${table}`))
+    })
   }
 
   subscribe(listener: () => void): () => void {

@@ -10,6 +10,9 @@
  * - Prepared transactions go out as BeginPrepare/Prepare and CommitPrepared/RollbackPrepared with `two_phase`
  *   (a large one as StreamStart/StreamStop segments and StreamPrepare when the session also streams); otherwise as
  *   an ordinary transaction at COMMIT PREPARED, and not at all when rolled back.
+ * - Only changes of tables in the session's publications; a transaction left without changes is not sent at all
+ *   from PostgreSQL 15 on (14 sends its Begin and Commit). Streamed and prepared transactions are filtered too but
+ *   always sent.
  * - Logical messages only with `messages`; transactions with an origin are skipped with `origin 'none'`.
  * - A transaction whose commit lies before the start position is skipped (the client confirmed it).
  *
@@ -21,6 +24,10 @@ import { type FakeTable, relationMessage, type WalChange, type WalEntry } from "
 
 export interface OutputOptions {
   readonly protoVersion: ProtoVersion
+  /** publication_names, parsed. */
+  readonly publications: ReadonlyArray<string>
+  /** PostgreSQL 15+ sends nothing for a transaction without published changes; 14 sends Begin and Commit. */
+  readonly skipEmptyTransactions: boolean
   readonly streaming: "off" | "on" | "parallel"
   readonly twoPhase: boolean
   readonly messages: boolean
@@ -50,17 +57,22 @@ export class RelationCache {
 const firstCatalogFreeOid = 16384
 const L = Lsn.unsafeMake
 
+/** Whether the session's publications include a table. */
+export type Publishes = (table: FakeTable) => boolean
+
 class Emitter {
   readonly items: Array<OutputItem> = []
   private readonly options: OutputOptions
   private readonly cache: RelationCache
+  private readonly publishes: Publishes
   // Relations described inside the current streamed transaction (pgoutput's per-xid schema tracking).
   private streamSent: Map<number, FakeTable> | undefined = undefined
   private streamXid: number | undefined = undefined
 
-  constructor(options: OutputOptions, cache: RelationCache) {
+  constructor(options: OutputOptions, cache: RelationCache, publishes: Publishes) {
     this.options = options
     this.cache = cache
+    this.publishes = publishes
   }
 
   push(lsn: bigint, message: PgoutputMessage, inStream = false): void {
@@ -111,6 +123,7 @@ class Emitter {
   changes(changes: ReadonlyArray<WalChange>, inStream: boolean): void {
     const xid = inStream ? this.streamXid : undefined
     for (const change of changes) {
+      if (change._tag !== "Truncate" && change._tag !== "Message" && !this.publishes(change.table)) continue
       switch (change._tag) {
         case "Insert":
           this.describe(change.table, inStream)
@@ -143,8 +156,10 @@ class Emitter {
             inStream
           )
           break
-        case "Truncate":
-          for (const table of change.tables) this.describe(table, inStream)
+        case "Truncate": {
+          const tables = change.tables.filter(this.publishes)
+          if (tables.length === 0) break
+          for (const table of tables) this.describe(table, inStream)
           this.push(
             change.lsn,
             {
@@ -152,11 +167,12 @@ class Emitter {
               xid,
               cascade: change.cascade,
               restartIdentity: change.restartIdentity,
-              relationIds: change.tables.map((t) => t.relationId)
+              relationIds: tables.map((t) => t.relationId)
             },
             inStream
           )
           break
+        }
         case "Message":
           if (this.options.messages) {
             this.push(
@@ -198,9 +214,15 @@ class Emitter {
     origin: string | undefined,
     changes: ReadonlyArray<WalChange>
   ): void {
+    const before = this.items.length
     this.push(firstLsn, { _tag: "Begin", finalLsn: L(commitLsn), commitTime: time, xid })
     if (origin !== undefined) this.push(firstLsn, { _tag: "Origin", commitLsn: L(commitLsn), name: origin })
+    const header = this.items.length
     this.changes(changes, false)
+    if (this.items.length === header && this.options.skipEmptyTransactions) {
+      this.items.length = before
+      return
+    }
     this.push(endLsn, { _tag: "Commit", flags: 0, commitLsn: L(commitLsn), endLsn: L(endLsn), commitTime: time })
   }
 }
@@ -213,9 +235,10 @@ export const entryOutput = (
   entry: WalEntry,
   options: OutputOptions,
   cache: RelationCache,
-  start: bigint
+  start: bigint,
+  publishes: Publishes = () => true
 ): Array<OutputItem> => {
-  const out = new Emitter(options, cache)
+  const out = new Emitter(options, cache, publishes)
   switch (entry._tag) {
     case "Message":
       if (options.messages && entry.lsn >= start) {

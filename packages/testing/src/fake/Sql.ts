@@ -5,7 +5,9 @@
  * - `SELECT 1`, `SELECT version()`, `SELECT pg_current_wal_lsn()`, `SELECT current_setting('name')`
  * - `SHOW name` (also on a regular connection), `SET name = value` / `SET name TO value`
  * - `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK` (tracked only for ReadyForQuery's status byte)
- * - `CREATE PUBLICATION name ...`, `DROP PUBLICATION [IF EXISTS] name` (remembered by name, nothing else)
+ * - `CREATE PUBLICATION name [FOR ALL TABLES | FOR TABLE a, s.b | FOR TABLES IN SCHEMA s]`, `DROP PUBLICATION
+ *   [IF EXISTS] name` (which tables a publication holds decides what sessions receive; column lists, row filters
+ *   and WITH options are ignored)
  * - the catalog queries of `Catalog.ts` (pg_replication_slots, pg_publication, pg_create/drop_replication_slot)
  *
  * Any other statement that starts with an SQL verb is answered with SQLSTATE 0A000 (feature_not_supported) naming
@@ -14,7 +16,7 @@
  */
 import { Lsn } from "@pgcdc/protocol"
 import { executeCatalogQuery } from "./Catalog.ts"
-import type { FakeServer } from "./FakeServer.ts"
+import type { FakeServer, PublicationState } from "./FakeServer.ts"
 import { command, error, field, INT4, type Outcome, PG_LSN, rows, TEXT } from "./Outcome.ts"
 
 const sqlVerbs =
@@ -65,11 +67,11 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
     state.inTransaction = false
     return command(/^(rollback|abort)$/i.test(sql) ? "ROLLBACK" : "COMMIT", "I")
   }
-  const createPub = /^create\s+publication\s+("[^"]+"|[a-z_][a-z0-9_]*)\b/i.exec(sql)
+  const createPub = /^create\s+publication\s+("[^"]+"|[a-z_][a-z0-9_]*)(.*)$/is.exec(sql)
   if (createPub !== null) {
     const name = unquote(createPub[1]!)
     if (server.publications.has(name)) return error("42710", `publication "${name}" already exists`)
-    server.publications.add(name)
+    server.publications.set(name, parsePublicationTargets(createPub[2]!))
     return command("CREATE PUBLICATION")
   }
   const dropPub = /^drop\s+publication\s+(if\s+exists\s+)?("[^"]+"|[a-z_][a-z0-9_]*)$/i.exec(sql)
@@ -91,6 +93,33 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
   return error("42601", `syntax error at or near "${first === null ? sql : first[1]!.replace(/"/g, "")}"`, {
     position: "1"
   })
+}
+
+/** `FOR ALL TABLES`, `FOR TABLE a, s.b (cols) WHERE (...)`, `FOR TABLES IN SCHEMA s`, or nothing (no tables). */
+const parsePublicationTargets = (rest: string): PublicationState => {
+  const targets = rest.replace(/\swith\s*\(.*$/is, "").trim()
+  if (/^for\s+all\s+tables$/i.test(targets)) return { allTables: true, tables: new Set(), schemas: new Set() }
+  const tables = new Set<string>()
+  const schemas = new Set<string>()
+  let inSchemas = false
+  for (const part of targets.replace(/^for\s+/i, "").split(",")) {
+    let item = part.trim()
+    const schema = /^tables\s+in\s+schema\s+(.*)$/is.exec(item)
+    const table = /^table\s+(.*)$/is.exec(item)
+    if (schema !== null) {
+      inSchemas = true
+      item = schema[1]!
+    } else if (table !== null) {
+      inSchemas = false
+      item = table[1]!
+    }
+    const name = /^(?:only\s+)?((?:"[^"]+"|[a-z_][a-z0-9_$]*)(?:\.(?:"[^"]+"|[a-z_][a-z0-9_$]*))?)/i.exec(item.trim())
+    if (name === null) continue
+    const parts = name[1]!.match(/"[^"]+"|[^.]+/g)!.map(unquote)
+    if (inSchemas) schemas.add(parts[0]!)
+    else tables.add(parts.length === 1 ? `public.${parts[0]}` : `${parts[0]}.${parts[1]}`)
+  }
+  return { allTables: false, tables, schemas }
 }
 
 const unquote = (name: string): string => (name.startsWith('"') ? name.slice(1, -1) : name.toLowerCase())

@@ -24,6 +24,7 @@ import {
 } from "@pgcdc/protocol"
 import type { FakeServer, SlotState } from "./FakeServer.ts"
 import { entryOutput, type OutputOptions, RelationCache } from "./Output.ts"
+import type { FakeTable } from "./Wal.ts"
 
 /** What the stream's timers ask for at a given moment. */
 export type Due = "timeout" | "ping" | "keepalive" | undefined
@@ -40,6 +41,8 @@ export class WalStream {
   private readonly options: OutputOptions
   private readonly send: (message: BackendMessage) => void
   private readonly cache = new RelationCache()
+  private readonly publishes = (table: FakeTable): boolean =>
+    this.server.publishes(this.options.publications, table.schema, table.name)
   /** Index of the next WAL entry to decode. */
   private next = 0
   /** Last position sent (the walsender's sentPtr). */
@@ -78,7 +81,7 @@ export class WalStream {
     const serverTime = pgNow(now)
     while (this.next < entries.length) {
       const entry = entries[this.next++]!
-      for (const item of entryOutput(entry, this.options, this.cache, this.start)) {
+      for (const item of entryOutput(entry, this.options, this.cache, this.start, this.publishes)) {
         const data = encodePgoutput(item.message, new Writer(128), {
           protoVersion: this.options.protoVersion,
           inStream: item.inStream,

@@ -9,8 +9,8 @@
  *   `streaming 'parallel'` from 16; before 16 its errors say "we only support", from 16 "server only supports";
  *   18 reports a missing proto_version/publication_names as `option "..." missing`.
  *
- * It deliberately does not stream (the session does) and does not check that publications exist: the fake has no
- * catalog, so any publication name is accepted.
+ * It deliberately does not stream (the session does) and does not check that publications exist (START_REPLICATION
+ * accepts any name; unknown ones publish nothing, see `FakeServer.publishes`).
  */
 import { Lsn } from "@pgcdc/protocol"
 import type { CommandOption, ReplicationCommand } from "./Commands.ts"
@@ -308,5 +308,23 @@ export const pgoutputOptions = (major: number, options: ReadonlyArray<CommandOpt
   if (twoPhase && version < 3) {
     return error("22023", `requested proto_version=${version} does not support two-phase commit, need 3 or higher`)
   }
-  return { protoVersion: version as 1 | 2 | 3 | 4, streaming, twoPhase, messages, origin }
+  return {
+    protoVersion: version as 1 | 2 | 3 | 4,
+    publications: parseNameList(publications ?? ""),
+    skipEmptyTransactions: major >= 15,
+    streaming,
+    twoPhase,
+    messages,
+    origin
+  }
+}
+
+/** A comma-separated identifier list (SplitIdentifierString): unquoted names fold to lower case. */
+export const parseNameList = (text: string): Array<string> => {
+  const out: Array<string> = []
+  for (const m of text.matchAll(/\s*("((?:[^"]|"")*)"|[^,\s]+)\s*(?:,|$)/g)) {
+    if (m[1] === undefined) continue
+    out.push(m[2] !== undefined ? m[2].replaceAll('""', '"') : m[1].toLowerCase())
+  }
+  return out
 }
