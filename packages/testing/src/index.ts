@@ -32,7 +32,13 @@ export type {
   FakeServerOptions,
   ResolvedOptions as FakeServerConfig
 } from "./fake/FakeServerOptions.ts"
-export { type Disconnection, FakeServer, type ReceivedStatusUpdate, type SlotState } from "./fake/FakeServer.ts"
+export {
+  type Disconnection,
+  FakeServer,
+  type PublicationState,
+  type ReceivedStatusUpdate,
+  type SlotState
+} from "./fake/FakeServer.ts"
 export { Session as FakeSession, type SessionHost as FakeSessionHost } from "./fake/Session.ts"
 export {
   Change,
@@ -42,6 +48,7 @@ export {
   type FakeTable,
   type FakeTableDefinition,
   type FakeValue,
+  type PreparedOptions,
   type StreamedOptions,
   type TransactionOptions,
   type WrittenTransaction
