@@ -126,6 +126,9 @@ describe("typed rows", () => {
       assert.strictEqual(u.new.id, 2)
       assert.isFalse(Rows.isComplete(u.new))
       assert.deepStrictEqual(u.key, { id: 1 })
+      assert.strictEqual(Rows.completeFromOld(u), undefined)
+      const withOld = { ...u, old: { ...u.new, name: "ann" } }
+      assert.deepStrictEqual(Rows.completeFromOld(withOld)?.name, "ann")
     }
     const del: WalMessage = { _tag: "Delete", ...at, xid: undefined, table: users, key: { id: 2 }, old: undefined }
     const d = Result.getOrThrow(rows.decode(del))

@@ -312,6 +312,24 @@ export const isComplete = <A>(row: WithUnchanged<A>): row is WithUnchanged<A> & 
   Object.values(row).every((v) => v !== Unchanged)
 
 /**
+ * An Update's new row with every unchanged TOAST column filled from its old row, or undefined when some cannot be:
+ * the old row is only sent with REPLICA IDENTITY FULL, where it holds every value (PostgreSQL 14 to 18).
+ */
+export const completeFromOld = <A>(update: RowUpdate<A>): A | undefined => {
+  if (isComplete(update.new)) return update.new
+  const old = update.old
+  if (old === undefined) return undefined
+  const out: Record<string, unknown> = { ...update.new }
+  for (const [k, v] of Object.entries(out)) {
+    if (v !== Unchanged) continue
+    const o: unknown = (old as Record<string, unknown>)[k]
+    if (o === Unchanged || o === undefined) return undefined
+    out[k] = o
+  }
+  return out as A
+}
+
+/**
  * The changes of one table from a stream of WAL messages (the raw replication stream, or the changes of
  * transactions), decoded by the Schema. The stream fails with the first `RowDecodeError`, after the changes before it.
  */

@@ -6,6 +6,7 @@ export * as PgSchema from "./PgSchema.ts"
 export { RowDecodeError, RowDecodeErrorReason } from "./RowDecodeError.ts"
 export {
   changes,
+  completeFromOld,
   decodeAll,
   isComplete,
   make,

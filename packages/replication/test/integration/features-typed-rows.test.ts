@@ -7,6 +7,7 @@ import { assert, layer } from "@effect/vitest"
 import { Connection } from "@pgcdc/connection"
 import { type Major, TestDatabase } from "@pgcdc/testing"
 import { Effect, Schema, Stream } from "effect"
+import { UnchangedToast } from "@pgcdc/protocol"
 import * as Rows from "../../src/rows/index.ts"
 import { PgSchema } from "../../src/rows/index.ts"
 import * as Slot from "../../src/Slot.ts"
@@ -133,6 +134,38 @@ for (const major of majors) {
             )
           }
         })
+      )
+
+      it.effect(
+        "unchanged TOAST columns keep their marker in typed updates; with FULL identity the old row fills them",
+        () =>
+          Effect.gen(function* () {
+            const db = yield* TestDatabase
+            const sql = yield* sqlSession(db)
+            yield* sql.query(`CREATE TABLE docs (id int PRIMARY KEY, title text, body text);
+            ALTER TABLE docs REPLICA IDENTITY FULL; CREATE PUBLICATION p_docs FOR TABLE docs`)
+            yield* Slot.create("s_docs").pipe(Effect.provideService(Connection, sql))
+            // A body beyond the TOAST threshold that does not compress: stored out of line.
+            yield* sql.query(
+              "INSERT INTO docs SELECT 1, 'a', string_agg(md5(g::text), '') FROM generate_series(1, 2000) g"
+            )
+            yield* sql.query("UPDATE docs SET title = 'b' WHERE id = 1")
+            const Doc = Schema.Struct({ id: Schema.Number, title: Schema.String, body: Schema.String })
+            const repl = yield* replicate(db, { slot: "s_docs", publications: ["p_docs"] })
+            const changes = Array.from(
+              yield* repl.stream.pipe(Rows.changes({ table: "docs", schema: Doc }), Stream.take(2), Stream.runCollect)
+            )
+            const update = changes[1]
+            assert.strictEqual(update?._tag, "Update")
+            if (update?._tag === "Update") {
+              // With REPLICA IDENTITY FULL the old row carries the value, so the new row can be completed from it.
+              assert.strictEqual(typeof update.old?.body === "string" ? update.old.body.length : 0, 64000)
+              assert.deepStrictEqual(Rows.completeFromOld(update), { id: 1, title: "b", body: update.old?.body })
+              assert.strictEqual(update.new.body, UnchangedToast)
+              assert.strictEqual(update.new.title, "b")
+              assert.isFalse(Rows.isComplete(update.new))
+            }
+          })
       )
     }
   )
