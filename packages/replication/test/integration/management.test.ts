@@ -199,7 +199,9 @@ for (const major of [18, 14] as const) {
                 return commitLsn(commit)
               })
             )
-            assert.strictEqual(yield* confirmedFlush(sql, "s_g"), committed)
+            // At least the committed LSN (more only if the service had seen an idle keepalive after it).
+            const confirmed = yield* confirmedFlush(sql, "s_g")
+            assert.isTrue(confirmed >= committed, `${confirmed} >= ${committed}`)
             yield* eventually(
               Effect.map(scalar(sql, "SELECT active::text FROM pg_replication_slots WHERE slot_name = 's_g'"), (a) =>
                 a === "false" ? Option.some(a) : Option.none()
