@@ -28,7 +28,10 @@ export type Change =
 /** The replication origin of a transaction replayed from another server (an Origin message). */
 export interface OriginInfo {
   readonly name: string
-  /** The commit LSN of the transaction on the origin server. */
+  /**
+   * The commit LSN of the transaction on the origin server; `0/0` for a streamed transaction, whose Origin message
+   * PostgreSQL sends with the first segment, before that LSN is known.
+   */
   readonly commitLsn: Lsn.Lsn
 }
 
