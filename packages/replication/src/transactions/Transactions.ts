@@ -12,7 +12,7 @@
  */
 import type { Lsn } from "@pgcdc/protocol"
 import { Effect, type Stream } from "effect"
-import type { WalMessage } from "../WalMessage.ts"
+import { commitLsn, type WalMessage } from "../WalMessage.ts"
 import { type AssemblerOptions, TransactionAssembler } from "./TransactionAssembler.ts"
 import { TransactionError } from "./TransactionError.ts"
 import { statefulMap } from "./statefulMap.ts"
@@ -107,16 +107,33 @@ export const transactions: (options?: {
     )
 
 /**
- * Confirms an element (a transaction, a decision on a prepared transaction, a standalone message) or an end event:
- * passes its commit LSN to `commit`. For an event in the middle of a transaction it does nothing.
+ * Confirms what was processed: an element of `transactions` (a transaction, a decision on a prepared transaction, a
+ * standalone message, an aborted streamed transaction), an end event of `events`, or a raw WAL message (its
+ * `WalMessage.commitLsn`, e.g. a Commit). Passes the LSN to `commit`; for an event in the middle of a transaction it
+ * does nothing.
  */
 export const acknowledge = <E>(
   replication: { readonly commit: (lsn: Lsn.Lsn) => Effect.Effect<void, E> },
-  element: TransactionElement | TransactionEvent
+  processed: TransactionElement | TransactionEvent | WalMessage
 ): Effect.Effect<void, E> => {
-  const lsn = isElement(element) ? commitLsnOf(element) : eventCommitLsn(element)
+  const lsn = lsnToConfirm(processed)
   return lsn === undefined ? Effect.void : replication.commit(lsn)
 }
 
-const isElement = (u: TransactionElement | TransactionEvent): u is TransactionElement =>
-  u._tag === "Transaction" || u._tag === "PreparedTransaction"
+/** The LSN `acknowledge` commits for an element, event or WAL message; undefined in the middle of a transaction. */
+export const lsnToConfirm = (processed: TransactionElement | TransactionEvent | WalMessage): Lsn.Lsn | undefined => {
+  switch (processed._tag) {
+    case "Transaction":
+    case "PreparedTransaction":
+      return commitLsnOf(processed)
+    case "TransactionBegin":
+    case "TransactionChange":
+    case "TransactionCommit":
+    case "TransactionPrepare":
+    case "TransactionAbort":
+    case "TransactionInterrupted":
+      return eventCommitLsn(processed)
+    default:
+      return commitLsn(processed)
+  }
+}

@@ -20,4 +20,4 @@ export {
   type TransactionInterrupted,
   type TransactionPrepare
 } from "./TransactionEvent.ts"
-export { acknowledge, events, transactions } from "./Transactions.ts"
+export { acknowledge, events, lsnToConfirm, transactions } from "./Transactions.ts"
