@@ -6,10 +6,16 @@ import { assert, describe, it } from "@effect/vitest"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
 import type { Row, Table, WalMessageType } from "@pgcdc/replication"
 import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import { connect } from "node:net"
+import * as path from "node:path"
 import { differences } from "../src/Compare.ts"
 import { apply, makeState } from "../src/Consumer.ts"
 import { run } from "../src/Mirror.ts"
 import * as Screen from "../src/Screen.ts"
+
+const node = path.resolve(import.meta.dirname, "../../../node_modules/.bin/node")
+const main = path.resolve(import.meta.dirname, "../src/main.ts")
 
 const capture = () => {
   const chunks: Array<string> = []
@@ -45,6 +51,49 @@ describe("mirror", () => {
         assert.match(text, /changes\/s .* lag .* committed \d+\/[0-9A-F]+/)
         assert.notInclude(text, "\u001b[")
         assert.include(text, "dropped replication slot pgcdc_mirror_test")
+      }),
+    120_000
+  )
+
+  it.live(
+    "stops cleanly on SIGINT: committed position reported, embedded server stopped",
+    () =>
+      Effect.gen(function* () {
+        const child = spawn(node, [main, "--duration", "600", "--table-size", "50"], {
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let output = ""
+        child.stderr.on("data", (chunk: Buffer) => {
+          output += chunk.toString()
+        })
+        const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+        // Interrupt once the writer and consumer are running (the first live status line), unless it exits first.
+        const running = new Promise<void>((resolve) => {
+          child.stdout.on("data", (chunk: Buffer) => {
+            output += chunk.toString()
+            if (/changes\/s/.test(output)) resolve()
+          })
+        })
+        const early = yield* Effect.promise(() => Promise.race([running, exited.then((code) => ({ code }))]))
+        assert.isUndefined(early, `the mirror exited before running: ${output}`)
+        child.kill("SIGINT")
+        const code = yield* Effect.promise(() => exited)
+        assert.strictEqual(code, 130, output)
+        assert.match(output, /interrupted: committed position \d+\/[0-9A-F]+ reported to the server/)
+        assert.include(output, "stopping the embedded server and removing its data")
+        const port = Number(/server: postgres@127\.0\.0\.1:(\d+)\//.exec(output)?.[1])
+        const refused = yield* Effect.promise(
+          () =>
+            new Promise<boolean>((resolve) => {
+              const socket = connect(port, "127.0.0.1")
+              socket.on("connect", () => {
+                socket.destroy()
+                resolve(false)
+              })
+              socket.on("error", () => resolve(true))
+            })
+        )
+        assert.isTrue(refused, `the embedded server on port ${port} still accepts connections`)
       }),
     120_000
   )
