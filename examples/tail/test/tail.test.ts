@@ -144,6 +144,34 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
     }).pipe(Effect.scoped)
   )
 
+  it.effect("starts at --start: transactions that committed before it are not printed", () =>
+    Effect.gen(function* () {
+      const db = yield* TestDatabase
+      const sql = yield* sqlSession(db)
+      yield* sql.query(`
+        SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'tail_start_slot';
+        DROP PUBLICATION IF EXISTS tail_start_pub;
+        DROP TABLE IF EXISTS tail_start;
+        CREATE TABLE tail_start (id int PRIMARY KEY);
+        CREATE PUBLICATION tail_start_pub FOR TABLE tail_start`)
+      yield* sql.query("SELECT pg_create_logical_replication_slot('tail_start_slot', 'pgoutput')")
+      yield* sql.query("INSERT INTO tail_start VALUES (1)")
+      const start = (yield* scalar(sql, "SELECT pg_current_wal_insert_lsn()::text")) ?? "0/0"
+      yield* sql.query("INSERT INTO tail_start VALUES (2)")
+      const end = (yield* scalar(sql, "SELECT pg_current_wal_insert_lsn()::text")) ?? "0/0"
+      const args = ["--url", db.url, "-S", "tail_start_slot", "-P", "tail_start_pub", "-I", start, "-E", end]
+      const { stdout } = yield* Effect.promise(() => exec(node, [main, ...args], { timeout: 60_000 }))
+      const inserted = stdout
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Line)
+        .filter((l) => l._tag === "Insert")
+        .map((l) => l.new)
+      assert.deepStrictEqual(inserted, [{ id: 2 }])
+      yield* sql.query("SELECT pg_drop_replication_slot('tail_start_slot'); DROP PUBLICATION tail_start_pub")
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("says which option is wrong", () =>
     Effect.gen(function* () {
       const db = yield* TestDatabase
