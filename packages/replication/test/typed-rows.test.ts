@@ -167,6 +167,17 @@ describe("typed rows", () => {
       )
       assert.deepStrictEqual(seen, [1])
       assert.isTrue(Exit.isFailure(exit))
+      // On a live stream that goes idle after the bad row, the error still comes at once, after the good row.
+      const live: Array<number> = []
+      const error = yield* Stream.concat(
+        Stream.fromArray([insert(row()), insert(row({ id: "x" }))]),
+        Stream.never
+      ).pipe(
+        Rows.changes({ table: "users", schema: User }),
+        Stream.runForEach((c) => Effect.sync(() => live.push(c._tag === "Insert" ? c.new.id : -1))),
+        Effect.flip
+      )
+      assert.deepStrictEqual([live, error.column], [[1], "id"])
       const all = Rows.decodeAll(rows, [insert(row()), insert(row({ id: 3 }))])
       assert.deepStrictEqual(
         Result.getOrThrow(all).map((c) => (c._tag === "Insert" ? c.new.id : -1)),

@@ -1,10 +1,11 @@
 /**
  * A stream transformation driven by a mutable, single-owner state machine that may throw a typed error: the
- * outputs produced before the failing input are still emitted, then the stream fails with that error.
+ * outputs produced before the failing input are emitted, and the stream fails right after them (without waiting
+ * for more input, which on an idle replication stream could take forever).
  *
  * Internal to the transaction and typed-row views; it deliberately offers no effects inside the step.
  */
-import { Effect, Stream } from "effect"
+import { Stream } from "effect"
 
 export const statefulMap = <A, E, R, S, B, E2>(
   self: Stream.Stream<A, E, R>,
@@ -14,30 +15,20 @@ export const statefulMap = <A, E, R, S, B, E2>(
 ): Stream.Stream<B, E | E2, R> =>
   Stream.suspend(() => {
     const state = make()
-    let failed: E2 | undefined
-    const mapped = self.pipe(
-      Stream.mapAccumArrayEffect(
-        () => state,
-        (s, chunk): Effect.Effect<readonly [S, ReadonlyArray<B>], E2> => {
-          if (failed !== undefined) return Effect.fail(failed)
-          const out: Array<B> = []
-          for (const input of chunk) {
-            try {
-              step(s, input, out)
-            } catch (e) {
-              if (!isError(e)) throw e
-              // Deliver what completed before the bad input, then fail on the next pull.
-              if (out.length === 0) return Effect.fail(e)
-              failed = e
-              return Effect.succeed([s, out] as const)
-            }
+    // One element per upstream chunk, so that a chunk maps to its outputs followed, if need be, by the failure.
+    return self.pipe(
+      Stream.chunks,
+      Stream.flatMap((chunk): Stream.Stream<B, E2> => {
+        const out: Array<B> = []
+        for (const input of chunk) {
+          try {
+            step(state, input, out)
+          } catch (e) {
+            if (!isError(e)) throw e
+            return out.length === 0 ? Stream.fail(e) : Stream.concat(Stream.fromArray(out), Stream.fail(e))
           }
-          return Effect.succeed([s, out] as const)
         }
-      )
-    )
-    return Stream.concat(
-      mapped,
-      Stream.suspend(() => (failed === undefined ? Stream.empty : Stream.fail(failed)))
+        return Stream.fromArray(out)
+      })
     )
   })
