@@ -68,6 +68,11 @@ const check = (options: MirrorOptions): Effect.Effect<void, MirrorError> => {
 
 const walsenderConfig = (config: ConnectionConfig): ConnectionConfig => ({ ...config, replication: "logical" })
 
+/**
+ * The end of the WAL written so far, read on the writer's session after its last commit. The insert position, not
+ * `pg_current_wal_lsn()` (the write position): with `synchronous_commit = off` (as on the test servers) the write
+ * position can still be before the last commit record, and waiting for it would compare too early.
+ */
 const currentWalLsn = (conn: ConnectionShape) =>
   Effect.map(conn.query("SELECT pg_current_wal_insert_lsn()::text"), (results) =>
     Lsn.unsafeParse(results[0]?.rows[0]?.[0] ?? "0/0")
