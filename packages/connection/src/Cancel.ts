@@ -7,15 +7,14 @@
  * running query's own ErrorResponse (57014) is what the session then reads.
  */
 import { Duration, Effect } from "effect"
-import { type ConnectionConfig, endpoint } from "./ConnectionConfig.ts"
-import type { BackendKey } from "./Startup.ts"
-import { Transport } from "./Transport.ts"
+import type { ConnectionConfig } from "./ConnectionConfig.ts"
+import { type BackendKey, openTransport } from "./Startup.ts"
 import { encodeOne } from "./Wire.ts"
 
 export const sendCancel = (config: ConnectionConfig, key: BackendKey): Effect.Effect<void> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const transport = yield* Transport.open(endpoint(config), { keepAlive: false, keepAliveIdle: Duration.zero })
+      const transport = yield* openTransport(config, false)
       yield* transport.end(encodeOne({ _tag: "CancelRequest", processId: key.processId, secretKey: key.secretKey }))
     })
   ).pipe(

@@ -10,6 +10,7 @@
  * It deliberately does not support several hosts (libpq's "h1,h2" failover), service files, `.pgpass`, GSS or
  * `hostaddr`: those are rejected with an error saying so instead of being silently ignored.
  */
+import type { SocketFactory } from "./SocketTransport.ts"
 import { Config, ConfigProvider, Duration, Effect, Option, Redacted, Result } from "effect"
 import { type ConnectionError, configError, isConnectionError } from "./ConnectionError.ts"
 
@@ -56,6 +57,13 @@ export interface ConnectionConfig {
   readonly keepAliveIdle?: Duration.Input | undefined
   /** Largest backend message accepted, in bytes (guards memory against a broken peer). Default 1 GiB + 1 MiB. */
   readonly maxMessageSize?: number | undefined
+  /**
+   * Opens the byte channel instead of dialling `host`/`port`: an Effect `Socket` (`effect/socket`), made once per
+   * session (and per CancelRequest); acquiring its reader is the connection. For in-memory peers such as
+   * `@pgcdc/testing`'s fake server. TLS is off over such a socket (sslmode require/verify-* is refused), and
+   * `host`/`port` only name the peer in messages.
+   */
+  readonly socket?: SocketFactory | undefined
 }
 
 export const defaultPort = 5432

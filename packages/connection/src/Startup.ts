@@ -17,7 +17,8 @@ import {
 } from "./ConnectionConfig.ts"
 import { type ConnectionError, openError, protocolError, tlsError } from "./ConnectionError.ts"
 import { attempts, describeTlsFailure, type TlsAttempt, tlsOptions } from "./Tls.ts"
-import { Transport } from "./Transport.ts"
+import { SocketTransport } from "./SocketTransport.ts"
+import { type ByteTransport, Transport } from "./Transport.ts"
 import { logNotice, serverError, Wire } from "./Wire.ts"
 
 export interface BackendKey {
@@ -76,13 +77,32 @@ const openAttempt = (
   attempt: TlsAttempt
 ): Effect.Effect<OpenedSession, ConnectionError, Scope.Scope> =>
   Effect.gen(function* () {
-    const transport = yield* Transport.open(endpoint(config), {
-      keepAlive: config.keepAlive ?? true,
-      keepAliveIdle: Duration.fromInputUnsafe(config.keepAliveIdle ?? defaultKeepAliveIdle)
-    })
+    const transport = yield* openTransport(config)
     const wire = new Wire(transport, config.maxMessageSize ?? defaultMaxMessageSize)
     return yield* handshake(wire, config, attempt).pipe(Effect.onError(() => Effect.sync(() => transport.destroy())))
   })
+
+/** Dials host/port, or opens the configured `socket` (plain text only: see `SocketTransport.ts`). */
+export const openTransport = (
+  config: ConnectionConfig,
+  keepAlive = config.keepAlive ?? true
+): Effect.Effect<ByteTransport, ConnectionError, Scope.Scope> => {
+  if (config.socket === undefined) {
+    return Transport.open(endpoint(config), {
+      keepAlive,
+      keepAliveIdle: Duration.fromInputUnsafe(config.keepAliveIdle ?? defaultKeepAliveIdle)
+    })
+  }
+  const mode = config.sslmode ?? "prefer"
+  if (mode === "require" || mode === "verify-ca" || mode === "verify-full") {
+    return Effect.fail(
+      tlsError(
+        `sslmode=${mode} needs TLS, which is not available over a custom socket (ConnectionConfig.socket): use sslmode=disable or prefer, or dial host and port`
+      )
+    )
+  }
+  return SocketTransport.open(config.socket, `socket ${describe(config)}`)
+}
 
 const handshake = (
   wire: Wire,

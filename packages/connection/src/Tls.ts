@@ -11,7 +11,8 @@
  * | verify-full | TLS                  | none                                | chain + host name           |
  *
  * As in libpq, `require` with an explicit `sslrootcert` behaves like `verify-ca`, `sslrootcert=system` uses the
- * trusted roots of the platform (Node's bundled store), and Unix-domain sockets never use TLS.
+ * trusted roots of the platform (Node's bundled store), and Unix-domain sockets never use TLS (nor does a custom
+ * `socket`: see `SocketTransport.ts`).
  *
  * It deliberately does not implement GSS encryption, direct TLS (PostgreSQL 17's sslnegotiation=direct), CRLs or
  * encrypted client keys.
@@ -28,7 +29,7 @@ export type TlsAttempt = "plain" | "tls-required" | "tls-preferred"
 
 /** The attempts to make, in order (allow and prefer may need a second one). */
 export const attempts = (config: ConnectionConfig): ReadonlyArray<TlsAttempt> => {
-  if (config.host.startsWith("/")) return ["plain"]
+  if (config.host.startsWith("/") || config.socket !== undefined) return ["plain"]
   switch (config.sslmode ?? "prefer") {
     case "disable":
       return ["plain"]

@@ -24,9 +24,35 @@ export interface TransportOptions {
   readonly keepAliveIdle: Duration.Duration
 }
 
+/**
+ * What a session needs from its byte pipe. `Transport` (node:net/node:tls) is the one used in production;
+ * `SocketTransport` adapts an Effect `Socket` (an in-memory peer in tests, or any user-supplied transport).
+ */
+export interface ByteTransport {
+  readonly description: string
+  readonly isTls: boolean
+  /** The server's certificate (DER and signature algorithm), when TLS is on. */
+  readonly peerCertificate: { readonly raw: Uint8Array; readonly signatureAlgorithmOid: string } | undefined
+  /** Whatever bytes are buffered right now, without waiting; undefined when nothing is. */
+  readAvailable(): Uint8Array | undefined
+  /** The next chunk of bytes; waits for the peer. Fails with "Closed" once the peer is gone. */
+  readonly read: Effect.Effect<Uint8Array, ConnectionError>
+  /** Sends bytes, waiting only for write backpressure. */
+  write(bytes: Uint8Array): Effect.Effect<void, ConnectionError>
+  /** Queues bytes without waiting; they go out no later than the next read or write. */
+  writeNow(bytes: Uint8Array): void
+  /** Wraps the connection in TLS in place. */
+  upgrade(options: Tls.ConnectionOptions): Effect.Effect<void, ConnectionError>
+  /** Sends the last bytes (Terminate) and closes gracefully. */
+  end(lastBytes: Uint8Array): Effect.Effect<void>
+  /** Closes at once; pending and later reads fail with "Closed". */
+  destroy(): void
+  readonly destroyed: boolean
+}
+
 type Waiter = (effect: Effect.Effect<Uint8Array, ConnectionError>) => void
 
-export class Transport {
+export class Transport implements ByteTransport {
   private socket: Net.Socket
   private waiter: Waiter | undefined = undefined
   private failure: ConnectionError | undefined = undefined

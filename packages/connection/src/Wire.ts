@@ -19,14 +19,14 @@ import {
 } from "@pgcdc/protocol"
 import { Effect } from "effect"
 import { ConnectionError, protocolError } from "./ConnectionError.ts"
-import type { Transport } from "./Transport.ts"
+import type { ByteTransport } from "./Transport.ts"
 
 export class Wire {
-  readonly transport: Transport
+  readonly transport: ByteTransport
   readonly framer: Framer
   private readonly writer = new Writer(256)
 
-  constructor(transport: Transport, maxMessageSize: number) {
+  constructor(transport: ByteTransport, maxMessageSize: number) {
     this.transport = transport
     this.framer = new Framer({ maxMessageSize })
   }

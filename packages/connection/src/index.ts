@@ -35,3 +35,4 @@ export type {
   TimelineHistory
 } from "./ReplicationCommands.ts"
 export { majorOf, parseServerVersion } from "./ServerVersion.ts"
+export type { SocketFactory } from "./SocketTransport.ts"

@@ -25,7 +25,9 @@ export {
 } from "./fake/FakePostgres.ts"
 export {
   connectionConfig as fakeConnectionConfig,
-  layerConnection as fakeConnectionLayer
+  layerConnection as fakeConnectionLayer,
+  layerTcpConnection as fakeTcpConnectionLayer,
+  tcpConnectionConfig as fakeTcpConnectionConfig
 } from "./fake/FakeConnection.ts"
 export type {
   FakeAuthMethod,

@@ -14,7 +14,7 @@ import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import pg from "pg"
-import { connectionConfig } from "../src/fake/FakeConnection.ts"
+import { tcpConnectionConfig } from "../src/fake/FakeConnection.ts"
 import { FakePostgres } from "../src/fake/FakePostgres.ts"
 import { Change } from "../src/fake/Wal.ts"
 import { connect } from "../src/fake/ScriptedClient.ts"
@@ -59,7 +59,7 @@ describe("FakePostgres with other clients (loopback TCP)", () => {
     Effect.gen(function* () {
       const fake = yield* FakePostgres.make({ auth: "scram-sha-256", password: "pw" })
       yield* fake.defineTable(users)
-      const conn = yield* Connection.make(connectionConfig(fake))
+      const conn = yield* Connection.make(tcpConnectionConfig(fake))
       assert.strictEqual(conn.serverVersion, 180001)
       const identity = yield* ReplicationCommands.identifySystem(conn)
       assert.strictEqual(identity.dbname, "postgres")

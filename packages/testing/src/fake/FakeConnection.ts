@@ -1,35 +1,52 @@
 /**
- * A `Connection` (from @pgcdc/connection) to the fake server, for tests of code that needs one: the connection
- * settings of the fake's loopback TCP listener, and a Layer that opens a walsender session there.
+ * A `Connection` (from @pgcdc/connection) to the fake server, for tests of code that needs one. By default it runs
+ * over the fake's in-memory socket (`ConnectionConfig.socket`): no port, and every byte moves under the caller's
+ * clock, so a test under `TestClock` stays deterministic. The loopback TCP variant (`tcpConnectionConfig`,
+ * `layerTcpConnection`) goes through the fake's listener, for tests that want the real socket code path.
  *
- * It goes through TCP because `Connection` dials `node:net` itself and has no seam for a custom transport yet; with
- * one (a `ConnectionConfig` field taking an Effect `Socket`, or a `Transport` factory), this layer would use
- * `FakePostgres.socket` instead and need no port.
+ * It deliberately adds nothing to what the fake answers: the settings below are the ones any client would use.
  */
 import { Connection, type ConnectionConfig, type ConnectionError } from "@pgcdc/connection"
 import { Layer, Redacted } from "effect"
 import { FakePostgres, type FakePostgresShape } from "./FakePostgres.ts"
 
-/** Settings that reach the fake's loopback listener (sslmode disable: the fake declines TLS). */
-export const connectionConfig = (
-  fake: FakePostgresShape,
-  overrides: Partial<ConnectionConfig> = {}
-): ConnectionConfig => ({
+const base = (fake: FakePostgresShape): ConnectionConfig => ({
   host: fake.host,
   port: fake.port,
   user: fake.config.user,
   password: Redacted.make(fake.config.password),
   database: fake.config.database,
   replication: "logical",
-  sslmode: "disable",
-  ...overrides
+  // The fake declines TLS.
+  sslmode: "disable"
 })
 
-/** A walsender `Connection` to the `FakePostgres` in context, open for the layer's lifetime. */
+/** Settings for a walsender session over the fake's in-memory socket (each session opens a new connection). */
+export const connectionConfig = (
+  fake: FakePostgresShape,
+  overrides: Partial<ConnectionConfig> = {}
+): ConnectionConfig => ({ ...base(fake), host: "fake-postgres", port: 5432, socket: fake.socket, ...overrides })
+
+/** Settings that reach the fake's loopback TCP listener (not available with `listen: false`). */
+export const tcpConnectionConfig = (
+  fake: FakePostgresShape,
+  overrides: Partial<ConnectionConfig> = {}
+): ConnectionConfig => ({ ...base(fake), ...overrides })
+
+/** A walsender `Connection` to the `FakePostgres` in context over its in-memory socket, open for the layer's lifetime. */
 export const layerConnection = (
   overrides: Partial<ConnectionConfig> = {}
 ): Layer.Layer<Connection, ConnectionError, FakePostgres> =>
   Layer.effect(
     Connection,
     FakePostgres.use((fake) => Connection.make(connectionConfig(fake, overrides)))
+  )
+
+/** The same over the fake's loopback TCP listener. */
+export const layerTcpConnection = (
+  overrides: Partial<ConnectionConfig> = {}
+): Layer.Layer<Connection, ConnectionError, FakePostgres> =>
+  Layer.effect(
+    Connection,
+    FakePostgres.use((fake) => Connection.make(tcpConnectionConfig(fake, overrides)))
   )

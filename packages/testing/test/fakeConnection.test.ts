@@ -1,0 +1,175 @@
+/**
+ * Our `Connection` to the fake over both transports: the in-memory socket (`ConnectionConfig.socket`, no port,
+ * deterministic under TestClock) and the loopback TCP listener. The same checks run on both: a query, a
+ * replication stream with an acknowledgement, an interrupted query (CancelRequest on a side connection), and a
+ * dropped connection failing the session with "Closed".
+ */
+import { Connection, type ConnectionConfig, ReplicationCommands } from "@pgcdc/connection"
+import { encodeReplicationToBytes, Lsn, unsafeDecodeReplication } from "@pgcdc/protocol"
+import { Replication, WalMessage } from "@pgcdc/replication"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Result, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { connectionConfig, layerConnection, tcpConnectionConfig } from "../src/fake/FakeConnection.ts"
+import { FakePostgres, type FakePostgresShape } from "../src/fake/FakePostgres.ts"
+
+const users = {
+  name: "users",
+  columns: [
+    { name: "id", typeOid: 23, key: true },
+    { name: "name", typeOid: 25 }
+  ]
+} as const
+
+const transports: ReadonlyArray<
+  readonly [string, (fake: FakePostgresShape, o?: Partial<ConnectionConfig>) => ConnectionConfig]
+> = [
+  ["in-memory socket", connectionConfig],
+  ["loopback TCP", tcpConnectionConfig]
+]
+
+for (const [name, configOf] of transports) {
+  describe(`Connection to the fake over the ${name}`, () => {
+    it.live("queries, streams WAL and acknowledges it", () =>
+      Effect.gen(function* () {
+        const fake = yield* FakePostgres.make()
+        yield* fake.defineTable(users)
+        yield* fake.createSlot("s")
+        const conn = yield* Connection.make(configOf(fake))
+        assert.strictEqual(conn.serverVersion, 180001)
+        assert.isFalse(conn.tls)
+        const identity = yield* ReplicationCommands.identifySystem(conn)
+        assert.strictEqual(identity.dbname, "postgres")
+        const written = yield* fake.insert("users", { id: "1", name: "ada" })
+        // The copy holds the session until its scope closes.
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const copy = yield* conn.copyBoth(
+              "START_REPLICATION SLOT s LOGICAL 0/0 (proto_version '1', publication_names 'p')"
+            )
+            const data = yield* copy.messages.pipe(
+              Stream.map((bytes) => unsafeDecodeReplication(bytes)),
+              Stream.filter((m) => m._tag === "XLogData"),
+              Stream.take(4),
+              Stream.runCollect
+            )
+            assert.strictEqual(data.length, 4)
+            yield* copy.send(
+              encodeReplicationToBytes({
+                _tag: "StandbyStatusUpdate",
+                written: written.endLsn,
+                flushed: written.endLsn,
+                applied: written.endLsn,
+                clientTime: 0n,
+                replyRequested: false
+              })
+            )
+            yield* fake.awaitConfirmedFlush("s", written.endLsn)
+            yield* copy.done
+          })
+        )
+        assert.deepStrictEqual((yield* conn.query("SELECT 1"))[0]!.rows, [["1"]])
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a dropped connection fails the session with Closed", () =>
+      Effect.gen(function* () {
+        const fake = yield* FakePostgres.make()
+        const conn = yield* Connection.make(configOf(fake))
+        yield* fake.dropConnections
+        const result = yield* Effect.result(conn.query("SELECT 1"))
+        assert.isTrue(Result.isFailure(result) && result.failure.reason === "Closed")
+      }).pipe(Effect.scoped)
+    )
+  })
+}
+
+describe("Connection to the fake over the in-memory socket", () => {
+  it.effect("needs no listener and runs under TestClock (the fake's idle keepalive arrives when the clock moves)", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false, keepaliveInterval: "10 seconds" })
+      yield* fake.createSlot("s")
+      const conn = yield* Connection.make(connectionConfig(fake))
+      const copy = yield* conn.copyBoth(
+        "START_REPLICATION SLOT s LOGICAL 0/0 (proto_version '1', publication_names 'p')"
+      )
+      const keepalives = yield* copy.messages.pipe(
+        Stream.map((bytes) => unsafeDecodeReplication(bytes)),
+        Stream.filter((m) => m._tag === "PrimaryKeepalive"),
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.forkChild
+      )
+      yield* fake.awaitStreaming("s")
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual((yield* Fiber.join(keepalives)).length, 2)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("an interrupted query sends a CancelRequest over a second in-memory connection", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false })
+      const conn = yield* Connection.make(connectionConfig(fake))
+      // The answer is held back, so the query is still running when it is interrupted.
+      yield* fake.stall
+      const running = yield* Effect.forkChild(conn.query("SELECT 1"))
+      // In memory, sending is synchronous: once the forked fiber has run, the fake has the query.
+      while (!(yield* fake.queries).includes("SELECT 1")) yield* Effect.yieldNow
+      const interrupting = yield* Effect.forkChild(Fiber.interrupt(running))
+      const ended = yield* fake.awaitDisconnections(1)
+      assert.strictEqual(ended[0]!.message, "cancel request received")
+      // The session reads on to ReadyForQuery once the fake writes again, and stays usable.
+      yield* fake.resume
+      yield* Fiber.join(interrupting)
+      assert.deepStrictEqual((yield* conn.query("SELECT 1"))[0]!.rows, [["1"]])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("refuses an sslmode that needs TLS", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false })
+      const result = yield* Effect.result(Connection.make(connectionConfig(fake, { sslmode: "require" })))
+      assert.isTrue(Result.isFailure(result) && result.failure.reason === "Tls")
+      assert.include(Result.isFailure(result) ? result.failure.message : "", "custom socket")
+    }).pipe(Effect.scoped)
+  )
+
+  it.layer(FakePostgres.layer({ listen: false }))((it) => {
+    it.effect("Replication reconnects over a new in-memory connection after a drop", () =>
+      Effect.gen(function* () {
+        const fake = yield* FakePostgres
+        yield* fake.defineTable(users)
+        yield* fake.createSlot("r")
+        yield* fake.createPublication("p")
+        const first = yield* fake.insert("users", { id: "1" })
+        yield* fake.insert("users", { id: "2" })
+        const seen = yield* Effect.gen(function* () {
+          const replication = yield* Replication
+          const ids: Array<number> = []
+          yield* replication.stream.pipe(
+            Stream.tap((m) =>
+              Effect.gen(function* () {
+                if (m._tag === "Insert") ids.push(m.new.id as number)
+                if (m._tag === "Commit" && m.endLsn === first.endLsn) {
+                  yield* replication.commit(WalMessage.commitLsn(m))
+                  yield* fake.keepalive({ replyRequested: true })
+                  yield* fake.awaitConfirmedFlush("r", first.endLsn)
+                  yield* fake.dropConnections
+                }
+              })
+            ),
+            Stream.filter((m) => m._tag === "Commit"),
+            Stream.take(2),
+            Stream.runDrain
+          )
+          return ids
+        }).pipe(
+          Effect.provide(Replication.layer({ slot: "r", publications: ["p"] }).pipe(Layer.provide(layerConnection())))
+        )
+        // The first transaction was confirmed before the drop; the session resumed after it.
+        assert.deepStrictEqual(seen, [1, 2])
+        assert.strictEqual(yield* fake.confirmedFlush("r"), Lsn.unsafeMake(first.endLsn))
+      })
+    )
+  })
+})
