@@ -108,16 +108,6 @@ if (nodeMajor === undefined || nodeMajor < 24) {
 
 // ---- one workload -------------------------------------------------------------------------------------------------
 
-const checkout = (): string => {
-  try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim()
-    return dirty === "" ? head : `${head} with uncommitted changes`
-  } catch {
-    return "unknown (not a git checkout)"
-  }
-}
-
 const connect = async (db: TestDatabaseInfo): Promise<pg.Client> => {
   const client = new pg.Client({
     host: db.host,
@@ -265,6 +255,17 @@ const runDecode = async (admin: pg.Client, dir: string): Promise<Array<DecodeRes
     })
   }
   return out
+}
+
+/** The measured checkout, so a report says what it measured. */
+const checkout = (): string => {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim()
+    return dirty === "" ? head : `${head} with uncommitted changes`
+  } catch {
+    return "unknown (not a git checkout)"
+  }
 }
 
 // ---- main ---------------------------------------------------------------------------------------------------------
