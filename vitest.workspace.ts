@@ -7,5 +7,7 @@ export const projects = [
   "packages/connection",
   "packages/replication",
   "packages/testing",
+  "examples/mirror",
+  "examples/tail",
   "scripts"
 ]
