@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from "node:url"
 
-export type ClientId = "recvlogical" | "pglr" | "postgresjs" | "pgcdc-core" | "pgcdc"
+export type ClientId = "recvlogical" | "pglr" | "postgresjs" | "pgcdc-core" | "pgcdc" | "pgcdc-typed"
 
 export interface ClientSpec {
   readonly id: ClientId
@@ -36,7 +36,8 @@ export const clients: ReadonlyArray<ClientSpec> = [
     pgcdc: true,
     script: script("pgcdcCore.ts")
   },
-  { id: "pgcdc", label: "pgcdc Replication stream", jsPeer: false, pgcdc: true, script: script("pgcdcStream.ts") }
+  { id: "pgcdc", label: "pgcdc Replication stream", jsPeer: false, pgcdc: true, script: script("pgcdcStream.ts") },
+  { id: "pgcdc-typed", label: "pgcdc typed rows", jsPeer: false, pgcdc: true, script: script("pgcdcTyped.ts") }
 ]
 
 export const clientById = (id: string): ClientSpec | undefined => clients.find((c) => c.id === id)

@@ -1,0 +1,83 @@
+/**
+ * Client process: pgcdc's typed rows. The `Replication` service's `Stream<WalMessage>`, as in pgcdcStream.ts, with
+ * every change of the data table also decoded by an Effect Schema of its row (`Rows.make` from
+ * `@pgcdc/replication`), converting to the JavaScript types an application would want: `bigint` id, numeric as a
+ * string, timestamptz as a `Date`, jsonb as its parsed value. Commits each transaction's LSN like pgcdcStream.ts.
+ *
+ * Measures from the moment `Replication.make` returns to the end marker.
+ */
+import { Connection } from "@pgcdc/connection"
+import { Replication, type ReplicationError, Rows, WalMessage, type WalMessageType } from "@pgcdc/replication"
+import { Data, Effect, Redacted, Result, Schema, Stream } from "effect"
+import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
+
+class EndMarker extends Data.TaggedError("EndMarker")<{}> {}
+
+const { PgSchema } = Rows
+
+const BenchRow = Schema.Struct({
+  id: PgSchema.Int8,
+  name: Schema.NullOr(Schema.String),
+  amount: Schema.NullOr(PgSchema.NumericAsString),
+  created: Schema.NullOr(PgSchema.TimestampTzAsDate),
+  payload: Schema.NullOr(PgSchema.JsonAsValue)
+})
+
+const config = readConfig()
+const meter = new Meter()
+const rows = Rows.make({ table: config.dataTable, schema: BenchRow })
+let changes = 0
+let commits = 0
+
+const program = Effect.gen(function* () {
+  const replication = yield* Replication.make({
+    slot: config.slot,
+    publications: [config.publication],
+    protoVersion: 1
+  })
+  meter.start()
+  yield* Stream.runForEachArray(
+    replication.stream,
+    (batch): Effect.Effect<void, ReplicationError | Rows.RowDecodeError | EndMarker> =>
+      Effect.gen(function* () {
+        for (const message of batch as ReadonlyArray<WalMessageType>) {
+          switch (message._tag) {
+            case "Insert":
+            case "Update":
+            case "Delete": {
+              if (message.table.name === config.endTable) return yield* new EndMarker()
+              const typed = rows.decode(message)
+              if (Result.isFailure(typed)) return yield* typed.failure
+              if (typed.success !== undefined) changes++
+              break
+            }
+            case "Commit":
+              commits++
+              yield* replication.commit(WalMessage.commitLsn(message))
+              break
+            default:
+              break
+          }
+        }
+      })
+  ).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
+}).pipe(
+  Effect.scoped,
+  Effect.provide(
+    Connection.layer({
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      password: Redacted.make(config.password),
+      database: config.database,
+      applicationName: config.applicationName,
+      replication: "logical",
+      sslmode: "disable"
+    })
+  )
+)
+
+await Effect.runPromise(program).then(
+  () => process.exit(0),
+  (error: unknown) => fail(error)
+)
