@@ -219,6 +219,10 @@ const make = (
           .copyBoth(command(options, resolved, from))
           .pipe(Effect.mapError((e) => fromConnectionError(e, "START_REPLICATION")))
         yield* Ref.update(state, Feedback.onSessionStart)
+        if (sessions > 1) {
+          const restart: WalMessage = { _tag: "Reconnected", walStart: from, walEnd: from, session: sessions }
+          yield* Queue.offer(queue, restart)
+        }
         yield* Effect.annotateCurrentSpan({ "pgcdc.slot": options.slot, "pgcdc.start_lsn": Lsn.format(from) })
         const decoder = new WalDecoder(resolved)
         const replyNow = yield* Queue.sliding<void>(1)
@@ -309,7 +313,9 @@ const make = (
               })
             )
           ),
-          Effect.catchTag("EndReached", () => Effect.void)
+          // Past the end: end the consumer's stream but keep the session (and its feedback fiber) until the scope
+          // closes, so the final status update carries what the consumer committed while draining the queue.
+          Effect.catchTag("EndReached", () => Effect.andThen(Queue.end(queue), Effect.never))
         )
         return yield* Effect.raceFirst(reader, feedback)
       }).pipe(Effect.scoped, Effect.withSpan("Replication.session"))

@@ -86,12 +86,23 @@ export interface Relation extends WalPosition {
   readonly table: Table
 }
 
+/**
+ * Not a pgoutput message: the service reconnected after a retryable failure and the server restarts from `walStart`,
+ * the last committed LSN. Everything after it is sent again, so a consumer that staged changes of a transaction it
+ * had not seen commit must drop them (the transactions views do). Never emitted for the first session.
+ */
+export interface Reconnected extends WalPosition {
+  readonly _tag: "Reconnected"
+  /** The session number (2 for the first reconnect). */
+  readonly session: number
+}
+
 type Resolved = "Insert" | "Update" | "Delete" | "Truncate" | "Relation"
 
 /** Every other pgoutput message (Begin, Commit, Message, Type, Origin, Stream*, *Prepare*) with its position. */
 export type Passthrough = Exclude<PgoutputMessage, { readonly _tag: Resolved }> & WalPosition
 
-export type WalMessage = Insert | Update | Delete | Truncate | Relation | Passthrough
+export type WalMessage = Insert | Update | Delete | Truncate | Relation | Passthrough | Reconnected
 
 export type WalMessageTag = WalMessage["_tag"]
 

@@ -65,6 +65,52 @@ const ids = (e: Transactions.TransactionElement): Array<number> =>
     : []
 
 describe("transactions view", () => {
+  it.effect("a reconnect forgets transactions left open, plain and streamed, and takes them again in full", () =>
+    Effect.gen(function* () {
+      const reconnected: WalMessage = { _tag: "Reconnected", ...at(1), session: 2 }
+      const events = yield* run(
+        [
+          start(10, true),
+          ins(1, 10),
+          // The connection drops in the middle of a stream segment: no StreamStop, no decision.
+          reconnected,
+          begin(30),
+          ins(3),
+          // and again in the middle of a plain transaction.
+          reconnected,
+          begin(30),
+          ins(3),
+          commit(100),
+          start(10, true),
+          ins(1, 10),
+          stop,
+          streamCommit(10, 200)
+        ],
+        Transactions.events()
+      )
+      assert.deepStrictEqual(
+        events.flatMap((e) => (e._tag === "TransactionInterrupted" ? [e.xid] : [])),
+        [10, 30]
+      )
+      const whole = yield* run(
+        [
+          start(10, true),
+          ins(1, 10),
+          reconnected,
+          begin(30),
+          ins(3),
+          commit(100),
+          start(10, true),
+          ins(1, 10),
+          stop,
+          streamCommit(10, 200)
+        ],
+        Transactions.transactions()
+      )
+      assert.deepStrictEqual(whole.map(ids), [[3], [1]])
+    })
+  )
+
   it.effect("emits interleaved streamed transactions at their commit, plain ones in between, in commit order", () =>
     Effect.gen(function* () {
       const out = yield* run(

@@ -119,10 +119,24 @@ export class TransactionAssembler {
         this.interruptPlain(out)
         out.push(m)
         return
+      case "Reconnected":
+        this.reset(out)
+        return
       default:
         if (isChange(m)) this.change(m, out)
         return
     }
+  }
+
+  /**
+   * A new session restarts from the last committed LSN and sends every undecided transaction again, so what is open
+   * now will never be decided in this form: report each as interrupted and forget it.
+   */
+  private reset(out: Array<TransactionEvent>): void {
+    this.interruptPlain(out)
+    for (const xid of this.streams.keys()) out.push({ _tag: "TransactionInterrupted", xid })
+    this.streams.clear()
+    this.current = undefined
   }
 
   private interruptPlain(out: Array<TransactionEvent>): void {

@@ -6,6 +6,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
 import { TestDatabase } from "@pgcdc/testing"
+import { Lsn } from "@pgcdc/protocol"
 import { Effect, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import { commitLsn } from "../../src/WalMessage.ts"
@@ -100,9 +101,13 @@ for (const major of [18, 14] as const) {
           let deliveries = 0
           let commits = 0
           const killed = { pid: null as string | null }
+          const reconnects: Array<Lsn.Lsn> = []
+          let lastCommitted = Lsn.zero
+          let committedAtKill = Lsn.zero
           yield* repl.stream.pipe(
             Stream.mapEffect((m) =>
               Effect.gen(function* () {
+                if (m._tag === "Reconnected") reconnects.push(m.walStart)
                 if (m._tag === "Insert") {
                   seen.add(m.new.id as number)
                   deliveries++
@@ -110,8 +115,12 @@ for (const major of [18, 14] as const) {
                 if (m._tag === "Commit") {
                   commits++
                   // Commit odd transactions only: the 20th is received but uncommitted when the walsender dies.
-                  if (commits % 2 === 1) yield* repl.commit(commitLsn(m))
+                  if (commits % 2 === 1) {
+                    lastCommitted = commitLsn(m)
+                    yield* repl.commit(lastCommitted)
+                  }
                   if (commits === 20) {
+                    committedAtKill = lastCommitted
                     killed.pid = yield* scalar(
                       sql,
                       "SELECT pg_terminate_backend(active_pid)::text || ':' || active_pid FROM pg_replication_slots WHERE slot_name = 's_kill'"
@@ -133,6 +142,10 @@ for (const major of [18, 14] as const) {
           )
           const status = yield* repl.status
           assert.isAtLeast(status.sessions, 2)
+          // The stream told the consumer where the new session restarted: at what it had committed before the kill.
+          assert.isAtLeast(reconnects.length, 1)
+          assert.strictEqual(reconnects[0], committedAtKill)
+          assert.isTrue(committedAtKill > Lsn.zero)
           // At-least-once: the transaction received but not committed before the kill was delivered again.
           assert.isAbove(deliveries, 40)
           assert.notStrictEqual(yield* walsenderPid(sql, "s_kill"), killed.pid?.split(":")[1])

@@ -240,13 +240,30 @@ for (const major of [18, 14] as const) {
           yield* exec(sql, ["INSERT INTO e VALUES (1)", "INSERT INTO e VALUES (2)"])
           const end = lsnOf(yield* scalar(sql, "SELECT pg_current_wal_insert_lsn()::text"))
           yield* exec(sql, ["INSERT INTO e VALUES (3)"])
-          const repl = yield* replicate(db, { slot: "s_end", publications: ["p_end"], endLsn: end })
-          const all = yield* Stream.runCollect(repl.stream).pipe(Effect.map((c) => Array.from(c)))
+          // The consumer commits each transaction after the reader has already reached the end: the final status
+          // update, sent when the service's scope closes, must still carry the last of those commits.
+          const all = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const repl = yield* replicate(db, { slot: "s_end", publications: ["p_end"], endLsn: end })
+              return yield* repl.stream.pipe(
+                Stream.tap((m) => (m._tag === "Commit" ? repl.commit(commitLsn(m)) : Effect.void)),
+                Stream.runCollect,
+                Effect.map((c) => Array.from(c))
+              )
+            })
+          )
           assert.deepStrictEqual(
             all.flatMap((m) => (m._tag === "Insert" ? [m.new.id] : [])),
             [1, 2]
           )
-          assert.strictEqual(all.at(-1)?._tag, "Commit")
+          const last = all.at(-1)
+          assert.strictEqual(last?._tag, "Commit")
+          yield* eventually(
+            Effect.map(confirmedFlush(sql, "s_end"), (confirmed) =>
+              confirmed === commitLsn(last!) ? Option.some(confirmed) : Option.none()
+            ),
+            "confirmed_flush_lsn reaches the last committed transaction after the stream ended at endLsn"
+          )
         }),
       30_000
     )
