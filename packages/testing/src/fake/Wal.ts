@@ -388,7 +388,8 @@ export const relationMessage = (table: FakeTable, xid: number | undefined): Pgou
   relationName: table.name,
   replicaIdentity: table.replicaIdentity,
   columns: table.columns.map((c) => ({
-    flags: c.key === true ? 1 : 0,
+    // pgoutput flags every column as part of the identity under REPLICA IDENTITY FULL (found by the conformance suite).
+    flags: c.key === true || table.replicaIdentity === "f" ? 1 : 0,
     name: c.name,
     typeOid: c.typeOid,
     typeModifier: c.typeModifier ?? -1

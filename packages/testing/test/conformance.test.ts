@@ -1,0 +1,35 @@
+/**
+ * The shared conformance suite (src/conformance) against the fake server and against real PostgreSQL 18: the same
+ * cases, the same expectations. The fake runs under TestClock (it needs no time); PostgreSQL with the live clock
+ * and a small logical_decoding_work_mem so that the large transaction is streamed.
+ */
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { Conformance } from "../src/conformance/Conformance.ts"
+import * as FakeBackend from "../src/simulation/FakeBackend.ts"
+import * as PostgresBackend from "../src/simulation/PostgresBackend.ts"
+import { TestDatabase } from "../src/TestDatabase.ts"
+
+describe("conformance: the fake server", () => {
+  for (const c of Conformance.cases) {
+    it.effect(c.name, () => Effect.flatMap(FakeBackend.make(), c.run).pipe(Effect.scoped))
+  }
+  it.effect("on the fake as PostgreSQL 14, the empty transaction arrives as Begin/Commit", () =>
+    Effect.flatMap(FakeBackend.make({ serverVersion: "14.13" }), Conformance.cases[0]!.run).pipe(Effect.scoped)
+  )
+})
+
+layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64kB" } }), {
+  excludeTestServices: true,
+  timeout: "120 seconds"
+})("conformance: PostgreSQL 18", (it) => {
+  for (const c of Conformance.cases) {
+    it.effect(c.name, () =>
+      Effect.gen(function* () {
+        const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
+        assert.strictEqual(Math.floor(backend.serverVersion / 10000), 18)
+        yield* c.run(backend)
+      }).pipe(Effect.scoped)
+    )
+  }
+})
