@@ -9,5 +9,6 @@ export const projects = [
   "packages/testing",
   "examples/mirror",
   "examples/tail",
+  "benchmarks",
   "scripts"
 ]
