@@ -1,6 +1,7 @@
 /**
  * @pgcdc/testing: what users and our own tests use to test replication consumers: test-database providers
- * (PGCDC_TEST_URL, Testcontainers, embedded PostgreSQL 14 to 18).
+ * (PGCDC_TEST_URL, Testcontainers, embedded PostgreSQL 14 to 18), the fake server, the shared conformance suite and
+ * the deterministic simulation harness.
  */
 export {
   baseSettings,
@@ -56,3 +57,40 @@ export {
   type WrittenTransaction
 } from "./fake/Wal.ts"
 export { connect as connectScriptedClient, type ScriptedClient, UnexpectedMessage } from "./fake/ScriptedClient.ts"
+// Backends (the fake, a real server), the shared conformance suite and the deterministic simulation.
+export type {
+  Backend,
+  ColumnSpec as BackendColumn,
+  ColumnType as BackendColumnType,
+  Op as WorkloadOp,
+  Row as WorkloadRow,
+  SetupSpec,
+  TableSpec as WorkloadTable,
+  Transaction as WorkloadTransaction
+} from "./simulation/Backend.ts"
+export { BackendError } from "./simulation/Backend.ts"
+export { FakeBackend } from "./simulation/FakeBackend.ts"
+export { PostgresBackend } from "./simulation/PostgresBackend.ts"
+export {
+  type CaseError as ConformanceCaseError,
+  Conformance,
+  type ConformanceCase,
+  ConformanceError
+} from "./conformance/Conformance.ts"
+export { type Observation, observe } from "./conformance/Observe.ts"
+export {
+  type Consumer,
+  type ConsumerContext,
+  Consumers,
+  Crash,
+  type Handler as ConsumerHandler
+} from "./simulation/Consumer.ts"
+export { Tables as SimulationTables } from "./simulation/Model.ts"
+export { Random } from "./simulation/Random.ts"
+export {
+  Simulation,
+  SimulationFailure,
+  type SimulationOptions,
+  type SimulationReport
+} from "./simulation/Simulation.ts"
+export { defaultTables as simulationTables, type WorkloadOptions } from "./simulation/Workload.ts"

@@ -74,6 +74,9 @@ export const make = (
     const sql: ConnectionShape = yield* Connection.make({ ...config, replication: undefined }).pipe(
       Effect.mapError(fail)
     )
+    // A walsender sends only flushed WAL. With synchronous_commit off (common on test servers) a commit waits for the
+    // WAL writer (wal_writer_delay, 200 ms) before a consumer can see it; on, it is flushed at once.
+    yield* sql.query("SET synchronous_commit = on").pipe(Effect.mapError(fail))
     const backendName = `${name} ${Math.floor(sql.serverVersion / 10000)}`
     const tables = new Map<string, TableSpec>()
     const slots: Array<string> = []

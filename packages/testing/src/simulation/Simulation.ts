@@ -1,0 +1,273 @@
+/**
+ * The deterministic simulation: from a seed, random batches of transactions (inserts, updates, deletes, truncates,
+ * some rolled back) are written to a `Backend` and applied to a model; a `Consumer` builds a replica from the
+ * `Replication` stream; after every iteration the model, the replica and (where the backend stores rows) the table
+ * must be equal. The consumer crashes at random crash points (the harness drops its stream without another commit
+ * and restarts from the slot) and the harness drops the walsender connection at random (the service reconnects by
+ * itself), which is how the run proves at-least-once delivery with an idempotent consumer.
+ *
+ * Each iteration ends with a marker transaction (a transactional logical message); the consumer has caught up once
+ * the marker's Commit has been handled, or once the slot's confirmed position is past it (a wrong consumer may have
+ * confirmed it without handling it). On the fake server under TestClock a seed reproduces the run exactly (the same
+ * `trace`); on a real server LSNs and the timing of status updates differ between runs, the workload does not.
+ *
+ * A failure is a `SimulationFailure` whose message starts with the seed. It deliberately does not shrink failing
+ * runs, generate schema changes, or stream large transactions.
+ */
+import type { ConnectionError } from "@pgcdc/connection"
+import { Lsn } from "@pgcdc/protocol"
+import { type ReplicationError, type ReplicationShape, WalMessage } from "@pgcdc/replication"
+import { Effect, Exit, Schema, Scope, Stream } from "effect"
+import { replicate } from "../conformance/Conformance.ts"
+import type { Backend, BackendError, TableSpec } from "./Backend.ts"
+import { applyThenCommit, type Consumer, Crash, type Handler } from "./Consumer.ts"
+import { diff, Tables } from "./Model.ts"
+import { Random } from "./Random.ts"
+import { defaultTables, describeTransaction, generateTransaction, type WorkloadOptions } from "./Workload.ts"
+
+export interface SimulationOptions {
+  /** A non-negative safe integer; the same seed gives the same workload, crash points and drops. */
+  readonly seed: number
+  readonly iterations: number
+  readonly backend: Backend
+  /** Default `applyThenCommit`. */
+  readonly consumer?: Consumer | undefined
+  /** Chance that a crash point crashes the consumer. Default 0.03. */
+  readonly crashProbability?: number | undefined
+  /** Chance, per delivered message, that the harness drops the walsender connection. Default 0.005. */
+  readonly dropProbability?: number | undefined
+  readonly workload?: WorkloadOptions | undefined
+  /** Prefix of the tables, slot and publication. Default `sim_<seed>`. */
+  readonly name?: string | undefined
+  /** Default: `<name>_a` (primary key identity) and `<name>_b` (REPLICA IDENTITY FULL), columns id, v, n. */
+  readonly tables?: ReadonlyArray<TableSpec> | undefined
+}
+
+export interface SimulationReport {
+  readonly seed: number
+  readonly iterations: number
+  /** Transactions written: committed and rolled back (markers not counted). */
+  readonly committed: number
+  readonly rolledBack: number
+  /** Row operations in committed transactions. */
+  readonly operations: number
+  /** Messages delivered to the consumer, replays included. */
+  readonly messages: number
+  /** Transactions delivered again after a crash or a drop (at-least-once at work). */
+  readonly replayedTransactions: number
+  readonly crashes: number
+  readonly drops: number
+  /** Replication services started by the harness (1 + restarts after crashes). */
+  readonly restarts: number
+  /** Walsender sessions in total, the service's own reconnects included. */
+  readonly sessions: number
+  /** Rows per table at the end. */
+  readonly rows: Readonly<Record<string, number>>
+  /** What happened, one line per event; equal for equal seeds on the fake. */
+  readonly trace: ReadonlyArray<string>
+}
+
+export class SimulationFailure extends Schema.TaggedError<SimulationFailure>()("SimulationFailure", {
+  seed: Schema.Number,
+  iteration: Schema.Number,
+  message: Schema.String,
+  trace: Schema.Array(Schema.String)
+}) {}
+
+const MARKER = "pgcdc-simulation"
+const textDecoder = new TextDecoder()
+
+interface Session {
+  readonly scope: Scope.Closeable
+  readonly replication: ReplicationShape
+  readonly handler: Handler
+}
+
+export const run = (options: SimulationOptions): Effect.Effect<SimulationReport, SimulationFailure> =>
+  Effect.suspend(() => {
+    const { seed, backend } = options
+    const consumer = options.consumer ?? applyThenCommit
+    const crashProbability = options.crashProbability ?? 0.03
+    const dropProbability = options.dropProbability ?? 0.005
+    const trace: Array<string> = []
+    let iteration = -1
+
+    const failure = (reason: string) =>
+      new SimulationFailure({
+        seed,
+        iteration,
+        message: [
+          `Simulation failed with seed ${seed} at iteration ${iteration} (consumer "${consumer.name}", ${backend.name}): ${reason}`,
+          `Reproduce with Simulation.run({ seed: ${seed}, iterations: ${options.iterations}, ... }). Last events:`,
+          ...trace.slice(-15).map((line) => `  ${line}`)
+        ].join("\n"),
+        trace: [...trace]
+      })
+
+    const body = Effect.gen(function* () {
+      if (!Number.isSafeInteger(seed) || seed < 0)
+        return yield* Effect.fail(failure("the seed must be a non-negative integer"))
+      const root = new Random(seed)
+      const workRandom = root.fork("workload")
+      const faultRandom = root.fork("faults")
+      const name = options.name ?? `sim_${seed}`
+      const tables = options.tables ?? defaultTables(name)
+      const slot = `${name}_slot`
+      const publication = `${name}_pub`
+      yield* backend.setup({ slot, publication, tables })
+
+      const model = new Tables(tables)
+      const replica = new Tables(tables)
+      const stats = { committed: 0, rolledBack: 0, operations: 0, messages: 0, replayed: 0, crashes: 0, drops: 0 }
+      let restarts = 0
+      let sessionsBefore = 0
+      let highestCommit = Lsn.zero
+      let session: Session | undefined
+
+      const open = Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const replication = yield* Scope.provide(
+          replicate(backend, { slot, publications: [publication], messages: true }),
+          scope
+        )
+        restarts++
+        const from = (yield* replication.status).committed
+        trace.push(`start from ${Lsn.format(from)}`)
+        const handler = consumer.session({
+          replica,
+          committed: Effect.map(replication.status, (s) => s.committed),
+          commit: replication.commit,
+          crashPoint: (where) =>
+            Effect.suspend(() =>
+              faultRandom.chance(crashProbability) ? Effect.fail(new Crash({ where })) : Effect.void
+            )
+        })
+        return { scope, replication, handler } satisfies Session
+      })
+
+      const close = (s: Session) =>
+        Effect.gen(function* () {
+          sessionsBefore += (yield* s.replication.status).sessions
+          yield* Scope.close(s.scope, Exit.void)
+        })
+
+      yield* Effect.addFinalizer(() => (session === undefined ? Effect.void : Effect.ignore(close(session))))
+
+      /** Delivers messages until the marker's Commit is handled or the slot is past it. */
+      const catchUp = (marker: string) =>
+        Effect.gen(function* () {
+          let markerCommit: Lsn.Lsn | undefined
+          for (;;) {
+            if (session === undefined) {
+              if (markerCommit !== undefined) {
+                const confirmed = yield* backend.confirmedFlush(slot)
+                if (confirmed >= markerCommit) {
+                  trace.push(`slot confirmed ${Lsn.format(confirmed)}, past the marker: nothing left to deliver`)
+                  return
+                }
+              }
+              session = yield* open
+            }
+            const current = session
+            let sawMarker = false
+            const outcome = yield* current.replication.stream.pipe(
+              Stream.runForEachWhile((m) =>
+                Effect.gen(function* () {
+                  stats.messages++
+                  if (m._tag === "Message" && m.prefix === MARKER && textDecoder.decode(m.content) === marker) {
+                    sawMarker = true
+                  }
+                  const isMarkerCommit = m._tag === "Commit" && sawMarker
+                  if (m._tag === "Commit") {
+                    const lsn = WalMessage.commitLsn(m)
+                    if (lsn <= highestCommit) stats.replayed++
+                    else highestCommit = lsn
+                    if (isMarkerCommit) markerCommit = lsn
+                  }
+                  if (faultRandom.chance(dropProbability)) {
+                    stats.drops++
+                    trace.push(`drop the connection at message ${stats.messages} (${m._tag})`)
+                    yield* backend.dropReplicationConnections(slot)
+                  }
+                  yield* current.handler(m)
+                  return !isMarkerCommit
+                })
+              ),
+              Effect.as(undefined),
+              Effect.catchTag("Crash", (crash) => Effect.succeed(crash))
+            )
+            if (outcome === undefined) return
+            stats.crashes++
+            trace.push(`crash ${outcome.where} at message ${stats.messages}`)
+            session = undefined
+            yield* close(current)
+          }
+        })
+
+      const compare = Effect.gen(function* () {
+        const problems: Array<string> = []
+        for (const t of tables) {
+          problems.push(...diff(t, "model", model.rows(t.name), "replica", replica.rows(t.name)))
+          if (backend.readTable !== undefined) {
+            const rows = yield* backend.readTable(t)
+            problems.push(...diff(t, "model", model.rows(t.name), "table", rows))
+          }
+        }
+        if (problems.length > 0) {
+          return yield* Effect.fail(
+            failure(`the replica (or table) differs from the model:\n  ${problems.join("\n  ")}`)
+          )
+        }
+      })
+
+      for (iteration = 0; iteration < options.iterations; iteration++) {
+        const [minTx, maxTx] = options.workload?.transactions ?? [1, 4]
+        const count = workRandom.between(minTx, maxTx)
+        for (let i = 0; i < count; i++) {
+          const tx = generateTransaction(workRandom, model, options.workload)
+          yield* backend.transaction(tx)
+          trace.push(`${iteration}: ${describeTransaction(tx)}`)
+          if (tx.rollback === true) {
+            stats.rolledBack++
+            continue
+          }
+          stats.committed++
+          for (const op of tx.ops) {
+            model.apply(op)
+            stats.operations++
+          }
+        }
+        const marker = String(iteration)
+        yield* backend.transaction({ ops: [{ _tag: "Message", prefix: MARKER, content: marker }] })
+        yield* catchUp(marker)
+        yield* compare
+      }
+      iteration = options.iterations
+      const sessions = sessionsBefore + (session === undefined ? 0 : (yield* session.replication.status).sessions)
+      const rows: Record<string, number> = {}
+      for (const t of tables) rows[t.name] = model.size(t.name)
+      return {
+        seed,
+        iterations: options.iterations,
+        committed: stats.committed,
+        rolledBack: stats.rolledBack,
+        operations: stats.operations,
+        messages: stats.messages,
+        replayedTransactions: stats.replayed,
+        crashes: stats.crashes,
+        drops: stats.drops,
+        restarts,
+        sessions,
+        rows,
+        trace
+      } satisfies SimulationReport
+    })
+
+    return Effect.scoped(body).pipe(
+      Effect.catch((e: SimulationFailure | BackendError | ReplicationError | ConnectionError) =>
+        Effect.fail(e._tag === "SimulationFailure" ? e : failure(`${e._tag}: ${e.message}`))
+      )
+    )
+  })
+
+export const Simulation = { run } as const

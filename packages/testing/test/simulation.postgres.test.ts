@@ -1,0 +1,59 @@
+/**
+ * The deterministic simulation against real PostgreSQL 18: the same harness, workload and consumer as on the fake,
+ * with the table itself compared too (model == table == replica after every iteration), random consumer crashes
+ * and walsender connections terminated at random. Iterations are bounded to keep the file at a few seconds.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Effect, Result } from "effect"
+import { commitBeforeApply } from "../src/simulation/Consumer.ts"
+import * as PostgresBackend from "../src/simulation/PostgresBackend.ts"
+import { Simulation } from "../src/simulation/Simulation.ts"
+import { TestDatabase } from "../src/TestDatabase.ts"
+
+layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "120 seconds" })(
+  "Simulation on PostgreSQL 18",
+  (it) => {
+    it.effect(
+      "model, table and replica stay equal through crashes and dropped connections",
+      () =>
+        Effect.gen(function* () {
+          const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
+          const started = performance.now()
+          const report = yield* Simulation.run({
+            seed: 18,
+            iterations: 200,
+            backend,
+            crashProbability: 0.02,
+            dropProbability: 0.005
+          })
+          const seconds = (performance.now() - started) / 1000
+          assert.isAbove(report.committed, 250)
+          assert.isAbove(report.crashes, 5)
+          assert.isAbove(report.drops, 2)
+          assert.isAbove(report.replayedTransactions, 0)
+          console.log(
+            `PostgreSQL simulation: ${(report.iterations / seconds).toFixed(0)} iterations/s`,
+            JSON.stringify({ ...report, trace: report.trace.length })
+          )
+        }).pipe(Effect.scoped),
+      { timeout: 120_000 }
+    )
+
+    it.effect(
+      "the wrong consumer is caught on the real server too, with the seed",
+      () =>
+        Effect.gen(function* () {
+          const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
+          const result = yield* Effect.result(
+            Simulation.run({ seed: 7, iterations: 300, backend, consumer: commitBeforeApply, dropProbability: 0 })
+          )
+          assert.isTrue(Result.isFailure(result))
+          if (Result.isFailure(result)) {
+            assert.match(result.failure.message, /^Simulation failed with seed 7 at iteration \d+/)
+            assert.include(result.failure.message, "differs from the model")
+          }
+        }).pipe(Effect.scoped),
+      { timeout: 120_000 }
+    )
+  }
+)
