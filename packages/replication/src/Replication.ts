@@ -7,8 +7,12 @@
  *   received is committed (see Feedback.ts). A reconnect restarts from the last committed LSN.
  * - Monotonic, cheap commit (2): `commit` is one `Ref` update; it never touches the network.
  * - Never timed out (3): a feedback fiber of each session answers keepalives that ask for a reply at once and sends a
- *   status update every `statusInterval`, however slowly the stream is pulled. Backpressure: decoded messages go into
- *   a bounded queue; when it is full the reader stops pulling the socket, and TCP stops the server.
+ *   status update every `statusInterval`, however slowly the stream is pulled. Backpressure: the reader decodes a
+ *   slice of payloads only after taking a permit per message (`bufferSize` in all), and queues the decoded slice as
+ *   one batch; the consumer returns a batch's permits when it has read the whole batch. With no permits left the
+ *   reader stops pulling the socket, and TCP stops the server.
+ * - Bounded memory (5): at most `bufferSize` decoded messages wait for the consumer, plus the socket chunk the
+ *   undecoded payloads are views of.
  * - Resume (4): retryable failures (dropped connection, slot still held by the old walsender) reconnect on the
  *   `reconnect` schedule, which starts over once a session has received data.
  *
@@ -22,6 +26,7 @@
 import { Connection, type ConnectionShape, type CopyBoth } from "@pgcdc/connection"
 import { encodeReplicationToBytes, Lsn, unsafeDecodeReplication, isProtocolError } from "@pgcdc/protocol"
 import {
+  Array as Arr,
   type Cause,
   Clock,
   Context,
@@ -35,6 +40,7 @@ import {
   Result,
   Schedule,
   type Scope,
+  Semaphore,
   Stream
 } from "effect"
 import * as Feedback from "./Feedback.ts"
@@ -52,7 +58,10 @@ export interface ReplicationOptions extends StartOptions {
   readonly endLsn?: Lsn.Lsn | undefined
   /** How often to send a status update; keep it well under the server's wal_sender_timeout. Default 10 seconds. */
   readonly statusInterval?: Duration.Input | undefined
-  /** Decoded messages buffered ahead of the consumer. Default 1024. */
+  /**
+   * Decoded messages buffered ahead of the consumer (the reader decodes only when there is room, and stops reading
+   * the socket when there is none). Default 256.
+   */
   readonly bufferSize?: number | undefined
   /**
    * When to reconnect after a retryable failure. Default: exponential from 100 ms, at most 10 attempts in a row
@@ -81,6 +90,13 @@ export interface ReplicationStatus {
 export interface ReplicationShape {
   /** The WAL messages, in order. Consume it once: every message is delivered to one consumer. */
   readonly stream: Stream.Stream<WalMessage, ReplicationError>
+  /**
+   * The same messages as `stream`, in order, as non-empty arrays (what was decoded together, at most `bufferSize`
+   * messages). For consumers that loop over an array themselves: it costs one pull per batch instead of one per
+   * message. Each array is delivered whole or not at all, so stopping early (Stream.take) loses nothing. `stream` and
+   * `batches` read the same messages: use one of them.
+   */
+  readonly batches: Stream.Stream<Arr.NonEmptyReadonlyArray<WalMessage>, ReplicationError>
   /**
    * Everything up to `lsn` is processed and may be discarded by the server. Monotonic (an older LSN is ignored),
    * fails with "CommitBeyondReceived" for an LSN beyond everything received, never waits on the network.
@@ -113,6 +129,10 @@ export const ReplicationMetrics = {
   lagBytes: lagGauge,
   reconnects: reconnectsTotal
 } as const
+
+const defaultBufferSize = 256
+/** The most messages decoded in one step of the reader (a socket chunk holds a few hundred). */
+const maxSlice = 256
 
 const defaultReconnect: Schedule.Schedule<unknown, ReplicationError> = Schedule.max([
   Schedule.exponential("100 millis"),
@@ -205,7 +225,12 @@ const make = (
     const statusInterval = Duration.fromInputUnsafe(options.statusInterval ?? Duration.seconds(10))
     const stopTimeout = Duration.fromInputUnsafe(options.stopTimeout ?? Duration.seconds(10))
     const state = yield* Ref.make(Feedback.initial(start))
-    const queue = yield* Queue.bounded<WalMessage, ReplicationError | Cause.Done>(options.bufferSize ?? 1024)
+    const endLsn = options.endLsn
+    // Bounded in messages, not batches: a permit per decoded message not yet handed to the consumer.
+    const bufferSize = Math.max(1, Math.floor(options.bufferSize ?? defaultBufferSize))
+    const slice = Math.min(bufferSize, maxSlice)
+    const permits = yield* Semaphore.make(bufferSize)
+    const queue = yield* Queue.unbounded<Arr.NonEmptyReadonlyArray<WalMessage>, ReplicationError | Cause.Done>()
     let sessions = 0
     let progressed = false
 
@@ -221,7 +246,8 @@ const make = (
         yield* Ref.update(state, Feedback.onSessionStart)
         if (sessions > 1) {
           const restart: WalMessage = { _tag: "Reconnected", walStart: from, walEnd: from, session: sessions }
-          yield* Queue.offer(queue, restart)
+          yield* permits.take(1)
+          yield* Queue.offer(queue, [restart])
         }
         yield* Effect.annotateCurrentSpan({ "pgcdc.slot": options.slot, "pgcdc.start_lsn": Lsn.format(from) })
         const decoder = new WalDecoder(resolved)
@@ -236,69 +262,94 @@ const make = (
           Queue.take(replyNow).pipe(Effect.timeoutOption(statusInterval), Effect.andThen(sendStatus))
         )
 
-        const handleBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<void, ReplicationError | EndReached> =>
-          Effect.suspend((): Effect.Effect<void, ReplicationError | EndReached> => {
-            const out: Array<WalMessage> = []
-            const events: Array<(s: Feedback.FeedbackState) => Feedback.FeedbackState> = []
-            let reply = false
-            let ended = false
-            let bytes = 0
-            for (const payload of payloads) {
-              bytes += payload.length
-              let m: ReturnType<typeof unsafeDecodeReplication>
-              try {
-                m = unsafeDecodeReplication(payload)
-              } catch (e) {
-                if (isProtocolError(e)) {
-                  return Effect.fail(
-                    new ReplicationError({
-                      reason: "Protocol",
-                      message: `Bad replication message: ${e.message}`,
-                      cause: e
-                    })
-                  )
-                }
-                throw e
-              }
-              if (m._tag === "PrimaryKeepalive") {
-                const walEnd = m.walEnd
-                events.push((s) => Feedback.onKeepalive(s, walEnd))
-                if (m.replyRequested) reply = true
-                if (options.endLsn !== undefined && walEnd >= options.endLsn && !decoder.inTransaction) {
-                  ended = true
-                  break
-                }
-                continue
-              }
-              let wal: WalMessage
-              try {
-                wal = decoder.unsafeDecode(m)
-              } catch (e) {
-                if (e instanceof ReplicationError) return Effect.fail(e)
-                throw e
-              }
-              if (options.endLsn !== undefined && beyondEnd(wal, options.endLsn)) {
+        // Decoding happens just in time: the reader takes permits (one per message the slice may yield) before it
+        // decodes a slice, so at most `bufferSize` decoded messages exist ahead of the consumer. Decoded messages are
+        // then consumed while they are young, which keeps them out of V8's old generation (a deep queue of decoded
+        // rows made every scavenge copy, then promote, most of them).
+        const update = new Feedback.BatchUpdate()
+        const applyUpdate = (s: Feedback.FeedbackState): Feedback.FeedbackState => {
+          const next = update.apply(s)
+          update.reset()
+          return next
+        }
+
+        const decodeSlice = (
+          payloads: ReadonlyArray<Uint8Array>,
+          from: number,
+          to: number
+        ): Effect.Effect<void, ReplicationError | EndReached> => {
+          const out: Array<WalMessage> = []
+          let reply = false
+          let ended = false
+          let bytes = 0
+          let failure: ReplicationError | undefined
+          update.reset()
+          for (let i = from; i < to; i++) {
+            const payload = payloads[i]!
+            bytes += payload.length
+            let m: ReturnType<typeof unsafeDecodeReplication>
+            try {
+              m = unsafeDecodeReplication(payload)
+            } catch (e) {
+              if (!isProtocolError(e)) throw e
+              failure = new ReplicationError({
+                reason: "Protocol",
+                message: `Bad replication message: ${e.message}`,
+                cause: e
+              })
+              break
+            }
+            if (m._tag === "PrimaryKeepalive") {
+              update.keepalive(m.walEnd)
+              if (m.replyRequested) reply = true
+              if (endLsn !== undefined && m.walEnd >= endLsn && !decoder.inTransaction) {
                 ended = true
                 break
               }
-              progressed = true
-              const inTx = decoder.inTransaction
-              const { walStart, walEnd } = m
-              events.push((s) => Feedback.onData(s, walStart, walEnd, inTx))
-              out.push(wal)
+              continue
             }
-            return Effect.gen(function* () {
-              if (events.length > 0) {
-                yield* Ref.update(state, (s) => events.reduce((acc, f) => f(acc), s))
-              }
-              yield* Metric.update(bytesTotal, bytes)
-              if (out.length > 0) {
-                yield* Metric.update(messagesTotal, out.length)
-                yield* Queue.offerAll(queue, out)
-              }
-              if (reply) yield* Queue.offer(replyNow, undefined)
-              if (ended) return yield* Effect.fail(new EndReached())
-            })
+            let wal: WalMessage
+            try {
+              wal = decoder.unsafeDecode(m)
+            } catch (e) {
+              if (!(e instanceof ReplicationError)) throw e
+              failure = e
+              break
+            }
+            if (endLsn !== undefined && beyondEnd(wal, endLsn)) {
+              ended = true
+              break
+            }
+            update.data(m.walStart, m.walEnd, decoder.inTransaction)
+            out.push(wal)
+          }
+          const unused = to - from - out.length
+          if (failure !== undefined) {
+            update.reset()
+            return Effect.andThen(permits.release(to - from), Effect.fail(failure))
+          }
+          if (out.length > 0) progressed = true
+          let effect: Effect.Effect<void, ReplicationError | EndReached> = Metric.update(bytesTotal, bytes)
+          if (!update.isEmpty) effect = Effect.andThen(Ref.update(state, applyUpdate), effect)
+          if (unused > 0) effect = Effect.andThen(effect, permits.release(unused))
+          if (Arr.isArrayNonEmpty(out)) {
+            effect = Effect.andThen(
+              effect,
+              Effect.andThen(Metric.update(messagesTotal, out.length), Queue.offer(queue, out))
+            )
+          }
+          if (reply) effect = Effect.andThen(effect, Queue.offer(replyNow, undefined))
+          if (ended) effect = Effect.andThen(effect, Effect.fail(new EndReached()))
+          return effect
+        }
+
+        const handleBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<void, ReplicationError | EndReached> =>
+          Effect.gen(function* () {
+            for (let from = 0; from < payloads.length; from += slice) {
+              const to = Math.min(payloads.length, from + slice)
+              yield* permits.take(to - from)
+              yield* decodeSlice(payloads, from, to)
+            }
           })
 
         const reader = copy.messages.pipe(
@@ -402,13 +453,46 @@ const make = (
       })
     )
 
-    // One message per pull: a chunked pull would drop the rest of its chunk when a consumer stops early (Stream.take)
-    // and later runs the stream again, silently skipping messages it never saw.
-    const stream: Stream.Stream<WalMessage, ReplicationError> = Stream.fromPull(
-      Effect.succeed(Effect.map(Queue.take(queue), (m): readonly [WalMessage] => [m]))
+    // Delivery. The consumer's side keeps the batch it is reading in `current` (shared by every run of the streams),
+    // and hands out one message per pull of `stream`: a chunked pull would drop the rest of its chunk when a consumer
+    // stops early (Stream.take) and later runs the stream again, silently skipping messages it never saw. A pull
+    // that finds a message in `current` costs one synchronous `Effect.succeed`; only an exhausted batch goes to the
+    // queue, and it returns that batch's permits to the reader first. `batches` hands out the rest of `current` as
+    // one element, which a consumer cannot split, so it keeps the same guarantee at a batch's cost.
+    const empty: ReadonlyArray<WalMessage> = []
+    let current = empty
+    let index = 0
+    const refillLock = Semaphore.makeUnsafe(1)
+    const refill: Effect.Effect<void, ReplicationError | Cause.Done> = Effect.suspend(() => {
+      // Another fiber pulling at the same time may have refilled while this one waited for the lock.
+      if (index < current.length) return Effect.void
+      const held = current.length
+      current = empty
+      index = 0
+      const take = Effect.map(Queue.take(queue), (batch) => {
+        current = batch
+      })
+      return held > 0 ? Effect.andThen(permits.release(held), take) : take
+    })
+    const lockedRefill = refillLock.withPermit(refill)
+
+    const pullOne: Effect.Effect<readonly [WalMessage], ReplicationError | Cause.Done> = Effect.suspend(() =>
+      index < current.length ? Effect.succeed([current[index++]!] as const) : Effect.andThen(lockedRefill, pullOne)
+    )
+    const pullBatch: Effect.Effect<readonly [Arr.NonEmptyReadonlyArray<WalMessage>], ReplicationError | Cause.Done> =
+      Effect.suspend(() => {
+        if (index >= current.length) return Effect.andThen(lockedRefill, pullBatch)
+        const rest = index === 0 ? current : current.slice(index)
+        index = current.length
+        return Arr.isReadonlyArrayNonEmpty(rest) ? Effect.succeed([rest] as const) : pullBatch
+      })
+
+    const stream: Stream.Stream<WalMessage, ReplicationError> = Stream.fromPull(Effect.succeed(pullOne))
+    const batches: Stream.Stream<Arr.NonEmptyReadonlyArray<WalMessage>, ReplicationError> = Stream.fromPull(
+      Effect.succeed(pullBatch)
     )
 
-    return { stream, commit, status } satisfies ReplicationShape
+    return { stream, batches, commit, status } satisfies ReplicationShape
   })
 
 /** Whether a message lies past `endLsn`: transactions by their commit LSN, everything else by its position. */

@@ -169,4 +169,47 @@ describe("Feedback", () => {
       )
     )
   })
+
+  it("property: a batch folded by BatchUpdate gives the same state as onData/onKeepalive one message at a time", () => {
+    type Event =
+      | { readonly kind: "data"; readonly walStart: number; readonly walEnd: number; readonly open: boolean }
+      | { readonly kind: "keepalive"; readonly walEnd: number }
+    const event: fc.Arbitrary<Event> = fc.oneof(
+      fc.record({
+        kind: fc.constant("data" as const),
+        // 0 stands for a Relation/Type message's 0/0 position.
+        walStart: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1000 })),
+        walEnd: fc.integer({ min: 0, max: 1000 }),
+        open: fc.boolean()
+      }),
+      fc.record({ kind: fc.constant("keepalive" as const), walEnd: fc.integer({ min: 0, max: 1000 }) })
+    )
+    const update = new Feedback.BatchUpdate()
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(event, { maxLength: 8 }), { maxLength: 5 }),
+        fc.integer({ min: 0, max: 500 }),
+        (batches, start) => {
+          let oneByOne = Feedback.initial(L(start))
+          let folded = oneByOne
+          for (const batch of batches) {
+            update.reset()
+            for (const e of batch) {
+              if (e.kind === "data") {
+                oneByOne = Feedback.onData(oneByOne, L(e.walStart), L(e.walEnd), e.open)
+                update.data(L(e.walStart), L(e.walEnd), e.open)
+              } else {
+                oneByOne = Feedback.onKeepalive(oneByOne, L(e.walEnd))
+                update.keepalive(L(e.walEnd))
+              }
+            }
+            assert.strictEqual(update.isEmpty, batch.length === 0)
+            folded = update.apply(folded)
+            assert.deepStrictEqual(folded, oneByOne)
+          }
+        }
+      ),
+      { numRuns: 1000 }
+    )
+  })
 })
