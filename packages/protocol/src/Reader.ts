@@ -15,27 +15,36 @@ const copy = Uint8Array.prototype.slice
 
 export class Reader {
   buf: Uint8Array
-  view: DataView
   pos: number
   end: number
   /** Offset of the message start in `buf`, so errors report offsets relative to the message. */
   start: number
   messageName: string
+  /** Created on first use: most messages need no DataView, and making one per message costs more than the reads. */
+  private dataView: DataView | undefined
 
   constructor(buf: Uint8Array, messageName: string, start = 0, end = buf.length) {
     this.buf = buf
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    this.dataView = undefined
     this.pos = start
     this.start = start
     this.end = end
     this.messageName = messageName
   }
 
+  /** A DataView over the whole buffer. */
+  get view(): DataView {
+    if (this.dataView === undefined) {
+      this.dataView = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
+    }
+    return this.dataView
+  }
+
   /** Points this reader at another message without allocating a new one (the hot path reuses one reader). */
   reset(buf: Uint8Array, messageName: string, start = 0, end = buf.length): this {
     if (buf !== this.buf) {
       this.buf = buf
-      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+      this.dataView = undefined
     }
     this.pos = start
     this.start = start
@@ -63,46 +72,64 @@ export class Reader {
     return this.buf[this.pos++]!
   }
 
+  // Big-endian integers are assembled from the bytes: cheaper than a DataView call, and no DataView is needed.
+
   i16(field: string): number {
     this.need(2, field)
-    const v = this.view.getInt16(this.pos)
-    this.pos += 2
-    return v
+    const b = this.buf
+    const p = this.pos
+    this.pos = p + 2
+    return (((b[p]! << 8) | b[p + 1]!) << 16) >> 16
   }
 
   u16(field: string): number {
     this.need(2, field)
-    const v = this.view.getUint16(this.pos)
-    this.pos += 2
-    return v
+    const b = this.buf
+    const p = this.pos
+    this.pos = p + 2
+    return (b[p]! << 8) | b[p + 1]!
   }
 
   i32(field: string): number {
     this.need(4, field)
-    const v = this.view.getInt32(this.pos)
-    this.pos += 4
-    return v
+    const b = this.buf
+    const p = this.pos
+    this.pos = p + 4
+    return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!
   }
 
   u32(field: string): number {
     this.need(4, field)
-    const v = this.view.getUint32(this.pos)
-    this.pos += 4
-    return v
+    const b = this.buf
+    const p = this.pos
+    this.pos = p + 4
+    return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0
   }
 
+  /**
+   * 64-bit integers: when the high word is small (every LSN and timestamp in practice) the value is exact as a
+   * double and one BigInt conversion suffices; otherwise it is assembled from both words.
+   */
   i64(field: string): bigint {
     this.need(8, field)
-    const v = this.view.getBigInt64(this.pos)
-    this.pos += 8
-    return v
+    const b = this.buf
+    const p = this.pos
+    this.pos = p + 8
+    const hi = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!
+    const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0
+    if (hi >= -0x200000 && hi < 0x200000) return BigInt(hi * 4294967296 + lo)
+    return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo))
   }
 
   u64(field: string): bigint {
     this.need(8, field)
-    const v = this.view.getBigUint64(this.pos)
-    this.pos += 8
-    return v
+    const b = this.buf
+    const p = this.pos
+    this.pos = p + 8
+    const hi = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0
+    const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0
+    if (hi < 0x200000) return BigInt(hi * 4294967296 + lo)
+    return (BigInt(hi) << 32n) | BigInt(lo)
   }
 
   /** A length or count that must be in `[min, max]`, read as int32. */
@@ -121,10 +148,14 @@ export class Reader {
     return out
   }
 
-  /** A view of the next `n` bytes, valid only until the input buffer is reused. */
+  /**
+   * A view of the next `n` bytes, valid only until the input buffer is reused. Always a plain `Uint8Array`:
+   * `Buffer#subarray` (what sockets deliver) builds a Buffer through its species constructor, which costs more.
+   */
   subarray(n: number, field: string): Uint8Array {
     this.need(n, field)
-    const out = this.buf.subarray(this.pos, this.pos + n)
+    const b = this.buf
+    const out = new Uint8Array(b.buffer, b.byteOffset + this.pos, n)
     this.pos += n
     return out
   }
@@ -183,7 +214,7 @@ const decodeUtf8 = (r: Reader, from: number, to: number, field: string): string 
     }
   }
   try {
-    return utf8.decode(buf.subarray(from, to))
+    return utf8.decode(new Uint8Array(buf.buffer, buf.byteOffset + from, to - from))
   } catch {
     return r.fail("InvalidUtf8", field)
   }

@@ -46,7 +46,8 @@ const readText = (r: Reader, n: number): string => {
     if (i === to) return s
   }
   try {
-    return utf8.decode(buf.subarray(from, to))
+    // A plain Uint8Array view: `Buffer#subarray` goes through Buffer's species constructor and costs more.
+    return utf8.decode(new Uint8Array(buf.buffer, buf.byteOffset + from, n))
   } catch {
     r.pos = from
     return r.fail("InvalidUtf8", "columnValue")

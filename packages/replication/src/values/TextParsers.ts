@@ -4,8 +4,12 @@
  *
  * Each returns its value or `undefined` for text it does not recognise; the caller raises the typed error. Offsets
  * in `timestamptz` text are applied arithmetically, so the server's `TimeZone` and the process's zone never matter.
+ *
+ * The exported parsers try `FastText` first (the common ISO shape, read by character code) and fall back to the
+ * general regex parsers here, which decide every other case; `general` exposes the latter for tests.
  */
 import { daysFromCivil, fractionMicros, isValidDay, MICROS_PER_DAY } from "./Calendar.ts"
+import { dateDays, timeMicros, timestampMicros } from "./FastText.ts"
 import * as PgDate from "./PgDate.ts"
 import * as PgInterval from "./PgInterval.ts"
 import * as PgTime from "./PgTime.ts"
@@ -22,7 +26,7 @@ const civilDays = (y: string, m: string, d: string, bc: string | undefined): num
 
 const dateRe = /^(\d{4,})-(\d\d)-(\d\d)( BC)?$/
 
-export const parseDate = (text: string): PgDate.PgDate | undefined => {
+const generalParseDate = (text: string): PgDate.PgDate | undefined => {
   if (text === "infinity") return PgDate.infinity
   if (text === "-infinity") return PgDate.minusInfinity
   const m = dateRe.exec(text)
@@ -49,7 +53,7 @@ const offsetSeconds = (sign: string, h: string, m: string | undefined, s: string
 const timeRe = /^(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/
 const timeTzRe = /^(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?$/
 
-export const parseTime = (text: string): PgTime.PgTime | undefined => {
+const generalParseTime = (text: string): PgTime.PgTime | undefined => {
   const m = timeRe.exec(text)
   if (m === null) return undefined
   const micros = clockMicros(m[1]!, m[2]!, m[3]!, m[4])
@@ -79,14 +83,42 @@ const parseTimestampMicros = (text: string, zoned: boolean): bigint | undefined 
   return BigInt(days) * MICROS_PER_DAY + BigInt(clock) - BigInt(offset) * 1_000_000n
 }
 
-export const parseTimestamp = (text: string): PgTimestamp.PgTimestamp | undefined => {
+const generalParseTimestamp = (text: string): PgTimestamp.PgTimestamp | undefined => {
   const micros = parseTimestampMicros(text, false)
   return micros === undefined ? undefined : PgTimestamp.make(micros)
 }
 
-export const parseTimestampTz = (text: string): PgTimestamp.PgTimestampTz | undefined => {
+const generalParseTimestampTz = (text: string): PgTimestamp.PgTimestampTz | undefined => {
   const micros = parseTimestampMicros(text, true)
   return micros === undefined ? undefined : PgTimestamp.makeTz(micros)
+}
+
+/** The general parsers alone (no fast path), the reference the fast paths are tested against. */
+export const general = {
+  parseDate: generalParseDate,
+  parseTime: generalParseTime,
+  parseTimestamp: generalParseTimestamp,
+  parseTimestampTz: generalParseTimestampTz
+} as const
+
+export const parseDate = (text: string): PgDate.PgDate | undefined => {
+  const days = dateDays(text)
+  return days === undefined ? generalParseDate(text) : PgDate.make(days)
+}
+
+export const parseTime = (text: string): PgTime.PgTime | undefined => {
+  const micros = timeMicros(text)
+  return micros === undefined ? generalParseTime(text) : PgTime.make(micros)
+}
+
+export const parseTimestamp = (text: string): PgTimestamp.PgTimestamp | undefined => {
+  const micros = timestampMicros(text, false)
+  return micros === undefined ? generalParseTimestamp(text) : PgTimestamp.make(micros)
+}
+
+export const parseTimestampTz = (text: string): PgTimestamp.PgTimestampTz | undefined => {
+  const micros = timestampMicros(text, true)
+  return micros === undefined ? generalParseTimestampTz(text) : PgTimestamp.makeTz(micros)
 }
 
 const intervalPartRe = /^([+-]?\d+) (years?|mons?|days?)$/

@@ -5,6 +5,7 @@
  * not know come back as their text unchanged.
  */
 import { arrayText } from "./arrayDelimiter.ts"
+import { smallInteger } from "./FastText.ts"
 import * as JsonValue from "./Json.ts"
 import * as Numeric from "./Numeric.ts"
 import type { PgValue } from "./PgValue.ts"
@@ -22,6 +23,8 @@ const fail = (typeOid: number, text: string, what: string): never => {
 }
 
 const integer = (typeOid: number, text: string, min: number, max: number, what: string): number => {
+  const small = smallInteger(text)
+  if (small !== undefined) return small >= min && small <= max ? small : fail(typeOid, text, what)
   if (!intRe.test(text)) return fail(typeOid, text, what)
   const n = Number(text)
   return n >= min && n <= max ? n : fail(typeOid, text, what)
@@ -71,6 +74,9 @@ export const decodeText = (typeOid: number, text: string, types: TypeResolver = 
     case TypeOid.cid:
       return integer(typeOid, text, 0, 4294967295, "an unsigned 32-bit integer")
     case TypeOid.int8: {
+      // Up to 15 digits is always an exact double and within int8: no need to parse the text as a bigint.
+      const small = smallInteger(text)
+      if (small !== undefined) return BigInt(small)
       if (!intRe.test(text)) return fail(typeOid, text, "an int8")
       const n = BigInt(text)
       return n >= -(2n ** 63n) && n < 2n ** 63n ? n : fail(typeOid, text, "an int8")
