@@ -125,6 +125,22 @@ describe("Connection to the fake over the in-memory socket", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("closing the scope sends Terminate; a broken session closes its in-memory connection at once", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false })
+      yield* Effect.scoped(Connection.make(connectionConfig(fake)))
+      const closed = yield* fake.awaitDisconnections(1)
+      assert.strictEqual(closed[0]!.message, "client sent Terminate")
+      // Bytes that are not PostgreSQL break the session: the client closes the connection without Terminate.
+      const conn = yield* Connection.make(connectionConfig(fake))
+      yield* fake.corrupt()
+      const result = yield* Effect.result(conn.query("SELECT 1"))
+      assert.isTrue(Result.isFailure(result) && result.failure.reason === "Protocol")
+      const both = yield* fake.awaitDisconnections(2)
+      assert.strictEqual(both[1]!.message, "unexpected EOF on client connection")
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("refuses an sslmode that needs TLS", () =>
     Effect.gen(function* () {
       const fake = yield* FakePostgres.make({ listen: false })
