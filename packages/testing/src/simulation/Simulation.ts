@@ -132,6 +132,13 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
         )
         restarts++
         const from = (yield* replication.status).committed
+        // No session is streaming now, so the slot's position is settled: a (re)start must begin exactly there.
+        const confirmed = yield* backend.confirmedFlush(slot)
+        if (from !== confirmed) {
+          return yield* Effect.fail(
+            failure(`the service started from ${Lsn.format(from)}, the slot is at ${Lsn.format(confirmed)}`)
+          )
+        }
         trace.push(`start from ${Lsn.format(from)}`)
         const handler = consumer.session({
           replica,
