@@ -29,7 +29,7 @@ import {
   type ReplicaIdentity,
   type RelationColumn
 } from "./PgoutputMessage.ts"
-import { readTupleData, type TupleData, writeTupleData } from "./TupleData.ts"
+import { readTupleData, writeTupleData } from "./TupleData.ts"
 
 const reader = new Reader(new Uint8Array(0), "Pgoutput")
 
@@ -91,13 +91,95 @@ const replicaIdentity = (r: Reader): ReplicaIdentity => {
 }
 
 /** Reads a tuple introduced by the sub-type byte `expected` ('N', 'K' or 'O'). */
-const tupleAfter = (r: Reader, expected: number, field: string): TupleData => {
+const tupleAfter = <T>(r: Reader, expected: number, field: string, relationId: number, read: TupleReader<T>): T => {
   const b = r.u8(field)
   if (b !== expected) {
     r.pos--
     r.fail("UnknownType", field, `expected '${String.fromCharCode(expected)}', got 0x${b.toString(16)}`)
   }
-  return readTupleData(r)
+  return read(r, relationId, expected === 0x4b)
+}
+
+/** Reads one TupleData at the reader's position; `keyOnly` is true for an Update's or Delete's 'K' tuple. */
+export type TupleReader<T> = (r: Reader, relationId: number, keyOnly: boolean) => T
+
+/** An Insert, Update or Delete whose tuples are whatever a `TupleReader` made of them. */
+export type RowChangeOf<T> =
+  | { readonly _tag: "Insert"; readonly xid: number | undefined; readonly relationId: number; readonly newTuple: T }
+  | {
+      readonly _tag: "Update"
+      readonly xid: number | undefined
+      readonly relationId: number
+      readonly key: T | undefined
+      readonly old: T | undefined
+      readonly newTuple: T
+    }
+  | {
+      readonly _tag: "Delete"
+      readonly xid: number | undefined
+      readonly relationId: number
+      readonly key: T | undefined
+      readonly old: T | undefined
+    }
+
+/** The body of an Insert ('I'), Update ('U') or Delete ('D'), its tuples read by `read`. */
+const rowChange = <T>(r: Reader, type: number, inStream: boolean, read: TupleReader<T>): RowChangeOf<T> => {
+  const xid = streamXid(r, inStream)
+  const relationId = r.u32("relationId")
+  if (type === 0x49) {
+    const newTuple = tupleAfter(r, 0x4e, "newTupleKind", relationId, read)
+    return { _tag: "Insert", xid, relationId, newTuple }
+  }
+  const kind = r.u8("tupleKind")
+  if (type === 0x55) {
+    let key: T | undefined
+    let old: T | undefined
+    if (kind === 0x4b) key = read(r, relationId, true)
+    else if (kind === 0x4f) old = read(r, relationId, false)
+    else if (kind !== 0x4e) {
+      r.pos--
+      r.fail("UnknownType", "tupleKind", `expected 'K', 'O' or 'N', got 0x${kind.toString(16)}`)
+    }
+    const newTuple = kind === 0x4e ? read(r, relationId, false) : tupleAfter(r, 0x4e, "newTupleKind", relationId, read)
+    return { _tag: "Update", xid, relationId, key, old, newTuple }
+  }
+  if (kind !== 0x4b && kind !== 0x4f) {
+    r.pos--
+    r.fail("UnknownType", "tupleKind", `expected 'K' or 'O', got 0x${kind.toString(16)}`)
+  }
+  const tuple = read(r, relationId, kind === 0x4b)
+  return kind === 0x4b
+    ? { _tag: "Delete", xid, relationId, key: tuple, old: undefined }
+    : { _tag: "Delete", xid, relationId, key: undefined, old: tuple }
+}
+
+const isRowChangeType = (type: number | undefined): boolean => type === 0x49 || type === 0x55 || type === 0x44
+
+/**
+ * Decodes an Insert, Update or Delete with its tuples read by `read` (the replication package reads column values
+ * straight from the bytes this way, without TupleData strings); `undefined` for any other message type, which the
+ * caller decodes with `unsafeDecodePgoutput`. Same checks and errors as `unsafeDecodePgoutput` for the framing;
+ * what `read` throws propagates. Throws `ProtocolError`.
+ */
+export const unsafeDecodeRowChange = <T>(
+  bytes: Uint8Array,
+  options: PgoutputOptions,
+  read: TupleReader<T>,
+  start = 0,
+  end = bytes.length
+): RowChangeOf<T> | undefined => {
+  if (start >= end || !isRowChangeType(bytes[start])) return undefined
+  const r = reader.reset(bytes, "Pgoutput", start, end)
+  const type = r.u8("type")
+  const tag = tagByType[type]!
+  r.messageName = tag
+  const inStream = options.inStream
+  if (inStream && options.protoVersion < 2) {
+    r.fail("InvalidValue", "xid", "streamed transactions need protocol version 2 or later")
+  }
+  const m = rowChange(r, type, inStream, read)
+  r.done()
+  return m
 }
 
 /**
@@ -133,40 +215,10 @@ export const unsafeDecodePgoutput = (
 /** The message after its type byte; `type` is known to be a pgoutput type here. */
 const body = (r: Reader, type: number, inStream: boolean, options: PgoutputOptions): PgoutputMessage => {
   switch (type) {
-    case 0x49: {
-      const xid = streamXid(r, inStream)
-      const relationId = r.u32("relationId")
-      const newTuple = tupleAfter(r, 0x4e, "newTupleKind")
-      return { _tag: "Insert", xid, relationId, newTuple }
-    }
-    case 0x55: {
-      const xid = streamXid(r, inStream)
-      const relationId = r.u32("relationId")
-      let key: TupleData | undefined
-      let old: TupleData | undefined
-      const kind = r.u8("tupleKind")
-      if (kind === 0x4b) key = readTupleData(r)
-      else if (kind === 0x4f) old = readTupleData(r)
-      else if (kind !== 0x4e) {
-        r.pos--
-        r.fail("UnknownType", "tupleKind", `expected 'K', 'O' or 'N', got 0x${kind.toString(16)}`)
-      }
-      const newTuple = kind === 0x4e ? readTupleData(r) : tupleAfter(r, 0x4e, "newTupleKind")
-      return { _tag: "Update", xid, relationId, key, old, newTuple }
-    }
-    case 0x44: {
-      const xid = streamXid(r, inStream)
-      const relationId = r.u32("relationId")
-      const kind = r.u8("tupleKind")
-      if (kind !== 0x4b && kind !== 0x4f) {
-        r.pos--
-        r.fail("UnknownType", "tupleKind", `expected 'K' or 'O', got 0x${kind.toString(16)}`)
-      }
-      const tuple = readTupleData(r)
-      return kind === 0x4b
-        ? { _tag: "Delete", xid, relationId, key: tuple, old: undefined }
-        : { _tag: "Delete", xid, relationId, key: undefined, old: tuple }
-    }
+    case 0x49:
+    case 0x55:
+    case 0x44:
+      return rowChange(r, type, inStream, readTupleData)
     case 0x42: {
       const finalLsn = lsn(r, "finalLsn")
       const commitTime = r.i64("commitTime")
