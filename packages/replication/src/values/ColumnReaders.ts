@@ -11,9 +11,11 @@
  */
 import { type Reader, readTextValue } from "@pgcdc/protocol"
 import { decodeText } from "./decodeText.ts"
+import { timestampMicrosAt } from "./FastText.ts"
 import type { Json, JsonValue } from "./Json.ts"
 import type { Numeric } from "./Numeric.ts"
 import type { PgValue } from "./PgValue.ts"
+import type { PgTimestamp, PgTimestampTz } from "./PgTimestamp.ts"
 import { TypeOid } from "./TypeOid.ts"
 import type { TypeResolver } from "./TypeResolver.ts"
 
@@ -148,6 +150,28 @@ const json =
     return decodeText(typeOid, text, types)
   }
 
+const timestamp =
+  (typeOid: number, types: TypeResolver): ColumnReader =>
+  (r, n) => {
+    r.need(n, "columnValue")
+    const micros = timestampMicrosAt(r.buf, r.pos, r.pos + n, false)
+    if (micros === undefined) return decodeText(typeOid, readTextValue(r, n), types)
+    r.pos += n
+    const value: PgTimestamp = { _tag: "PgTimestamp", micros }
+    return value
+  }
+
+const timestamptz =
+  (typeOid: number, types: TypeResolver): ColumnReader =>
+  (r, n) => {
+    r.need(n, "columnValue")
+    const micros = timestampMicrosAt(r.buf, r.pos, r.pos + n, true)
+    if (micros === undefined) return decodeText(typeOid, readTextValue(r, n), types)
+    r.pos += n
+    const value: PgTimestampTz = { _tag: "PgTimestampTz", micros }
+    return value
+  }
+
 /** The reader for a column of type `typeOid`; `types` resolves user-defined array types at decode time. */
 export const columnReaderFor = (typeOid: number, types: TypeResolver): ColumnReader => {
   switch (typeOid) {
@@ -162,6 +186,10 @@ export const columnReaderFor = (typeOid: number, types: TypeResolver): ColumnRea
     case TypeOid.json:
     case TypeOid.jsonb:
       return json(typeOid, types)
+    case TypeOid.timestamp:
+      return timestamp(typeOid, types)
+    case TypeOid.timestamptz:
+      return timestamptz(typeOid, types)
     default:
       return (r, n) => decodeText(typeOid, readTextValue(r, n), types)
   }

@@ -133,3 +133,69 @@ export const timestampMicros = (s: string, zoned: boolean): bigint | undefined =
   }
   return i === n ? BigInt(micros) : undefined
 }
+
+// ---- The same fast paths over the ASCII bytes of a value (the WalDecoder reads values straight from messages) ----
+
+/** Value of the two ASCII digits at `buf[i]`, or -1. */
+const twoAt = (buf: Uint8Array, i: number): number => {
+  const a = buf[i]! - C0
+  const b = buf[i + 1]! - C0
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1
+}
+
+/** `timestampMicros` of the text in `buf[from, to)` (ASCII bytes), or undefined. */
+export const timestampMicrosAt = (buf: Uint8Array, from: number, to: number, zoned: boolean): bigint | undefined => {
+  if (to - from < 19 || buf[from + 10] !== 0x20) return undefined
+  const y1 = twoAt(buf, from)
+  const y2 = twoAt(buf, from + 2)
+  const month = twoAt(buf, from + 5)
+  const day = twoAt(buf, from + 8)
+  if (y1 < 0 || y2 < 0 || month < 0 || day < 0 || buf[from + 4] !== MINUS || buf[from + 7] !== MINUS) return undefined
+  const year = y1 * 100 + y2
+  if (year === 0 || !isValidDay(year, month, day)) return undefined
+  const days = daysFromCivil(year, month, day)
+  if (days > SAFE_DAYS || days < -SAFE_DAYS) return undefined
+  const h = twoAt(buf, from + 11)
+  const m = twoAt(buf, from + 14)
+  const sec = twoAt(buf, from + 17)
+  if (h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 59) return undefined
+  if (buf[from + 13] !== 0x3a || buf[from + 16] !== 0x3a) return undefined
+  let micros = days * MICROS_PER_DAY + ((h * 60 + m) * 60 + sec) * 1_000_000
+  let i = from + 19
+  if (i < to && buf[i] === 0x2e) {
+    i++
+    let scale = 100_000
+    const fractionStart = i
+    for (; i < to && i - fractionStart < 6; i++) {
+      const d = buf[i]! - C0
+      if (d < 0 || d > 9) break
+      micros += d * scale
+      scale /= 10
+    }
+    if (i === fractionStart) return undefined
+  }
+  if (zoned) {
+    const sign = buf[i]
+    if (i + 3 > to || (sign !== PLUS && sign !== MINUS)) return undefined
+    const oh = twoAt(buf, i + 1)
+    if (oh < 0) return undefined
+    let offset = oh * 3600
+    i += 3
+    if (i < to) {
+      if (i + 3 > to || buf[i] !== 0x3a) return undefined
+      const om = twoAt(buf, i + 1)
+      if (om < 0) return undefined
+      offset += om * 60
+      i += 3
+      if (i < to) {
+        if (i + 3 > to || buf[i] !== 0x3a) return undefined
+        const os = twoAt(buf, i + 1)
+        if (os < 0) return undefined
+        offset += os
+        i += 3
+      }
+    }
+    micros -= (sign === MINUS ? -offset : offset) * 1_000_000
+  }
+  return i === to ? BigInt(micros) : undefined
+}

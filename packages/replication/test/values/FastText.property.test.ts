@@ -3,9 +3,12 @@ process.env.TZ = "America/St_Johns"
 
 import fc from "fast-check"
 import { assert, describe, expect, it } from "vitest"
-import { dateDays, smallInteger, timeMicros, timestampMicros } from "../../src/values/FastText.ts"
+import { dateDays, smallInteger, timeMicros, timestampMicros, timestampMicrosAt } from "../../src/values/FastText.ts"
 import { general, parseDate, parseTime, parseTimestamp, parseTimestampTz } from "../../src/values/TextParsers.ts"
 import { decodeText, TypeOid, ValueError } from "../../src/values/index.ts"
+
+const generalParse = general.parseTimestamp
+const generalParseTz = general.parseTimestampTz
 
 const pad = (n: number, width: number): string => String(n).padStart(width, "0")
 const num = (min: number, max: number, width: number) => fc.integer({ min, max }).map((n) => pad(n, width))
@@ -63,6 +66,25 @@ describe("FastText fast paths equal the general parsers", () => {
         expect(parseTimestamp(t)).toStrictEqual(general.parseTimestamp(t))
       }),
       { numRuns: 5000 }
+    )
+  })
+
+  it("timestamp and timestamptz from bytes (with digits and colons around the value, never read)", () => {
+    fc.assert(
+      fc.property(mutated(timestampText), fc.boolean(), fc.constantFrom("", "0", ":00", "9:"), (t, zoned, around) => {
+        const bytes = new TextEncoder().encode(`${around}${t}${around}`)
+        const from = new TextEncoder().encode(around).length
+        const micros = timestampMicrosAt(bytes, from, bytes.length - from, zoned)
+        if (micros !== undefined) {
+          const general = zoned ? generalParseTz(t) : generalParse(t)
+          assert.strictEqual(micros, general?.micros)
+        }
+      }),
+      { numRuns: 5000 }
+    )
+    assert.strictEqual(
+      timestampMicrosAt(new TextEncoder().encode("2026-01-01 00:00:01+00"), 0, 22, true),
+      820_540_801_000_000n
     )
   })
 
