@@ -44,6 +44,38 @@ const setColumn = (row: Record<string, ColumnValue>, name: string, value: Column
 interface RowCodec {
   readonly table: Table
   readonly readers: ReadonlyArray<ColumnReader>
+  /** Builds a whole row from its values in column order. */
+  readonly make: (values: ReadonlyArray<ColumnValue>) => Row
+  /** Where `readRow` collects a row's values before `make` (one row at a time, so one array per relation). */
+  readonly values: Array<ColumnValue>
+}
+
+const rowByAssignment =
+  (names: ReadonlyArray<string>) =>
+  (values: ReadonlyArray<ColumnValue>): Row => {
+    const row: Record<string, ColumnValue> = {}
+    for (let i = 0; i < names.length; i++) setColumn(row, names[i]!, values[i]!)
+    return row
+  }
+
+/**
+ * A row constructor for these column names: one object literal, so every row of the relation is built in one step
+ * with one hidden class (about 6 times cheaper than adding the properties one by one). Names are embedded as JSON
+ * string literals (valid JavaScript for any string); `__proto__` as a computed key, which defines an own property as
+ * `setColumn` does. Where code generation is disabled (`--disallow-code-generation-from-strings`) it falls back to
+ * assignment, with the same result.
+ */
+const rowMaker = (names: ReadonlyArray<string>): ((values: ReadonlyArray<ColumnValue>) => Row) => {
+  const fields = names.map((name, i) =>
+    name === "__proto__" ? `["__proto__"]: v[${i}]` : `${JSON.stringify(name)}: v[${i}]`
+  )
+  try {
+    return new Function("v", `"use strict"; return { ${fields.join(", ")} }`) as (
+      values: ReadonlyArray<ColumnValue>
+    ) => Row
+  } catch {
+    return rowByAssignment(names)
+  }
 }
 
 /** Thrown inside the fast row path to hand the message to the general path (which reports any error exactly). */
@@ -74,7 +106,9 @@ export class WalDecoder {
     if (known !== undefined && known.table === table) return known
     const codec: RowCodec = {
       table,
-      readers: table.columns.map((c) => columnReaderFor(c.typeOid, this.cache))
+      readers: table.columns.map((c) => columnReaderFor(c.typeOid, this.cache)),
+      make: rowMaker(table.columns.map((c) => c.name)),
+      values: new Array<ColumnValue>(table.columns.length).fill(null)
     }
     this.codecs.set(relationId, codec)
     return codec
@@ -92,7 +126,7 @@ export class WalDecoder {
     const readers = codec.readers
     const n = r.i16("columnCount")
     if (n !== columns.length) throw FALLBACK
-    const row: Record<string, ColumnValue> = {}
+    const values = codec.values
     for (let i = 0; i < n; i++) {
       const column = columns[i]!
       const kind = r.u8("columnKind")
@@ -114,10 +148,12 @@ export class WalDecoder {
         if (keyOnly && !column.isKey) continue
         value = decodeBinary(column.typeOid, bytes, this.cache)
       } else throw FALLBACK
-      if (keyOnly && !column.isKey) continue
-      setColumn(row, column.name, value)
+      values[i] = value
     }
-    return row
+    if (!keyOnly) return codec.make(values)
+    const key: Record<string, ColumnValue> = {}
+    for (let i = 0; i < n; i++) if (columns[i]!.isKey) setColumn(key, columns[i]!.name, values[i]!)
+    return key
   }
 
   /** The fast path for Insert, Update and Delete; undefined when the general path must decode the message. */
