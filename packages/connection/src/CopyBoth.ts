@@ -192,11 +192,15 @@ export const startCopyBoth = (
       messages: Stream.fromPull(Effect.succeed(pull)),
       send: (payload) =>
         Effect.suspend(() =>
-          clientDone || finished
-            ? Effect.fail(protocolError("CopyData after CopyDone: the copy is over"))
-            : wire
-                .send({ _tag: "CopyData", data: payload })
-                .pipe(Effect.tapError((e) => (e.reason === "Closed" ? onBroken(e) : Effect.void)))
+          // The server ended the copy with an error (say 57P01, the walsender was terminated): a send racing with
+          // the stream reports that error, as the stream does, not a protocol misuse that hides whether a retry helps.
+          failure !== undefined
+            ? Effect.fail(failure)
+            : clientDone || finished
+              ? Effect.fail(protocolError("CopyData after CopyDone: the copy is over"))
+              : wire
+                  .send({ _tag: "CopyData", data: payload })
+                  .pipe(Effect.tapError((e) => (e.reason === "Closed" ? onBroken(e) : Effect.void)))
         ),
       done: sendCopyDone.pipe(Effect.andThen(readLock.withPermit(finish)))
     } satisfies CopyBoth

@@ -141,6 +141,25 @@ describe("Connection to the fake over the in-memory socket", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("after the server ends a copy with an error, a racing send reports that (retryable) error", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false })
+      yield* fake.createSlot("s")
+      const conn = yield* Connection.make(connectionConfig(fake))
+      const copy = yield* conn.copyBoth(
+        "START_REPLICATION SLOT s LOGICAL 0/0 (proto_version '1', publication_names 'p')"
+      )
+      yield* fake.failWith({ code: "57P01", message: "terminating connection due to administrator command" })
+      const ended = yield* Effect.flip(Stream.runDrain(copy.messages))
+      assert.strictEqual(ended.code, "57P01")
+      // Found by the simulation: a status update sent at this moment failed as a non-retryable protocol misuse
+      // ("CopyData after CopyDone"), which ended the Replication stream instead of reconnecting.
+      const sent = yield* Effect.flip(copy.send(new Uint8Array([0x72])))
+      assert.strictEqual(sent.code, "57P01")
+      assert.isTrue(sent.isRetryable)
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("refuses an sslmode that needs TLS", () =>
     Effect.gen(function* () {
       const fake = yield* FakePostgres.make({ listen: false })
