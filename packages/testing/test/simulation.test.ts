@@ -67,6 +67,23 @@ describe("Simulation on the fake server", () => {
   )
 
   it.effect(
+    "with streamed transactions, some rolled back: held until StreamCommit, dropped on StreamAbort",
+    () =>
+      Effect.gen(function* () {
+        const report = yield* onFake({
+          seed: 31,
+          iterations: 500,
+          workload: { streamedProbability: 0.1, streamedRows: 20 }
+        })
+        const streamed = report.trace.filter((line) => line.includes(" streamed "))
+        assert.isAbove(streamed.filter((line) => line.includes(": commit streamed")).length, 50)
+        assert.isAbove(streamed.filter((line) => line.includes(": rollback streamed")).length, 10)
+        assert.isAbove(report.crashes, 50)
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.effect(
     "several seeds pass, seed 2 included (it caught consumers that re-apply committed transactions)",
     () => Effect.forEach([1, 2, 3, 4, 5], (seed) => onFake({ seed, iterations: 200 }), { discard: true }),
     { timeout: 60_000 }

@@ -15,6 +15,7 @@
  * - `commitBeforeApply` (deliberately wrong, for testing the harness): buffers a transaction, commits it at its
  *   Commit, and only then applies it; a crash in between loses the transaction for good.
  *
+ * Both hold streamed transactions (StreamStart ... StreamCommit) until they commit, and drop them on StreamAbort.
  * A consumer's per-session state (such as a buffered transaction) lives in what `session` returns and dies with a
  * crash; the replica survives (it stands for a durable store).
  */
@@ -98,14 +99,69 @@ const alreadyCommitted = (ctx: ConsumerContext) => {
     })
 }
 
+/**
+ * Streamed (in-progress) transactions: their changes are held per top-level xid, each tagged with its own
+ * (sub)transaction xid, until StreamCommit hands them over or StreamAbort drops them (a whole transaction, or one
+ * subtransaction). Nothing of a streamed transaction may reach the replica before its StreamCommit: it may abort.
+ */
+class Streams {
+  private current: number | undefined = undefined
+  private readonly held = new Map<number, Array<{ readonly xid: number; readonly change: Change }>>()
+
+  /** Handles the stream framing messages and holds streamed changes; true when the message was taken. */
+  take(replica: Tables, message: WalMessageType): boolean {
+    switch (message._tag) {
+      case "StreamStart":
+        this.current = message.xid
+        if (!this.held.has(message.xid)) this.held.set(message.xid, [])
+        return true
+      case "StreamStop":
+        this.current = undefined
+        return true
+      case "StreamAbort": {
+        const held = this.held.get(message.xid) ?? []
+        if (message.subXid === message.xid) this.held.delete(message.xid)
+        else
+          this.held.set(
+            message.xid,
+            held.filter((h) => h.xid !== message.subXid)
+          )
+        return true
+      }
+      default: {
+        if (this.current === undefined) return false
+        const top = this.current
+        const own = "xid" in message && typeof message.xid === "number" ? message.xid : top
+        for (const change of changesOf(replica, message)) this.held.get(top)?.push({ xid: own, change })
+        return true
+      }
+    }
+  }
+
+  /** The changes of a streamed transaction that commits now. */
+  commit(xid: number): ReadonlyArray<Change> {
+    const held = this.held.get(xid) ?? []
+    this.held.delete(xid)
+    return held.map((h) => h.change)
+  }
+}
+
 export const applyThenCommit: Consumer = {
   name: "apply then commit",
   session: (ctx) => {
     const skip = alreadyCommitted(ctx)
+    const streams = new Streams()
     return (message) =>
       Effect.gen(function* () {
         yield* ctx.crashPoint(`before ${message._tag}`)
         if (yield* skip(message)) return
+        if (streams.take(ctx.replica, message)) return
+        if (message._tag === "StreamCommit") {
+          const changes = streams.commit(message.xid)
+          if (message.commitLsn < (yield* ctx.committed)) return
+          for (const change of changes) applyChange(ctx.replica, change)
+          return yield* ctx.commit(WalMessage.commitLsn(message))
+        }
         for (const change of changesOf(ctx.replica, message)) applyChange(ctx.replica, change)
         if (message._tag === "Commit") yield* ctx.commit(WalMessage.commitLsn(message))
       })
@@ -115,25 +171,41 @@ export const applyThenCommit: Consumer = {
 /** Applies by key, committing only after applying, but re-applies transactions that are already committed. */
 export const applyThenCommitWithoutSkip: Consumer = {
   name: "apply then commit, re-applying committed transactions",
-  session: (ctx) => (message) =>
-    Effect.gen(function* () {
-      yield* ctx.crashPoint(`before ${message._tag}`)
-      for (const change of changesOf(ctx.replica, message)) applyChange(ctx.replica, change)
-      if (message._tag === "Commit") yield* ctx.commit(WalMessage.commitLsn(message))
-    })
+  session: (ctx) => {
+    const streams = new Streams()
+    return (message) =>
+      Effect.gen(function* () {
+        yield* ctx.crashPoint(`before ${message._tag}`)
+        if (streams.take(ctx.replica, message)) return
+        if (message._tag === "StreamCommit") {
+          for (const change of streams.commit(message.xid)) applyChange(ctx.replica, change)
+          return yield* ctx.commit(WalMessage.commitLsn(message))
+        }
+        for (const change of changesOf(ctx.replica, message)) applyChange(ctx.replica, change)
+        if (message._tag === "Commit") yield* ctx.commit(WalMessage.commitLsn(message))
+      })
+  }
 }
 
 export const commitBeforeApply: Consumer = {
   name: "commit before apply (wrong)",
   session: (ctx) => {
     const skip = alreadyCommitted(ctx)
+    const streams = new Streams()
     let pending: Array<Change> = []
     return (message) =>
       Effect.gen(function* () {
         yield* ctx.crashPoint(`before ${message._tag}`)
         if (yield* skip(message)) return
-        pending.push(...changesOf(ctx.replica, message))
-        if (message._tag !== "Commit") return
+        if (streams.take(ctx.replica, message)) return
+        if (message._tag === "StreamCommit") {
+          const changes = streams.commit(message.xid)
+          if (message.commitLsn < (yield* ctx.committed)) return
+          pending.push(...changes)
+        } else {
+          pending.push(...changesOf(ctx.replica, message))
+          if (message._tag !== "Commit") return
+        }
         yield* ctx.commit(WalMessage.commitLsn(message))
         yield* ctx.crashPoint("after commit, before apply")
         for (const change of pending) applyChange(ctx.replica, change)

@@ -11,8 +11,11 @@
  * confirmed it without handling it). On the fake server under TestClock a seed reproduces the run exactly (the same
  * `trace`); on a real server LSNs and the timing of status updates differ between runs, the workload does not.
  *
+ * With `workload.streamedProbability`, some transactions are large enough to be streamed (`streaming: "on"`), some
+ * of them rolled back (StreamAbort, or nothing at all when PostgreSQL already knows of the abort when it decodes).
+ *
  * A failure is a `SimulationFailure` whose message starts with the seed. It deliberately does not shrink failing
- * runs, generate schema changes, or stream large transactions.
+ * runs or generate schema changes and subtransactions.
  */
 import type { ConnectionError } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
@@ -116,6 +119,8 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
       const publication = `${name}_pub`
       yield* backend.setup({ slot, publication, tables })
 
+      const streaming = (options.workload?.streamedProbability ?? 0) > 0
+      let seriesFrom = 100_000
       const model = new Tables(tables)
       const replica = new Tables(tables)
       const stats = { committed: 0, rolledBack: 0, operations: 0, messages: 0, replayed: 0, crashes: 0, drops: 0 }
@@ -127,7 +132,12 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
       const open = Effect.gen(function* () {
         const scope = yield* Scope.make()
         const replication = yield* Scope.provide(
-          replicate(backend, { slot, publications: [publication], messages: true }),
+          replicate(backend, {
+            slot,
+            publications: [publication],
+            messages: true,
+            ...(streaming ? { streaming: "on" as const } : {})
+          }),
           scope
         )
         restarts++
@@ -185,7 +195,7 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
                     sawMarker = true
                   }
                   const isMarkerCommit = m._tag === "Commit" && sawMarker
-                  if (m._tag === "Commit") {
+                  if (m._tag === "Commit" || m._tag === "StreamCommit") {
                     const lsn = WalMessage.commitLsn(m)
                     if (lsn <= highestCommit) stats.replayed++
                     else highestCommit = lsn
@@ -231,7 +241,8 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
         const [minTx, maxTx] = options.workload?.transactions ?? [1, 4]
         const count = workRandom.between(minTx, maxTx)
         for (let i = 0; i < count; i++) {
-          const tx = generateTransaction(workRandom, model, options.workload)
+          const tx = generateTransaction(workRandom, model, options.workload, seriesFrom)
+          for (const op of tx.ops) if (op._tag === "InsertSeries") seriesFrom = op.from + op.count
           yield* backend.transaction(tx)
           trace.push(`${iteration}: ${describeTransaction(tx)}`)
           if (tx.rollback === true) {

@@ -22,7 +22,20 @@ export interface WorkloadOptions {
   readonly rollbackProbability?: number | undefined
   /** A transaction that starts with TRUNCATE of every table. Default 0.02. */
   readonly truncateProbability?: number | undefined
+  /**
+   * A large transaction, streamed while in progress (`streaming: "on"`): an `InsertSeries` of `streamedRows` rows
+   * with fresh keys (from 100000 up) into the first table, then a few ordinary operations. Default 0 (none).
+   */
+  readonly streamedProbability?: number | undefined
+  /**
+   * Rows of a streamed transaction. PostgreSQL streams a transaction once it passes logical_decoding_work_mem
+   * (64kB at least): 400 rows of a 200-character text are well past it. Default 400.
+   */
+  readonly streamedRows?: number | undefined
 }
+
+/** The text of every row of a streamed transaction (long, so that few rows pass logical_decoding_work_mem). */
+export const streamedText = "s".repeat(200)
 
 const pieces = ["a", "b", "z", "Q", " ", "'", '"', "\\", ",", "é", "ß", "€", "中", "😀", "\t", "\n", "{", "}"]
 
@@ -57,13 +70,33 @@ export const defaultTables = (prefix: string): ReadonlyArray<TableSpec> =>
     replicaIdentity: suffix === "b" ? "full" : "default"
   }))
 
-/** One random transaction valid against `model` (which is not changed). */
-export const generateTransaction = (random: Random, model: Tables, options: WorkloadOptions = {}): Transaction => {
+/**
+ * One random transaction valid against `model` (which is not changed). `seriesFrom` is the first key a streamed
+ * transaction may use (the caller moves it past every series written, rolled back or not).
+ */
+export const generateTransaction = (
+  random: Random,
+  model: Tables,
+  options: WorkloadOptions = {},
+  seriesFrom = 100_000
+): Transaction => {
   const [minOps, maxOps] = options.operations ?? [1, 6]
   const keySpace = options.keySpace ?? 12
   const local = model.clone()
   const ops: Array<Op> = []
-  if (random.chance(options.truncateProbability ?? 0.02)) {
+  // No draw when streaming is off, so that seeds keep their workloads whether or not this option exists.
+  const streamed = (options.streamedProbability ?? 0) > 0 && random.chance(options.streamedProbability ?? 0)
+  if (streamed) {
+    const op: Op = {
+      _tag: "InsertSeries",
+      table: model.specs[0]!.name,
+      from: seriesFrom,
+      count: options.streamedRows ?? 400,
+      text: streamedText
+    }
+    ops.push(op)
+    local.apply(op)
+  } else if (random.chance(options.truncateProbability ?? 0.02)) {
     const op: Op = { _tag: "Truncate", tables: model.specs.map((s) => s.name) }
     ops.push(op)
     local.apply(op)
@@ -80,7 +113,7 @@ export const generateTransaction = (random: Random, model: Tables, options: Work
     ops.push(op)
     local.apply(op)
   }
-  return { ops, rollback: random.chance(options.rollbackProbability ?? 0.2) }
+  return { ops, rollback: random.chance(options.rollbackProbability ?? 0.2), ...(streamed ? { streamed } : {}) }
 }
 
 const describeOp = (op: Op): string => {
@@ -103,5 +136,5 @@ const describeOp = (op: Op): string => {
 /** A short description for the run's trace, e.g. `commit +a:3 ~b:2 -a:5`. */
 export const describeTransaction = (tx: Transaction): string => {
   const parts = tx.ops.map(describeOp)
-  return `${tx.rollback === true ? "rollback" : "commit"} ${parts.join(" ")}`
+  return `${tx.rollback === true ? "rollback" : "commit"}${tx.streamed === true ? " streamed" : ""} ${parts.join(" ")}`
 }
