@@ -9,6 +9,7 @@
 import {
   isProtocolError,
   type PgoutputMessage,
+  type PgoutputOptions,
   type ProtoVersion,
   type Reader,
   type RowChangeOf,
@@ -93,9 +94,14 @@ export class WalDecoder {
   private inPlainTransaction = false
   private readonly openStreamed = new Set<number>()
   private readonly codecs = new Map<number, RowCodec>()
+  /** The pgoutput options outside and inside a streamed block (made once: the hot path allocates none). */
+  private readonly outsideStream: PgoutputOptions
+  private readonly insideStream: PgoutputOptions
 
   constructor(options: WalDecoderOptions) {
     this.options = options
+    this.outsideStream = { protoVersion: options.protoVersion, inStream: false, streaming: options.streaming }
+    this.insideStream = { protoVersion: options.protoVersion, inStream: true, streaming: options.streaming }
   }
 
   /** The row codec of a relation, rebuilt when a new Relation message replaced its table. */
@@ -160,11 +166,7 @@ export class WalDecoder {
   private rowChange(x: XLogData): WalMessage | undefined {
     let m: RowChangeOf<Row> | undefined
     try {
-      m = unsafeDecodeRowChange(
-        x.data,
-        { protoVersion: this.options.protoVersion, inStream: this.inStream, streaming: this.options.streaming },
-        this.readRow
-      )
+      m = unsafeDecodeRowChange(x.data, this.inStream ? this.insideStream : this.outsideStream, this.readRow)
     } catch {
       return undefined
     }
