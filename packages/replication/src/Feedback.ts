@@ -8,6 +8,10 @@
  * idle slot does not pin WAL (DESIGN.md invariant 1). It never reports the server's walEnd while received changes are
  * uncommitted, and never moves any position backwards.
  *
+ * Receiving and decoding are two steps: the service's reader records what arrived (`BatchUpdate`, with the XLogData
+ * headers and keepalives) and queues it undecoded; the consumer decodes it when it pulls (`onDecoded`). Until the
+ * consumer has decoded everything received, whether a transaction is open is unknown, so no idle advance happens.
+ *
  * It deliberately knows nothing about sockets, time or pgoutput beyond "is a transaction open after this message".
  */
 import { Lsn } from "@pgcdc/protocol"
@@ -28,6 +32,8 @@ export interface FeedbackState {
   readonly idleWalEnd: Lsn.Lsn | undefined
   /** The flush position last reported to the server (monotonic). */
   readonly flushed: Lsn.Lsn
+  /** Batches of received XLogData not decoded yet; `lastData` and `inTransaction` describe only decoded ones. */
+  readonly undecoded: number
 }
 
 export const initial = (start: Lsn.Lsn): FeedbackState => ({
@@ -37,7 +43,8 @@ export const initial = (start: Lsn.Lsn): FeedbackState => ({
   committed: start,
   serverWalEnd: start,
   idleWalEnd: undefined,
-  flushed: start
+  flushed: start,
+  undecoded: 0
 })
 
 /**
@@ -52,7 +59,10 @@ export const onSessionStart = (s: FeedbackState): FeedbackState => ({
   idleWalEnd: undefined
 })
 
-/** An XLogData arrived; `inTransaction` says whether a transaction is open once its message is applied. */
+/**
+ * An XLogData arrived and was decoded at once; `inTransaction` says whether a transaction is open once its message
+ * is applied. (The service records the two steps separately: `BatchUpdate`, then `onDecoded`.)
+ */
 export const onData = (
   s: FeedbackState,
   walStart: Lsn.Lsn,
@@ -90,8 +100,20 @@ export const commit = (s: FeedbackState, lsn: Lsn.Lsn): Result.Result<FeedbackSt
   return Result.succeed(lsn > s.committed ? { ...s, committed: lsn } : s)
 }
 
-/** Whether every received message is committed and no transaction is open. */
-export const allCommitted = (s: FeedbackState): boolean => !s.inTransaction && s.committed >= s.lastData
+/**
+ * The consumer decoded one batch that `BatchUpdate.apply` counted as received: `lastData` is the walStart of its last
+ * message with a position (undefined when none had one), `inTransaction` whether a transaction is open after it.
+ */
+export const onDecoded = (s: FeedbackState, lastData: Lsn.Lsn | undefined, inTransaction: boolean): FeedbackState => ({
+  ...s,
+  lastData: lastData ?? s.lastData,
+  inTransaction,
+  undecoded: s.undecoded > 0 ? s.undecoded - 1 : 0
+})
+
+/** Whether every received message is decoded and committed, and no transaction is open. */
+export const allCommitted = (s: FeedbackState): boolean =>
+  s.undecoded === 0 && !s.inTransaction && s.committed >= s.lastData
 
 /** The flush (and apply) position a status update may report now. */
 export const flushPosition = (s: FeedbackState): Lsn.Lsn => {
@@ -119,15 +141,13 @@ export const lagBytes = (s: FeedbackState): bigint => {
 }
 
 /**
- * What one batch of received messages does to the state, accumulated in place so that the reader pays a few
- * comparisons per message instead of a new state (or a closure) per message. `apply` gives the same state as calling
- * `onData`/`onKeepalive` for each message in order; the accumulator is reused after `reset`.
+ * What the reader received in one step (XLogData headers and keepalives), accumulated in place so that it pays a
+ * few comparisons per message instead of a new state (or a closure) per message. `apply` records the data as
+ * received and `queued` batches of it as not decoded yet; reused after `reset`.
  */
 export class BatchUpdate {
   private hasData = false
   private received: Lsn.Lsn = Lsn.zero
-  private lastData: Lsn.Lsn | undefined = undefined
-  private inTransaction = false
   private serverWalEnd: Lsn.Lsn = Lsn.zero
   private hasKeepalive = false
   /** Highest keepalive walEnd since the last data message of the batch (or since the batch began). */
@@ -140,20 +160,16 @@ export class BatchUpdate {
   reset(): void {
     this.hasData = false
     this.received = Lsn.zero
-    this.lastData = undefined
-    this.inTransaction = false
     this.serverWalEnd = Lsn.zero
     this.hasKeepalive = false
     this.idleWalEnd = undefined
   }
 
-  /** As `onData`. */
-  data(walStart: Lsn.Lsn, walEnd: Lsn.Lsn, inTransaction: boolean): void {
+  /** An XLogData arrived (its header). */
+  data(walStart: Lsn.Lsn, walEnd: Lsn.Lsn): void {
     this.hasData = true
     const high = walStart > walEnd ? walStart : walEnd
     if (high > this.received) this.received = high
-    if (walStart !== Lsn.zero) this.lastData = walStart
-    this.inTransaction = inTransaction
     if (walEnd > this.serverWalEnd) this.serverWalEnd = walEnd
     this.idleWalEnd = undefined
   }
@@ -165,9 +181,9 @@ export class BatchUpdate {
     if (this.idleWalEnd === undefined || walEnd > this.idleWalEnd) this.idleWalEnd = walEnd
   }
 
-  /** The state after every message of the batch. */
-  apply(s: FeedbackState): FeedbackState {
-    if (this.isEmpty) return s
+  /** The state after every message of the batch, with `queued` more batches waiting to be decoded. */
+  apply(s: FeedbackState, queued: number): FeedbackState {
+    if (this.isEmpty && queued === 0) return s
     const idle = this.hasData
       ? this.idleWalEnd
       : this.idleWalEnd === undefined
@@ -177,12 +193,13 @@ export class BatchUpdate {
           : Lsn.max(s.idleWalEnd, this.idleWalEnd)
     return {
       received: this.hasData ? Lsn.max(s.received, this.received) : s.received,
-      lastData: this.lastData ?? s.lastData,
-      inTransaction: this.hasData ? this.inTransaction : s.inTransaction,
+      lastData: s.lastData,
+      inTransaction: s.inTransaction,
       committed: s.committed,
       serverWalEnd: Lsn.max(s.serverWalEnd, this.serverWalEnd),
       idleWalEnd: idle,
-      flushed: s.flushed
+      flushed: s.flushed,
+      undecoded: s.undecoded + queued
     }
   }
 }

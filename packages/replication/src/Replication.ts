@@ -7,12 +7,12 @@
  *   received is committed (see Feedback.ts). A reconnect restarts from the last committed LSN.
  * - Monotonic, cheap commit (2): `commit` is one `Ref` update; it never touches the network.
  * - Never timed out (3): a feedback fiber of each session answers keepalives that ask for a reply at once and sends a
- *   status update every `statusInterval`, however slowly the stream is pulled. Backpressure: the reader decodes a
- *   slice of payloads only after taking a permit per message (`bufferSize` in all), and queues the decoded slice as
- *   one batch; the consumer returns a batch's permits when it has read the whole batch. With no permits left the
- *   reader stops pulling the socket, and TCP stops the server.
- * - Bounded memory (5): at most `bufferSize` decoded messages wait for the consumer, plus the socket chunk the
- *   undecoded payloads are views of.
+ *   status update every `statusInterval`, however slowly the stream is pulled. Backpressure: the reader takes a
+ *   permit per XLogData (`bufferSize` in all) before it queues a slice of them, undecoded; the consumer returns an
+ *   item's permits when it has pulled its last message. With no permits left the reader stops pulling the socket,
+ *   and TCP stops the server.
+ * - Bounded memory (5): at most `bufferSize` undecoded messages (views of the socket chunks) wait for the consumer;
+ *   each row is decoded by the pull that hands it out.
  * - Resume (4): retryable failures (dropped connection, slot still held by the old walsender) reconnect on the
  *   `reconnect` schedule, which starts over once a session has received data.
  *
@@ -24,10 +24,10 @@
  * initial table contents.
  */
 import { Connection, type ConnectionShape, type CopyBoth } from "@pgcdc/connection"
-import { encodeReplicationToBytes, Lsn, unsafeDecodeReplication, isProtocolError } from "@pgcdc/protocol"
+import { encodeReplicationToBytes, isProtocolError, Lsn, unsafeDecodeReplication, type XLogData } from "@pgcdc/protocol"
 import {
   Array as Arr,
-  type Cause,
+  Cause,
   Clock,
   Context,
   Duration,
@@ -59,8 +59,8 @@ export interface ReplicationOptions extends StartOptions {
   /** How often to send a status update; keep it well under the server's wal_sender_timeout. Default 10 seconds. */
   readonly statusInterval?: Duration.Input | undefined
   /**
-   * Decoded messages buffered ahead of the consumer (the reader decodes only when there is room, and stops reading
-   * the socket when there is none). Default 256.
+   * Messages received ahead of the consumer, kept undecoded (the consumer decodes each one when it pulls it); when
+   * this many wait, the reader stops reading the socket. Default 256.
    */
   readonly bufferSize?: number | undefined
   /**
@@ -147,10 +147,19 @@ const sessionSettings = [
   "SET TimeZone = 'UTC'"
 ]
 
-/** The stream ended by reaching `endLsn`. */
-class EndReached {
-  readonly _tag = "EndReached"
-}
+/**
+ * What the reader queues for the consumer: XLogData to decode with its session's decoder (`endCheck`: a keepalive at
+ * or beyond `endLsn` followed it, so the stream ends there unless a transaction is open), or a message of the
+ * service's own (Reconnected). Holds one permit per XLogData, or one when it has none.
+ */
+type Received =
+  | {
+      readonly _tag: "Data"
+      readonly decoder: WalDecoder
+      readonly data: ReadonlyArray<XLogData>
+      readonly endCheck: boolean
+    }
+  | { readonly _tag: "Message"; readonly message: WalMessage }
 
 const fromResult = <A>(r: Result.Result<A, ReplicationError>): Effect.Effect<A, ReplicationError> =>
   Result.isSuccess(r) ? Effect.succeed(r.success) : Effect.fail(r.failure)
@@ -226,11 +235,11 @@ const make = (
     const stopTimeout = Duration.fromInputUnsafe(options.stopTimeout ?? Duration.seconds(10))
     const state = yield* Ref.make(Feedback.initial(start))
     const endLsn = options.endLsn
-    // Bounded in messages, not batches: a permit per decoded message not yet handed to the consumer.
+    // Bounded in messages, not batches: a permit per received message the consumer has not decoded yet.
     const bufferSize = Math.max(1, Math.floor(options.bufferSize ?? defaultBufferSize))
     const slice = Math.min(bufferSize, maxSlice)
     const permits = yield* Semaphore.make(bufferSize)
-    const queue = yield* Queue.unbounded<Arr.NonEmptyReadonlyArray<WalMessage>, ReplicationError | Cause.Done>()
+    const queue = yield* Queue.unbounded<Received, ReplicationError | Cause.Done>()
     let sessions = 0
     let progressed = false
 
@@ -247,7 +256,7 @@ const make = (
         if (sessions > 1) {
           const restart: WalMessage = { _tag: "Reconnected", walStart: from, walEnd: from, session: sessions }
           yield* permits.take(1)
-          yield* Queue.offer(queue, [restart])
+          yield* Queue.offer(queue, { _tag: "Message", message: restart })
         }
         yield* Effect.annotateCurrentSpan({ "pgcdc.slot": options.slot, "pgcdc.start_lsn": Lsn.format(from) })
         const decoder = new WalDecoder(resolved)
@@ -262,28 +271,30 @@ const make = (
           Queue.take(replyNow).pipe(Effect.timeoutOption(statusInterval), Effect.andThen(sendStatus))
         )
 
-        // Decoding happens just in time: the reader takes permits (one per message the slice may yield) before it
-        // decodes a slice, so at most `bufferSize` decoded messages exist ahead of the consumer. Decoded messages are
-        // then consumed while they are young, which keeps them out of V8's old generation (a deep queue of decoded
-        // rows made every scavenge copy, then promote, most of them).
+        // The reader only frames: it decodes the CopyData envelope (XLogData header or keepalive), answers and records
+        // keepalives, and queues the XLogData undecoded. The consumer decodes when it pulls, so a decoded row lives
+        // only from its pull to its use: rows decoded ahead in another fiber were alive at every event-loop turn, so
+        // V8's scavenges kept copying, then promoting, most of them (an old generation of garbage, hundreds of MB).
         const update = new Feedback.BatchUpdate()
+        let queued = 0
         const applyUpdate = (s: Feedback.FeedbackState): Feedback.FeedbackState => {
-          const next = update.apply(s)
+          const next = update.apply(s, queued)
           update.reset()
+          queued = 0
           return next
         }
 
-        const decodeSlice = (
+        const frameSlice = (
           payloads: ReadonlyArray<Uint8Array>,
           from: number,
           to: number
-        ): Effect.Effect<void, ReplicationError | EndReached> => {
-          const out: Array<WalMessage> = []
+        ): Effect.Effect<void, ReplicationError> => {
+          let data: Array<XLogData> = []
+          const items: Array<Received> = []
           let reply = false
-          let ended = false
           let bytes = 0
-          let failure: ReplicationError | undefined
           update.reset()
+          queued = 0
           for (let i = from; i < to; i++) {
             const payload = payloads[i]!
             bytes += payload.length
@@ -292,63 +303,57 @@ const make = (
               m = unsafeDecodeReplication(payload)
             } catch (e) {
               if (!isProtocolError(e)) throw e
-              failure = new ReplicationError({
-                reason: "Protocol",
-                message: `Bad replication message: ${e.message}`,
-                cause: e
-              })
-              break
+              update.reset()
+              return Effect.andThen(
+                permits.release(to - from),
+                Effect.fail(
+                  new ReplicationError({
+                    reason: "Protocol",
+                    message: `Bad replication message: ${e.message}`,
+                    cause: e
+                  })
+                )
+              )
             }
             if (m._tag === "PrimaryKeepalive") {
               update.keepalive(m.walEnd)
               if (m.replyRequested) reply = true
-              if (endLsn !== undefined && m.walEnd >= endLsn && !decoder.inTransaction) {
-                ended = true
-                break
+              if (endLsn !== undefined && m.walEnd >= endLsn) {
+                // Whether the stream ends here depends on whether a transaction is open once the data before this
+                // keepalive is decoded: the consumer decides.
+                items.push({ _tag: "Data", decoder, data, endCheck: true })
+                data = []
               }
               continue
             }
-            let wal: WalMessage
-            try {
-              wal = decoder.unsafeDecode(m)
-            } catch (e) {
-              if (!(e instanceof ReplicationError)) throw e
-              failure = e
-              break
+            update.data(m.walStart, m.walEnd)
+            data.push(m)
+          }
+          if (data.length > 0) items.push({ _tag: "Data", decoder, data, endCheck: false })
+          let messages = 0
+          for (const item of items) {
+            if (item._tag === "Data" && item.data.length > 0) {
+              messages += item.data.length
+              queued++
             }
-            if (endLsn !== undefined && beyondEnd(wal, endLsn)) {
-              ended = true
-              break
-            }
-            update.data(m.walStart, m.walEnd, decoder.inTransaction)
-            out.push(wal)
           }
-          const unused = to - from - out.length
-          if (failure !== undefined) {
-            update.reset()
-            return Effect.andThen(permits.release(to - from), Effect.fail(failure))
-          }
-          if (out.length > 0) progressed = true
-          let effect: Effect.Effect<void, ReplicationError | EndReached> = Metric.update(bytesTotal, bytes)
-          if (!update.isEmpty) effect = Effect.andThen(Ref.update(state, applyUpdate), effect)
-          if (unused > 0) effect = Effect.andThen(effect, permits.release(unused))
-          if (Arr.isArrayNonEmpty(out)) {
-            effect = Effect.andThen(
-              effect,
-              Effect.andThen(Metric.update(messagesTotal, out.length), Queue.offer(queue, out))
-            )
-          }
+          if (messages > 0) progressed = true
+          let effect: Effect.Effect<void> = Metric.update(bytesTotal, bytes)
+          if (!update.isEmpty || queued > 0) effect = Effect.andThen(Ref.update(state, applyUpdate), effect)
+          // An end check without data still needs a permit while it waits in the queue; data items hold one each.
+          const held = messages + items.filter((item) => item._tag === "Data" && item.data.length === 0).length
+          if (held < to - from) effect = Effect.andThen(effect, permits.release(to - from - held))
+          if (items.length > 0) effect = Effect.andThen(effect, Queue.offerAll(queue, items))
           if (reply) effect = Effect.andThen(effect, Queue.offer(replyNow, undefined))
-          if (ended) effect = Effect.andThen(effect, Effect.fail(new EndReached()))
-          return effect
+          return Effect.asVoid(effect)
         }
 
-        const handleBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<void, ReplicationError | EndReached> =>
+        const handleBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<void, ReplicationError> =>
           Effect.gen(function* () {
             for (let from = 0; from < payloads.length; from += slice) {
               const to = Math.min(payloads.length, from + slice)
               yield* permits.take(to - from)
-              yield* decodeSlice(payloads, from, to)
+              yield* frameSlice(payloads, from, to)
             }
           })
 
@@ -363,10 +368,7 @@ const make = (
                 retryable: true
               })
             )
-          ),
-          // Past the end: end the consumer's stream but keep the session (and its feedback fiber) until the scope
-          // closes, so the final status update carries what the consumer committed while draining the queue.
-          Effect.catchTag("EndReached", () => Effect.andThen(Queue.end(queue), Effect.never))
+          )
         )
         return yield* Effect.raceFirst(reader, feedback)
       }).pipe(Effect.scoped, Effect.withSpan("Replication.session"))
@@ -453,38 +455,129 @@ const make = (
       })
     )
 
-    // Delivery. The consumer's side keeps the batch it is reading in `current` (shared by every run of the streams),
-    // and hands out one message per pull of `stream`: a chunked pull would drop the rest of its chunk when a consumer
-    // stops early (Stream.take) and later runs the stream again, silently skipping messages it never saw. A pull
-    // that finds a message in `current` costs one synchronous `Effect.succeed`; only an exhausted batch goes to the
-    // queue, and it returns that batch's permits to the reader first. `batches` hands out the rest of `current` as
-    // one element, which a consumer cannot split, so it keeps the same guarantee at a batch's cost.
-    const empty: ReadonlyArray<WalMessage> = []
-    let current = empty
-    let index = 0
+    // Delivery. The consumer's side keeps the item it is reading (shared by every run of the streams) and decodes
+    // one message per pull of `stream`, just before handing it out: a decoded row then lives only from its pull to
+    // its use. (Rows decoded ahead, in a batch or in another fiber, were alive whenever V8 scavenged, so most of them
+    // were copied and then promoted: an old generation of garbage of hundreds of MB.) One message per pull also
+    // keeps what a chunked pull could not: a consumer that stops early (Stream.take) and runs the stream again later
+    // skips nothing. Only an exhausted item goes to the queue. The pull that hands out an item's last message
+    // returns the item's permits to the reader and records it as decoded. `batches` decodes the rest of the item at
+    // once and hands it out as one element, which a consumer cannot split. Past `endLsn`, or after a decoding
+    // failure, every later pull ends (fails) the same way, so running the stream again cannot skip what follows.
+    const noData: ReadonlyArray<XLogData> = []
+    let data = noData
+    let position = 0
+    let decoder: WalDecoder | undefined
+    let endCheck = false
+    let lastData: Lsn.Lsn | undefined
+    let delivered = 0
+    let own: WalMessage | undefined
+    let finished: Effect.Effect<never, ReplicationError | Cause.Done> | undefined
     const refillLock = Semaphore.makeUnsafe(1)
+
+    const hasMore = (): boolean => own !== undefined || position < data.length
+
+    /** The item is fully read: its permits go back to the reader and the feedback state learns what it held. */
+    const complete = (): Effect.Effect<void> => {
+      if (own !== undefined) {
+        own = undefined
+        return Effect.asVoid(permits.release(1))
+      }
+      const count = data.length
+      const inTransaction = decoder?.inTransaction ?? false
+      const last = lastData
+      const messages = delivered
+      if (endCheck && !inTransaction) finished ??= Cause.done()
+      data = noData
+      position = 0
+      delivered = 0
+      lastData = undefined
+      endCheck = false
+      let effect: Effect.Effect<unknown> = permits.release(count > 0 ? count : 1)
+      if (count > 0) {
+        effect = Effect.andThen(
+          effect,
+          Ref.update(state, (s) => Feedback.onDecoded(s, last, inTransaction))
+        )
+      }
+      return Effect.asVoid(messages > 0 ? Effect.andThen(effect, Metric.update(messagesTotal, messages)) : effect)
+    }
+
+    /**
+     * Decodes the next message of the current item, or returns undefined when there is none to hand out (the item
+     * is exhausted, the end is reached or decoding failed: `finished` says which).
+     */
+    const decodeNext = (): WalMessage | undefined => {
+      if (own !== undefined) return own
+      if (finished !== undefined || decoder === undefined) return undefined
+      while (position < data.length) {
+        const x = data[position]!
+        let wal: WalMessage
+        try {
+          wal = decoder.unsafeDecode(x)
+        } catch (e) {
+          if (!(e instanceof ReplicationError)) throw e
+          finished = Effect.fail(e)
+          return undefined
+        }
+        if (endLsn !== undefined && beyondEnd(wal, endLsn)) {
+          // Past the end: the consumer's stream ends, but the session (and its feedback fiber) stays until the
+          // scope closes, so the final status update carries what the consumer commits after this.
+          finished = Cause.done()
+          return undefined
+        }
+        position++
+        if (x.walStart !== Lsn.zero) lastData = x.walStart
+        delivered++
+        return wal
+      }
+      return undefined
+    }
+
     const refill: Effect.Effect<void, ReplicationError | Cause.Done> = Effect.suspend(() => {
       // Another fiber pulling at the same time may have refilled while this one waited for the lock.
-      if (index < current.length) return Effect.void
-      const held = current.length
-      current = empty
-      index = 0
-      const take = Effect.map(Queue.take(queue), (batch) => {
-        current = batch
+      if (hasMore() && finished === undefined) return Effect.void
+      if (finished !== undefined) return finished
+      return Effect.map(Queue.take(queue), (item) => {
+        if (item._tag === "Message") {
+          own = item.message
+        } else {
+          data = item.data
+          decoder = item.decoder
+          endCheck = item.endCheck
+        }
       })
-      return held > 0 ? Effect.andThen(permits.release(held), take) : take
     })
     const lockedRefill = refillLock.withPermit(refill)
 
-    const pullOne: Effect.Effect<readonly [WalMessage], ReplicationError | Cause.Done> = Effect.suspend(() =>
-      index < current.length ? Effect.succeed([current[index++]!] as const) : Effect.andThen(lockedRefill, pullOne)
-    )
+    const pullOne: Effect.Effect<readonly [WalMessage], ReplicationError | Cause.Done> = Effect.suspend(() => {
+      const message = decodeNext()
+      if (message === undefined) {
+        if (finished !== undefined) return finished
+        // An item that held no deliverable message (an end check) is completed here.
+        return Effect.andThen(
+          data.length > 0 || endCheck ? complete() : Effect.void,
+          Effect.andThen(lockedRefill, pullOne)
+        )
+      }
+      if (own !== undefined || position === data.length) return Effect.as(complete(), [message] as const)
+      return Effect.succeed([message] as const)
+    })
+
     const pullBatch: Effect.Effect<readonly [Arr.NonEmptyReadonlyArray<WalMessage>], ReplicationError | Cause.Done> =
       Effect.suspend(() => {
-        if (index >= current.length) return Effect.andThen(lockedRefill, pullBatch)
-        const rest = index === 0 ? current : current.slice(index)
-        index = current.length
-        return Arr.isReadonlyArrayNonEmpty(rest) ? Effect.succeed([rest] as const) : pullBatch
+        const out: Array<WalMessage> = []
+        for (let m = decodeNext(); m !== undefined; m = own !== undefined ? undefined : decodeNext()) out.push(m)
+        if (!Arr.isArrayNonEmpty(out)) {
+          if (finished !== undefined) return finished
+          return Effect.andThen(
+            data.length > 0 || endCheck ? complete() : Effect.void,
+            Effect.andThen(lockedRefill, pullBatch)
+          )
+        }
+        if (own !== undefined || position === data.length) return Effect.as(complete(), [out] as const)
+        // Stopped early: past the end or a failure; the next pull reports it.
+        return Effect.succeed([out] as const)
       })
 
     const stream: Stream.Stream<WalMessage, ReplicationError> = Stream.fromPull(Effect.succeed(pullOne))

@@ -170,7 +170,7 @@ describe("Feedback", () => {
     )
   })
 
-  it("property: a batch folded by BatchUpdate gives the same state as onData/onKeepalive one message at a time", () => {
+  it("property: received by BatchUpdate, then decoded by onDecoded, gives the same state as onData/onKeepalive", () => {
     type Event =
       | { readonly kind: "data"; readonly walStart: number; readonly walEnd: number; readonly open: boolean }
       | { readonly kind: "keepalive"; readonly walEnd: number }
@@ -191,25 +191,56 @@ describe("Feedback", () => {
         fc.integer({ min: 0, max: 500 }),
         (batches, start) => {
           let oneByOne = Feedback.initial(L(start))
-          let folded = oneByOne
+          let twoSteps = oneByOne
           for (const batch of batches) {
             update.reset()
+            let lastData: Lsn.Lsn | undefined
+            let open: boolean | undefined
             for (const e of batch) {
               if (e.kind === "data") {
                 oneByOne = Feedback.onData(oneByOne, L(e.walStart), L(e.walEnd), e.open)
-                update.data(L(e.walStart), L(e.walEnd), e.open)
+                update.data(L(e.walStart), L(e.walEnd))
+                if (e.walStart !== 0) lastData = L(e.walStart)
+                open = e.open
               } else {
                 oneByOne = Feedback.onKeepalive(oneByOne, L(e.walEnd))
                 update.keepalive(L(e.walEnd))
               }
             }
             assert.strictEqual(update.isEmpty, batch.length === 0)
-            folded = update.apply(folded)
-            assert.deepStrictEqual(folded, oneByOne)
+            twoSteps = update.apply(twoSteps, open === undefined ? 0 : 1)
+            if (open !== undefined) {
+              assert.strictEqual(twoSteps.undecoded, 1)
+              assert.isFalse(Feedback.allCommitted(twoSteps), "nothing is all committed while data is undecoded")
+              twoSteps = Feedback.onDecoded(twoSteps, lastData, open)
+            }
+            assert.deepStrictEqual(twoSteps, oneByOne)
           }
         }
       ),
       { numRuns: 1000 }
     )
+  })
+
+  it("a keepalive after data the consumer has not decoded yet does not advance the flush position", () => {
+    let s = Feedback.initial(L(100))
+    s = ok(Feedback.commit(s, L(100)))
+    const update = new Feedback.BatchUpdate()
+    update.data(L(110), L(110))
+    update.keepalive(L(500))
+    s = update.apply(s, 1)
+    // Received, committed up to the start, idle keepalive after the data: but the data is not decoded (nor seen).
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(100))
+    // Decoded: a transaction is open, still nothing to advance.
+    s = Feedback.onDecoded(s, L(110), true)
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(100))
+    // Its commit decoded and committed by the user: now the later keepalive's walEnd may be reported.
+    update.reset()
+    update.data(L(120), L(120))
+    update.keepalive(L(600))
+    s = update.apply(s, 1)
+    s = Feedback.onDecoded(s, L(120), false)
+    s = ok(Feedback.commit(s, L(120)))
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(600))
   })
 })
