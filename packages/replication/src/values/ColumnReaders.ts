@@ -88,17 +88,16 @@ const numeric: (types: TypeResolver) => ColumnReader = (types) => (r, n) => {
   return decodeText(TypeOid.numeric, readTextValue(r, n), types)
 }
 
-/** The scan found a byte above 0x7f: the text is not ASCII (strict UTF-8 decoding decides). */
-const NOT_ASCII = -1
 /** A number that plain `JSON.parse` might not give exactly (exponent, > 15 significant digits, far magnitude). */
 const RISKY = 0
 const PLAIN = 1
 
 /**
- * One pass over JSON bytes: whether they are ASCII and whether every number literal (outside strings) is one that
- * plain `JSON.parse` reads exactly: an integer of at most 15 digits, or a decimal without exponent with at most 15
- * significant digits and at most 300 characters. Conservative: RISKY may be exact too; invalid JSON may get any
- * answer (the parse rejects it either way).
+ * One pass over JSON bytes: whether every number literal (outside strings) is one that plain `JSON.parse` reads
+ * exactly: an integer of at most 15 digits, or a decimal without exponent with at most 15 significant digits and at
+ * most 300 characters. Conservative: RISKY may be exact too; invalid JSON may get any answer (the parse rejects it
+ * either way). Bytes above 0x7f need no attention: in UTF-8 they never stand for a quote, a backslash or a digit,
+ * and the text itself is decoded strictly apart from this scan.
  */
 export const scanJson = (buf: Uint8Array, from: number, to: number): number => {
   for (let i = from; i < to; i++) {
@@ -108,11 +107,9 @@ export const scanJson = (buf: Uint8Array, from: number, to: number): number => {
         c = buf[i]!
         if (c === 0x5c) i++
         else if (c === 0x22) break
-        else if (c > 0x7f) return NOT_ASCII
       }
       continue
     }
-    if (c > 0x7f) return NOT_ASCII
     if (c <= 0x39 && (c >= C0 || c === MINUS)) {
       if (c === MINUS) i++
       const start = i
