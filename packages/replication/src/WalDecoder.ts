@@ -94,6 +94,8 @@ export class WalDecoder {
   private inPlainTransaction = false
   private readonly openStreamed = new Set<number>()
   private readonly codecs = new Map<number, RowCodec>()
+  /** The codec of the last tuple read (its table goes into the message without another lookup). */
+  private lastCodec: RowCodec | undefined = undefined
   /** The pgoutput options outside and inside a streamed block (made once: the hot path allocates none). */
   private readonly outsideStream: PgoutputOptions
   private readonly insideStream: PgoutputOptions
@@ -128,6 +130,7 @@ export class WalDecoder {
   private readonly readRow = (r: Reader, relationId: number, keyOnly: boolean): Row => {
     const codec = this.codec(relationId)
     if (codec === undefined) throw FALLBACK
+    this.lastCodec = codec
     const columns = codec.table.columns
     const readers = codec.readers
     const n = r.i16("columnCount")
@@ -171,7 +174,8 @@ export class WalDecoder {
       return undefined
     }
     if (m === undefined) return undefined
-    const table = this.cache.get(m.relationId)!
+    // Every row change has at least one tuple, read by readRow for this relation.
+    const table = this.lastCodec!.table
     switch (m._tag) {
       case "Insert":
         return { _tag: "Insert", walStart: x.walStart, walEnd: x.walEnd, xid: m.xid, table, new: m.newTuple }
