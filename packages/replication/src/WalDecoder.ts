@@ -24,6 +24,7 @@ import { Result } from "effect"
 import { RelationCache } from "./RelationCache.ts"
 import { ReplicationError } from "./ReplicationError.ts"
 import { type ColumnReader, columnReaderFor } from "./values/ColumnReaders.ts"
+import { rowMaker, setColumn } from "./values/RowMaker.ts"
 import { decodeBinary } from "./values/decodeBinary.ts"
 import { decodeText } from "./values/decodeText.ts"
 import { ValueError } from "./values/ValueError.ts"
@@ -34,13 +35,6 @@ export interface WalDecoderOptions {
   readonly streaming?: "off" | "on" | "parallel" | undefined
 }
 
-const setColumn = (row: Record<string, ColumnValue>, name: string, value: ColumnValue): void => {
-  // A column may be called "__proto__": define it instead of invoking the prototype setter.
-  if (name === "__proto__")
-    Object.defineProperty(row, name, { value, enumerable: true, writable: true, configurable: true })
-  else row[name] = value
-}
-
 /** What the fast row path knows about one relation: its table and a value reader per column. */
 interface RowCodec {
   readonly table: Table
@@ -49,34 +43,6 @@ interface RowCodec {
   readonly make: (values: ReadonlyArray<ColumnValue>) => Row
   /** Where `readRow` collects a row's values before `make` (one row at a time, so one array per relation). */
   readonly values: Array<ColumnValue>
-}
-
-const rowByAssignment =
-  (names: ReadonlyArray<string>) =>
-  (values: ReadonlyArray<ColumnValue>): Row => {
-    const row: Record<string, ColumnValue> = {}
-    for (let i = 0; i < names.length; i++) setColumn(row, names[i]!, values[i]!)
-    return row
-  }
-
-/**
- * A row constructor for these column names: one object literal, so every row of the relation is built in one step
- * with one hidden class (about 6 times cheaper than adding the properties one by one). Names are embedded as JSON
- * string literals (valid JavaScript for any string); `__proto__` as a computed key, which defines an own property as
- * `setColumn` does. Where code generation is disabled (`--disallow-code-generation-from-strings`) it falls back to
- * assignment, with the same result.
- */
-const rowMaker = (names: ReadonlyArray<string>): ((values: ReadonlyArray<ColumnValue>) => Row) => {
-  const fields = names.map((name, i) =>
-    name === "__proto__" ? `["__proto__"]: v[${i}]` : `${JSON.stringify(name)}: v[${i}]`
-  )
-  try {
-    return new Function("v", `"use strict"; return { ${fields.join(", ")} }`) as (
-      values: ReadonlyArray<ColumnValue>
-    ) => Row
-  } catch {
-    return rowByAssignment(names)
-  }
 }
 
 /** Thrown inside the fast row path to hand the message to the general path (which reports any error exactly). */
