@@ -328,6 +328,27 @@ export class WalDecoder {
           restartIdentity: m.restartIdentity,
           tables: m.relationIds.map((id) => this.table(id, "Truncate"))
         }
+      // Begin and Commit come with every transaction: built as literals, the same properties in the same order as
+      // the spread below, without its generic copy.
+      case "Begin":
+        return {
+          _tag: "Begin",
+          finalLsn: m.finalLsn,
+          commitTime: m.commitTime,
+          xid: m.xid,
+          walStart: at.walStart,
+          walEnd: at.walEnd
+        }
+      case "Commit":
+        return {
+          _tag: "Commit",
+          flags: m.flags,
+          commitLsn: m.commitLsn,
+          endLsn: m.endLsn,
+          commitTime: m.commitTime,
+          walStart: at.walStart,
+          walEnd: at.walEnd
+        }
       default:
         return { ...m, ...at }
     }

@@ -247,6 +247,34 @@ describe("WalDecoder fast row path", () => {
     )
   })
 
+  it("Begin and Commit equal the message spread with its position (same keys, same order)", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.integer({ min: 0, max: 255 }),
+        (lsn, time, xid, flags) => {
+          const begin: PgoutputMessage = { _tag: "Begin", finalLsn: Lsn.unsafeMake(lsn), commitTime: time, xid }
+          const commit: PgoutputMessage = {
+            _tag: "Commit",
+            flags,
+            commitLsn: Lsn.unsafeMake(lsn),
+            endLsn: Lsn.unsafeMake(lsn),
+            commitTime: time
+          }
+          for (const m of [begin, commit]) {
+            const x = xlog(m, 7)
+            const decoded = new WalDecoder({ protoVersion: 1 }).unsafeDecode(x)
+            expect(decoded).toStrictEqual({ ...m, walStart: x.walStart, walEnd: x.walEnd })
+            assert.deepStrictEqual(Object.keys(decoded), [...Object.keys(m), "walStart", "walEnd"])
+          }
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
+
   it("scanJson takes the plain path for typical documents only", () => {
     const enc = (s: string) => new TextEncoder().encode(s)
     const doc = enc('{"id": 1, "score": 0.10000000000000000000, "label": "item 1234567890123456789"}')
