@@ -186,6 +186,49 @@ describe("WalDecoder fast row path", () => {
     )
   })
 
+  it("gives the general path's result on corrupted bytes (flipped, truncated, extended messages)", () => {
+    const mutation = fc.oneof(
+      fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+      fc.record({ kind: fc.constant("cut" as const), at: fc.nat(), byte: fc.constant(0) }),
+      fc.record({ kind: fc.constant("add" as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) })
+    )
+    fc.assert(
+      fc.property(scenario, fc.array(mutation, { minLength: 1, maxLength: 3 }), (s, mutations) => {
+        const relation: PgoutputMessage = {
+          _tag: "Relation",
+          xid: undefined,
+          relationId: 1,
+          namespace: "public",
+          relationName: "t",
+          replicaIdentity: s.replicaIdentity,
+          columns: s.columns.map((c) => ({
+            flags: c.key ? 1 : 0,
+            name: c.name,
+            typeOid: c.spec.typeOid,
+            typeModifier: -1
+          }))
+        }
+        const fast = new WalDecoder({ protoVersion: 1 })
+        const general = new WalDecoder({ protoVersion: 1 })
+        fast.unsafeDecode(xlog(relation, 1))
+        general.unsafeDecode(xlog(relation, 1))
+        for (const change of s.changes) {
+          const x = xlog(change, 2)
+          let bytes = Array.from(x.data)
+          for (const m of mutations) {
+            const at = bytes.length === 0 ? 0 : m.at % bytes.length
+            if (m.kind === "set") bytes[at] = m.byte
+            else if (m.kind === "cut") bytes = bytes.slice(0, at)
+            else bytes.splice(at, 0, m.byte)
+          }
+          const bad: XLogData = { ...x, data: Uint8Array.from(bytes) }
+          expect(run(() => fast.unsafeDecode(bad))).toStrictEqual(run(() => general.unsafeDecodeGeneral(bad)))
+        }
+      }),
+      { numRuns: 1000 }
+    )
+  })
+
   it("rejects invalid UTF-8 in any text column exactly as the general path", () => {
     const relation: PgoutputMessage = {
       _tag: "Relation",
