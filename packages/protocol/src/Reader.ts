@@ -22,6 +22,9 @@ export class Reader {
   messageName: string
   /** Created on first use: most messages need no DataView, and making one per message costs more than the reads. */
   private dataView: DataView | undefined
+  private lastU64Hi = -1
+  private lastU64Lo = -1
+  private lastU64 = 0n
 
   constructor(buf: Uint8Array, messageName: string, start = 0, end = buf.length) {
     this.buf = buf
@@ -128,8 +131,13 @@ export class Reader {
     this.pos = p + 8
     const hi = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0
     const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0
-    if (hi < 0x200000) return BigInt(hi * 4294967296 + lo)
-    return (BigInt(hi) << 32n) | BigInt(lo)
+    // LSNs repeat (an XLogData's walStart and walEnd, the server's walEnd across a burst): reuse the last value.
+    if (hi === this.lastU64Hi && lo === this.lastU64Lo) return this.lastU64
+    const v = hi < 0x200000 ? BigInt(hi * 4294967296 + lo) : (BigInt(hi) << 32n) | BigInt(lo)
+    this.lastU64Hi = hi
+    this.lastU64Lo = lo
+    this.lastU64 = v
+    return v
   }
 
   /** A length or count that must be in `[min, max]`, read as int32. */

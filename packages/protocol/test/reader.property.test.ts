@@ -68,6 +68,16 @@ describe("Reader integers", () => {
     }
   })
 
+  it("u64 reuses the last value only when the bytes are the same, across messages", () => {
+    const words = [5n, 5n, 2n ** 60n, 2n ** 60n, 5n, 0n, 2n ** 64n - 1n, 2n ** 64n - 1n]
+    const r = new Reader(new Uint8Array(0), "Test")
+    for (const w of words) {
+      const buf = new Uint8Array(8)
+      new DataView(buf.buffer).setBigUint64(0, w)
+      expect(r.reset(buf, "Test").u64("x")).toBe(w)
+    }
+  })
+
   it("subarray is a plain Uint8Array view, also of a Buffer", () => {
     const input = Buffer.from([1, 2, 3, 4])
     const r = new Reader(input, "Test")
