@@ -3,6 +3,12 @@
  * decoder whether it is inside a streamed block), keeps the relation cache, resolves row changes to their table,
  * decodes each column value losslessly, and tracks whether a transaction is open (the feedback state needs it).
  *
+ * Row changes (the bulk of any stream) take a fast path: the tuple is read straight from the message bytes by a
+ * value reader per column chosen when the Relation arrived (values/ColumnReaders.ts) into a row built by a
+ * per-relation constructor (values/RowMaker.ts), with no TupleData strings in between. Anything that path does not
+ * handle, including every error, sends the message to the general path (TupleData, then `decodeText`/`decodeBinary`
+ * per value), which gives the same values and reports errors as it always did; tests hold the two paths equal.
+ *
  * Stateful and single-owner: one decoder per session, fed in order by one fiber. Bad bytes, undecodable values and
  * rows for unknown relations become a typed `ReplicationError`. It does no I/O and knows nothing about LSN feedback.
  */
@@ -24,7 +30,7 @@ import { Result } from "effect"
 import { RelationCache } from "./RelationCache.ts"
 import { ReplicationError } from "./ReplicationError.ts"
 import { type ColumnReader, columnReaderFor } from "./values/ColumnReaders.ts"
-import { rowMaker, setColumn } from "./values/RowMaker.ts"
+import { type MakeRow, rowMaker, setColumn } from "./values/RowMaker.ts"
 import { decodeBinary } from "./values/decodeBinary.ts"
 import { decodeText } from "./values/decodeText.ts"
 import { ValueError } from "./values/ValueError.ts"
@@ -40,7 +46,7 @@ interface RowCodec {
   readonly table: Table
   readonly readers: ReadonlyArray<ColumnReader>
   /** Builds a whole row from its values in column order. */
-  readonly make: (values: ReadonlyArray<ColumnValue>) => Row
+  readonly make: MakeRow
   /** Where `readRow` collects a row's values before `make` (one row at a time, so one array per relation). */
   readonly values: Array<ColumnValue>
 }
