@@ -4,23 +4,40 @@
  *
  * Hot path: one pull reads one socket chunk (everything Node has buffered) and emits all the CopyData payloads in it
  * as one batch, walking the framer synchronously; there is no Effect, no decode and no allocation per message
- * beyond the payload view. Payloads are views of the received chunk (or of the framer's fresh buffer for a message
- * that spanned chunks): neither is ever written again, so a view stays valid for as long as it is kept.
+ * beyond the payload view (`messages`), or none at all (`frames`: offsets into the chunk). Payloads lie in the
+ * received chunk (or in the framer's fresh buffer for a message that spanned chunks): neither is ever written again,
+ * so a view or an offset stays valid for as long as it is kept.
  *
  * Backpressure: nothing reads the socket unless the stream is pulled. While the consumer does not pull, Node's
  * readable buffer fills to its high-water mark, Node stops reading, and TCP flow control stops the server.
  *
  * It deliberately does not interpret payloads (XLogData, keepalives): that is `@pgcdc/protocol`'s `decodeReplication`.
  */
-import { Array as Arr, Cause, Duration, Effect, type Scope, Semaphore, Stream } from "effect"
+import { type Array as Arr, Cause, Duration, Effect, type Scope, Semaphore, Stream } from "effect"
 import type { Backend } from "@pgcdc/protocol"
 import { type ConnectionError, closedError, protocolError } from "./ConnectionError.ts"
 import { drive, type SessionHooks } from "./SimpleQuery.ts"
 import { encodeOne, logNotice, serverError, toConnectionError, type Wire } from "./Wire.ts"
 
+/**
+ * The CopyData payloads of one read, without an object per payload: payload `i` is `buffers[i]` from `starts[i]`
+ * to `ends[i]` (`buffers` repeats the same chunk for every payload that lies in it). Never empty. The bytes are never
+ * written again.
+ */
+export interface CopyDataFrames {
+  readonly buffers: ReadonlyArray<Uint8Array>
+  readonly starts: ReadonlyArray<number>
+  readonly ends: ReadonlyArray<number>
+}
+
 export interface CopyBoth {
   /** CopyData payloads from the server; ends on the server's CopyDone, fails on an ErrorResponse. */
   readonly messages: Stream.Stream<Uint8Array, ConnectionError>
+  /**
+   * The same payloads as `messages`, one element per read, as offsets instead of views: for a consumer that keeps
+   * payloads for a while (a view per payload is an object that then has to be collected). Read one of the two.
+   */
+  readonly frames: Stream.Stream<CopyDataFrames, ConnectionError>
   /** Sends one CopyData message. */
   readonly send: (payload: Uint8Array) => Effect.Effect<void, ConnectionError>
   /** Sends our CopyDone, then waits for the server to finish (its CopyDone, CommandComplete, ReadyForQuery). */
@@ -31,6 +48,13 @@ const COPY_DATA = 0x64
 // A COPY IN/OUT has nothing to do with replication; fail it so the server returns to ReadyForQuery.
 const copyFailBytes = encodeOne({ _tag: "CopyFail", message: "pgcdc copyBoth() does not support this COPY" })
 const finishTimeout = Duration.seconds(10)
+
+const views = (frames: CopyDataFrames): Arr.NonEmptyReadonlyArray<Uint8Array> => {
+  const { buffers, starts, ends } = frames
+  const out: Arr.NonEmptyArray<Uint8Array> = [buffers[0]!.subarray(starts[0], ends[0])]
+  for (let i = 1; i < buffers.length; i++) out.push(buffers[i]!.subarray(starts[i], ends[i]))
+  return out
+}
 
 /**
  * Sends `sql` and waits for CopyBothResponse. The caller holds the session's query lock for the scope;
@@ -87,19 +111,20 @@ export const startCopyBoth = (
 
     const logNotices = Effect.suspend(() => Effect.forEach(notices.splice(0), logNotice, { discard: true }))
 
-    const pullBatch: Effect.Effect<
-      Arr.NonEmptyReadonlyArray<Uint8Array>,
-      ConnectionError | Cause.Done
-    > = Effect.suspend(() => {
+    const pullBatch: Effect.Effect<readonly [CopyDataFrames], ConnectionError | Cause.Done> = Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)
       if (serverDone || finished) return Cause.done()
-      const out: Array<Uint8Array> = []
+      const buffers: Array<Uint8Array> = []
+      const starts: Array<number> = []
+      const ends: Array<number> = []
       const framer = wire.framer
       try {
         for (;;) {
           while (wire.nextFrame()) {
             if (framer.type === COPY_DATA) {
-              out.push(framer.buf.subarray(framer.bodyStart, framer.end))
+              buffers.push(framer.buf)
+              starts.push(framer.bodyStart)
+              ends.push(framer.end)
               continue
             }
             const msg = wire.decodeFrame()
@@ -119,7 +144,7 @@ export const startCopyBoth = (
               throw protocolError(`Unexpected ${msg._tag} inside a CopyBoth stream`)
             }
           }
-          if (out.length > 0 || serverDone || failure !== undefined) break
+          if (buffers.length > 0 || serverDone || failure !== undefined) break
           const chunk = wire.transport.readAvailable()
           if (chunk === undefined) break
           framer.push(chunk)
@@ -129,16 +154,14 @@ export const startCopyBoth = (
         failure = fatal
         return Effect.andThen(onBroken(fatal), Effect.fail(fatal))
       }
-      const emit: Effect.Effect<
-        Arr.NonEmptyReadonlyArray<Uint8Array>,
-        ConnectionError | Cause.Done
-      > = Arr.isReadonlyArrayNonEmpty(out)
-        ? Effect.succeed(out)
-        : failure !== undefined
-          ? Effect.fail(failure)
-          : serverDone
-            ? Cause.done()
-            : Effect.flatMap(Effect.tapError(wire.fill, onBroken), () => pullBatch)
+      const emit: Effect.Effect<readonly [CopyDataFrames], ConnectionError | Cause.Done> =
+        buffers.length > 0
+          ? Effect.succeed([{ buffers, starts, ends }] as const)
+          : failure !== undefined
+            ? Effect.fail(failure)
+            : serverDone
+              ? Cause.done()
+              : Effect.flatMap(Effect.tapError(wire.fill, onBroken), () => pullBatch)
       return notices.length > 0 ? Effect.andThen(logNotices, emit) : emit
     })
 
@@ -189,7 +212,8 @@ export const startCopyBoth = (
     )
 
     return {
-      messages: Stream.fromPull(Effect.succeed(pull)),
+      messages: Stream.fromPull(Effect.succeed(Effect.map(pull, ([frames]) => views(frames)))),
+      frames: Stream.fromPull(Effect.succeed(pull)),
       send: (payload) =>
         Effect.suspend(() =>
           // The server ended the copy with an error (say 57P01, the walsender was terminated): a send racing with

@@ -1,8 +1,8 @@
 /**
- * CopyBoth against a scripted peer (no database needed): payloads arrive intact and in batches, a message larger
- * than a socket read is reassembled, views stay valid, the server's CopyDone ends the stream, an ErrorResponse
- * fails it and leaves the session usable, and backpressure holds: while the stream is not pulled the peer cannot
- * push more than the socket buffers hold.
+ * CopyBoth against a scripted peer (no database needed): payloads arrive intact and in batches (as views, or as
+ * offsets with `frames`), a message larger than a socket read is reassembled, views stay valid, the server's
+ * CopyDone ends the stream, an ErrorResponse fails it and leaves the session usable, and backpressure holds: while
+ * the stream is not pulled the peer cannot push more than the socket buffers hold.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { encodeBackendToBytes, Framer, unsafeDecodeFrontend } from "@pgcdc/protocol"
@@ -115,6 +115,50 @@ describe("copyBoth", () => {
       // After the copy the session answers queries again.
       const r = yield* conn.query("SELECT")
       assert.strictEqual(r[0]!.command, "SELECT 0")
+    })
+  )
+
+  it.live("frames: the same payloads as offsets into the reads, a message spanning reads included", () =>
+    Effect.gen(function* () {
+      const count = 2000
+      const port = yield* copyPeer({
+        query: (socket, sql) => {
+          if (sql.startsWith("START_REPLICATION")) {
+            socket.write(
+              Buffer.concat([
+                copyBothResponse,
+                ...Array.from({ length: count }, (_, i) => copyData(payload(i))),
+                copyData(payload(count, 1 << 20)),
+                copyData(payload(count + 1)),
+                encodeBackendToBytes({ _tag: "CopyDone" })
+              ])
+            )
+          }
+        }
+      })
+      const conn = yield* Connection.make(config(port))
+      const reads = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const copy = yield* conn.copyBoth("START_REPLICATION SLOT s LOGICAL 0/0")
+          const reads = yield* copy.frames.pipe(Stream.runCollect)
+          yield* copy.done
+          return reads
+        })
+      )
+      const all: Array<Uint8Array> = []
+      for (const frames of reads) {
+        assert.isAbove(frames.buffers.length, 0)
+        assert.strictEqual(frames.starts.length, frames.buffers.length)
+        assert.strictEqual(frames.ends.length, frames.buffers.length)
+        for (let i = 0; i < frames.buffers.length; i++) {
+          all.push(frames.buffers[i]!.slice(frames.starts[i], frames.ends[i]))
+        }
+      }
+      assert.strictEqual(all.length, count + 2)
+      for (let i = 0; i < count; i++) assert.deepStrictEqual(all[i], payload(i))
+      assert.deepStrictEqual(all[count], payload(count, 1 << 20))
+      assert.deepStrictEqual(all[count + 1], payload(count + 1))
+      assert.isBelow(reads.length, count / 10)
     })
   )
 
