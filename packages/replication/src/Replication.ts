@@ -24,7 +24,13 @@
  * initial table contents.
  */
 import { Connection, type ConnectionShape, type CopyBoth } from "@pgcdc/connection"
-import { encodeReplicationToBytes, isProtocolError, Lsn, unsafeDecodeReplication, type XLogData } from "@pgcdc/protocol"
+import {
+  encodeReplicationToBytes,
+  isProtocolError,
+  Lsn,
+  type ProtocolError,
+  unsafeDecodeReplication
+} from "@pgcdc/protocol"
 import {
   Array as Arr,
   Cause,
@@ -60,7 +66,7 @@ export interface ReplicationOptions extends StartOptions {
   readonly statusInterval?: Duration.Input | undefined
   /**
    * Messages received ahead of the consumer, kept undecoded (the consumer decodes each one when it pulls it); when
-   * this many wait, the reader stops reading the socket. Default 256.
+   * this many wait, the reader stops reading the socket. Default 1024.
    */
   readonly bufferSize?: number | undefined
   /**
@@ -130,7 +136,7 @@ export const ReplicationMetrics = {
   reconnects: reconnectsTotal
 } as const
 
-const defaultBufferSize = 256
+const defaultBufferSize = 1024
 /** The most messages decoded in one step of the reader (a socket chunk holds a few hundred). */
 const maxSlice = 256
 
@@ -147,16 +153,29 @@ const sessionSettings = [
   "SET TimeZone = 'UTC'"
 ]
 
+/** CopyData payloads as offsets (`CopyBoth.frames`): payload `i` is `buffers[i]` from `starts[i]` to `ends[i]`. */
+interface Frames {
+  readonly buffers: ReadonlyArray<Uint8Array>
+  readonly starts: ReadonlyArray<number>
+  readonly ends: ReadonlyArray<number>
+}
+
+const XLOG_DATA = 0x77
+
 /**
- * What the reader queues for the consumer: XLogData to decode with its session's decoder (`endCheck`: a keepalive at
- * or beyond `endLsn` followed it, so the stream ends there unless a transaction is open), or a message of the
- * service's own (Reconnected). Holds one permit per XLogData, or one when it has none.
+ * What the reader queues for the consumer: the XLogData among payloads `from` to `to` of one read (`count` of them;
+ * the keepalives among them were handled by the reader), to decode with its session's decoder (`endCheck`: a
+ * keepalive at or beyond `endLsn` followed them, so the stream ends there unless a transaction is open); or a
+ * message of the service's own (Reconnected). Holds one permit per XLogData, or one when it has none.
  */
 type Received =
   | {
       readonly _tag: "Data"
       readonly decoder: WalDecoder
-      readonly data: ReadonlyArray<XLogData>
+      readonly frames: Frames
+      readonly from: number
+      readonly to: number
+      readonly count: number
       readonly endCheck: boolean
     }
   | { readonly _tag: "Message"; readonly message: WalMessage }
@@ -172,6 +191,9 @@ const attempt = <A>(f: () => A): Effect.Effect<A, ReplicationError> =>
         ? e
         : new ReplicationError({ reason: "InvalidOption", message: String(e), cause: e })
   })
+
+const badMessage = (e: ProtocolError): ReplicationError =>
+  new ReplicationError({ reason: "Protocol", message: `Bad replication message: ${e.message}`, cause: e })
 
 const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n
 
@@ -255,8 +277,11 @@ const make = (
         yield* Ref.update(state, Feedback.onSessionStart)
         if (sessions > 1) {
           const restart: WalMessage = { _tag: "Reconnected", walStart: from, walEnd: from, session: sessions }
-          yield* permits.take(1)
-          yield* Queue.offer(queue, { _tag: "Message", message: restart })
+          // A permit taken is always handed over with its item (here and in the reader): an interruption between
+          // the two would shrink the buffer for good.
+          yield* Effect.uninterruptibleMask((restore) =>
+            Effect.andThen(restore(permits.take(1)), Queue.offer(queue, { _tag: "Message", message: restart }))
+          )
         }
         yield* Effect.annotateCurrentSpan({ "pgcdc.slot": options.slot, "pgcdc.start_lsn": Lsn.format(from) })
         const decoder = new WalDecoder(resolved)
@@ -284,36 +309,25 @@ const make = (
           return next
         }
 
-        const frameSlice = (
-          payloads: ReadonlyArray<Uint8Array>,
-          from: number,
-          to: number
-        ): Effect.Effect<void, ReplicationError> => {
-          let data: Array<XLogData> = []
+        const frameSlice = (frames: Frames, from: number, to: number): Effect.Effect<void, ReplicationError> => {
+          const { buffers, starts, ends } = frames
           const items: Array<Received> = []
+          let itemFrom = from
+          let count = 0
+          let messages = 0
           let reply = false
           let bytes = 0
           update.reset()
           queued = 0
           for (let i = from; i < to; i++) {
-            const payload = payloads[i]!
-            bytes += payload.length
+            bytes += ends[i]! - starts[i]!
             let m: ReturnType<typeof unsafeDecodeReplication>
             try {
-              m = unsafeDecodeReplication(payload)
+              m = unsafeDecodeReplication(buffers[i]!, starts[i], ends[i])
             } catch (e) {
               if (!isProtocolError(e)) throw e
               update.reset()
-              return Effect.andThen(
-                permits.release(to - from),
-                Effect.fail(
-                  new ReplicationError({
-                    reason: "Protocol",
-                    message: `Bad replication message: ${e.message}`,
-                    cause: e
-                  })
-                )
-              )
+              return Effect.andThen(permits.release(to - from), Effect.fail(badMessage(e)))
             }
             if (m._tag === "PrimaryKeepalive") {
               update.keepalive(m.walEnd)
@@ -321,43 +335,54 @@ const make = (
               if (endLsn !== undefined && m.walEnd >= endLsn) {
                 // Whether the stream ends here depends on whether a transaction is open once the data before this
                 // keepalive is decoded: the consumer decides.
-                items.push({ _tag: "Data", decoder, data, endCheck: true })
-                data = []
+                items.push({ _tag: "Data", decoder, frames, from: itemFrom, to: i, count, endCheck: true })
+                if (count > 0) queued++
+                messages += count > 0 ? count : 1
+                itemFrom = i + 1
+                count = 0
               }
               continue
             }
             update.data(m.walStart, m.walEnd)
-            data.push(m)
+            count++
           }
-          if (data.length > 0) items.push({ _tag: "Data", decoder, data, endCheck: false })
-          let messages = 0
-          for (const item of items) {
-            if (item._tag === "Data" && item.data.length > 0) {
-              messages += item.data.length
-              queued++
-            }
+          if (count > 0) {
+            items.push({ _tag: "Data", decoder, frames, from: itemFrom, to, count, endCheck: false })
+            queued++
+            messages += count
           }
-          if (messages > 0) progressed = true
+          if (queued > 0) progressed = true
           let effect: Effect.Effect<void> = Metric.update(bytesTotal, bytes)
           if (!update.isEmpty || queued > 0) effect = Effect.andThen(Ref.update(state, applyUpdate), effect)
-          // An end check without data still needs a permit while it waits in the queue; data items hold one each.
-          const held = messages + items.filter((item) => item._tag === "Data" && item.data.length === 0).length
-          if (held < to - from) effect = Effect.andThen(effect, permits.release(to - from - held))
+          // Every item holds a permit per XLogData (an end check without data, one); keepalives return theirs.
+          if (messages < to - from) effect = Effect.andThen(effect, permits.release(to - from - messages))
           if (items.length > 0) effect = Effect.andThen(effect, Queue.offerAll(queue, items))
           if (reply) effect = Effect.andThen(effect, Queue.offer(replyNow, undefined))
           return Effect.asVoid(effect)
         }
 
-        const handleBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<void, ReplicationError> =>
-          Effect.gen(function* () {
-            for (let from = 0; from < payloads.length; from += slice) {
-              const to = Math.min(payloads.length, from + slice)
-              yield* permits.take(to - from)
-              yield* frameSlice(payloads, from, to)
-            }
-          })
+        // No generator here: a generator object per read made V8 promote what it referenced (measured).
+        const handleFrom = (
+          reads: ReadonlyArray<Frames>,
+          read: number,
+          from: number
+        ): Effect.Effect<void, ReplicationError> => {
+          if (read >= reads.length) return Effect.void
+          const frames = reads[read]!
+          const total = frames.buffers.length
+          if (from >= total) return handleFrom(reads, read + 1, 0)
+          const to = Math.min(total, from + slice)
+          return Effect.flatMap(
+            Effect.uninterruptibleMask((restore) =>
+              Effect.flatMap(restore(permits.take(to - from)), () => frameSlice(frames, from, to))
+            ),
+            () => handleFrom(reads, read, to)
+          )
+        }
+        const handleBatch = (reads: ReadonlyArray<Frames>): Effect.Effect<void, ReplicationError> =>
+          handleFrom(reads, 0, 0)
 
-        const reader = copy.messages.pipe(
+        const reader = copy.frames.pipe(
           Stream.mapError((e) => fromConnectionError(e, "Replication stream")),
           Stream.runForEachArray(handleBatch),
           Effect.andThen(
@@ -464,18 +489,21 @@ const make = (
     // returns the item's permits to the reader and records it as decoded. `batches` decodes the rest of the item at
     // once and hands it out as one element, which a consumer cannot split. Past `endLsn`, or after a decoding
     // failure, every later pull ends (fails) the same way, so running the stream again cannot skip what follows.
-    const noData: ReadonlyArray<XLogData> = []
-    let data = noData
+    const noFrames: Frames = { buffers: [], starts: [], ends: [] }
+    let frames = noFrames
     let position = 0
+    let to = 0
+    /** XLogData of the current item not handed out yet. */
+    let left = 0
+    let count = 0
     let decoder: WalDecoder | undefined
     let endCheck = false
+    let inItem = false
     let lastData: Lsn.Lsn | undefined
     let delivered = 0
     let own: WalMessage | undefined
     let finished: Effect.Effect<never, ReplicationError | Cause.Done> | undefined
     const refillLock = Semaphore.makeUnsafe(1)
-
-    const hasMore = (): boolean => own !== undefined || position < data.length
 
     /** The item is fully read: its permits go back to the reader and the feedback state learns what it held. */
     const complete = (): Effect.Effect<void> => {
@@ -483,24 +511,31 @@ const make = (
         own = undefined
         return Effect.asVoid(permits.release(1))
       }
-      const count = data.length
+      const held = count
       const inTransaction = decoder?.inTransaction ?? false
       const last = lastData
       const messages = delivered
       if (endCheck && !inTransaction) finished ??= Cause.done()
-      data = noData
+      frames = noFrames
       position = 0
+      to = 0
+      left = 0
+      count = 0
       delivered = 0
       lastData = undefined
       endCheck = false
-      let effect: Effect.Effect<unknown> = permits.release(count > 0 ? count : 1)
-      if (count > 0) {
+      inItem = false
+      let effect: Effect.Effect<unknown> = permits.release(held > 0 ? held : 1)
+      if (held > 0) {
         effect = Effect.andThen(
           effect,
           Ref.update(state, (s) => Feedback.onDecoded(s, last, inTransaction))
         )
       }
-      return Effect.asVoid(messages > 0 ? Effect.andThen(effect, Metric.update(messagesTotal, messages)) : effect)
+      // The item is already gone from the consumer's state: its permits and its feedback must follow, whatever happens.
+      return Effect.uninterruptible(
+        Effect.asVoid(messages > 0 ? Effect.andThen(effect, Metric.update(messagesTotal, messages)) : effect)
+      )
     }
 
     /**
@@ -510,14 +545,26 @@ const make = (
     const decodeNext = (): WalMessage | undefined => {
       if (own !== undefined) return own
       if (finished !== undefined || decoder === undefined) return undefined
-      while (position < data.length) {
-        const x = data[position]!
+      const { buffers, starts, ends } = frames
+      while (left > 0 && position < to) {
+        const buffer = buffers[position]!
+        const start = starts[position]!
+        if (buffer[start] !== XLOG_DATA) {
+          position++
+          continue
+        }
         let wal: WalMessage
+        let walStart: Lsn.Lsn
         try {
+          const x = unsafeDecodeReplication(buffer, start, ends[position])
+          // The type byte says XLogData; this only narrows the type.
+          if (x._tag !== "XLogData") throw new Error("XLogData expected")
+          walStart = x.walStart
           wal = decoder.unsafeDecode(x)
         } catch (e) {
-          if (!(e instanceof ReplicationError)) throw e
-          finished = Effect.fail(e)
+          if (e instanceof ReplicationError) finished = Effect.fail(e)
+          else if (isProtocolError(e)) finished = Effect.fail(badMessage(e))
+          else throw e
           return undefined
         }
         if (endLsn !== undefined && beyondEnd(wal, endLsn)) {
@@ -527,7 +574,8 @@ const make = (
           return undefined
         }
         position++
-        if (x.walStart !== Lsn.zero) lastData = x.walStart
+        left--
+        if (walStart !== Lsn.zero) lastData = walStart
         delivered++
         return wal
       }
@@ -536,15 +584,20 @@ const make = (
 
     const refill: Effect.Effect<void, ReplicationError | Cause.Done> = Effect.suspend(() => {
       // Another fiber pulling at the same time may have refilled while this one waited for the lock.
-      if (hasMore() && finished === undefined) return Effect.void
+      if ((inItem || own !== undefined) && finished === undefined) return Effect.void
       if (finished !== undefined) return finished
       return Effect.map(Queue.take(queue), (item) => {
         if (item._tag === "Message") {
           own = item.message
         } else {
-          data = item.data
+          frames = item.frames
+          position = item.from
+          to = item.to
+          left = item.count
+          count = item.count
           decoder = item.decoder
           endCheck = item.endCheck
+          inItem = true
         }
       })
     })
@@ -555,12 +608,9 @@ const make = (
       if (message === undefined) {
         if (finished !== undefined) return finished
         // An item that held no deliverable message (an end check) is completed here.
-        return Effect.andThen(
-          data.length > 0 || endCheck ? complete() : Effect.void,
-          Effect.andThen(lockedRefill, pullOne)
-        )
+        return Effect.andThen(inItem ? complete() : Effect.void, Effect.andThen(lockedRefill, pullOne))
       }
-      if (own !== undefined || position === data.length) return Effect.as(complete(), [message] as const)
+      if (own !== undefined || left === 0) return Effect.as(complete(), [message] as const)
       return Effect.succeed([message] as const)
     })
 
@@ -570,12 +620,9 @@ const make = (
         for (let m = decodeNext(); m !== undefined; m = own !== undefined ? undefined : decodeNext()) out.push(m)
         if (!Arr.isArrayNonEmpty(out)) {
           if (finished !== undefined) return finished
-          return Effect.andThen(
-            data.length > 0 || endCheck ? complete() : Effect.void,
-            Effect.andThen(lockedRefill, pullBatch)
-          )
+          return Effect.andThen(inItem ? complete() : Effect.void, Effect.andThen(lockedRefill, pullBatch))
         }
-        if (own !== undefined || position === data.length) return Effect.as(complete(), [out] as const)
+        if (own !== undefined || left === 0) return Effect.as(complete(), [out] as const)
         // Stopped early: past the end or a failure; the next pull reports it.
         return Effect.succeed([out] as const)
       })
