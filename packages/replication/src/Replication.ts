@@ -166,7 +166,8 @@ const XLOG_DATA = 0x77
  * What the reader queues for the consumer: the XLogData among payloads `from` to `to` of one read (`count` of them;
  * the keepalives among them were handled by the reader), to decode with its session's decoder (`endCheck`: a
  * keepalive at or beyond `endLsn` followed them, so the stream ends there unless a transaction is open); or a
- * message of the service's own (Reconnected). Holds one permit per XLogData, or one when it has none.
+ * message of the service's own (Reconnected). A Data item holds one permit per XLogData, or one when it has none;
+ * a Message holds none.
  */
 type Received =
   | {
@@ -277,11 +278,9 @@ const make = (
         yield* Ref.update(state, Feedback.onSessionStart)
         if (sessions > 1) {
           const restart: WalMessage = { _tag: "Reconnected", walStart: from, walEnd: from, session: sessions }
-          // A permit taken is always handed over with its item (here and in the reader): an interruption between
-          // the two would shrink the buffer for good.
-          yield* Effect.uninterruptibleMask((restore) =>
-            Effect.andThen(restore(permits.take(1)), Queue.offer(queue, { _tag: "Message", message: restart }))
-          )
+          // Without a permit: waiting here for the consumer would hold back the feedback fiber (one extra message
+          // per session is the only cost).
+          yield* Queue.offer(queue, { _tag: "Message", message: restart })
         }
         yield* Effect.annotateCurrentSpan({ "pgcdc.slot": options.slot, "pgcdc.start_lsn": Lsn.format(from) })
         const decoder = new WalDecoder(resolved)
@@ -372,6 +371,8 @@ const make = (
           const total = frames.buffers.length
           if (from >= total) return handleFrom(reads, read + 1, 0)
           const to = Math.min(total, from + slice)
+          // Permits taken are handed over with their items (or returned) without an interruption in between, which
+          // would shrink the buffer for good.
           return Effect.flatMap(
             Effect.uninterruptibleMask((restore) =>
               Effect.flatMap(restore(permits.take(to - from)), () => frameSlice(frames, from, to))
@@ -509,7 +510,7 @@ const make = (
     const complete = (): Effect.Effect<void> => {
       if (own !== undefined) {
         own = undefined
-        return Effect.asVoid(permits.release(1))
+        return Effect.void
       }
       const held = count
       const inTransaction = decoder?.inTransaction ?? false
