@@ -48,13 +48,15 @@ export const initial = (start: Lsn.Lsn): FeedbackState => ({
 })
 
 /**
- * A new session starts streaming from `committed`: nothing of it is received yet and no transaction is open (an
- * interrupted transaction will be sent again from its start). `received` keeps its maximum, so an LSN the user saw
+ * A new session starts streaming at `from` (the last commit, or later: the end of the last transaction already
+ * handed to the consumer): nothing of it is received yet and no transaction is open (an interrupted transaction
+ * will be sent again from its start). `lastData` becomes `from`, so an idle advance still waits until the consumer
+ * has committed what it was handed before the reconnect. `received` keeps its maximum, so an LSN the user saw
  * before the reconnect can still be committed.
  */
-export const onSessionStart = (s: FeedbackState): FeedbackState => ({
+export const onSessionStart = (s: FeedbackState, from: Lsn.Lsn = s.committed): FeedbackState => ({
   ...s,
-  lastData: s.committed,
+  lastData: Lsn.max(s.committed, from),
   inTransaction: false,
   idleWalEnd: undefined
 })

@@ -4,7 +4,7 @@
  *
  * How it holds the invariants of DESIGN.md:
  * - At-least-once (1): status updates report only committed LSNs, or an idle keepalive's walEnd when everything
- *   received is committed (see Feedback.ts). A reconnect restarts from the last committed LSN.
+ *   received is committed (see Feedback.ts). A reconnect never reports more than that either.
  * - Monotonic, cheap commit (2): `commit` is one `Ref` update; it never touches the network.
  * - Never timed out (3): a feedback fiber of each session answers keepalives that ask for a reply at once and sends a
  *   status update every `statusInterval`, however slowly the stream is pulled. Backpressure: the reader takes a
@@ -14,7 +14,9 @@
  * - Bounded memory (5): at most `bufferSize` undecoded messages (views of the socket chunks) wait for the consumer;
  *   each row is decoded by the pull that hands it out.
  * - Resume (4): retryable failures (dropped connection, slot still held by the old walsender) reconnect on the
- *   `reconnect` schedule, which starts over once a session has received data.
+ *   `reconnect` schedule, which starts over once a session has received data. The new session starts after the last
+ *   transaction handed to the consumer (never before its last commit) and what the old one queued is dropped, so the
+ *   consumer is never handed a transaction older than one it has.
  *
  * Each session SETs DateStyle=ISO, IntervalStyle=postgres, extra_float_digits=3, bytea_output=hex and TimeZone=UTC
  * before START_REPLICATION: pgoutput prints text values with the walsender session's settings, so this makes the
@@ -55,7 +57,7 @@ import { fromConnectionError, ReplicationError } from "./ReplicationError.ts"
 import * as Slot from "./Slot.ts"
 import { command, type ResolvedStart, resolve, type StartOptions } from "./StartOptions.ts"
 import { WalDecoder } from "./WalDecoder.ts"
-import type { WalMessage } from "./WalMessage.ts"
+import { commitLsn, type WalMessage } from "./WalMessage.ts"
 
 export interface ReplicationOptions extends StartOptions {
   /** Where to start; default the slot's confirmed_flush_lsn (where the last consumer committed). */
@@ -172,6 +174,8 @@ const XLOG_DATA = 0x77
 type Received =
   | {
       readonly _tag: "Data"
+      /** The session that received it: items of an older session are dropped (the new session sends them again). */
+      readonly session: number
       readonly decoder: WalDecoder
       readonly frames: Frames
       readonly from: number
@@ -265,17 +269,35 @@ const make = (
     const queue = yield* Queue.unbounded<Received, ReplicationError | Cause.Done>()
     let sessions = 0
     let progressed = false
+    // Shared by the reader (which retires older sessions when it reconnects) and the consumer's side (below); declared
+    // before the reader's fiber starts.
+    /** The session whose messages may be handed out; items of older sessions are dropped. */
+    let liveSession = 1
+    /** Whether the current item belongs to an older session. */
+    let stale = false
+    /** The end LSN of the last transaction (or decision) handed to the consumer: where a new session may start. */
+    let handedOut: Lsn.Lsn = Lsn.zero
 
     const session = (conn: ConnectionShape) =>
       Effect.gen(function* () {
         for (const sql of sessionSettings) {
           yield* conn.query(sql).pipe(Effect.mapError((e) => fromConnectionError(e, sql)))
         }
-        const from = (yield* Ref.get(state)).committed
+        // In one synchronous step: retire what older sessions queued and choose where this one starts. Restarting
+        // at the end of the last transaction handed to the consumer (never before what it committed) means the
+        // consumer is never handed a transaction older than one it already has: a resend of those would make an
+        // idempotent consumer step back in time, and a crash in between would keep it there. Only the transaction
+        // it was in the middle of comes again, after the Reconnected marker. The slot itself still only ever
+        // learns committed LSNs.
+        const sessionNo = sessions
+        const from = yield* Ref.modify(state, (s) => {
+          liveSession = sessionNo
+          return [Lsn.max(s.committed, handedOut), s] as const
+        })
         const copy = yield* conn
           .copyBoth(command(options, resolved, from))
           .pipe(Effect.mapError((e) => fromConnectionError(e, "START_REPLICATION")))
-        yield* Ref.update(state, Feedback.onSessionStart)
+        yield* Ref.update(state, (s) => Feedback.onSessionStart(s, from))
         if (sessions > 1) {
           const restart: WalMessage = { _tag: "Reconnected", walStart: from, walEnd: from, session: sessions }
           // Without a permit: waiting here for the consumer would hold back the feedback fiber (one extra message
@@ -334,7 +356,16 @@ const make = (
               if (endLsn !== undefined && m.walEnd >= endLsn) {
                 // Whether the stream ends here depends on whether a transaction is open once the data before this
                 // keepalive is decoded: the consumer decides.
-                items.push({ _tag: "Data", decoder, frames, from: itemFrom, to: i, count, endCheck: true })
+                items.push({
+                  _tag: "Data",
+                  session: sessionNo,
+                  decoder,
+                  frames,
+                  from: itemFrom,
+                  to: i,
+                  count,
+                  endCheck: true
+                })
                 if (count > 0) queued++
                 messages += count > 0 ? count : 1
                 itemFrom = i + 1
@@ -346,7 +377,16 @@ const make = (
             count++
           }
           if (count > 0) {
-            items.push({ _tag: "Data", decoder, frames, from: itemFrom, to, count, endCheck: false })
+            items.push({
+              _tag: "Data",
+              session: sessionNo,
+              decoder,
+              frames,
+              from: itemFrom,
+              to,
+              count,
+              endCheck: false
+            })
             queued++
             messages += count
           }
@@ -499,6 +539,7 @@ const make = (
     let count = 0
     let decoder: WalDecoder | undefined
     let endCheck = false
+    let itemSession = 0
     let inItem = false
     let lastData: Lsn.Lsn | undefined
     let delivered = 0
@@ -513,10 +554,12 @@ const make = (
         return Effect.void
       }
       const held = count
+      const wasStale = stale
+      stale = false
       const inTransaction = decoder?.inTransaction ?? false
       const last = lastData
       const messages = delivered
-      if (endCheck && !inTransaction) finished ??= Cause.done()
+      if (endCheck && !inTransaction && !wasStale) finished ??= Cause.done()
       frames = noFrames
       position = 0
       to = 0
@@ -530,7 +573,10 @@ const make = (
       if (held > 0) {
         effect = Effect.andThen(
           effect,
-          Ref.update(state, (s) => Feedback.onDecoded(s, last, inTransaction))
+          Ref.update(state, (s) =>
+            // A dropped item only stops counting as undecoded: what its session had open is not open any more.
+            wasStale ? Feedback.onDecoded(s, undefined, s.inTransaction) : Feedback.onDecoded(s, last, inTransaction)
+          )
         )
       }
       // The item is already gone from the consumer's state: its permits and its feedback must follow, whatever happens.
@@ -546,6 +592,12 @@ const make = (
     const decodeNext = (): WalMessage | undefined => {
       if (own !== undefined) return own
       if (finished !== undefined || decoder === undefined) return undefined
+      if (inItem && itemSession !== liveSession) {
+        // A newer session sends this again: the rest of the item is dropped, and completing it returns its permits.
+        stale = true
+        left = 0
+        return undefined
+      }
       const { buffers, starts, ends } = frames
       while (left > 0 && position < to) {
         const buffer = buffers[position]!
@@ -577,6 +629,7 @@ const make = (
         position++
         left--
         if (walStart !== Lsn.zero) lastData = walStart
+        if (endsTransaction(wal)) handedOut = Lsn.max(handedOut, commitLsn(wal))
         delivered++
         return wal
       }
@@ -597,6 +650,8 @@ const make = (
           left = item.count
           count = item.count
           decoder = item.decoder
+          itemSession = item.session
+          stale = false
           endCheck = item.endCheck
           inItem = true
         }
@@ -635,6 +690,21 @@ const make = (
 
     return { stream, batches, commit, status } satisfies ReplicationShape
   })
+
+/** Messages after which nothing of their transaction is left to send: a session may restart after them. */
+const endsTransaction = (m: WalMessage): boolean => {
+  switch (m._tag) {
+    case "Commit":
+    case "StreamCommit":
+    case "Prepare":
+    case "StreamPrepare":
+    case "CommitPrepared":
+    case "RollbackPrepared":
+      return true
+    default:
+      return false
+  }
+}
 
 /** Whether a message lies past `endLsn`: transactions by their commit LSN, everything else by its position. */
 const beyondEnd = (m: WalMessage, end: Lsn.Lsn): boolean => {

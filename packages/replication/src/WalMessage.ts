@@ -87,9 +87,11 @@ export interface Relation extends WalPosition {
 }
 
 /**
- * Not a pgoutput message: the service reconnected after a retryable failure and the server restarts from `walStart`,
- * the last committed LSN. Everything after it is sent again, so a consumer that staged changes of a transaction it
- * had not seen commit must drop them (the transactions views do). Never emitted for the first session.
+ * Not a pgoutput message: the service reconnected after a retryable failure and the new session starts at `walStart`:
+ * the end of the last transaction already handed to the consumer (never before its last commit). Nothing handed out
+ * before comes again in this process; a transaction the consumer was in the middle of is sent again from its start,
+ * so changes it staged for a transaction it had not seen end must be dropped (the transactions views do). Never
+ * emitted for the first session.
  */
 export interface Reconnected extends WalPosition {
   readonly _tag: "Reconnected"

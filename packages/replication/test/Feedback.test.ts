@@ -65,6 +65,19 @@ describe("Feedback", () => {
     assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(310))
   })
 
+  it("a session restarted past the last commit does not advance while what was handed out is uncommitted", () => {
+    let s = Feedback.initial(L(100))
+    s = Feedback.onData(s, L(110), L(110), true)
+    s = Feedback.onData(s, L(130), L(130), false) // a whole transaction, handed to the consumer, not committed
+    // The connection drops; the new session starts at the end of that transaction, not at the commit (100).
+    s = Feedback.onSessionStart(s, L(130))
+    s = Feedback.onKeepalive(s, L(500))
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(100))
+    s = ok(Feedback.commit(s, L(130)))
+    s = Feedback.onKeepalive(s, L(600))
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(600))
+  })
+
   it("commit is monotonic and refuses an LSN beyond what was received", () => {
     let s = Feedback.initial(L(100))
     s = Feedback.onData(s, L(150), L(150), false)

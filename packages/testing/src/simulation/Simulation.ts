@@ -56,7 +56,7 @@ export interface SimulationReport {
   readonly operations: number
   /** Messages delivered to the consumer, replays included. */
   readonly messages: number
-  /** Transactions delivered again after a crash or a drop (at-least-once at work). */
+  /** Transactions delivered again after a consumer crash (at-least-once at work; a dropped connection repeats none). */
   readonly replayedTransactions: number
   readonly crashes: number
   readonly drops: number
