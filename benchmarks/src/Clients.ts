@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from "node:url"
 
-export type ClientId = "recvlogical" | "pglr" | "postgresjs" | "pgcdc-core" | "pgcdc" | "pgcdc-typed"
+export type ClientId = "recvlogical" | "pglr" | "postgresjs" | "pgcdc-core" | "pgcdc" | "pgcdc-batches" | "pgcdc-typed"
 
 export interface ClientSpec {
   readonly id: ClientId
@@ -37,6 +37,13 @@ export const clients: ReadonlyArray<ClientSpec> = [
     script: script("pgcdcCore.ts")
   },
   { id: "pgcdc", label: "pgcdc Replication stream", jsPeer: false, pgcdc: true, script: script("pgcdcStream.ts") },
+  {
+    id: "pgcdc-batches",
+    label: "pgcdc batches",
+    jsPeer: false,
+    pgcdc: true,
+    script: script("pgcdcBatches.ts")
+  },
   { id: "pgcdc-typed", label: "pgcdc typed rows", jsPeer: false, pgcdc: true, script: script("pgcdcTyped.ts") }
 ]
 

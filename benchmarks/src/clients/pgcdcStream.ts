@@ -1,13 +1,15 @@
 /**
  * Client process: pgcdc's `Replication` service (`@pgcdc/replication`) over a `Connection` layer: the
- * `Stream<WalMessage>` with the table resolved and every value decoded losslessly, and `commit` of each
- * transaction's commit LSN (the service reports committed positions to the server from its own feedback fiber).
+ * `Stream<WalMessage>` with the table resolved and every value decoded losslessly, consumed one message at a time
+ * by a plain function returning an Effect, and `commit` of each transaction's commit LSN (the service reports
+ * committed positions to the server from its own feedback fiber). The handler is deliberately not an `Effect.gen`
+ * generator: one generator per message makes V8 promote garbage (the guidance BENCHMARKS.md gives users).
  *
  * Protocol version 1 like every other client. Measures from the moment `Replication.make` returns (its pre-flight
  * checks are done and its session fiber is about to send START_REPLICATION) to the end marker.
  */
 import { Connection } from "@pgcdc/connection"
-import { Replication, type ReplicationError, WalMessage, type WalMessageType } from "@pgcdc/replication"
+import { Replication, type ReplicationError, WalMessage } from "@pgcdc/replication"
 import { Data, Effect, Redacted, Stream } from "effect"
 import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
 
@@ -25,30 +27,24 @@ const program = Effect.gen(function* () {
     protoVersion: 1
   })
   meter.start()
-  yield* Stream.runForEachArray(
-    replication.stream,
-    (batch): Effect.Effect<void, ReplicationError | EndMarker> =>
-      Effect.gen(function* () {
-        for (const message of batch as ReadonlyArray<WalMessageType>) {
-          switch (message._tag) {
-            case "Insert":
-              if (message.table.name === config.endTable) return yield* new EndMarker()
-              if (message.table.name === config.dataTable) changes++
-              break
-            case "Update":
-            case "Delete":
-              if (message.table.name === config.dataTable) changes++
-              break
-            case "Commit":
-              commits++
-              yield* replication.commit(WalMessage.commitLsn(message))
-              break
-            default:
-              break
-          }
-        }
-      })
-  ).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
+  // A plain function per message (no Effect.gen): a generator per message makes V8 promote what it references.
+  yield* Stream.runForEach(replication.stream, (message): Effect.Effect<void, ReplicationError | EndMarker> => {
+    switch (message._tag) {
+      case "Insert":
+        if (message.table.name === config.endTable) return Effect.fail(new EndMarker())
+        if (message.table.name === config.dataTable) changes++
+        return Effect.void
+      case "Update":
+      case "Delete":
+        if (message.table.name === config.dataTable) changes++
+        return Effect.void
+      case "Commit":
+        commits++
+        return replication.commit(WalMessage.commitLsn(message))
+      default:
+        return Effect.void
+    }
+  }).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
 }).pipe(
   Effect.scoped,
   Effect.provide(

@@ -7,7 +7,7 @@
  * Measures from the moment `Replication.make` returns to the end marker.
  */
 import { Connection } from "@pgcdc/connection"
-import { Replication, type ReplicationError, Rows, WalMessage, type WalMessageType } from "@pgcdc/replication"
+import { Replication, type ReplicationError, Rows, WalMessage } from "@pgcdc/replication"
 import { Data, Effect, Redacted, Result, Schema, Stream } from "effect"
 import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
 
@@ -36,30 +36,27 @@ const program = Effect.gen(function* () {
     protoVersion: 1
   })
   meter.start()
-  yield* Stream.runForEachArray(
+  // A plain function per message, as in pgcdcStream.ts: no Effect.gen generator per message.
+  yield* Stream.runForEach(
     replication.stream,
-    (batch): Effect.Effect<void, ReplicationError | Rows.RowDecodeError | EndMarker> =>
-      Effect.gen(function* () {
-        for (const message of batch as ReadonlyArray<WalMessageType>) {
-          switch (message._tag) {
-            case "Insert":
-            case "Update":
-            case "Delete": {
-              if (message.table.name === config.endTable) return yield* new EndMarker()
-              const typed = rows.decode(message)
-              if (Result.isFailure(typed)) return yield* typed.failure
-              if (typed.success !== undefined) changes++
-              break
-            }
-            case "Commit":
-              commits++
-              yield* replication.commit(WalMessage.commitLsn(message))
-              break
-            default:
-              break
-          }
+    (message): Effect.Effect<void, ReplicationError | Rows.RowDecodeError | EndMarker> => {
+      switch (message._tag) {
+        case "Insert":
+        case "Update":
+        case "Delete": {
+          if (message.table.name === config.endTable) return Effect.fail(new EndMarker())
+          const typed = rows.decode(message)
+          if (Result.isFailure(typed)) return Effect.fail(typed.failure)
+          if (typed.success !== undefined) changes++
+          return Effect.void
         }
-      })
+        case "Commit":
+          commits++
+          return replication.commit(WalMessage.commitLsn(message))
+        default:
+          return Effect.void
+      }
+    }
   ).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
 }).pipe(
   Effect.scoped,

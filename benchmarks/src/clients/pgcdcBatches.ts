@@ -1,0 +1,75 @@
+/**
+ * Client process: pgcdc's `Replication` service consumed through `batches`, the same messages as `stream` as
+ * non-empty arrays (each delivered whole), with a plain loop over each array and one `commit` per array: the last
+ * commit LSN in it, as an application that acknowledges in batches would. Counting and the end marker are the same
+ * as in pgcdcStream.ts; what it shows is the cost of one pull and one Effect per batch instead of per message.
+ *
+ * Measures from the moment `Replication.make` returns to the end marker. It does not decode rows into typed values
+ * (pgcdcTyped.ts does).
+ */
+import type { Lsn } from "@pgcdc/protocol"
+import { Connection } from "@pgcdc/connection"
+import { Replication, type ReplicationError, WalMessage } from "@pgcdc/replication"
+import { Data, Effect, Redacted, Stream } from "effect"
+import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
+
+class EndMarker extends Data.TaggedError("EndMarker")<{}> {}
+
+const config = readConfig()
+const meter = new Meter()
+let changes = 0
+let commits = 0
+
+const program = Effect.gen(function* () {
+  const replication = yield* Replication.make({
+    slot: config.slot,
+    publications: [config.publication],
+    protoVersion: 1
+  })
+  meter.start()
+  yield* Stream.runForEach(replication.batches, (batch): Effect.Effect<void, ReplicationError | EndMarker> => {
+    let last: Lsn.Lsn | undefined
+    for (const message of batch) {
+      switch (message._tag) {
+        case "Insert":
+          if (message.table.name === config.endTable) {
+            // What this batch committed before the marker is still acknowledged, as in the per-message client.
+            const end = Effect.fail(new EndMarker())
+            return last === undefined ? end : Effect.andThen(replication.commit(last), end)
+          }
+          if (message.table.name === config.dataTable) changes++
+          break
+        case "Update":
+        case "Delete":
+          if (message.table.name === config.dataTable) changes++
+          break
+        case "Commit":
+          commits++
+          last = WalMessage.commitLsn(message)
+          break
+        default:
+          break
+      }
+    }
+    return last === undefined ? Effect.void : replication.commit(last)
+  }).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
+}).pipe(
+  Effect.scoped,
+  Effect.provide(
+    Connection.layer({
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      password: Redacted.make(config.password),
+      database: config.database,
+      applicationName: config.applicationName,
+      replication: "logical",
+      sslmode: "disable"
+    })
+  )
+)
+
+await Effect.runPromise(program).then(
+  () => process.exit(0),
+  (error: unknown) => fail(error)
+)
