@@ -10,6 +10,7 @@ export {
   type FieldDescription,
   type QueryResult
 } from "./Connection.ts"
+export type { CopyDataFrames } from "./CopyBoth.ts"
 export type { BackendKey } from "./Startup.ts"
 export {
   type ChannelBinding,

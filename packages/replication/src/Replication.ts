@@ -25,7 +25,7 @@
  * It deliberately does not group messages into transactions, create slots or publications implicitly, or copy the
  * initial table contents.
  */
-import { Connection, type ConnectionShape, type CopyBoth } from "@pgcdc/connection"
+import { Connection, type ConnectionShape, type CopyBoth, type CopyDataFrames } from "@pgcdc/connection"
 import {
   encodeReplicationToBytes,
   isProtocolError,
@@ -156,11 +156,7 @@ const sessionSettings = [
 ]
 
 /** CopyData payloads as offsets (`CopyBoth.frames`): payload `i` is `buffers[i]` from `starts[i]` to `ends[i]`. */
-interface Frames {
-  readonly buffers: ReadonlyArray<Uint8Array>
-  readonly starts: ReadonlyArray<number>
-  readonly ends: ReadonlyArray<number>
-}
+type Frames = CopyDataFrames
 
 const XLOG_DATA = 0x77
 
