@@ -65,6 +65,23 @@ const syntaxError = (): never => {
   throw new CommandSyntaxError("syntax error")
 }
 
+/** A quoted literal or identifier starting at `start` (its quote doubled inside); its text and the offset after it. */
+const quoted = (sql: string, start: number): readonly [string, number] => {
+  const quote = sql[start]
+  let text = ""
+  let i = start + 1
+  for (;;) {
+    if (i >= sql.length) syntaxError()
+    if (sql[i] === quote) {
+      if (sql[i + 1] !== quote) return [text, i + 1]
+      text += quote
+      i += 2
+      continue
+    }
+    text += sql[i++]
+  }
+}
+
 export const tokenize = (sql: string): Array<Token> => {
   const out: Array<Token> = []
   let i = 0
@@ -78,38 +95,12 @@ export const tokenize = (sql: string): Array<Token> => {
       out.push({ _tag: "Punct", text: c })
       i++
     } else if (c === "'") {
-      let text = ""
-      i++
-      for (;;) {
-        if (i >= sql.length) syntaxError()
-        if (sql[i] === "'") {
-          if (sql[i + 1] === "'") {
-            text += "'"
-            i += 2
-            continue
-          }
-          i++
-          break
-        }
-        text += sql[i++]
-      }
+      const [text, next] = quoted(sql, i)
+      i = next
       out.push({ _tag: "String", text })
     } else if (c === '"') {
-      let text = ""
-      i++
-      for (;;) {
-        if (i >= sql.length) syntaxError()
-        if (sql[i] === '"') {
-          if (sql[i + 1] === '"') {
-            text += '"'
-            i += 2
-            continue
-          }
-          i++
-          break
-        }
-        text += sql[i++]
-      }
+      const [text, next] = quoted(sql, i)
+      i = next
       if (text === "") syntaxError()
       out.push({ _tag: "Ident", text })
     } else {
