@@ -10,8 +10,9 @@
 import type { Lsn } from "@pgcdc/protocol"
 import { Connection } from "@pgcdc/connection"
 import { Replication, type ReplicationError, WalMessage } from "@pgcdc/replication"
-import { Data, Effect, Redacted, Stream } from "effect"
-import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
+import { Data, Effect, Stream } from "effect"
+import { finish, Meter, readConfig } from "../ChildProtocol.ts"
+import { runClient, walsenderConfig } from "./pgcdcSession.ts"
 
 class EndMarker extends Data.TaggedError("EndMarker")<{}> {}
 
@@ -53,23 +54,6 @@ const program = Effect.gen(function* () {
     }
     return last === undefined ? Effect.void : replication.commit(last)
   }).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
-}).pipe(
-  Effect.scoped,
-  Effect.provide(
-    Connection.layer({
-      host: config.host,
-      port: config.port,
-      user: config.user,
-      password: Redacted.make(config.password),
-      database: config.database,
-      applicationName: config.applicationName,
-      replication: "logical",
-      sslmode: "disable"
-    })
-  )
-)
+}).pipe(Effect.scoped, Effect.provide(Connection.layer(walsenderConfig(config))))
 
-await Effect.runPromise(program).then(
-  () => process.exit(0),
-  (error: unknown) => fail(error)
-)
+await runClient(program)

@@ -11,8 +11,9 @@ import { Connection, type ConnectionError } from "@pgcdc/connection"
 import { encodeReplicationToBytes, Lsn, unsafeDecodeReplication } from "@pgcdc/protocol"
 import { WalDecoder } from "@pgcdc/replication/WalDecoder"
 import { commitLsn } from "@pgcdc/replication/WalMessage"
-import { Data, Effect, Redacted, Stream } from "effect"
-import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
+import { Data, Effect, Stream } from "effect"
+import { finish, Meter, readConfig } from "../ChildProtocol.ts"
+import { runClient, walsenderConfig } from "./pgcdcSession.ts"
 
 class EndMarker extends Data.TaggedError("EndMarker")<{}> {}
 
@@ -26,16 +27,7 @@ let received = Lsn.zero
 const clientTime = () => BigInt(Date.now()) * 1000n - 946_684_800_000_000n
 
 const program = Effect.gen(function* () {
-  const conn = yield* Connection.make({
-    host: config.host,
-    port: config.port,
-    user: config.user,
-    password: Redacted.make(config.password),
-    database: config.database,
-    applicationName: config.applicationName,
-    replication: "logical",
-    sslmode: "disable"
-  })
+  const conn = yield* Connection.make(walsenderConfig(config))
   const decoder = new WalDecoder({ protoVersion: 1 })
   meter.start()
   const copy = yield* conn.copyBoth(
@@ -83,7 +75,4 @@ const program = Effect.gen(function* () {
   }).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
 })
 
-await Effect.runPromise(Effect.scoped(program)).then(
-  () => process.exit(0),
-  (error: unknown) => fail(error)
-)
+await runClient(Effect.scoped(program))

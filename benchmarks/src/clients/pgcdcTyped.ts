@@ -8,8 +8,9 @@
  */
 import { Connection } from "@pgcdc/connection"
 import { Replication, type ReplicationError, Rows, WalMessage } from "@pgcdc/replication"
-import { Data, Effect, Redacted, Result, Schema, Stream } from "effect"
-import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
+import { Data, Effect, Result, Schema, Stream } from "effect"
+import { finish, Meter, readConfig } from "../ChildProtocol.ts"
+import { runClient, walsenderConfig } from "./pgcdcSession.ts"
 
 class EndMarker extends Data.TaggedError("EndMarker")<{}> {}
 
@@ -58,23 +59,6 @@ const program = Effect.gen(function* () {
       }
     }
   ).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
-}).pipe(
-  Effect.scoped,
-  Effect.provide(
-    Connection.layer({
-      host: config.host,
-      port: config.port,
-      user: config.user,
-      password: Redacted.make(config.password),
-      database: config.database,
-      applicationName: config.applicationName,
-      replication: "logical",
-      sslmode: "disable"
-    })
-  )
-)
+}).pipe(Effect.scoped, Effect.provide(Connection.layer(walsenderConfig(config))))
 
-await Effect.runPromise(program).then(
-  () => process.exit(0),
-  (error: unknown) => fail(error)
-)
+await runClient(program)
