@@ -2,7 +2,8 @@
  * The mirror's command line (effect/cli): flags with their defaults and help text, turned into `MirrorOptions`.
  * `--help` prints the usage. It deliberately holds no logic: `Mirror.run` does the work.
  */
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { Command, Flag } from "effect/cli"
 import { MirrorError } from "./MirrorError.ts"
 import { type MirrorOptions, run } from "./Mirror.ts"

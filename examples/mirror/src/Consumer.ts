@@ -16,7 +16,8 @@ import {
   WalMessage,
   type WalMessageType
 } from "@pgcdc/replication"
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type { Rows } from "./MirrorTable.ts"
 
 /** The mirror and its counters; written only by the consumer fiber, read by the progress display. */

@@ -12,7 +12,7 @@
  */
 import type { ConnectionShape, QueryResult } from "@pgcdc/connection"
 import { decodeText, type Row } from "@pgcdc/replication"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 export interface Names {
   readonly table: string

@@ -5,7 +5,7 @@
  * clears it; elsewhere (a pipe, a log file, a test) every status becomes its own plain line, so the output stays
  * readable without escape codes. It deliberately does no colouring and no layout beyond one line.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 /** The sink: `process.stdout` in the program, an array in tests. */
 export interface Output {

@@ -8,7 +8,10 @@
  */
 import { ConnectionConfig } from "@pgcdc/connection"
 import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
-import { Effect, Redacted, Result, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
 import { MirrorError } from "./MirrorError.ts"
 
 export interface Server {

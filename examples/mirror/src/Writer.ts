@@ -10,7 +10,10 @@
  * does not verify anything: the comparison at the end does.
  */
 import type { ConnectionError, ConnectionShape } from "@pgcdc/connection"
-import { Clock, Effect, Random, Ref } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
 
 export interface WriterOptions {
   readonly table: string

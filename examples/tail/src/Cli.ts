@@ -2,7 +2,8 @@
  * The tail's command line (effect/cli), in pg_recvlogical's spirit: `--slot`, `--publication`, `--url`, `--start`,
  * `--end`, `--create-slot`, `--messages`. It parses and checks options; `Tail.run` does the work.
  */
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { Command, Flag } from "effect/cli"
 import { parseLsn, run, type TailError, type TailSummary } from "./Tail.ts"
 

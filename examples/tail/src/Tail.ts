@@ -15,7 +15,11 @@
 import { Connection, ConnectionConfig, type ConnectionError } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
 import { Replication, type ReplicationError, Slot, WalMessage, type WalMessageType } from "@pgcdc/replication"
-import { Data, Effect, Option, Result, Stream } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Stream from "effect/Stream"
 import { toJsonLine } from "./JsonLine.ts"
 
 export class TailError extends Data.TaggedError("TailError")<{ readonly message: string }> {}

@@ -6,7 +6,9 @@
  * does not read `.pgpass` or prompt for passwords.
  */
 import * as PgAuth from "@effect/sql-pg/PgAuth"
-import { Effect, Redacted, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { randomBytes } from "node:crypto"
 import type { ConnectionConfig } from "./ConnectionConfig.ts"
 import { authError, type ConnectionError, protocolError } from "./ConnectionError.ts"

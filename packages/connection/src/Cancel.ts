@@ -6,7 +6,8 @@
  * rules, so this works against TLS-only servers too) and never fails the caller: cancellation is best effort and the
  * running query's own ErrorResponse (57014) is what the session then reads.
  */
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type { ConnectionConfig } from "./ConnectionConfig.ts"
 import { type BackendKey, openTransport } from "./Startup.ts"
 import { encodeOne } from "./Wire.ts"

@@ -13,7 +13,13 @@
  * Reconnecting is the caller's business (see `@pgcdc/replication`); this service never reconnects by itself.
  */
 import type { Backend } from "@pgcdc/protocol"
-import { type Config, Context, Duration, Effect, Layer, type Scope, Semaphore } from "effect"
+import type * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import { sendCancel } from "./Cancel.ts"
 import { type ConnectionConfig, describe, fromEnv } from "./ConnectionConfig.ts"
 import { ConnectionError, closedError } from "./ConnectionError.ts"

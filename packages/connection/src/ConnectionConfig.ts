@@ -11,7 +11,13 @@
  * `hostaddr`: those are rejected with an error saying so instead of being silently ignored.
  */
 import type { SocketFactory } from "./SocketTransport.ts"
-import { Config, ConfigProvider, Duration, Effect, Option, Redacted, Result } from "effect"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { type ConnectionError, configError, isConnectionError } from "./ConnectionError.ts"
 
 /** libpq's sslmode values, with libpq's meaning (see `Tls.ts`). */

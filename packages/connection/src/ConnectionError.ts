@@ -9,7 +9,7 @@
  *
  * It deliberately never carries passwords, connection URLs with passwords or raw message bytes.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 export const ConnectionErrorReason = Schema.Literals(["Open", "Tls", "Auth", "Server", "Protocol", "Closed"])
 export type ConnectionErrorReason = typeof ConnectionErrorReason.Type

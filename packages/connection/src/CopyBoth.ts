@@ -13,7 +13,13 @@
  *
  * It deliberately does not interpret payloads (XLogData, keepalives): that is `@pgcdc/protocol`'s `decodeReplication`.
  */
-import { type Array as Arr, Cause, Duration, Effect, type Scope, Semaphore, Stream } from "effect"
+import type * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
 import type { Backend } from "@pgcdc/protocol"
 import { type ConnectionError, closedError, protocolError } from "./ConnectionError.ts"
 import { drive, type SessionHooks } from "./SimpleQuery.ts"

@@ -14,7 +14,8 @@
  * nor BASE_BACKUP.
  */
 import { Lsn } from "@pgcdc/protocol"
-import { Effect, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import type { ConnectionShape } from "./Connection.ts"
 import { ConnectionError, protocolError } from "./ConnectionError.ts"
 import type { QueryResult } from "./SimpleQuery.ts"

@@ -11,7 +11,7 @@
  * are; non-ASCII passwords that need normalisation should be stored normalised).
  */
 import { createHash, createHmac, pbkdf2Sync, timingSafeEqual } from "node:crypto"
-import { Result } from "effect"
+import * as Result from "effect/Result"
 
 export const SCRAM_SHA_256 = "SCRAM-SHA-256"
 export const SCRAM_SHA_256_PLUS = "SCRAM-SHA-256-PLUS"

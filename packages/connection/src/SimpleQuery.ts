@@ -10,7 +10,7 @@
  * CopyBoth is `CopyBoth.ts`.
  */
 import type { Backend, BackendMessage } from "@pgcdc/protocol"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { type ConnectionError, protocolError } from "./ConnectionError.ts"
 import { encodeOne, logNotice, serverError, toConnectionError, type Wire } from "./Wire.ts"
 

@@ -12,7 +12,11 @@
  * It deliberately does not do TLS: an Effect socket's `upgrade` cannot check host names the libpq way (see
  * `Transport.ts`), so a session over a custom socket is plain and `Startup` refuses sslmodes that require TLS.
  */
-import { type Context, Duration, Effect, Exit, Scope } from "effect"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import type * as Tls from "node:tls"
 import { closedError, type ConnectionError, openError, tlsError } from "./ConnectionError.ts"

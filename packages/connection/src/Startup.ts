@@ -5,7 +5,10 @@
  *
  * It deliberately stops at ReadyForQuery: queries, COPY and cancellation belong to `Connection.ts`.
  */
-import { Duration, Effect, Result, type Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
 import { authenticate } from "./Authenticate.ts"
 import {
   type ConnectionConfig,

@@ -17,7 +17,7 @@
  * It deliberately does not implement GSS encryption, direct TLS (PostgreSQL 17's sslnegotiation=direct), CRLs or
  * encrypted client keys.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { readFile } from "node:fs/promises"
 import * as Net from "node:net"
 import * as Tls from "node:tls"

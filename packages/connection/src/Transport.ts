@@ -13,7 +13,9 @@
  *
  * It deliberately knows nothing about PostgreSQL messages; it hands out chunks as the socket delivers them.
  */
-import { Duration, Effect, type Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import type { Endpoint } from "./ConnectionConfig.ts"

@@ -17,7 +17,7 @@ import {
   unsafeDecodeBackendBody,
   Writer
 } from "@pgcdc/protocol"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { ConnectionError, protocolError } from "./ConnectionError.ts"
 import type { ByteTransport } from "./Transport.ts"
 

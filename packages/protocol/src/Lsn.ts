@@ -7,7 +7,13 @@
  * `LsnSchema` and `LsnFromString` describe it for Effect Schema (validation, arbitraries, and the `X/Y` JSON form).
  * It does not know anything about timelines or segments.
  */
-import { type Brand, Effect, Order, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import type * as Brand from "effect/Brand"
+import * as Effect from "effect/Effect"
+import * as Order from "effect/Order"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { ProtocolError } from "./ProtocolError.ts"
 
 export type Lsn = bigint & Brand.Brand<"Lsn">

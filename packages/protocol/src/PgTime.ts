@@ -12,7 +12,9 @@
  * It deliberately knows nothing about time zones, `date`, `time` or `interval` values: those are text-format column
  * values, decoded by the replication package.
  */
-import { DateTime, Result, Schema } from "effect"
+import * as DateTime from "effect/DateTime"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { ProtocolError } from "./ProtocolError.ts"
 
 /** Microseconds since 2000-01-01 00:00:00 UTC. */

@@ -5,7 +5,7 @@
  * public `decode*` edges return it inside a `Result`. It never carries the input bytes themselves, only their
  * offset, so an error for a message holding a secret does not leak it into logs.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 export type ProtocolErrorReason =
   /** The input ended before the field was complete. */

@@ -15,7 +15,7 @@
  * It deliberately knows nothing about sockets, time or pgoutput beyond "is a transaction open after this message".
  */
 import { Lsn } from "@pgcdc/protocol"
-import { Result } from "effect"
+import * as Result from "effect/Result"
 
 export interface FeedbackState {
   /** The highest walEnd of any XLogData received (the write position); starts at the start LSN. */

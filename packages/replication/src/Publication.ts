@@ -7,7 +7,7 @@
  * It deliberately does not ALTER existing publications: `ensure` leaves an existing one as it is.
  */
 import { Connection } from "@pgcdc/connection"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { fromConnectionError, ReplicationError } from "./ReplicationError.ts"
 import { ident, literal, qualified } from "./SqlText.ts"
 import { versionText } from "./StartOptions.ts"

@@ -33,24 +33,22 @@ import {
   type ProtocolError,
   unsafeDecodeReplication
 } from "@pgcdc/protocol"
-import {
-  Array as Arr,
-  Cause,
-  Clock,
-  Context,
-  Duration,
-  Effect,
-  Layer,
-  Metric,
-  Option,
-  Queue,
-  Ref,
-  Result,
-  Schedule,
-  type Scope,
-  Semaphore,
-  Stream
-} from "effect"
+import * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
 import * as Feedback from "./Feedback.ts"
 import * as Publication from "./Publication.ts"
 import { fromConnectionError, ReplicationError } from "./ReplicationError.ts"

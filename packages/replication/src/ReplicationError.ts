@@ -9,7 +9,7 @@
  * It deliberately never carries row values or passwords.
  */
 import type { ConnectionError } from "@pgcdc/connection"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 export const ReplicationErrorReason = Schema.Literals([
   /** The connection failed or closed (see `cause`, a ConnectionError). */

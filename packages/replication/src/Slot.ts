@@ -8,7 +8,9 @@
  */
 import { Connection, type CreatedSlot, ReplicationCommands } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
-import { Effect, Option, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import { fromConnectionError, ReplicationError } from "./ReplicationError.ts"
 import { literal, slotName } from "./SqlText.ts"
 import { versionText } from "./StartOptions.ts"

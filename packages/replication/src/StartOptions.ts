@@ -8,7 +8,7 @@
  * "UnsupportedOption" error saying which version is needed and what to change.
  */
 import { Lsn, type ProtoVersion } from "@pgcdc/protocol"
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { ReplicationError } from "./ReplicationError.ts"
 import { ident, literal, slotName } from "./SqlText.ts"
 

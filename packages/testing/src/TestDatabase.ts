@@ -14,7 +14,11 @@
  * This module does not run SQL on behalf of tests and does not create slots or publications: it only provides a
  * server and tells how to reach it.
  */
-import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { execFile } from "node:child_process"
 import { existsSync } from "node:fs"
 import * as fs from "node:fs/promises"

@@ -14,7 +14,7 @@
  * `CopyData.data`, which is a view (see `CopyData`). Decoders are not reentrant (one shared reader), which is fine
  * because they never call back into user code.
  */
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { isProtocolError, type ProtocolError, type ProtocolErrorReason } from "../ProtocolError.ts"
 import { Reader } from "../Reader.ts"
 import type {

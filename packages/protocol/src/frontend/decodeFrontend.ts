@@ -12,7 +12,7 @@
  * Same rules as the backend decoders: truncation, trailing bytes, bad lengths, invalid UTF-8 and unknown type bytes
  * or request codes fail with a `ProtocolError`; byte fields are copies, except `CopyData.data` (a view).
  */
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { copyBytes, copyRest, failBack, readFrameHeader } from "../backend/decodeBackend.ts"
 import { isProtocolError, type ProtocolError } from "../ProtocolError.ts"
 import { Reader } from "../Reader.ts"

@@ -14,7 +14,7 @@
  *
  * It deliberately keeps no state: tracking StreamStart/StreamStop and caching relations are the caller's job.
  */
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import type { Lsn } from "../Lsn.ts"
 import { ProtocolError } from "../ProtocolError.ts"
 import { Reader } from "../Reader.ts"

@@ -9,7 +9,11 @@
  * The Schemas cannot express the two rules that depend on the decoding context (an xid exactly inside a streamed
  * transaction, abort fields exactly under parallel streaming); the codec enforces those.
  */
-import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { LsnFromString } from "../Lsn.ts"
 import { ProtocolError } from "../ProtocolError.ts"
 import { PgTimeFromString } from "../PgTime.ts"

@@ -8,7 +8,8 @@
  *
  * It deliberately holds no message layout.
  */
-import { Schema, SchemaTransformation } from "effect"
+import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 
 export const Uint8 = Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xff })))
 export const Int16 = Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: -0x8000, maximum: 0x7fff })))

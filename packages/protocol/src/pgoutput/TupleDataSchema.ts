@@ -7,7 +7,8 @@
  *
  * It deliberately does not decode column types.
  */
-import { Schema, SchemaTransformation } from "effect"
+import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { Bytes, WireString } from "./SchemaFields.ts"
 import { UnchangedToast } from "./TupleData.ts"
 

@@ -12,7 +12,7 @@
 import type { Lsn } from "../Lsn.ts"
 import { ProtocolError } from "../ProtocolError.ts"
 import { Reader } from "../Reader.ts"
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { Writer } from "../Writer.ts"
 
 /** WAL data ('w'): `data` is the output plugin's message (a pgoutput message for logical replication). */

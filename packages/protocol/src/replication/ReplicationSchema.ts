@@ -5,7 +5,11 @@
  *
  * The hot path calls `unsafeDecodeReplication` directly; these are for users who compose Schemas.
  */
-import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { LsnFromString } from "../Lsn.ts"
 import type { ProtocolError } from "../ProtocolError.ts"
 import { PgTimeFromString } from "../PgTime.ts"

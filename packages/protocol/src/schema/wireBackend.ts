@@ -6,7 +6,7 @@
  * The hot path never goes through these: the connection calls the plain decoders. The compile-time checks at the end
  * keep each Schema's type identical to the hand-written interface in `backend/BackendMessage.ts`.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import type * as M from "../backend/BackendMessage.ts"
 import { decodeBackend } from "../backend/decodeBackend.ts"
 import { encodeBackendToBytes } from "../backend/encodeBackend.ts"

@@ -3,9 +3,12 @@
  * encode/decode round trip (well-formed UTF-16 so UTF-8 encoding is lossless, no NUL inside a NUL-terminated string,
  * integers within their wire width). The Schemas describe messages; the codecs never call them.
  */
-import { Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import type { ProtocolError } from "../ProtocolError.ts"
-import type { Result } from "effect"
+import type * as Result from "effect/Result"
 
 // A lone surrogate cannot be encoded as UTF-8 (TextEncoder would replace it with U+FFFD).
 const loneSurrogate = /\p{Cs}/u

@@ -3,7 +3,7 @@
  * `StartupPhaseMessageFromBytes` for untyped startup packets and `TypedFrontendMessageFromBytes(context?)` for typed
  * frames, where the 'p' context says which of PasswordMessage, SASLInitialResponse and SASLResponse to read.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { decodeFrontend, decodeStartup } from "../frontend/decodeFrontend.ts"
 import { encodeFrontendToBytes } from "../frontend/encodeFrontend.ts"
 import type * as M from "../frontend/FrontendMessage.ts"

@@ -11,7 +11,12 @@
  *
  * It deliberately does not guess conversions from column types: the Schema the user writes is the only mapping.
  */
-import { DateTime, Effect, Option, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as JsonValue from "../values/Json.ts"
 import * as NumericValue from "../values/Numeric.ts"
 import * as PgDateValue from "../values/PgDate.ts"

@@ -4,7 +4,7 @@
  * and which row image (new, old, key) held the value, and shows the value: typed rows exist to turn a silently
  * wrong value into this error.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 export const RowDecodeErrorReason = Schema.Literals([
   /** The column's value does not fit the Schema. */

@@ -16,7 +16,10 @@
  * transactions: use it on the raw stream or on the changes of a `Transaction`.
  */
 import { type UnchangedToast, UnchangedToast as Unchanged } from "@pgcdc/protocol"
-import { Result, Schema, type SchemaIssue, type Stream } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import type * as SchemaIssue from "effect/SchemaIssue"
+import type * as Stream from "effect/Stream"
 import { statefulMap } from "../transactions/statefulMap.ts"
 import * as PgDate from "../values/PgDate.ts"
 import * as PgInterval from "../values/PgInterval.ts"

@@ -5,7 +5,7 @@
  *
  * It names the message and the xid, never row values.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 export const TransactionErrorReason = Schema.Literals([
   /** A message arrived where pgoutput never sends it. */

@@ -11,7 +11,8 @@
  * by itself and does not reorder anything but streamed transactions (which come out at their commit).
  */
 import type { Lsn } from "@pgcdc/protocol"
-import { Effect, type Stream } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 import { commitLsn, type WalMessage } from "../WalMessage.ts"
 import { type AssemblerOptions, TransactionAssembler } from "./TransactionAssembler.ts"
 import { TransactionError } from "./TransactionError.ts"

@@ -5,7 +5,7 @@
  *
  * Internal to the transaction and typed-row views; it deliberately offers no effects inside the step.
  */
-import { Stream } from "effect"
+import * as Stream from "effect/Stream"
 
 export const statefulMap = <A, E, R, S, B, E2>(
   self: Stream.Stream<A, E, R>,

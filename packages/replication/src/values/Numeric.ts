@@ -6,7 +6,7 @@
  * text that `numeric_out` prints, so text and binary replication give equal values. Arithmetic is out of scope: use
  * a decimal library on `.value` when you need it.
  */
-import { Option } from "effect"
+import * as Option from "effect/Option"
 
 export interface Numeric {
   readonly _tag: "Numeric"

@@ -6,7 +6,7 @@
  * orders dates as the server does. Conversions to `Date` are explicit and partial; nothing here reads the local
  * time zone.
  */
-import { Option } from "effect"
+import * as Option from "effect/Option"
 import { type CivilDate, civilFromDays, daysFromCivil, formatYear, isValidDay, pad2 } from "./Calendar.ts"
 
 export interface PgDate {

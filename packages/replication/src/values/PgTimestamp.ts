@@ -6,7 +6,8 @@
  * Conversions to `Date` (milliseconds, limited range) and Effect `DateTime` are explicit, partial (`Option`) and
  * lossy only in the sub-millisecond digits, which their names say. Nothing here reads the local time zone.
  */
-import { DateTime, Option } from "effect"
+import * as DateTime from "effect/DateTime"
+import * as Option from "effect/Option"
 import { civilFromDays, formatClock, formatYear, MICROS_PER_DAY, pad2 } from "./Calendar.ts"
 
 export interface PgTimestamp {

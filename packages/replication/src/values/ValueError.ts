@@ -4,7 +4,7 @@
  * Decoders throw it internally (values nest: an array element inside an array) and the public edges return it in a
  * `Result`. It carries no part of the value itself beyond a short excerpt, so a failed secret does not end up in logs.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 export class ValueError extends Data.TaggedError("ValueError")<{
   /** The PostgreSQL type OID of the value being decoded. */

@@ -20,7 +20,10 @@ import {
   WalMessage,
   type WalMessageType
 } from "@pgcdc/replication"
-import { Effect, Schema, type Scope, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { Backend, BackendError, Row, TableSpec, Transaction } from "../simulation/Backend.ts"
 import { type Event, observe } from "./Observe.ts"
 

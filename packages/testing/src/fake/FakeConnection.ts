@@ -7,7 +7,8 @@
  * It deliberately adds nothing to what the fake answers: the settings below are the ones any client would use.
  */
 import { Connection, type ConnectionConfig, type ConnectionError } from "@pgcdc/connection"
-import { Layer, Redacted } from "effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import { FakePostgres, type FakePostgresShape } from "./FakePostgres.ts"
 
 const base = (fake: FakePostgresShape): ConnectionConfig => ({

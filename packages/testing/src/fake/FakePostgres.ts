@@ -11,7 +11,13 @@
  * Time is the Effect `Clock` of the caller: under `TestClock`, keepalives and wal_sender_timeout fire when the test
  * adjusts the clock, never by themselves. It deliberately holds no test assertions: tests assert on what it returns.
  */
-import { Context, Duration, Effect, Layer, Queue, Schema, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Clock from "effect/Clock"
 import type * as Socket from "effect/socket/Socket"
 import { Lsn } from "@pgcdc/protocol"

@@ -10,7 +10,7 @@
  * It deliberately does not own sockets or fibers (the transports and `FakePostgres` do).
  */
 import type { Lsn, StandbyStatusUpdate } from "@pgcdc/protocol"
-import type { Clock } from "effect"
+import type * as Clock from "effect/Clock"
 import { type FakeServerOptions, type ResolvedOptions, resolveOptions } from "./FakeServerOptions.ts"
 import { makeVerifier, type ScramVerifier } from "./Scram.ts"
 import { Session, type SessionHost } from "./Session.ts"

@@ -5,7 +5,7 @@
  *
  * It deliberately holds no state: `FakeServer` does.
  */
-import { Duration } from "effect"
+import * as Duration from "effect/Duration"
 import { Lsn } from "@pgcdc/protocol"
 
 export type FakeAuthMethod = "trust" | "password" | "md5" | "scram-sha-256"

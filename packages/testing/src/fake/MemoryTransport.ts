@@ -10,7 +10,11 @@
  *
  * It deliberately does not support TLS upgrades (the fake declines SSLRequest with 'N', so clients never need one).
  */
-import { Cause, Effect, Latch, Queue, type Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Latch from "effect/Latch"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import type { Session, SessionHost } from "./Session.ts"
 

@@ -18,7 +18,8 @@ import {
   unsafeDecodeReplication,
   Writer
 } from "@pgcdc/protocol"
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto"
 import { ProtocolError as ProtocolErrorClass } from "@pgcdc/protocol"

@@ -8,7 +8,8 @@
  *
  * It deliberately listens on the loopback interface only and does not speak TLS (SSLRequest is declined).
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as net from "node:net"
 import type { Attach } from "./MemoryTransport.ts"
 

@@ -14,7 +14,8 @@
 import type { ConnectionConfig } from "@pgcdc/connection"
 import type { Lsn } from "@pgcdc/protocol"
 import type { ReplicationOptions } from "@pgcdc/replication"
-import { type Effect, Schema } from "effect"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 
 export type ColumnType = "int4" | "int8" | "text"
 

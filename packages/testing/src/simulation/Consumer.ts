@@ -22,7 +22,8 @@
  */
 import type { Lsn } from "@pgcdc/protocol"
 import { type ReplicationError, WalMessage, type WalMessageType } from "@pgcdc/replication"
-import { Data, Effect } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import type { Row, TableSpec } from "./Backend.ts"
 import type { Tables } from "./Model.ts"
 import { rowFromDecoded } from "./Rows.ts"

@@ -9,7 +9,9 @@
  */
 import type { ConnectionConfig } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
-import { Effect, Schedule, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import { connectionConfig } from "../fake/FakeConnection.ts"
 import { FakePostgres, type FakePostgresOptions, type FakePostgresShape } from "../fake/FakePostgres.ts"
 import { Change, type FakeChange, type FakeRow } from "../fake/Wal.ts"

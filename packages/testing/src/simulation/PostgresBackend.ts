@@ -10,7 +10,10 @@
  */
 import { Connection, type ConnectionConfig, type ConnectionShape } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
-import { Effect, Redacted, Schedule, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type { TestDatabaseInfo } from "../TestDatabase.ts"
 import { type Backend, BackendError, type Op, type Row, type SetupSpec, type TableSpec } from "./Backend.ts"
 
