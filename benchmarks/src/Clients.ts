@@ -17,7 +17,17 @@ export interface ClientSpec {
   readonly script: string | undefined
 }
 
-const script = (name: string) => fileURLToPath(new URL(`./clients/${name}`, import.meta.url))
+/**
+ * A script of this package next to this module: `.ts` when the benchmark runs from source, `.js` when it runs from
+ * the compiled build (the `bench` script does, so every client loads pgcdc as a published package would).
+ */
+export const scriptPath = (relative: string): string =>
+  fileURLToPath(new URL(import.meta.url.endsWith(".js") ? relative.replace(/\.ts$/, ".js") : relative, import.meta.url))
+
+/** The resolution conditions this process runs with (`--conditions=pgcdc-build`), for the child processes. */
+export const childNodeArgs: ReadonlyArray<string> = process.execArgv.filter((a) => a.startsWith("--conditions"))
+
+const script = (name: string) => scriptPath(`./clients/${name}`)
 
 export const clients: ReadonlyArray<ClientSpec> = [
   { id: "recvlogical", label: "pg_recvlogical", jsPeer: false, pgcdc: false, script: undefined },

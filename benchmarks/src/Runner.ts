@@ -14,6 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import type pg from "pg"
 import type { ClientConfig, ClientMessage } from "./ChildProtocol.ts"
 import { type CpuTime, cpuOf, peakRssKbOf, stateOf } from "./Proc.ts"
+import { childNodeArgs } from "./Clients.ts"
 
 export interface Measurement {
   readonly wallMs: number
@@ -106,7 +107,7 @@ export const runNodeClient = async (
   config: ClientConfig,
   nodeArgs: ReadonlyArray<string> = []
 ): Promise<Measurement> => {
-  const child = spawn(process.execPath, [...nodeArgs, script, JSON.stringify(config)], {
+  const child = spawn(process.execPath, [...childNodeArgs, ...nodeArgs, script, JSON.stringify(config)], {
     stdio: ["ignore", "inherit", "inherit", "ipc"]
   })
   const watch = new WalsenderWatch(admin, config.applicationName, () => child.pid)

@@ -13,13 +13,12 @@ import { execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import pg from "pg"
 import type { ClientConfig } from "./ChildProtocol.ts"
-import { type ClientId, type ClientSpec, clientById, clients } from "./Clients.ts"
+import { type ClientId, type ClientSpec, childNodeArgs, clientById, clients, scriptPath } from "./Clients.ts"
 import * as Capture from "./decode/Capture.ts"
 import { decoders } from "./decode/Decoders.ts"
 import { type DecodeResult, type Machine, render, type WorkloadResult } from "./Report.ts"
@@ -51,15 +50,18 @@ const { values: args } = parseArgs({
     "decode-passes": { type: "string" },
     out: { type: "string" },
     profile: { type: "string" },
+    "keep-capture": { type: "string" },
     help: { type: "boolean", default: false }
   }
 })
 
 if (args.help) {
   console.log(`usage: node src/bench.ts [--quick] [--runs N] [--workloads A,B,C] [--clients ${clients.map((c) => c.id).join(",")}]
-                          [--no-decode] [--decode-passes N] [--out FILE] [--profile DIR]
+                          [--no-decode] [--decode-passes N] [--out FILE] [--profile DIR] [--keep-capture FILE]
   --quick     smaller workloads (A 20,000 rows, B 2,000 + 2,000 transactions, C 100,000 rows), 1 run
-  --profile   write a V8 CPU profile of every Node client run into DIR (open in Chrome DevTools; slows the clients)`)
+  --profile   write a V8 CPU profile of every Node client run into DIR (open in Chrome DevTools; slows the clients)
+  --keep-capture  also copy the decode micro-benchmark's capture to FILE, to rerun one decoder on it:
+              node src/decode/decodeChild.ts <decoder> FILE [passes]`)
   process.exit(0)
 }
 
@@ -204,7 +206,7 @@ const runWorkload = async (db: TestDatabaseInfo, admin: pg.Client, name: Workloa
 
 // ---- decode micro-benchmark ---------------------------------------------------------------------------------------
 
-const decodeChild = fileURLToPath(new URL("./decode/decodeChild.ts", import.meta.url))
+const decodeChild = scriptPath("./decode/decodeChild.ts")
 
 const runDecode = async (admin: pg.Client, dir: string): Promise<Array<DecodeResult>> => {
   const slot = "bench_capture"
@@ -217,6 +219,7 @@ const runDecode = async (admin: pg.Client, dir: string): Promise<Array<DecodeRes
   await dropSlots(admin, [slot])
   const file = path.join(dir, "capture.bin")
   Capture.write(file, captured)
+  if (args["keep-capture"] !== undefined) Capture.write(args["keep-capture"], captured)
   const rows = sizes.bulkRows
   const out: Array<DecodeResult> = []
   for (const decoder of decoders) {
@@ -225,9 +228,13 @@ const runDecode = async (admin: pg.Client, dir: string): Promise<Array<DecodeRes
         args.profile === undefined
           ? []
           : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=decode_${decoder.id}.cpuprofile`]
-      const child = spawn(process.execPath, [...profile, decodeChild, decoder.id, file, String(decodePasses)], {
-        stdio: ["ignore", "pipe", "inherit"]
-      })
+      const child = spawn(
+        process.execPath,
+        [...childNodeArgs, ...profile, decodeChild, decoder.id, file, String(decodePasses)],
+        {
+          stdio: ["ignore", "pipe", "inherit"]
+        }
+      )
       let text = ""
       child.stdout.setEncoding("utf8")
       child.stdout.on("data", (chunk: string) => {

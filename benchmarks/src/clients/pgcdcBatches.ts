@@ -10,7 +10,9 @@
 import type { Lsn } from "@pgcdc/protocol"
 import { Connection } from "@pgcdc/connection"
 import { Replication, type ReplicationError, WalMessage } from "@pgcdc/replication"
-import { Data, Effect, Stream } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { finish, Meter, readConfig } from "../ChildProtocol.ts"
 import { runClient, walsenderConfig } from "./pgcdcSession.ts"
 

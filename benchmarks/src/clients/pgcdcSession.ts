@@ -3,7 +3,8 @@
  * measure the same thing) and running its program to an exit status the driver reads.
  */
 import type { ConnectionConfig } from "@pgcdc/connection"
-import { Effect, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { type ClientConfig, fail } from "../ChildProtocol.ts"
 
 /** A logical walsender session to the benchmark's server, without TLS (no peer uses it). */

@@ -8,7 +8,11 @@
  */
 import { Connection } from "@pgcdc/connection"
 import { Replication, type ReplicationError, Rows, WalMessage } from "@pgcdc/replication"
-import { Data, Effect, Result, Schema, Stream } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { finish, Meter, readConfig } from "../ChildProtocol.ts"
 import { runClient, walsenderConfig } from "./pgcdcSession.ts"
 
