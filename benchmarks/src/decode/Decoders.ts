@@ -12,6 +12,10 @@
  *   as the socket would; its internal `parse` is not exported, so this is the only way to reach it without copying
  *   its code. Values are parsed by postgres.js's default type parsers.
  *
+ * - reference, not a decoder: `JSON.parse` of the rows' jsonb texts alone, extracted from the payloads before the
+ *   timed passes. Every decoder above that decodes values (all but `@pgcdc/protocol` alone) pays at least this per
+ *   row, so it shows how much of a per-row budget no JavaScript decoder can avoid.
+ *
  * Each `make` returns a function that decodes every payload once and returns the number of rows (Insert, Update,
  * Delete) it saw.
  */
@@ -115,4 +119,35 @@ const postgresJs: Decoder = {
   }
 }
 
-export const decoders: ReadonlyArray<Decoder> = [pgcdcProtocol, pgcdcWalDecoder, pgLogicalReplication, postgresJs]
+const jsonParseFloor: Decoder = {
+  id: "json-floor",
+  label: "reference: JSON.parse of each row's jsonb text alone (texts extracted before timing)",
+  make: async () => {
+    let texts: Array<string> | undefined
+    return (payloads) => {
+      if (texts === undefined) {
+        // The first (warm-up) pass extracts the texts; the timed passes only parse them.
+        texts = []
+        for (const payload of payloads) {
+          const m = unsafeDecodeReplication(payload)
+          if (m._tag !== "XLogData") continue
+          const message = unsafeDecodePgoutput(m.data, pgoutputOptions)
+          if (message._tag !== "Insert") continue
+          const last = message.newTuple[message.newTuple.length - 1]
+          if (typeof last === "string" && last.startsWith("{")) texts.push(last)
+        }
+      }
+      let rows = 0
+      for (const text of texts) if (JSON.parse(text) !== null) rows++
+      return rows
+    }
+  }
+}
+
+export const decoders: ReadonlyArray<Decoder> = [
+  pgcdcProtocol,
+  pgcdcWalDecoder,
+  pgLogicalReplication,
+  postgresJs,
+  jsonParseFloor
+]
