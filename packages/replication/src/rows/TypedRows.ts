@@ -26,6 +26,7 @@ import * as PgInterval from "../values/PgInterval.ts"
 import * as PgTime from "../values/PgTime.ts"
 import * as PgTimestamp from "../values/PgTimestamp.ts"
 import type { ColumnValue, Row, Table, WalMessage } from "../WalMessage.ts"
+import * as FastRow from "./FastRow.ts"
 import { RowDecodeError } from "./RowDecodeError.ts"
 
 type Of<T extends WalMessage["_tag"]> = Extract<WalMessage, { readonly _tag: T }>
@@ -164,6 +165,8 @@ export const make = <S extends RowSchema>(options: TableRowsOptions<S>): TableRo
   const fields = options.schema.fields
   const fieldNames = Object.keys(fields)
   const full: Decoder = Schema.decodeUnknownResult(options.schema)
+  // Plain code for whole rows when every field is a column Schema pgcdc knows; the Schema decides everything else.
+  const fast = FastRow.compile(options.schema)
   // Sub-Schemas for partial images (key columns, or all but the unchanged ones), by the columns they keep.
   const partial = new Map<string, Decoder>()
   const decoderFor = (columns: ReadonlyArray<string>): Decoder => {
@@ -228,6 +231,11 @@ export const make = <S extends RowSchema>(options: TableRowsOptions<S>): TableRo
     part: "new" | "old" | "key",
     mode: "full" | "present"
   ): Result.Result<Record<string, unknown>, RowDecodeError> => {
+    if (fast !== undefined && mode === "full") {
+      // Gives up on missing columns and unchanged TOAST (neither is a value it knows), which the code below handles.
+      const decoded = fast(row)
+      if (decoded !== undefined) return Result.succeed(decoded)
+    }
     const unchanged: Array<string> = []
     const columns: Array<string> = []
     for (const f of fieldNames) {

@@ -34,14 +34,34 @@ export const isInfinite = (t: PgTimestamp | PgTimestampTz): boolean =>
   t.micros === MICROS_INFINITY || t.micros === MICROS_MINUS_INFINITY
 
 const MAX_DATE_MS = 8.64e15
+const MIN_DATE_MS_BIG = BigInt(-MAX_DATE_MS)
+const MAX_DATE_MS_BIG = BigInt(MAX_DATE_MS)
+const SAFE_MICROS = BigInt(Number.MAX_SAFE_INTEGER)
+const UNIX_TO_POSTGRES_MS = 946_684_800_000
 
-/** Milliseconds since 1970 (floored), or none for ±infinity and values beyond `Date`'s range. */
-const unixMillis = (t: PgTimestamp | PgTimestampTz): Option.Option<number> => {
-  if (isInfinite(t)) return Option.none()
-  const micros = t.micros + UNIX_TO_POSTGRES_MICROS
+/**
+ * Milliseconds since 1970 (floored), or undefined for ±infinity and values beyond `Date`'s range. Within ±2^53
+ * microseconds of 2000 (the years 1715 to 2285) it computes in exact double arithmetic instead of BigInt: this runs
+ * for every timestamp a typed row converts to a `Date`.
+ */
+const unixMillis = (t: PgTimestamp | PgTimestampTz): number | undefined => {
+  const big = t.micros
+  if (big >= -SAFE_MICROS && big <= SAFE_MICROS) {
+    const m = Number(big)
+    const r = m % 1000
+    return (m - r) / 1000 - (r < 0 ? 1 : 0) + UNIX_TO_POSTGRES_MS
+  }
+  if (isInfinite(t)) return undefined
+  const micros = big + UNIX_TO_POSTGRES_MICROS
   let ms = micros / 1000n
   if (micros < 0n && micros % 1000n !== 0n) ms -= 1n
-  return ms >= BigInt(-MAX_DATE_MS) && ms <= BigInt(MAX_DATE_MS) ? Option.some(Number(ms)) : Option.none()
+  return ms >= MIN_DATE_MS_BIG && ms <= MAX_DATE_MS_BIG ? Number(ms) : undefined
+}
+
+/** As `toDate`, with undefined for none: for hot paths that should not allocate an Option per value. */
+export const toDateOrUndefined = (t: PgTimestamp | PgTimestampTz): Date | undefined => {
+  const ms = unixMillis(t)
+  return ms === undefined ? undefined : new Date(ms)
 }
 
 /**
@@ -49,11 +69,11 @@ const unixMillis = (t: PgTimestamp | PgTimestampTz): Option.Option<number> => {
  * microseconds below a millisecond; none for ±infinity and years beyond ±275760.
  */
 export const toDate = (t: PgTimestamp | PgTimestampTz): Option.Option<Date> =>
-  Option.map(unixMillis(t), (ms) => new Date(ms))
+  Option.fromUndefinedOr(toDateOrUndefined(t))
 
 /** As an Effect `DateTime.Utc`, with the same losses and limits as `toDate`. */
 export const toDateTime = (t: PgTimestamp | PgTimestampTz): Option.Option<DateTime.Utc> =>
-  Option.map(unixMillis(t), (ms) => DateTime.makeUnsafe(ms))
+  Option.map(Option.fromUndefinedOr(unixMillis(t)), (ms) => DateTime.makeUnsafe(ms))
 
 /** From a `Date`'s instant (never its local-time fields). */
 export const fromDate = (date: Date): PgTimestampTz => makeTz(BigInt(date.getTime()) * 1000n - UNIX_TO_POSTGRES_MICROS)
