@@ -17,6 +17,9 @@ import * as Stream from "effect/Stream"
 import { finish, Meter, readConfig } from "../ChildProtocol.ts"
 import { runClient, walsenderConfig } from "./pgcdcSession.ts"
 
+/** The type byte of an XLogData ('w'); anything else is a keepalive (or an error the decoder reports). */
+const XLOG_DATA = 0x77
+
 class EndMarker extends Data.TaggedError("EndMarker")<{}> {}
 
 const config = readConfig()
@@ -49,13 +52,14 @@ const program = Effect.gen(function* () {
   yield* Stream.runForEachArray(copy.messages, (payloads): Effect.Effect<void, ConnectionError | EndMarker> => {
     let replyNeeded = false
     for (const payload of payloads) {
-      const m = unsafeDecodeReplication(payload)
-      if (m._tag === "PrimaryKeepalive") {
-        if (m.replyRequested) replyNeeded = true
+      if (payload[0] !== XLOG_DATA) {
+        const m = unsafeDecodeReplication(payload)
+        if (m._tag === "PrimaryKeepalive" && m.replyRequested) replyNeeded = true
         continue
       }
-      received = Lsn.max(received, m.walEnd)
-      const message = decoder.unsafeDecode(m)
+      // The XLogData header and its message in one call, as the Replication service decodes them.
+      const message = decoder.unsafeDecodeFrame(payload, 0, payload.length)
+      received = Lsn.max(received, message.walEnd)
       switch (message._tag) {
         case "Insert":
           if (message.table.name === config.endTable) return Effect.fail(new EndMarker())

@@ -34,6 +34,8 @@ export interface Decoder {
 }
 
 const pgoutputOptions = { protoVersion: 1, inStream: false } as const
+/** The type byte of an XLogData ('w'); the capture holds nothing else, but a keepalive would be skipped. */
+const XLOG_DATA = 0x77
 
 const pgcdcProtocol: Decoder = {
   id: "pgcdc",
@@ -58,9 +60,9 @@ const pgcdcWalDecoder: Decoder = {
     const decoder = new WalDecoder({ protoVersion: 1 })
     let rows = 0
     for (const payload of payloads) {
-      const m = unsafeDecodeReplication(payload)
-      if (m._tag !== "XLogData") continue
-      const message = decoder.unsafeDecode(m)
+      // As the Replication service does: the XLogData header and message decoded in one call, from the payload.
+      if (payload[0] !== XLOG_DATA) continue
+      const message = decoder.unsafeDecodeFrame(payload, 0, payload.length)
       if (message._tag === "Insert" || message._tag === "Update" || message._tag === "Delete") rows++
     }
     return rows

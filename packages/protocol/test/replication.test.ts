@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
+import * as fc from "fast-check"
 import * as Lsn from "../src/Lsn.ts"
 import {
   type BackendReplicationMessage,
@@ -7,7 +8,9 @@ import {
   decodeReplicationFrontend,
   encodeReplicationToBytes,
   type FrontendReplicationMessage,
-  unsafeDecodeReplication
+  unsafeDecodeReplication,
+  unsafeDecodeXLogDataHeader,
+  type XLogDataHeader
 } from "../src/replication/ReplicationMessage.ts"
 import {
   BackendReplicationFromBytes,
@@ -47,6 +50,74 @@ describe("replication messages round trip", () => {
     )
     assert.deepStrictEqual(b2, b)
     assert.deepStrictEqual(f2, f)
+  })
+})
+
+describe("the XLogData header decoder of the hot path", () => {
+  const outcome = (f: () => unknown): unknown => {
+    try {
+      return f()
+    } catch (e) {
+      return { error: String(e) }
+    }
+  }
+  const header: XLogDataHeader = { walStart: Lsn.zero, walEnd: Lsn.zero, dataStart: -1 }
+
+  it("reads what unsafeDecodeReplication reads, or fails the same way, on any bytes inside a larger buffer", () => {
+    const payload = fc.oneof(
+      fc
+        .record({
+          walStart: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+          walEnd: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+          serverTime: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+          data: fc.uint8Array({ maxLength: 12 })
+        })
+        .map(({ walStart, walEnd, serverTime, data }) =>
+          encodeReplicationToBytes({
+            _tag: "XLogData",
+            walStart: Lsn.unsafeMake(walStart),
+            walEnd: Lsn.unsafeMake(walEnd),
+            serverTime,
+            data
+          })
+        ),
+      fc
+        .record({ walEnd: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), replyRequested: fc.boolean() })
+        .map(({ walEnd, replyRequested }) =>
+          encodeReplicationToBytes({
+            _tag: "PrimaryKeepalive",
+            walEnd: Lsn.unsafeMake(walEnd),
+            serverTime: 0n,
+            replyRequested
+          })
+        ),
+      fc.uint8Array({ maxLength: 40 }),
+      fc.uint8Array({ maxLength: 30 }).map((b) => Uint8Array.of(0x77, ...b))
+    )
+    fc.assert(
+      fc.property(payload, fc.nat({ max: 5 }), fc.nat({ max: 5 }), (payload, before, after) => {
+        const bytes = new Uint8Array(before + payload.length + after).fill(0x77)
+        bytes.set(payload, before)
+        const end = before + payload.length
+        const full = outcome(() => {
+          const m = unsafeDecodeReplication(bytes, before, end)
+          if (m._tag !== "XLogData") return { notXLogData: true }
+          return { walStart: m.walStart, walEnd: m.walEnd, data: Array.from(m.data) }
+        })
+        const fast = outcome(() => {
+          const h = unsafeDecodeXLogDataHeader(bytes, before, end, header)
+          return { walStart: h.walStart, walEnd: h.walEnd, data: Array.from(bytes.subarray(h.dataStart, end)) }
+        })
+        if (payload.length > 0 && payload[0] !== 0x77) {
+          // Not an XLogData (a keepalive, whole or not, or garbage): refused by its type byte.
+          const type = payload[0]!.toString(16).padStart(2, "0")
+          assert.deepStrictEqual(fast, {
+            error: `ProtocolError: UnknownType in ReplicationMessage.type at byte 1: 0x${type} is not XLogData 'w'`
+          })
+        } else assert.deepStrictEqual(fast, full)
+      }),
+      { numRuns: 2000 }
+    )
   })
 })
 

@@ -147,10 +147,23 @@ export const lagBytes = (s: FeedbackState): bigint => {
  * few comparisons per message instead of a new state (or a closure) per message. `apply` records the data as
  * received and `queued` batches of it as not decoded yet; reused after `reset`.
  */
+const word = (b: Uint8Array, p: number): number =>
+  ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0
+
+/** The LSN whose high and low 32-bit halves are `hi` and `lo`. */
+const fromWords = (hi: number, lo: number): Lsn.Lsn =>
+  Lsn.unsafeMake(hi < 0x200000 ? BigInt(hi * 4294967296 + lo) : (BigInt(hi) << 32n) | BigInt(lo))
+
 export class BatchUpdate {
   private hasData = false
   private received: Lsn.Lsn = Lsn.zero
   private serverWalEnd: Lsn.Lsn = Lsn.zero
+  // The same two positions for headers read by `dataAt`, as the 32-bit halves of the LSN: comparing words costs no
+  // BigInt per message, and one BigInt per batch is made in `apply`.
+  private receivedHi = 0
+  private receivedLo = 0
+  private walEndHi = 0
+  private walEndLo = 0
   private hasKeepalive = false
   /** Highest keepalive walEnd since the last data message of the batch (or since the batch began). */
   private idleWalEnd: Lsn.Lsn | undefined = undefined
@@ -163,6 +176,10 @@ export class BatchUpdate {
     this.hasData = false
     this.received = Lsn.zero
     this.serverWalEnd = Lsn.zero
+    this.receivedHi = 0
+    this.receivedLo = 0
+    this.walEndHi = 0
+    this.walEndLo = 0
     this.hasKeepalive = false
     this.idleWalEnd = undefined
   }
@@ -173,6 +190,30 @@ export class BatchUpdate {
     const high = walStart > walEnd ? walStart : walEnd
     if (high > this.received) this.received = high
     if (walEnd > this.serverWalEnd) this.serverWalEnd = walEnd
+    this.idleWalEnd = undefined
+  }
+
+  /**
+   * As `data`, for the XLogData header at `bytes[start]` (type byte, walStart, walEnd: big-endian 64-bit), which
+   * the caller has checked to be a whole header (`xlogDataHeaderLength` bytes). Allocates nothing.
+   */
+  dataAt(bytes: Uint8Array, start: number): void {
+    this.hasData = true
+    const startHi = word(bytes, start + 1)
+    const startLo = word(bytes, start + 5)
+    const endHi = word(bytes, start + 9)
+    const endLo = word(bytes, start + 13)
+    const startIsHigher = startHi > endHi || (startHi === endHi && startLo > endLo)
+    const highHi = startIsHigher ? startHi : endHi
+    const highLo = startIsHigher ? startLo : endLo
+    if (highHi > this.receivedHi || (highHi === this.receivedHi && highLo > this.receivedLo)) {
+      this.receivedHi = highHi
+      this.receivedLo = highLo
+    }
+    if (endHi > this.walEndHi || (endHi === this.walEndHi && endLo > this.walEndLo)) {
+      this.walEndHi = endHi
+      this.walEndLo = endLo
+    }
     this.idleWalEnd = undefined
   }
 
@@ -193,12 +234,14 @@ export class BatchUpdate {
         : s.idleWalEnd === undefined
           ? this.idleWalEnd
           : Lsn.max(s.idleWalEnd, this.idleWalEnd)
+    const received = Lsn.max(this.received, fromWords(this.receivedHi, this.receivedLo))
+    const serverWalEnd = Lsn.max(this.serverWalEnd, fromWords(this.walEndHi, this.walEndLo))
     return {
-      received: this.hasData ? Lsn.max(s.received, this.received) : s.received,
+      received: this.hasData ? Lsn.max(s.received, received) : s.received,
       lastData: s.lastData,
       inTransaction: s.inTransaction,
       committed: s.committed,
-      serverWalEnd: Lsn.max(s.serverWalEnd, this.serverWalEnd),
+      serverWalEnd: Lsn.max(s.serverWalEnd, serverWalEnd),
       idleWalEnd: idle,
       flushed: s.flushed,
       undecoded: s.undecoded + queued

@@ -31,7 +31,8 @@ import {
   isProtocolError,
   Lsn,
   type ProtocolError,
-  unsafeDecodeReplication
+  unsafeDecodeReplication,
+  xlogDataHeaderLength
 } from "@pgcdc/protocol"
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
@@ -335,10 +336,20 @@ const make = (
           update.reset()
           queued = 0
           for (let i = from; i < to; i++) {
-            bytes += ends[i]! - starts[i]!
+            const buffer = buffers[i]!
+            const start = starts[i]!
+            const end = ends[i]!
+            bytes += end - start
+            if (buffer[start] === XLOG_DATA && end - start >= xlogDataHeaderLength) {
+              // The header's positions are all the reader needs: no XLogData object or BigInt per message here (the
+              // consumer decodes the message when it pulls). Anything else is decoded whole, errors included.
+              update.dataAt(buffer, start)
+              count++
+              continue
+            }
             let m: ReturnType<typeof unsafeDecodeReplication>
             try {
-              m = unsafeDecodeReplication(buffers[i]!, starts[i], ends[i])
+              m = unsafeDecodeReplication(buffer, start, end)
             } catch (e) {
               if (!isProtocolError(e)) throw e
               update.reset()
@@ -601,13 +612,8 @@ const make = (
           continue
         }
         let wal: WalMessage
-        let walStart: Lsn.Lsn
         try {
-          const x = unsafeDecodeReplication(buffer, start, ends[position])
-          // The type byte says XLogData; this only narrows the type.
-          if (x._tag !== "XLogData") throw new Error("XLogData expected")
-          walStart = x.walStart
-          wal = decoder.unsafeDecode(x)
+          wal = decoder.unsafeDecodeFrame(buffer, start, ends[position]!)
         } catch (e) {
           if (e instanceof ReplicationError) finished = Effect.fail(e)
           else if (isProtocolError(e)) finished = Effect.fail(badMessage(e))
@@ -622,7 +628,7 @@ const make = (
         }
         position++
         left--
-        if (walStart !== Lsn.zero) lastData = walStart
+        if (wal.walStart !== Lsn.zero) lastData = wal.walStart
         if (endsTransaction(wal)) handedOut = Lsn.max(handedOut, commitLsn(wal))
         delivered++
         return wal

@@ -14,6 +14,7 @@
  */
 import {
   isProtocolError,
+  Lsn,
   type PgoutputMessage,
   type PgoutputOptions,
   type ProtoVersion,
@@ -24,7 +25,9 @@ import {
   UnchangedToast,
   unsafeDecodePgoutput,
   unsafeDecodeRowChange,
-  type XLogData
+  unsafeDecodeXLogDataHeader,
+  type XLogData,
+  type XLogDataHeader
 } from "@pgcdc/protocol"
 import * as Result from "effect/Result"
 import { RelationCache } from "./RelationCache.ts"
@@ -61,7 +64,6 @@ const KIND_BINARY = 0x62
 
 export class WalDecoder {
   readonly cache = new RelationCache()
-  private readonly options: WalDecoderOptions
   private inStream = false
   private inPlainTransaction = false
   private readonly openStreamed = new Set<number>()
@@ -71,9 +73,10 @@ export class WalDecoder {
   /** The pgoutput options outside and inside a streamed block (made once: the hot path allocates none). */
   private readonly outsideStream: PgoutputOptions
   private readonly insideStream: PgoutputOptions
+  /** Where `unsafeDecodeFrame` reads an XLogData header (reused: one per decoder, not one per message). */
+  private readonly header: XLogDataHeader = { walStart: Lsn.zero, walEnd: Lsn.zero, dataStart: 0 }
 
   constructor(options: WalDecoderOptions) {
-    this.options = options
     this.outsideStream = { protoVersion: options.protoVersion, inStream: false, streaming: options.streaming }
     this.insideStream = { protoVersion: options.protoVersion, inStream: true, streaming: options.streaming }
   }
@@ -137,11 +140,20 @@ export class WalDecoder {
     return key
   }
 
-  /** The fast path for Insert, Update and Delete; undefined when the general path must decode the message. */
-  private rowChange(x: XLogData): WalMessage | undefined {
+  /**
+   * The fast path for Insert, Update and Delete in `bytes[start, end)`; undefined when the general path must decode
+   * the message.
+   */
+  private rowChange(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    walStart: WalPosition["walStart"],
+    walEnd: WalPosition["walEnd"]
+  ): WalMessage | undefined {
     let m: RowChangeOf<Row> | undefined
     try {
-      m = unsafeDecodeRowChange(x.data, this.inStream ? this.insideStream : this.outsideStream, this.readRow)
+      m = unsafeDecodeRowChange(bytes, this.inStream ? this.insideStream : this.outsideStream, this.readRow, start, end)
     } catch {
       return undefined
     }
@@ -150,12 +162,12 @@ export class WalDecoder {
     const table = this.lastCodec!.table
     switch (m._tag) {
       case "Insert":
-        return { _tag: "Insert", walStart: x.walStart, walEnd: x.walEnd, xid: m.xid, table, new: m.newTuple }
+        return { _tag: "Insert", walStart, walEnd, xid: m.xid, table, new: m.newTuple }
       case "Update":
         return {
           _tag: "Update",
-          walStart: x.walStart,
-          walEnd: x.walEnd,
+          walStart,
+          walEnd,
           xid: m.xid,
           table,
           key: m.key,
@@ -163,7 +175,7 @@ export class WalDecoder {
           new: m.newTuple
         }
       case "Delete":
-        return { _tag: "Delete", walStart: x.walStart, walEnd: x.walEnd, xid: m.xid, table, key: m.key, old: m.old }
+        return { _tag: "Delete", walStart, walEnd, xid: m.xid, table, key: m.key, old: m.old }
     }
   }
 
@@ -174,8 +186,23 @@ export class WalDecoder {
 
   /** Decodes one XLogData; throws `ReplicationError`. */
   unsafeDecode(x: XLogData): WalMessage {
-    const fast = this.rowChange(x)
-    return fast === undefined ? this.unsafeDecodeGeneral(x) : fast
+    const data = x.data
+    const fast = this.rowChange(data, 0, data.length, x.walStart, x.walEnd)
+    return fast === undefined ? this.general(data, 0, data.length, x.walStart, x.walEnd) : fast
+  }
+
+  /**
+   * Decodes the XLogData that is the CopyData payload `bytes[start, end)`, header included: what `unsafeDecode`
+   * does with the `XLogData` that `unsafeDecodeReplication` gives for those bytes, without making that object (the
+   * replication hot path calls this once per message). Throws `ProtocolError` when the bytes are not a whole
+   * XLogData header (as `unsafeDecodeReplication` would), `ReplicationError` for the message in it.
+   */
+  unsafeDecodeFrame(bytes: Uint8Array, start: number, end: number): WalMessage {
+    const h = unsafeDecodeXLogDataHeader(bytes, start, end, this.header)
+    const walStart = h.walStart
+    const walEnd = h.walEnd
+    const fast = this.rowChange(bytes, h.dataStart, end, walStart, walEnd)
+    return fast === undefined ? this.general(bytes, h.dataStart, end, walStart, walEnd) : fast
   }
 
   /**
@@ -183,13 +210,19 @@ export class WalDecoder {
    * Same results and errors, slower; the reference the fast path is tested against.
    */
   unsafeDecodeGeneral(x: XLogData): WalMessage {
+    return this.general(x.data, 0, x.data.length, x.walStart, x.walEnd)
+  }
+
+  private general(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    walStart: WalPosition["walStart"],
+    walEnd: WalPosition["walEnd"]
+  ): WalMessage {
     let m: PgoutputMessage
     try {
-      m = unsafeDecodePgoutput(x.data, {
-        protoVersion: this.options.protoVersion,
-        inStream: this.inStream,
-        streaming: this.options.streaming
-      })
+      m = unsafeDecodePgoutput(bytes, this.inStream ? this.insideStream : this.outsideStream, start, end)
     } catch (e) {
       if (isProtocolError(e)) {
         throw new ReplicationError({
@@ -201,7 +234,7 @@ export class WalDecoder {
       throw e
     }
     this.track(m)
-    return this.resolve(m, { walStart: x.walStart, walEnd: x.walEnd })
+    return this.resolve(m, { walStart, walEnd })
   }
 
   decode(x: XLogData): Result.Result<WalMessage, ReplicationError> {

@@ -1,4 +1,4 @@
-import { Lsn } from "@pgcdc/protocol"
+import { encodeReplicationToBytes, Lsn } from "@pgcdc/protocol"
 import { Result } from "effect"
 import * as fc from "fast-check"
 import { assert, describe, it } from "vitest"
@@ -231,6 +231,54 @@ describe("Feedback", () => {
           }
         }
       ),
+      { numRuns: 1000 }
+    )
+  })
+
+  it("property: dataAt (the XLogData header's bytes) records exactly what data (its decoded positions) records", () => {
+    // Positions over the whole 64-bit range: the words compared must order like the LSNs they make.
+    const lsn = fc.oneof(
+      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      fc.bigInt({ min: 0n, max: 2n ** 40n }),
+      fc.constantFrom(0n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n)
+    )
+    const event = fc.oneof(
+      fc.record({ kind: fc.constant("data" as const), walStart: lsn, walEnd: lsn, at: fc.nat({ max: 4 }) }),
+      fc.record({ kind: fc.constant("keepalive" as const), walEnd: lsn })
+    )
+    const decoded = new Feedback.BatchUpdate()
+    const raw = new Feedback.BatchUpdate()
+    fc.assert(
+      fc.property(fc.array(fc.array(event, { maxLength: 8 }), { maxLength: 4 }), lsn, (batches, start) => {
+        let a = Feedback.initial(L(start))
+        let b = a
+        for (const batch of batches) {
+          decoded.reset()
+          raw.reset()
+          for (const e of batch) {
+            if (e.kind === "data") {
+              decoded.data(L(e.walStart), L(e.walEnd))
+              const header = encodeReplicationToBytes({
+                _tag: "XLogData",
+                walStart: L(e.walStart),
+                walEnd: L(e.walEnd),
+                serverTime: 0n,
+                data: new Uint8Array(0)
+              })
+              const bytes = new Uint8Array(e.at + header.length).fill(0xff)
+              bytes.set(header, e.at)
+              raw.dataAt(bytes, e.at)
+            } else {
+              decoded.keepalive(L(e.walEnd))
+              raw.keepalive(L(e.walEnd))
+            }
+          }
+          assert.strictEqual(raw.isEmpty, decoded.isEmpty)
+          a = decoded.apply(a, 1)
+          b = raw.apply(b, 1)
+          assert.deepStrictEqual(b, a)
+        }
+      }),
       { numRuns: 1000 }
     )
   })

@@ -4,6 +4,7 @@ process.env.TZ = "America/St_Johns"
 
 import {
   encodePgoutputToBytes,
+  encodeReplicationToBytes,
   Lsn,
   type PgoutputMessage,
   Reader,
@@ -140,6 +141,17 @@ const xlog = (m: PgoutputMessage, at: number): XLogData => ({
   data: encodePgoutputToBytes(m, { protoVersion: 1, inStream: false })
 })
 
+/**
+ * `decoder.unsafeDecodeFrame` on the CopyData payload of `x`, placed inside a larger buffer as it arrives in a socket
+ * chunk (other bytes before and after it).
+ */
+const decodeFramed = (decoder: WalDecoder, x: XLogData): WalMessage => {
+  const payload = encodeReplicationToBytes(x)
+  const bytes = new Uint8Array(payload.length + 9).fill(0x77)
+  bytes.set(payload, 4)
+  return decoder.unsafeDecodeFrame(bytes, 4, 4 + payload.length)
+}
+
 type Outcome = { readonly ok: WalMessage } | { readonly error: string }
 const run = (f: () => WalMessage): Outcome => {
   try {
@@ -177,9 +189,12 @@ describe("WalDecoder fast row path", () => {
         }
         const fast = new WalDecoder({ protoVersion: 1 })
         const general = new WalDecoder({ protoVersion: 1 })
+        const framed = new WalDecoder({ protoVersion: 1 })
         const messages = [relation, ...changes].map((m, i) => xlog(m, 100 + i))
         for (const x of messages) {
-          expect(run(() => fast.unsafeDecode(x))).toStrictEqual(run(() => general.unsafeDecodeGeneral(x)))
+          const expected = run(() => general.unsafeDecodeGeneral(x))
+          expect(run(() => fast.unsafeDecode(x))).toStrictEqual(expected)
+          expect(run(() => decodeFramed(framed, x))).toStrictEqual(expected)
         }
       }),
       { numRuns: 1500 }
@@ -210,8 +225,10 @@ describe("WalDecoder fast row path", () => {
         }
         const fast = new WalDecoder({ protoVersion: 1 })
         const general = new WalDecoder({ protoVersion: 1 })
+        const framed = new WalDecoder({ protoVersion: 1 })
         fast.unsafeDecode(xlog(relation, 1))
         general.unsafeDecode(xlog(relation, 1))
+        decodeFramed(framed, xlog(relation, 1))
         for (const change of s.changes) {
           const x = xlog(change, 2)
           let bytes = Array.from(x.data)
@@ -222,7 +239,9 @@ describe("WalDecoder fast row path", () => {
             else bytes.splice(at, 0, m.byte)
           }
           const bad: XLogData = { ...x, data: Uint8Array.from(bytes) }
-          expect(run(() => fast.unsafeDecode(bad))).toStrictEqual(run(() => general.unsafeDecodeGeneral(bad)))
+          const expected = run(() => general.unsafeDecodeGeneral(bad))
+          expect(run(() => fast.unsafeDecode(bad))).toStrictEqual(expected)
+          expect(run(() => decodeFramed(framed, bad))).toStrictEqual(expected)
         }
       }),
       { numRuns: 1000 }

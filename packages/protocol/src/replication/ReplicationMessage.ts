@@ -111,6 +111,39 @@ export const unsafeDecodeReplication = (
   }
 }
 
+/** The bytes of an XLogData before its data: the type byte 'w', walStart, walEnd and serverTime. */
+export const xlogDataHeaderLength = 25
+
+/** What `unsafeDecodeXLogDataHeader` read: an object of the caller's, overwritten by every call. */
+export interface XLogDataHeader {
+  walStart: Lsn
+  walEnd: Lsn
+  /** Where the XLogData's data begins in the input (it ends where the message ends). */
+  dataStart: number
+}
+
+/**
+ * Decodes the header of the XLogData at `bytes[start, end)` into `into`, for the hot path: the same checks as
+ * `unsafeDecodeReplication` (fails with `ProtocolError` on anything else than a whole XLogData header), without the
+ * message object, the view of its data or the serverTime BigInt that every message would otherwise cost.
+ */
+export const unsafeDecodeXLogDataHeader = (
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  into: XLogDataHeader
+): XLogDataHeader => {
+  const r = reader.reset(bytes, "ReplicationMessage", start, end)
+  const type = r.u8("type")
+  if (type !== 0x77) return r.fail("UnknownType", "type", unknownType(type, "XLogData 'w'"))
+  r.messageName = "XLogData"
+  into.walStart = lsn(r, "walStart")
+  into.walEnd = lsn(r, "walEnd")
+  r.need(8, "serverTime")
+  into.dataStart = r.pos + 8
+  return into
+}
+
 /** Decodes a client message (for fake servers and tests), throwing `ProtocolError`. */
 export const unsafeDecodeReplicationFrontend = (
   bytes: Uint8Array,
