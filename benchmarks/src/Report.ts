@@ -18,12 +18,16 @@ export interface WorkloadResult {
 }
 
 export interface DecodeResult {
+  /** The decoder's id (decode/Decoders.ts). */
+  readonly id: string
   readonly label: string
   readonly messages: number
   readonly rows: number
   readonly bytes: number
   /** Median time of one pass over the captured messages. */
   readonly passMs: number
+  /** The first pass of the process, cold (the timed passes follow two warm-up passes). */
+  readonly firstPassMs: number
   readonly passes: number
   /** Rows seen by the decoder in one pass (a check that it decoded everything). */
   readonly rowsSeen: number
@@ -146,13 +150,59 @@ export const decodeTable = (rows: ReadonlyArray<DecodeResult>): string => {
   const lines = [
     `### Decode micro-benchmark: ${first.messages.toLocaleString("en-US")} captured pgoutput messages (${first.rows.toLocaleString("en-US")} rows, ${(first.bytes / 1048576).toFixed(1)} MB), decoded in-process`,
     "",
-    "| decoder | ms per pass (median) | ns per row | MB/s | rows decoded per pass |",
-    "|---|---:|---:|---:|---:|"
+    "| decoder | ms per pass (median) | ns per row | MB/s | first pass, cold (ms) | rows decoded per pass |",
+    "|---|---:|---:|---:|---:|---:|"
   ]
   for (const r of rows) {
     lines.push(
-      `| ${r.label} | ${r.passMs.toFixed(1)} | ${((r.passMs * 1e6) / r.rows).toFixed(0)} | ${(r.bytes / 1048576 / (r.passMs / 1000)).toFixed(0)} | ${r.rowsSeen.toLocaleString("en-US")} |`
+      `| ${r.label} | ${r.passMs.toFixed(1)} | ${((r.passMs * 1e6) / r.rows).toFixed(0)} | ${(r.bytes / 1048576 / (r.passMs / 1000)).toFixed(0)} | ${r.firstPassMs.toFixed(0)} | ${r.rowsSeen.toLocaleString("en-US")} |`
     )
+  }
+  return lines.join("\n")
+}
+
+/**
+ * Workload A's CPU budget per row under the targets, what each client spent per row in the drain, and what the
+ * decode micro-benchmark measured in process for the parts every value-decoding client pays: where the CPU targets
+ * stand against what the engine itself costs.
+ */
+export const budgetText = (
+  results: ReadonlyArray<WorkloadResult>,
+  decode: ReadonlyArray<DecodeResult>,
+  specs: ReadonlyArray<ClientSpec>
+): string => {
+  const a = results.find((r) => r.workload === "A")
+  if (a === undefined) return ""
+  const all = summaries(a, specs)
+  const js = all.filter((c) => c.spec.jsPeer).sort((p, q) => p.summary.cpuMs - q.summary.cpuMs)[0]
+  const pgcdc = all.filter((c) => c.spec.pgcdc)
+  if (js === undefined || pgcdc.length === 0) return ""
+  const rows = a.expectedChanges
+  const us = (ms: number) => ((ms * 1000) / rows).toFixed(2)
+  const walsenders = pgcdc.map((c) => c.summary.walsenderCpuMs).sort((p, q) => p - q)
+  const walsender = walsenders[Math.floor(walsenders.length / 2)]!
+  const budget = Math.min(js.summary.cpuMs, walsender) / 2
+  const lines = [
+    "### Workload A: the CPU budget per row",
+    "",
+    `- The CPU targets allow ${s(budget)} s for ${rows.toLocaleString("en-US")} rows (½ × the lower of the best JS peer, ${s(js.summary.cpuMs)} s, and the pgcdc clients' median walsender, ${s(walsender)} s): ${us(budget)} µs per row for everything (socket, framing, pgoutput, five values, delivery).`,
+    `- Spent per row in the drain (client CPU ÷ rows): ${all.map((c) => `${c.spec.label} ${us(c.summary.cpuMs)} µs`).join(", ")}.`
+  ]
+  const byId = (id: string) => decode.find((d) => d.id === id)
+  const parts = [
+    ["JSON.parse of the jsonb text alone", byId("json-floor")],
+    ["@pgcdc/protocol (XLogData, pgoutput, TupleData strings)", byId("pgcdc")],
+    ["WalDecoder (every value decoded)", byId("pgcdc-values")]
+  ] as const
+  const measured = parts.flatMap(([what, d]) =>
+    d === undefined
+      ? []
+      : [
+          `${what} ${((d.passMs * 1000) / d.rows).toFixed(2)} µs warm, ${((d.firstPassMs * 1000) / d.rows).toFixed(2)} µs in a cold first pass`
+        ]
+  )
+  if (measured.length > 0) {
+    lines.push(`- In process, without a socket (decode micro-benchmark, per row): ${measured.join("; ")}.`)
   }
   return lines.join("\n")
 }
@@ -177,6 +227,8 @@ export const render = (
   const parts = [header, "", machineText(machine), ""]
   for (const r of results) parts.push(workloadTable(r, specs), "")
   if (decode.length > 0) parts.push(decodeTable(decode), "")
+  const budget = budgetText(results, decode, specs)
+  if (budget !== "") parts.push(budget, "")
   parts.push("### Targets (reported, not asserted)", "")
   for (const t of targets(results, specs)) parts.push(`- ${verdict(t.met)} ${t.text}`)
   return parts.join("\n")

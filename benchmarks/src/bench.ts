@@ -248,15 +248,21 @@ const runDecode = async (admin: pg.Client, dir: string): Promise<Array<DecodeRes
       return undefined
     })
     if (stdout === undefined) continue
-    const result = JSON.parse(stdout.trim().split("\n").pop()!) as { times: Array<number>; rowsSeen: number }
+    const result = JSON.parse(stdout.trim().split("\n").pop()!) as {
+      firstMs: number
+      times: Array<number>
+      rowsSeen: number
+    }
     const passMs = median(result.times)
     log(`decode ${decoder.label}: ${passMs.toFixed(1)} ms per pass`)
     out.push({
+      id: decoder.id,
       label: decoder.label,
       messages: captured.payloads.length,
       rows,
       bytes: captured.bytes,
       passMs,
+      firstPassMs: result.firstMs,
       passes: result.times.length,
       rowsSeen: result.rowsSeen
     })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { clients } from "../src/Clients.ts"
 import { parseStatCpu } from "../src/Proc.ts"
-import { targets, type WorkloadResult } from "../src/Report.ts"
+import { budgetText, type DecodeResult, targets, type WorkloadResult } from "../src/Report.ts"
 import type { Measurement } from "../src/Runner.ts"
 import { median, summarize } from "../src/Stats.ts"
 
@@ -79,5 +79,31 @@ describe("targets", () => {
     const [memory] = targets([result("C", { pgcdc: [run(1, 1, 1, 200 * 1024)] })], clients)
     expect(memory!.met).toBe(false)
     expect(memory!.text).toContain("200 MB")
+  })
+
+  it("states A's CPU budget per row beside the drain's and the decoders' cost per row", () => {
+    const decoded = (id: string, passMs: number, firstPassMs: number): DecodeResult => ({
+      id,
+      label: id,
+      messages: 12,
+      rows: 10,
+      bytes: 1000,
+      passMs,
+      firstPassMs,
+      passes: 5,
+      rowsSeen: 10
+    })
+    const text = budgetText(
+      [result("A", { pglr: [run(1200, 800, 500)], pgcdc: [run(1100, 500, 600)], "pgcdc-core": [run(1000, 400, 400)] })],
+      [decoded("json-floor", 2, 4), decoded("pgcdc", 3, 6), decoded("pgcdc-values", 5, 9)],
+      clients
+    )
+    // ½ × min(best JS peer 800 ms, the pgcdc clients' median walsender 600 ms) = 300 ms for 10 rows: 30 ms per row.
+    expect(text).toContain("allow 0.30 s for 10 rows")
+    expect(text).toContain(": 30000.00 µs per row")
+    expect(text).toContain("pg-logical-replication 80000.00 µs")
+    expect(text).toContain("JSON.parse of the jsonb text alone 200.00 µs warm, 400.00 µs in a cold first pass")
+    expect(text).toContain("WalDecoder (every value decoded) 500.00 µs warm, 900.00 µs")
+    expect(budgetText([result("C", { pgcdc: [run(1, 1, 1)] })], [], clients)).toBe("")
   })
 })
