@@ -25,7 +25,16 @@ export const scriptPath = (relative: string): string =>
   fileURLToPath(new URL(import.meta.url.endsWith(".js") ? relative.replace(/\.ts$/, ".js") : relative, import.meta.url))
 
 /** The resolution conditions this process runs with (`--conditions=pgcdc-build`), for the child processes. */
-export const childNodeArgs: ReadonlyArray<string> = process.execArgv.filter((a) => a.startsWith("--conditions"))
+const conditions: ReadonlyArray<string> = process.execArgv.filter((a) => a.startsWith("--conditions"))
+let extraFlags: ReadonlyArray<string> = []
+
+/** Node flags given to every Node client and decoder alike (`bench --node-flags`), after the conditions. */
+export const setExtraNodeFlags = (flags: ReadonlyArray<string>): void => {
+  extraFlags = flags
+}
+
+/** The Node arguments of every child process: this process's conditions, then the extra flags. */
+export const childNodeArgs = (): ReadonlyArray<string> => [...conditions, ...extraFlags]
 
 const script = (name: string) => scriptPath(`./clients/${name}`)
 

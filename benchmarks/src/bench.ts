@@ -18,7 +18,15 @@ import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import * as Effect from "effect/Effect"
 import pg from "pg"
 import type { ClientConfig } from "./ChildProtocol.ts"
-import { type ClientId, type ClientSpec, childNodeArgs, clientById, clients, scriptPath } from "./Clients.ts"
+import {
+  type ClientId,
+  type ClientSpec,
+  childNodeArgs,
+  clientById,
+  clients,
+  scriptPath,
+  setExtraNodeFlags
+} from "./Clients.ts"
 import * as Capture from "./decode/Capture.ts"
 import { decoders } from "./decode/Decoders.ts"
 import { type DecodeResult, type Machine, render, type WorkloadResult } from "./Report.ts"
@@ -51,6 +59,7 @@ const { values: args } = parseArgs({
     out: { type: "string" },
     profile: { type: "string" },
     "keep-capture": { type: "string" },
+    "node-flags": { type: "string" },
     help: { type: "boolean", default: false }
   }
 })
@@ -58,14 +67,19 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`usage: node src/bench.ts [--quick] [--runs N] [--workloads A,B,C] [--clients ${clients.map((c) => c.id).join(",")}]
                           [--no-decode] [--decode-passes N] [--out FILE] [--profile DIR] [--keep-capture FILE]
+                          [--node-flags="FLAGS"]
   --quick     smaller workloads (A 20,000 rows, B 2,000 + 2,000 transactions, C 100,000 rows), 1 run
   --profile   write a V8 CPU profile of every Node client run into DIR (open in Chrome DevTools; slows the clients)
   --keep-capture  also copy the decode micro-benchmark's capture to FILE, to rerun one decoder on it:
-              node src/decode/decodeChild.ts <decoder> FILE [passes]`)
+              node src/decode/decodeChild.ts <decoder> FILE [passes]
+  --node-flags  extra Node/V8 flags for every Node client and decoder alike (space-separated; the report names them),
+              e.g. --node-flags=--min-semi-space-size=16 (with "=": the flags start with a dash)`)
   process.exit(0)
 }
 
 const quick = args.quick
+const nodeFlags = (args["node-flags"] ?? "").split(/\s+/).filter((f) => f !== "")
+setExtraNodeFlags(nodeFlags)
 const sizes: Sizes = quick ? quickSizes : fullSizes
 const runs = Number(args.runs ?? (quick ? "1" : "3"))
 const decodePasses = Number(args["decode-passes"] ?? (quick ? "3" : "5"))
@@ -230,7 +244,7 @@ const runDecode = async (admin: pg.Client, dir: string): Promise<Array<DecodeRes
           : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=decode_${decoder.id}.cpuprofile`]
       const child = spawn(
         process.execPath,
-        [...childNodeArgs, ...profile, decodeChild, decoder.id, file, String(decodePasses)],
+        [...childNodeArgs(), ...profile, decodeChild, decoder.id, file, String(decodePasses)],
         {
           stdio: ["ignore", "pipe", "inherit"]
         }
@@ -306,6 +320,7 @@ const main = Effect.gen(function* () {
     postgres: (yield* Effect.promise(() => admin.query<{ server_version: string }>("SHOW server_version"))).rows[0]!
       .server_version,
     recvlogical: recvlogicalVersion,
+    nodeFlags: nodeFlags.join(" "),
     load: os
       .loadavg()
       .map((l) => l.toFixed(2))

@@ -30,7 +30,8 @@ export type DecodeAll = (payloads: ReadonlyArray<Buffer>) => number
 export interface Decoder {
   readonly id: string
   readonly label: string
-  readonly make: () => Promise<DecodeAll>
+  /** Prepares the decoder (untimed); `payloads` is the capture every pass decodes. */
+  readonly make: (payloads: ReadonlyArray<Buffer>) => Promise<DecodeAll>
 }
 
 const pgoutputOptions = { protoVersion: 1, inStream: false } as const
@@ -124,21 +125,18 @@ const postgresJs: Decoder = {
 const jsonParseFloor: Decoder = {
   id: "json-floor",
   label: "reference: JSON.parse of each row's jsonb text alone (texts extracted before timing)",
-  make: async () => {
-    let texts: Array<string> | undefined
-    return (payloads) => {
-      if (texts === undefined) {
-        // The first (warm-up) pass extracts the texts; the timed passes only parse them.
-        texts = []
-        for (const payload of payloads) {
-          const m = unsafeDecodeReplication(payload)
-          if (m._tag !== "XLogData") continue
-          const message = unsafeDecodePgoutput(m.data, pgoutputOptions)
-          if (message._tag !== "Insert") continue
-          const last = message.newTuple[message.newTuple.length - 1]
-          if (typeof last === "string" && last.startsWith("{")) texts.push(last)
-        }
-      }
+  make: async (payloads) => {
+    // The texts are extracted here, before any pass: every pass, the first one included, only parses them.
+    const texts: Array<string> = []
+    for (const payload of payloads) {
+      const m = unsafeDecodeReplication(payload)
+      if (m._tag !== "XLogData") continue
+      const message = unsafeDecodePgoutput(m.data, pgoutputOptions)
+      if (message._tag !== "Insert") continue
+      const last = message.newTuple[message.newTuple.length - 1]
+      if (typeof last === "string" && last.startsWith("{")) texts.push(last)
+    }
+    return () => {
       let rows = 0
       for (const text of texts) if (JSON.parse(text) !== null) rows++
       return rows

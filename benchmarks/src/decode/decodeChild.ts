@@ -14,7 +14,7 @@ if (decoder === undefined || file === undefined) {
 }
 const passes = Number(passesText ?? "5")
 const { payloads } = Capture.read(file)
-const decodeAll = await decoder.make()
+const decodeAll = await decoder.make(payloads)
 // The first pass runs cold (interpreted code, then compiled while it runs), as every pass of a real drain does.
 const c0 = performance.now()
 decodeAll(payloads)
