@@ -223,3 +223,32 @@ for (const major of [14, 15, 16, 17, 18] as const) {
     }
   )
 }
+
+for (const major of [14, 18] as const) {
+  layer(TestDatabase.layer({ major, newTimeline: true }), { excludeTestServices: true, timeout: "60 seconds" })(
+    `a server on its second timeline, PostgreSQL ${major}`,
+    (it) => {
+      it.effect("TIMELINE_HISTORY returns the history file of the switch; IDENTIFY_SYSTEM the new timeline", () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const conn = yield* Connection.make(configOf(db, "physical"))
+          const id = yield* ReplicationCommands.identifySystem(conn)
+          assert.strictEqual(id.timeline, 2)
+          const history = yield* ReplicationCommands.timelineHistory(conn, 2)
+          assert.strictEqual(history.filename, "00000002.history")
+          // One line per earlier timeline: its id, the LSN where it ended, and why (a tab between each).
+          const lines = history.content.trim().split("\n")
+          assert.strictEqual(lines.length, 1)
+          const [parent, switchPoint] = lines[0]!.split("\t")
+          assert.strictEqual(parent, "1")
+          const at = Lsn.parse(switchPoint!)
+          assert.isTrue(Result.isSuccess(at), `the switch point ${switchPoint} is an LSN`)
+          assert.isTrue(Result.isSuccess(at) && at.success > Lsn.zero && at.success <= id.xlogPos)
+          // No later timeline exists yet.
+          const none = yield* Effect.flip(ReplicationCommands.timelineHistory(conn, 3))
+          assert.strictEqual(none.reason, "Server")
+        })
+      )
+    }
+  )
+}

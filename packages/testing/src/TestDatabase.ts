@@ -42,6 +42,12 @@ export interface TestDatabaseOptions {
   readonly ssl?:
     | { readonly certFile: string; readonly keyFile: string; readonly caFile?: string | undefined }
     | undefined
+  /**
+   * Start the new server through archive recovery (a `recovery.signal` with nothing to restore), which ends on a new
+   * timeline, as a promoted standby does: the server then runs on timeline 2 and has the history file that
+   * TIMELINE_HISTORY returns. For code that reads timeline histories or follows a switch. Embedded servers only.
+   */
+  readonly newTimeline?: boolean | undefined
 }
 
 export type TestDatabaseSource = "url" | "testcontainers" | "embedded"
@@ -158,6 +164,8 @@ const startEmbedded = (options: TestDatabaseOptions): Effect.Effect<TestDatabase
       flags.push("-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key")
       if (options.ssl.caFile !== undefined) flags.push("-c", "ssl_ca_file=root.crt")
     }
+    // Archive recovery needs a restore_command; `false` finds no archived segment, so recovery replays pg_wal alone.
+    if (options.newTimeline === true) flags.push("-c", "restore_command=false")
     const EmbeddedPostgres = yield* embeddedServerClass(major)
     const server = new EmbeddedPostgres({
       databaseDir: dataDir,
@@ -180,6 +188,11 @@ const startEmbedded = (options: TestDatabaseOptions): Effect.Effect<TestDatabase
     yield* Effect.tryPromise({
       try: async () => {
         await fs.writeFile(path.join(dataDir, "pg_hba.conf"), `${(options.hba ?? defaultHba).join("\n")}\n`)
+        if (options.newTimeline === true) {
+          const signal = path.join(dataDir, "recovery.signal")
+          await fs.writeFile(signal, "")
+          await fs.chown(signal, ids.uid, ids.gid)
+        }
         if (options.ssl !== undefined) {
           const files: Array<[string, string | undefined]> = [
             ["server.crt", options.ssl.certFile],
@@ -232,6 +245,7 @@ const startEmbedded = (options: TestDatabaseOptions): Effect.Effect<TestDatabase
 const urlMismatch = (options: TestDatabaseOptions, actual: { major: number; settings: Map<string, string> }) => {
   if (options.hba !== undefined) return "the test configures pg_hba.conf"
   if (options.ssl !== undefined) return "the test configures TLS"
+  if (options.newTimeline === true) return "the test needs a server started on a new timeline"
   if (options.major !== undefined && options.major !== actual.major) {
     return `the test needs PostgreSQL ${options.major}, the server is ${actual.major}`
   }
@@ -300,7 +314,8 @@ export const make = (
       const info = yield* fromUrl(url, options)
       if (info !== undefined) return info
     }
-    if (yield* dockerAnswers) {
+    // A container's data directory is made by its entrypoint at first start: no recovery.signal can go in before.
+    if (options.newTimeline !== true && (yield* dockerAnswers)) {
       const { startContainer } = yield* Effect.promise(() => import("./ContainerDatabase.ts"))
       const info = yield* startContainer(options, { user: USER, password: PASSWORD, database: DATABASE }).pipe(
         Effect.catch((error) =>
