@@ -1,5 +1,5 @@
 /**
- * Authentication methods and TLS modes against real PostgreSQL 14 and 18 servers with TLS on (certificates made
+ * Authentication methods and TLS modes against real PostgreSQL 14 to 18 servers with TLS on (certificates made
  * with openssl at test time). One server per major; pg_hba.conf gives each method its own role:
  * trust, password (cleartext), md5, scram-sha-256, a TLS-only role (for sslmode=allow's retry) and a
  * client-certificate role.
@@ -82,7 +82,7 @@ const assertAuthFailure = (error: ConnectionError, code: string) => {
   assert.isFalse(error.isRetryable)
 }
 
-for (const major of [14, 18] as const) {
+for (const major of [14, 15, 16, 17, 18] as const) {
   layer(fixture(major), { excludeTestServices: true, timeout: "60 seconds" })(
     `auth and TLS on PostgreSQL ${major}`,
     (it) => {
