@@ -37,7 +37,7 @@ class Fixture extends Context.Service<Fixture, { readonly db: TestDatabaseInfo; 
   "test/AuthTls/Fixture"
 ) {}
 
-const fixture = (major: 14 | 18) =>
+const fixture = (major: 14 | 15 | 16 | 17 | 18) =>
   Layer.effect(
     Fixture,
     Effect.gen(function* () {

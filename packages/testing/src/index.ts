@@ -39,6 +39,7 @@ export {
   type Disconnection,
   FakeServer,
   type PublicationState,
+  type PublishAction,
   type ReceivedStatusUpdate,
   type SlotState
 } from "./fake/FakeServer.ts"

@@ -177,6 +177,10 @@ const statements = [
   "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '2', publication_names 'p', messages 'on', messages 'on')",
   "START_REPLICATION SLOT cmp LOGICAL 0/0 (proto_version '2', publication_names 'p', bogus 'x')",
   "DROP_REPLICATION_SLOT cmp",
+  "CREATE PUBLICATION cmp_pub FOR ALL TABLES WITH (publish = 'insert, Vacuum')",
+  "CREATE PUBLICATION cmp_pub FOR ALL TABLES WITH (publish = 'insert, delete')",
+  "CREATE PUBLICATION cmp_pub FOR ALL TABLES",
+  "DROP PUBLICATION cmp_pub",
   "SELECT 1",
   "identify_system",
   "BOGUS STATEMENT"

@@ -13,6 +13,7 @@ import { TestClock } from "effect/testing"
 import { Change } from "../src/fake/Wal.ts"
 import { FakePostgres, type FakePostgresOptions } from "../src/fake/FakePostgres.ts"
 import { connect, type ScriptedClient } from "../src/fake/ScriptedClient.ts"
+import type { PublishAction } from "../src/fake/FakeServer.ts"
 
 const users = {
   name: "users",
@@ -154,7 +155,7 @@ describe("FakePostgres WAL streaming", () => {
     })
   )
 
-  it.effect("CREATE PUBLICATION over SQL: FOR TABLE, FOR TABLES IN SCHEMA, FOR ALL TABLES", () =>
+  it.effect("CREATE PUBLICATION over SQL: FOR TABLE, FOR TABLES IN SCHEMA, FOR ALL TABLES, WITH (publish)", () =>
     Effect.gen(function* () {
       const fake = yield* FakePostgres.make({ listen: false })
       const client = yield* connect(yield* fake.socket)
@@ -168,16 +169,36 @@ describe("FakePostgres WAL streaming", () => {
         const done = yield* client.query(sql)
         assert.deepStrictEqual(done[0], { _tag: "CommandComplete", commandTag: "CREATE PUBLICATION" })
       }
-      const publishes = (names: ReadonlyArray<string>, schema: string, table: string) =>
-        fake.server.publishes(names, schema, table)
+      const publishes = (
+        names: ReadonlyArray<string>,
+        schema: string,
+        table: string,
+        action: PublishAction = "insert"
+      ) => fake.server.publishes(names, schema, table, action)
       assert.isTrue(publishes(["by_table"], "public", "users"))
       assert.isTrue(publishes(["by_table"], "audit", "Log"))
       assert.isFalse(publishes(["by_table"], "public", "orders"))
       assert.isTrue(publishes(["by_schema"], "sales", "orders"))
       assert.isTrue(publishes(["everything"], "x", "y"))
       assert.isFalse(publishes(["nothing", "missing"], "public", "users"))
+      // publish = 'insert' sends inserts only; without the option, every kind of change.
+      assert.isFalse(publishes(["by_table"], "public", "users", "update"))
+      assert.isFalse(publishes(["by_table"], "public", "users", "truncate"))
+      assert.isTrue(publishes(["by_table", "everything"], "public", "users", "delete"))
+      assert.isTrue(publishes(["by_schema"], "sales", "orders", "truncate"))
       const again = yield* client.query("CREATE PUBLICATION nothing")
       assert.isTrue(again[0]!._tag === "ErrorResponse" && again[0]!.code === "42710")
+      const empty = yield* client.query("CREATE PUBLICATION quiet FOR ALL TABLES WITH (publish = '')")
+      assert.deepStrictEqual(empty[0], { _tag: "CommandComplete", commandTag: "CREATE PUBLICATION" })
+      for (const action of ["insert", "update", "delete", "truncate"] as const) {
+        assert.isFalse(publishes(["quiet"], "public", "users", action))
+      }
+      const unknown = yield* client.query("CREATE PUBLICATION odd FOR ALL TABLES WITH (publish = 'insert, Vacuum')")
+      assert.isTrue(unknown[0]!._tag === "ErrorResponse" && unknown[0]!.code === "42601")
+      assert.include(
+        unknown[0]!._tag === "ErrorResponse" ? unknown[0]!.message : "",
+        'unrecognized value for publication option "publish": "vacuum"'
+      )
     })
   )
 

@@ -373,7 +373,45 @@ const sessionStartsOf = (messages: ReadonlyArray<WalMessageType>): ReadonlyArray
   return out
 }
 
-export const cases: ReadonlyArray<ConformanceCase> = [workloadCase, commitCase, resumeCase]
+const publishCase: ConformanceCase = {
+  name: "a publication's publish option: only the kinds of change it lists reach the stream",
+  run: (backend) =>
+    Effect.gen(function* () {
+      const name = publishCase.name
+      const items = itemsTable("conf_publish_items")
+      const slot = "conf_publish"
+      yield* backend.setup({ slot, publication: "conf_publish_pub", tables: [items], publish: ["insert", "delete"] })
+      yield* backend.transaction({ ops: [ins(items, row(1, "a", null)), ins(items, row(2, "b", null))] })
+      // Every transaction keeps a published change: whether an emptied one is sent differs by server version.
+      yield* backend.transaction({
+        ops: [{ _tag: "Update", table: items.name, row: row(1, "a2", "7") }, ins(items, row(4, "d", null))]
+      })
+      yield* backend.transaction({
+        ops: [{ _tag: "Delete", table: items.name, key: { id: "2" } }, ins(items, row(3, "c", null))]
+      })
+      const messages = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const replication = yield* replicate(backend, { slot, publications: ["conf_publish_pub"] })
+          return yield* collect(replication.stream, untilInsertCommitted(3))
+        })
+      )
+      yield* expectEqual(
+        backend,
+        name,
+        "Changes received",
+        observe([items], messages).events.filter((e) => e[0] === "Insert" || e[0] === "Update" || e[0] === "Delete"),
+        [
+          ["Insert", items.name, row(1, "a", null)],
+          ["Insert", items.name, row(2, "b", null)],
+          ["Insert", items.name, row(4, "d", null)],
+          ["Delete", items.name, { id: "2" }, null],
+          ["Insert", items.name, row(3, "c", null)]
+        ]
+      )
+    })
+}
+
+export const cases: ReadonlyArray<ConformanceCase> = [workloadCase, commitCase, resumeCase, publishCase]
 
 /** Runs every case against the backend, one after another, each in its own scope. */
 export const runAll = (backend: Backend): Effect.Effect<void, CaseError> =>

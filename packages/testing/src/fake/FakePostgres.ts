@@ -21,7 +21,13 @@ import type * as Scope from "effect/Scope"
 import * as Clock from "effect/Clock"
 import type * as Socket from "effect/socket/Socket"
 import { Lsn } from "@pgcdc/protocol"
-import { type Disconnection, FakeServer, type ReceivedStatusUpdate } from "./FakeServer.ts"
+import {
+  allPublishActions,
+  type Disconnection,
+  FakeServer,
+  type PublishAction,
+  type ReceivedStatusUpdate
+} from "./FakeServer.ts"
 import { FakeOptionsError, type FakeServerOptions, type ResolvedOptions } from "./FakeServerOptions.ts"
 import { type Attach, makeMemorySocket, type Step } from "./MemoryTransport.ts"
 import type { ErrorFields } from "./Outcome.ts"
@@ -88,10 +94,16 @@ export interface FakePostgresShape {
     options?: { readonly twoPhase?: boolean }
   ) => Effect.Effect<void, FakePostgresError>
   readonly dropSlot: (name: string) => Effect.Effect<void, FakePostgresError>
-  /** A publication of every table (default) or of the listed tables ("name" or "schema.name"). */
+  /**
+   * A publication of every table (default) or of the listed tables ("name" or "schema.name"), sending the kinds of
+   * change in `publish` (default all four, as `CREATE PUBLICATION ... WITH (publish = '...')`).
+   */
   readonly createPublication: (
     name: string,
-    options?: { readonly tables?: ReadonlyArray<string> | undefined }
+    options?: {
+      readonly tables?: ReadonlyArray<string> | undefined
+      readonly publish?: ReadonlyArray<PublishAction> | undefined
+    }
   ) => Effect.Effect<void>
 
   readonly transaction: (
@@ -299,7 +311,8 @@ export const make = (
           server.publications.set(name, {
             allTables: tables === undefined,
             tables: new Set((tables ?? []).map((t) => (t.includes(".") ? t : `public.${t}`))),
-            schemas: new Set()
+            schemas: new Set(),
+            publish: publicationOptions?.publish === undefined ? allPublishActions : new Set(publicationOptions.publish)
           })
           server.changed()
         }),

@@ -30,11 +30,17 @@ export interface SlotState {
   ownerPid: number | undefined
 }
 
-/** A publication: every table, or the listed tables ("schema.name") and schemas. */
+/** What a publication's `publish` option can list: the kinds of change it sends. */
+export type PublishAction = "insert" | "update" | "delete" | "truncate"
+
+export const allPublishActions: ReadonlySet<PublishAction> = new Set(["insert", "update", "delete", "truncate"])
+
+/** A publication: every table, or the listed tables ("schema.name") and schemas; and the kinds of change it sends. */
 export interface PublicationState {
   readonly allTables: boolean
   readonly tables: ReadonlySet<string>
   readonly schemas: ReadonlySet<string>
+  readonly publish: ReadonlySet<PublishAction>
 }
 
 export interface ReceivedStatusUpdate {
@@ -115,15 +121,20 @@ export class FakeServer {
   }
 
   /**
-   * Whether a session that asked for `names` receives changes of `schema.name`. With no publication defined at all,
-   * every table is published (tests that do not care about publications need not create one); names that do not
-   * exist publish nothing.
+   * Whether a session that asked for `names` receives `action` changes of `schema.name`: one of its publications
+   * holds the table and publishes that kind of change (pgoutput takes the union over the session's publications).
+   * With no publication defined at all, everything is published (tests that do not care about publications need not
+   * create one); names that do not exist publish nothing.
    */
-  publishes(names: ReadonlyArray<string>, schema: string, table: string): boolean {
+  publishes(names: ReadonlyArray<string>, schema: string, table: string, action: PublishAction): boolean {
     if (this.publications.size === 0) return true
     return names.some((n) => {
       const p = this.publications.get(n)
-      return p !== undefined && (p.allTables || p.schemas.has(schema) || p.tables.has(`${schema}.${table}`))
+      return (
+        p !== undefined &&
+        p.publish.has(action) &&
+        (p.allTables || p.schemas.has(schema) || p.tables.has(`${schema}.${table}`))
+      )
     })
   }
 

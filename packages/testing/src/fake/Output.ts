@@ -20,6 +20,7 @@
  * change's LSN for changes, 0/0 for Relation and Type, the end LSN for Commit. It deliberately does no byte encoding or I/O.
  */
 import { Lsn, type Pgoutput, type PgoutputMessage, type ProtoVersion } from "@pgcdc/protocol"
+import type { PublishAction } from "./FakeServer.ts"
 import { type FakeTable, relationMessage, type WalChange, type WalEntry } from "./Wal.ts"
 
 export interface OutputOptions {
@@ -57,8 +58,10 @@ export class RelationCache {
 const firstCatalogFreeOid = 16384
 const L = Lsn.unsafeMake
 
-/** Whether the session's publications include a table. */
-export type Publishes = (table: FakeTable) => boolean
+/** Whether the session's publications send this kind of change of a table. */
+export type Publishes = (table: FakeTable, action: PublishAction) => boolean
+
+const actionOf = { Insert: "insert", Update: "update", Delete: "delete" } as const
 
 class Emitter {
   readonly items: Array<OutputItem> = []
@@ -123,7 +126,13 @@ class Emitter {
   changes(changes: ReadonlyArray<WalChange>, inStream: boolean): void {
     const xid = inStream ? this.streamXid : undefined
     for (const change of changes) {
-      if (change._tag !== "Truncate" && change._tag !== "Message" && !this.publishes(change.table)) continue
+      if (
+        change._tag !== "Truncate" &&
+        change._tag !== "Message" &&
+        !this.publishes(change.table, actionOf[change._tag])
+      ) {
+        continue
+      }
       switch (change._tag) {
         case "Insert":
           this.describe(change.table, inStream)
@@ -157,7 +166,7 @@ class Emitter {
           )
           break
         case "Truncate": {
-          const tables = change.tables.filter(this.publishes)
+          const tables = change.tables.filter((t) => this.publishes(t, "truncate"))
           if (tables.length === 0) break
           for (const table of tables) this.describe(table, inStream)
           this.push(

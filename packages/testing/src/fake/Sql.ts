@@ -5,9 +5,9 @@
  * - `SELECT 1`, `SELECT version()`, `SELECT pg_current_wal_lsn()`, `SELECT current_setting('name')`
  * - `SHOW name` (also on a regular connection), `SET name = value` / `SET name TO value`
  * - `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK` (tracked only for ReadyForQuery's status byte)
- * - `CREATE PUBLICATION name [FOR ALL TABLES | FOR TABLE a, s.b | FOR TABLES IN SCHEMA s]`, `DROP PUBLICATION
- *   [IF EXISTS] name` (which tables a publication holds decides what sessions receive; column lists, row filters
- *   and WITH options are ignored)
+ * - `CREATE PUBLICATION name [FOR ALL TABLES | FOR TABLE a, s.b | FOR TABLES IN SCHEMA s] [WITH (publish = '...')]`,
+ *   `DROP PUBLICATION [IF EXISTS] name` (which tables a publication holds and which kinds of change it publishes
+ *   decide what sessions receive; column lists, row filters and the other WITH options are ignored)
  * - the catalog queries of `Catalog.ts` (pg_replication_slots, pg_publication, pg_create/drop_replication_slot)
  *
  * Any other statement that starts with an SQL verb is answered with SQLSTATE 0A000 (feature_not_supported) naming
@@ -16,7 +16,7 @@
  */
 import { Lsn } from "@pgcdc/protocol"
 import { executeCatalogQuery } from "./Catalog.ts"
-import type { FakeServer, PublicationState } from "./FakeServer.ts"
+import { allPublishActions, type FakeServer, type PublicationState, type PublishAction } from "./FakeServer.ts"
 import { command, error, field, INT4, type Outcome, PG_LSN, rows, TEXT } from "./Outcome.ts"
 
 const sqlVerbs =
@@ -71,7 +71,17 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
   if (createPub !== null) {
     const name = unquote(createPub[1]!)
     if (server.publications.has(name)) return error("42710", `publication "${name}" already exists`)
-    server.publications.set(name, parsePublicationTargets(createPub[2]!))
+    const publish = parsePublishOption(createPub[2]!)
+    if (typeof publish === "string") {
+      // PostgreSQL 15 reworded the message (checked against embedded 14 to 18).
+      return error(
+        "42601",
+        server.config.major < 15
+          ? `unrecognized "publish" value: "${publish}"`
+          : `unrecognized value for publication option "publish": "${publish}"`
+      )
+    }
+    server.publications.set(name, { ...parsePublicationTargets(createPub[2]!), publish })
     return command("CREATE PUBLICATION")
   }
   const dropPub = /^drop\s+publication\s+(if\s+exists\s+)?("[^"]+"|[a-z_][a-z0-9_]*)$/i.exec(sql)
@@ -95,8 +105,25 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
   })
 }
 
+/**
+ * The kinds of change `WITH (publish = '...')` lists (all four without it), or the first unknown one. As PostgreSQL
+ * reads it: a comma-separated list, blanks around items ignored, case folded; an empty list publishes nothing.
+ */
+const parsePublishOption = (rest: string): ReadonlySet<PublishAction> | string => {
+  const option = /\swith\s*\(.*\bpublish\s*=\s*'([^']*)'/is.exec(rest)
+  if (option === null) return allPublishActions
+  const actions = new Set<PublishAction>()
+  for (const item of option[1]!.split(",")) {
+    const action = item.trim().toLowerCase()
+    if (action === "") continue
+    if (!allPublishActions.has(action as PublishAction)) return action
+    actions.add(action as PublishAction)
+  }
+  return actions
+}
+
 /** `FOR ALL TABLES`, `FOR TABLE a, s.b (cols) WHERE (...)`, `FOR TABLES IN SCHEMA s`, or nothing (no tables). */
-const parsePublicationTargets = (rest: string): PublicationState => {
+const parsePublicationTargets = (rest: string): Omit<PublicationState, "publish"> => {
   const targets = rest.replace(/\swith\s*\(.*$/is, "").trim()
   if (/^for\s+all\s+tables$/i.test(targets)) return { allTables: true, tables: new Set(), schemas: new Set() }
   const tables = new Set<string>()

@@ -22,7 +22,7 @@ import {
   unsafeDecodeReplicationFrontend,
   Writer
 } from "@pgcdc/protocol"
-import type { FakeServer, SlotState } from "./FakeServer.ts"
+import type { FakeServer, PublishAction, SlotState } from "./FakeServer.ts"
 import { entryOutput, type OutputOptions, RelationCache } from "./Output.ts"
 import type { FakeTable } from "./Wal.ts"
 
@@ -41,8 +41,8 @@ export class WalStream {
   private readonly options: OutputOptions
   private readonly send: (message: BackendMessage) => void
   private readonly cache = new RelationCache()
-  private readonly publishes = (table: FakeTable): boolean =>
-    this.server.publishes(this.options.publications, table.schema, table.name)
+  private readonly publishes = (table: FakeTable, action: PublishAction): boolean =>
+    this.server.publishes(this.options.publications, table.schema, table.name, action)
   /** Index of the next WAL entry to decode. */
   private next = 0
   /** Last position sent (the walsender's sentPtr). */

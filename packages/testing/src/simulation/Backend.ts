@@ -81,6 +81,8 @@ export interface SetupSpec {
   readonly tables: ReadonlyArray<TableSpec>
   /** Tables created but left out of the publication. */
   readonly unpublished?: ReadonlyArray<TableSpec> | undefined
+  /** The kinds of change the publication sends (`WITH (publish = '...')`); all four when omitted. */
+  readonly publish?: ReadonlyArray<"insert" | "update" | "delete" | "truncate"> | undefined
 }
 
 export interface Backend {

@@ -135,7 +135,10 @@ export const fromFake = (fake: FakePostgresShape): FakeBackend => {
           })
           tables.set(t.name, { spec: t, rows: new Map() })
         }
-        yield* fake.createPublication(spec.publication, { tables: spec.tables.map((t) => t.name) })
+        yield* fake.createPublication(spec.publication, {
+          tables: spec.tables.map((t) => t.name),
+          publish: spec.publish
+        })
         yield* fake.createSlot(spec.slot)
       }).pipe(Effect.mapError(fail)),
     transaction: (tx: Transaction) =>

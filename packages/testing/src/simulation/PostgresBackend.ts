@@ -113,8 +113,9 @@ export const make = (
             yield* run(createTable(t))
             tables.set(t.name, t)
           }
+          const publish = spec.publish === undefined ? "" : ` WITH (publish = ${literal(spec.publish.join(", "))})`
           yield* run(
-            `CREATE PUBLICATION ${ident(spec.publication)} FOR TABLE ${spec.tables.map((t) => ident(t.name)).join(", ")}`
+            `CREATE PUBLICATION ${ident(spec.publication)} FOR TABLE ${spec.tables.map((t) => ident(t.name)).join(", ")}${publish}`
           )
           yield* run(`SELECT pg_create_logical_replication_slot(${literal(spec.slot)}, 'pgoutput')`)
           slots.push(spec.slot)
