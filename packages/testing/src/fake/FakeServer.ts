@@ -130,11 +130,8 @@ export class FakeServer {
     if (this.publications.size === 0) return true
     return names.some((n) => {
       const p = this.publications.get(n)
-      return (
-        p !== undefined &&
-        p.publish.has(action) &&
-        (p.allTables || p.schemas.has(schema) || p.tables.has(`${schema}.${table}`))
-      )
+      if (p === undefined || !p.publish.has(action)) return false
+      return p.allTables || p.schemas.has(schema) || p.tables.has(`${schema}.${table}`)
     })
   }
 
