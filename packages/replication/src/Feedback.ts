@@ -142,11 +142,7 @@ export const lagBytes = (s: FeedbackState): bigint => {
   return d > 0n ? d : 0n
 }
 
-/**
- * What the reader received in one step (XLogData headers and keepalives), accumulated in place so that it pays a
- * few comparisons per message instead of a new state (or a closure) per message. `apply` records the data as
- * received and `queued` batches of it as not decoded yet; reused after `reset`.
- */
+/** The big-endian unsigned 32-bit word at `b[p]`. */
 const word = (b: Uint8Array, p: number): number =>
   ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0
 
@@ -154,6 +150,11 @@ const word = (b: Uint8Array, p: number): number =>
 const fromWords = (hi: number, lo: number): Lsn.Lsn =>
   Lsn.unsafeMake(hi < 0x200000 ? BigInt(hi * 4294967296 + lo) : (BigInt(hi) << 32n) | BigInt(lo))
 
+/**
+ * What the reader received in one step (XLogData headers and keepalives), accumulated in place so that it pays a
+ * few comparisons per message instead of a new state (or a closure) per message. `apply` records the data as
+ * received and `queued` batches of it as not decoded yet; reused after `reset`.
+ */
 export class BatchUpdate {
   private hasData = false
   private received: Lsn.Lsn = Lsn.zero
