@@ -202,6 +202,68 @@ describe("FakePostgres WAL streaming", () => {
     })
   )
 
+  it.effect("column lists over SQL and their resolution per session, as PostgreSQL 15 to 18 resolve them", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false })
+      const table = yield* fake.defineTable({
+        name: "people",
+        columns: [
+          { name: "id", typeOid: 23, key: true },
+          { name: "Name", typeOid: 25 },
+          { name: "email", typeOid: 25 }
+        ]
+      })
+      const client = yield* connect(yield* fake.socket)
+      yield* client.login({ user: "postgres" })
+      for (const sql of [
+        `CREATE PUBLICATION pub_list FOR TABLE people ("Name", id) WHERE (id > 0), other (x, y)`,
+        `CREATE PUBLICATION pub_same FOR TABLE public.people (id, "Name")`,
+        `CREATE PUBLICATION pub_full FOR TABLE people (email, "Name", id)`,
+        "CREATE PUBLICATION pub_none FOR TABLE people WITH (publish = 'insert')",
+        "CREATE PUBLICATION pub_email FOR TABLE people (id, email)",
+        "CREATE PUBLICATION pub_all FOR ALL TABLES"
+      ]) {
+        const done = yield* client.query(sql)
+        assert.deepStrictEqual(done[0], { _tag: "CommandComplete", commandTag: "CREATE PUBLICATION" }, sql)
+      }
+      const columns = (names: ReadonlyArray<string>) => {
+        try {
+          return fake.server.publishedColumns(names, table)
+        } catch (e) {
+          return String(e)
+        }
+      }
+      // Indexes into the table's columns, in table order, whatever the order of the list.
+      assert.deepStrictEqual(columns(["pub_list"]), [0, 1])
+      assert.deepStrictEqual(columns(["pub_list", "pub_same"]), [0, 1])
+      // A list of every column is no list; FOR ALL TABLES and a table without a list send every column.
+      assert.isUndefined(columns(["pub_full", "pub_none", "pub_all"]))
+      // Publications that disagree, whatever they publish, are an error at the table's first change.
+      const conflict = 'Error: cannot use different column lists for table "public.people" in different publications'
+      assert.strictEqual(columns(["pub_list", "pub_email"]), conflict)
+      assert.strictEqual(columns(["pub_list", "pub_none"]), conflict)
+      assert.strictEqual(columns(["pub_email", "pub_all"]), conflict)
+      // Publications that do not hold the table do not count.
+      assert.deepStrictEqual(columns(["pub_email", "missing"]), [0, 2])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a column list is a syntax error on PostgreSQL 14, as there", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false, serverVersion: "14.13" })
+      const client = yield* connect(yield* fake.socket)
+      yield* client.login({ user: "postgres" })
+      const sql = "CREATE PUBLICATION p FOR TABLE people (id, name)"
+      const refused = yield* client.query(sql)
+      const error = refused[0]!
+      assert.isTrue(error._tag === "ErrorResponse" && error.code === "42601")
+      assert.isTrue(error._tag === "ErrorResponse" && error.message === 'syntax error at or near "("')
+      // 1-based, as PostgreSQL 14 reports it for this statement (checked against embedded 14).
+      assert.isTrue(error._tag === "ErrorResponse" && error.position === String(sql.indexOf("(") + 1))
+      assert.isFalse(fake.server.publications.has("p"))
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("logical messages only with messages 'true'; origins are filtered by origin 'none'", () =>
     Effect.gen(function* () {
       const { fake, take } = yield* streaming(

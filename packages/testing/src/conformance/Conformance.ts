@@ -21,6 +21,7 @@ import {
   type WalMessageType
 } from "@pgcdc/replication"
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -411,7 +412,88 @@ const publishCase: ConformanceCase = {
     })
 }
 
-export const cases: ReadonlyArray<ConformanceCase> = [workloadCase, commitCase, resumeCase, publishCase]
+const columnListCase: ConformanceCase = {
+  name: "column lists (PostgreSQL 15 and later): only the listed columns are sent; publications that disagree end the stream",
+  run: (backend) =>
+    Effect.gen(function* () {
+      // PostgreSQL 14 has no column lists: there is nothing to compare there.
+      if (backend.serverVersion < 150000) return
+      const name = columnListCase.name
+      const items = itemsTable("conf_columns_items")
+      const slot = "conf_columns"
+      yield* backend.setup({
+        slot,
+        publication: "conf_columns_pub",
+        tables: [items],
+        columns: { [items.name]: ["id", "v"] },
+        more: [
+          // The same columns in another order: the same list.
+          { publication: "conf_columns_same", columns: { [items.name]: ["v", "id"] } },
+          { publication: "conf_columns_other", columns: { [items.name]: ["id", "n"] } }
+        ]
+      })
+      yield* backend.transaction({ ops: [ins(items, row(1, "a", "10"))] })
+      yield* backend.transaction({
+        ops: [
+          { _tag: "Update", table: items.name, row: row(1, "a2", "20") },
+          { _tag: "Delete", table: items.name, key: { id: "1" } },
+          ins(items, row(2, "b", "30"))
+        ]
+      })
+      const messages = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const replication = yield* replicate(backend, {
+            slot,
+            publications: ["conf_columns_pub", "conf_columns_same"]
+          })
+          return yield* collect(replication.stream, untilInsertCommitted(2))
+        })
+      )
+      const relation = messages.find((m) => m._tag === "Relation")
+      yield* expectEqual(
+        backend,
+        name,
+        "Relation columns",
+        relation?._tag === "Relation" ? relation.table.columns.map((c) => c.name) : undefined,
+        ["id", "v"]
+      )
+      const sent: TableSpec = { ...items, columns: items.columns.filter((c) => c.name !== "n") }
+      yield* expectEqual(
+        backend,
+        name,
+        "Changes received",
+        observe([sent], messages).events.filter((e) => e[0] === "Insert" || e[0] === "Update" || e[0] === "Delete"),
+        [
+          ["Insert", items.name, { id: "1", v: "a" }],
+          ["Update", items.name, { id: "1", v: "a2" }, null, null],
+          ["Delete", items.name, { id: "1" }, null],
+          ["Insert", items.name, { id: "2", v: "b" }]
+        ]
+      )
+      const second = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const replication = yield* replicate(backend, {
+            slot,
+            publications: ["conf_columns_pub", "conf_columns_other"]
+          })
+          return yield* Effect.result(collect(replication.stream, untilInsertCommitted(2)))
+        })
+      )
+      const conflict = `cannot use different column lists for table "public.${items.name}" in different publications`
+      yield* expectEqual(
+        backend,
+        name,
+        "How a session whose publications disagree ends",
+        Result.isFailure(second)
+          ? [second.failure.reason, second.failure.code, second.failure.message.includes(conflict)]
+          : "the stream delivered the changes",
+        // SQLSTATE 0A000 (feature_not_supported) is what pgcdc reports as UnsupportedOption.
+        ["UnsupportedOption", "0A000", true]
+      )
+    })
+}
+
+export const cases: ReadonlyArray<ConformanceCase> = [workloadCase, commitCase, resumeCase, publishCase, columnListCase]
 
 /** Runs every case against the backend, one after another, each in its own scope. */
 export const runAll = (backend: Backend): Effect.Effect<void, CaseError> =>

@@ -103,6 +103,8 @@ export interface FakePostgresShape {
     options?: {
       readonly tables?: ReadonlyArray<string> | undefined
       readonly publish?: ReadonlyArray<PublishAction> | undefined
+      /** Column lists (PostgreSQL 15+): table ("name" or "schema.name", as in `tables`) → the columns it sends. */
+      readonly columns?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
     }
   ) => Effect.Effect<void>
 
@@ -168,6 +170,9 @@ export interface FakePostgresShape {
   /** The server state itself, for harnesses that need more than the methods above. */
   readonly server: FakeServer
 }
+
+/** "name" → "public.name"; "schema.name" as it is. */
+const qualify = (table: string): string => (table.includes(".") ? table : `public.${table}`)
 
 const wrap = <A>(f: () => A): Effect.Effect<A, FakePostgresError> =>
   Effect.try({
@@ -310,9 +315,13 @@ export const make = (
           const tables = publicationOptions?.tables
           server.publications.set(name, {
             allTables: tables === undefined,
-            tables: new Set((tables ?? []).map((t) => (t.includes(".") ? t : `public.${t}`))),
+            tables: new Set((tables ?? []).map(qualify)),
             schemas: new Set(),
-            publish: publicationOptions?.publish === undefined ? allPublishActions : new Set(publicationOptions.publish)
+            publish:
+              publicationOptions?.publish === undefined ? allPublishActions : new Set(publicationOptions.publish),
+            columns: new Map(
+              Object.entries(publicationOptions?.columns ?? {}).map(([t, cols]) => [qualify(t), cols] as const)
+            )
           })
           server.changed()
         }),

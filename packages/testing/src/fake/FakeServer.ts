@@ -14,7 +14,7 @@ import type * as Clock from "effect/Clock"
 import { type FakeServerOptions, type ResolvedOptions, resolveOptions } from "./FakeServerOptions.ts"
 import { makeVerifier, type ScramVerifier } from "./Scram.ts"
 import { Session, type SessionHost } from "./Session.ts"
-import { Wal } from "./Wal.ts"
+import { type FakeTable, Wal } from "./Wal.ts"
 
 export interface SlotState {
   readonly name: string
@@ -41,6 +41,19 @@ export interface PublicationState {
   readonly tables: ReadonlySet<string>
   readonly schemas: ReadonlySet<string>
   readonly publish: ReadonlySet<PublishAction>
+  /** Column lists of listed tables ("schema.name" → column names); a table without one sends every column. */
+  readonly columns: ReadonlyMap<string, ReadonlyArray<string>>
+}
+
+/**
+ * The publications of a session hold a table with different column lists: PostgreSQL 15 to 18 end the stream with
+ * this (an ERROR, SQLSTATE 0A000) at the table's first change.
+ */
+export class ColumnListConflict extends Error {
+  readonly code = "0A000"
+  constructor(schema: string, table: string) {
+    super(`cannot use different column lists for table "${schema}.${table}" in different publications`)
+  }
 }
 
 export interface ReceivedStatusUpdate {
@@ -133,6 +146,35 @@ export class FakeServer {
       if (p === undefined || !p.publish.has(action)) return false
       return p.allTables || p.schemas.has(schema) || p.tables.has(`${schema}.${table}`)
     })
+  }
+
+  /**
+   * The columns a session that asked for `names` receives of a table, as indexes into its columns in table order, or
+   * undefined for all of them. Every one of its publications that holds the table counts, whatever it publishes; a
+   * list naming every column is no list. Throws `ColumnListConflict` when they differ (as PostgreSQL does).
+   */
+  publishedColumns(names: ReadonlyArray<string>, table: FakeTable): ReadonlyArray<number> | undefined {
+    const qualified = `${table.schema}.${table.name}`
+    let chosen: ReadonlyArray<number> | undefined
+    let first = true
+    for (const n of names) {
+      const p = this.publications.get(n)
+      if (p === undefined || !(p.allTables || p.schemas.has(table.schema) || p.tables.has(qualified))) continue
+      const list = p.allTables ? undefined : p.columns.get(qualified)
+      let keep: ReadonlyArray<number> | undefined
+      if (list !== undefined) {
+        const wanted = new Set(list)
+        const indexes = table.columns.flatMap((c, i) => (wanted.has(c.name) ? [i] : []))
+        keep = indexes.length === table.columns.length ? undefined : indexes
+      }
+      if (first) {
+        chosen = keep
+        first = false
+      } else if (String(keep) !== String(chosen) || (keep === undefined) !== (chosen === undefined)) {
+        throw new ColumnListConflict(table.schema, table.name)
+      }
+    }
+    return chosen
   }
 
   subscribe(listener: () => void): () => void {

@@ -10,7 +10,8 @@
  * - Prepared transactions go out as BeginPrepare/Prepare and CommitPrepared/RollbackPrepared with `two_phase`
  *   (a large one as StreamStart/StreamStop segments and StreamPrepare when the session also streams); otherwise as
  *   an ordinary transaction at COMMIT PREPARED, and not at all when rolled back.
- * - Only changes of tables in the session's publications; a transaction left without changes is not sent at all
+ * - Only the kinds of change the session's publications publish, of the tables they hold, with the columns of their
+ *   column lists (a Relation then lists those columns only); a transaction left without changes is not sent at all
  *   from PostgreSQL 15 on (14 sends its Begin and Commit). Streamed and prepared transactions are filtered too but
  *   always sent.
  * - Logical messages only with `messages`; transactions with an origin are skipped with `origin 'none'`.
@@ -19,7 +20,7 @@
  * Each item carries the LSN the walsender puts in the XLogData header: the first change's LSN for Begin, the
  * change's LSN for changes, 0/0 for Relation and Type, the end LSN for Commit. It deliberately does no byte encoding or I/O.
  */
-import { Lsn, type Pgoutput, type PgoutputMessage, type ProtoVersion } from "@pgcdc/protocol"
+import { Lsn, type Pgoutput, type PgoutputMessage, type ProtoVersion, type TupleData } from "@pgcdc/protocol"
 import type { PublishAction } from "./FakeServer.ts"
 import { type FakeTable, relationMessage, type WalChange, type WalEntry } from "./Wal.ts"
 
@@ -58,8 +59,25 @@ export class RelationCache {
 const firstCatalogFreeOid = 16384
 const L = Lsn.unsafeMake
 
-/** Whether the session's publications send this kind of change of a table. */
-export type Publishes = (table: FakeTable, action: PublishAction) => boolean
+/** What the session's publications send of a table (`FakeServer.publishes` and `publishedColumns`). */
+export interface SessionPublications {
+  /** Whether they send this kind of change of the table. */
+  readonly publishes: (table: FakeTable, action: PublishAction) => boolean
+  /**
+   * The columns they send of the table, as indexes into its columns, or undefined for all of them. Throws
+   * `ColumnListConflict` when they disagree.
+   */
+  readonly columns: (table: FakeTable) => ReadonlyArray<number> | undefined
+}
+
+const everything: SessionPublications = { publishes: () => true, columns: () => undefined }
+
+/** The table as a session with this column selection sees it (the columns it is sent, in table order). */
+const projectTable = (table: FakeTable, keep: ReadonlyArray<number> | undefined): FakeTable =>
+  keep === undefined ? table : { ...table, columns: keep.map((i) => table.columns[i]!) }
+
+const projectTuple = <T extends TupleData | undefined>(tuple: T, keep: ReadonlyArray<number> | undefined): T =>
+  (tuple === undefined || keep === undefined ? tuple : keep.map((i) => tuple[i]!)) as T
 
 const actionOf = { Insert: "insert", Update: "update", Delete: "delete" } as const
 
@@ -67,15 +85,15 @@ class Emitter {
   readonly items: Array<OutputItem> = []
   private readonly options: OutputOptions
   private readonly cache: RelationCache
-  private readonly publishes: Publishes
+  private readonly publications: SessionPublications
   // Relations described inside the current streamed transaction (pgoutput's per-xid schema tracking).
   private streamSent: Map<number, FakeTable> | undefined = undefined
   private streamXid: number | undefined = undefined
 
-  constructor(options: OutputOptions, cache: RelationCache, publishes: Publishes) {
+  constructor(options: OutputOptions, cache: RelationCache, publications: SessionPublications) {
     this.options = options
     this.cache = cache
-    this.publishes = publishes
+    this.publications = publications
   }
 
   push(lsn: bigint, message: PgoutputMessage, inStream = false): void {
@@ -129,44 +147,53 @@ class Emitter {
       if (
         change._tag !== "Truncate" &&
         change._tag !== "Message" &&
-        !this.publishes(change.table, actionOf[change._tag])
+        !this.publications.publishes(change.table, actionOf[change._tag])
       ) {
         continue
       }
+      // The columns sent (a publication's column list); pgoutput checks them before it sends anything of the change.
+      const keep =
+        change._tag === "Truncate" || change._tag === "Message" ? undefined : this.publications.columns(change.table)
       switch (change._tag) {
         case "Insert":
-          this.describe(change.table, inStream)
+          this.describe(projectTable(change.table, keep), inStream)
           this.push(
             change.lsn,
-            { _tag: "Insert", xid, relationId: change.table.relationId, newTuple: change.newTuple },
+            { _tag: "Insert", xid, relationId: change.table.relationId, newTuple: projectTuple(change.newTuple, keep) },
             inStream
           )
           break
         case "Update":
-          this.describe(change.table, inStream)
+          this.describe(projectTable(change.table, keep), inStream)
           this.push(
             change.lsn,
             {
               _tag: "Update",
               xid,
               relationId: change.table.relationId,
-              key: change.key,
-              old: change.old,
-              newTuple: change.newTuple
+              key: projectTuple(change.key, keep),
+              old: projectTuple(change.old, keep),
+              newTuple: projectTuple(change.newTuple, keep)
             },
             inStream
           )
           break
         case "Delete":
-          this.describe(change.table, inStream)
+          this.describe(projectTable(change.table, keep), inStream)
           this.push(
             change.lsn,
-            { _tag: "Delete", xid, relationId: change.table.relationId, key: change.key, old: change.old },
+            {
+              _tag: "Delete",
+              xid,
+              relationId: change.table.relationId,
+              key: projectTuple(change.key, keep),
+              old: projectTuple(change.old, keep)
+            },
             inStream
           )
           break
         case "Truncate": {
-          const tables = change.tables.filter((t) => this.publishes(t, "truncate"))
+          const tables = change.tables.filter((t) => this.publications.publishes(t, "truncate"))
           if (tables.length === 0) break
           for (const table of tables) this.describe(table, inStream)
           this.push(
@@ -245,9 +272,9 @@ export const entryOutput = (
   options: OutputOptions,
   cache: RelationCache,
   start: bigint,
-  publishes: Publishes = () => true
+  publications: SessionPublications = everything
 ): Array<OutputItem> => {
-  const out = new Emitter(options, cache, publishes)
+  const out = new Emitter(options, cache, publications)
   switch (entry._tag) {
     case "Message":
       if (options.messages && entry.lsn >= start) {

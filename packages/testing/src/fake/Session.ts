@@ -378,15 +378,17 @@ export class Session {
     this.streaming = new WalStream(this.server, this.pid, slot, start, options, (m) => this.send(m))
     this.phase = { _tag: "Streaming" }
     this.send({ _tag: "CopyBothResponse", format: 0, columnFormats: [] })
-    this.streaming.pump()
-    this.flush()
+    this.pump()
     this.server.changed()
   }
 
   /** Sends the WAL written since the last call (a no-op unless streaming). */
   pump() {
     if (this.streaming === undefined || this.closed) return
-    this.streaming.pump()
+    const conflict = this.streaming.pump()
+    // An error while decoding ends the stream, and the walsender returns to idle, as the real one does.
+    if (conflict !== undefined)
+      return this.injectError({ severity: "ERROR", code: conflict.code, message: conflict.message })
     this.flush()
   }
 

@@ -5,9 +5,10 @@
  * - `SELECT 1`, `SELECT version()`, `SELECT pg_current_wal_lsn()`, `SELECT current_setting('name')`
  * - `SHOW name` (also on a regular connection), `SET name = value` / `SET name TO value`
  * - `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK` (tracked only for ReadyForQuery's status byte)
- * - `CREATE PUBLICATION name [FOR ALL TABLES | FOR TABLE a, s.b | FOR TABLES IN SCHEMA s] [WITH (publish = '...')]`,
- *   `DROP PUBLICATION [IF EXISTS] name` (which tables a publication holds and which kinds of change it publishes
- *   decide what sessions receive; column lists, row filters and the other WITH options are ignored)
+ * - `CREATE PUBLICATION name [FOR ALL TABLES | FOR TABLE a, s.b (c1, c2) | FOR TABLES IN SCHEMA s]
+ *   [WITH (publish = '...')]`, `DROP PUBLICATION [IF EXISTS] name` (which tables a publication holds, their column
+ *   lists and which kinds of change it publishes decide what sessions receive; row filters and the other WITH
+ *   options are ignored)
  * - the catalog queries of `Catalog.ts` (pg_replication_slots, pg_publication, pg_create/drop_replication_slot)
  *
  * Any other statement that starts with an SQL verb is answered with SQLSTATE 0A000 (feature_not_supported) naming
@@ -81,7 +82,12 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
           : `unrecognized value for publication option "publish": "${publish}"`
       )
     }
-    server.publications.set(name, { ...parsePublicationTargets(createPub[2]!), publish })
+    const { hasColumnList, ...targets } = parsePublicationTargets(createPub[2]!)
+    if (hasColumnList && server.config.major < 15) {
+      // Column lists came with PostgreSQL 15; 14's grammar stops at the parenthesis after the table name.
+      return error("42601", 'syntax error at or near "("', { position: String(sql.indexOf("(") + 1) })
+    }
+    server.publications.set(name, { ...targets, publish })
     return command("CREATE PUBLICATION")
   }
   const dropPub = /^drop\s+publication\s+(if\s+exists\s+)?("[^"]+"|[a-z_][a-z0-9_]*)$/i.exec(sql)
@@ -122,14 +128,46 @@ const parsePublishOption = (rest: string): ReadonlySet<PublishAction> | string =
   return actions
 }
 
-/** `FOR ALL TABLES`, `FOR TABLE a, s.b (cols) WHERE (...)`, `FOR TABLES IN SCHEMA s`, or nothing (no tables). */
-const parsePublicationTargets = (rest: string): Omit<PublicationState, "publish"> => {
+/** Splits at the commas outside parentheses and double quotes. */
+const splitTopLevel = (text: string): Array<string> => {
+  const out: Array<string> = []
+  let depth = 0
+  let quoted = false
+  let current = ""
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted
+    else if (!quoted && ch === "(") depth++
+    else if (!quoted && ch === ")") depth--
+    else if (!quoted && depth === 0 && ch === ",") {
+      out.push(current)
+      current = ""
+      continue
+    }
+    current += ch
+  }
+  out.push(current)
+  return out
+}
+
+interface PublicationTargets extends Omit<PublicationState, "publish"> {
+  /** Whether a table was given a column list (a syntax error before PostgreSQL 15). */
+  readonly hasColumnList: boolean
+}
+
+/**
+ * `FOR ALL TABLES`, `FOR TABLE a, s.b (cols) WHERE (...)`, `FOR TABLES IN SCHEMA s`, or nothing (no tables). Column
+ * lists are kept; row filters are read past and ignored.
+ */
+const parsePublicationTargets = (rest: string): PublicationTargets => {
   const targets = rest.replace(/\swith\s*\(.*$/is, "").trim()
-  if (/^for\s+all\s+tables$/i.test(targets)) return { allTables: true, tables: new Set(), schemas: new Set() }
+  const columns = new Map<string, ReadonlyArray<string>>()
+  if (/^for\s+all\s+tables$/i.test(targets)) {
+    return { allTables: true, tables: new Set(), schemas: new Set(), columns, hasColumnList: false }
+  }
   const tables = new Set<string>()
   const schemas = new Set<string>()
   let inSchemas = false
-  for (const part of targets.replace(/^for\s+/i, "").split(",")) {
+  for (const part of splitTopLevel(targets.replace(/^for\s+/i, ""))) {
     let item = part.trim()
     const schema = /^tables\s+in\s+schema\s+(.*)$/is.exec(item)
     const table = /^table\s+(.*)$/is.exec(item)
@@ -140,13 +178,24 @@ const parsePublicationTargets = (rest: string): Omit<PublicationState, "publish"
       inSchemas = false
       item = table[1]!
     }
-    const name = /^(?:only\s+)?((?:"[^"]+"|[a-z_][a-z0-9_$]*)(?:\.(?:"[^"]+"|[a-z_][a-z0-9_$]*))?)/i.exec(item.trim())
+    item = item.trim()
+    const name = /^(?:only\s+)?((?:"[^"]+"|[a-z_][a-z0-9_$]*)(?:\.(?:"[^"]+"|[a-z_][a-z0-9_$]*))?)/i.exec(item)
     if (name === null) continue
     const parts = name[1]!.match(/"[^"]+"|[^.]+/g)!.map(unquote)
-    if (inSchemas) schemas.add(parts[0]!)
-    else tables.add(parts.length === 1 ? `public.${parts[0]}` : `${parts[0]}.${parts[1]}`)
+    if (inSchemas) {
+      schemas.add(parts[0]!)
+      continue
+    }
+    const qualified = parts.length === 1 ? `public.${parts[0]}` : `${parts[0]}.${parts[1]}`
+    tables.add(qualified)
+    const list = /^\s*\(([^)]*)\)/.exec(item.slice(name[0].length))
+    if (list !== null)
+      columns.set(
+        qualified,
+        splitTopLevel(list[1]!).map((c) => unquote(c.trim()))
+      )
   }
-  return { allTables: false, tables, schemas }
+  return { allTables: false, tables, schemas, columns, hasColumnList: columns.size > 0 }
 }
 
 const unquote = (name: string): string => (name.startsWith('"') ? name.slice(1, -1) : name.toLowerCase())

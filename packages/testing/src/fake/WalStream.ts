@@ -22,8 +22,8 @@ import {
   unsafeDecodeReplicationFrontend,
   Writer
 } from "@pgcdc/protocol"
-import type { FakeServer, PublishAction, SlotState } from "./FakeServer.ts"
-import { entryOutput, type OutputOptions, RelationCache } from "./Output.ts"
+import { ColumnListConflict, type FakeServer, type PublishAction, type SlotState } from "./FakeServer.ts"
+import { entryOutput, type OutputOptions, RelationCache, type SessionPublications } from "./Output.ts"
 import type { FakeTable } from "./Wal.ts"
 
 /** What the stream's timers ask for at a given moment. */
@@ -41,8 +41,11 @@ export class WalStream {
   private readonly options: OutputOptions
   private readonly send: (message: BackendMessage) => void
   private readonly cache = new RelationCache()
-  private readonly publishes = (table: FakeTable, action: PublishAction): boolean =>
-    this.server.publishes(this.options.publications, table.schema, table.name, action)
+  private readonly publications: SessionPublications = {
+    publishes: (table: FakeTable, action: PublishAction): boolean =>
+      this.server.publishes(this.options.publications, table.schema, table.name, action),
+    columns: (table: FakeTable) => this.server.publishedColumns(this.options.publications, table)
+  }
   /** Index of the next WAL entry to decode. */
   private next = 0
   /** Last position sent (the walsender's sentPtr). */
@@ -75,13 +78,25 @@ export class WalStream {
     slot.activePid = pid
   }
 
-  pump(): void {
+  /**
+   * Sends what the WAL holds beyond what was sent. Returns the conflict that ends the stream when the session's
+   * publications disagree on a table's columns (the entry is not sent; the session reports the error).
+   */
+  pump(): ColumnListConflict | undefined {
     const entries = this.server.wal.entries
     const now = this.server.now()
     const serverTime = pgNow(now)
     while (this.next < entries.length) {
-      const entry = entries[this.next++]!
-      for (const item of entryOutput(entry, this.options, this.cache, this.start, this.publishes)) {
+      const entry = entries[this.next]!
+      let items: ReturnType<typeof entryOutput>
+      try {
+        items = entryOutput(entry, this.options, this.cache, this.start, this.publications)
+      } catch (e) {
+        if (e instanceof ColumnListConflict) return e
+        throw e
+      }
+      this.next++
+      for (const item of items) {
         const data = encodePgoutput(item.message, new Writer(128), {
           protoVersion: this.options.protoVersion,
           inStream: item.inStream,
@@ -96,6 +111,7 @@ export class WalStream {
     }
     if (this.owesKeepalive && this.flushReported < this.sent && !this.waitingForPing) this.keepalive(false)
     this.owesKeepalive = false
+    return undefined
   }
 
   keepalive(replyRequested: boolean): void {

@@ -83,6 +83,13 @@ export interface SetupSpec {
   readonly unpublished?: ReadonlyArray<TableSpec> | undefined
   /** The kinds of change the publication sends (`WITH (publish = '...')`); all four when omitted. */
   readonly publish?: ReadonlyArray<"insert" | "update" | "delete" | "truncate"> | undefined
+  /** Column lists (PostgreSQL 15+): table name → the columns the publication sends of it. */
+  readonly columns?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /** More publications of the same tables, each with its own column lists (to combine in one session). */
+  readonly more?: ReadonlyArray<{
+    readonly publication: string
+    readonly columns?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  }>
 }
 
 export interface Backend {

@@ -137,8 +137,15 @@ export const fromFake = (fake: FakePostgresShape): FakeBackend => {
         }
         yield* fake.createPublication(spec.publication, {
           tables: spec.tables.map((t) => t.name),
-          publish: spec.publish
+          publish: spec.publish,
+          columns: spec.columns
         })
+        for (const more of spec.more ?? []) {
+          yield* fake.createPublication(more.publication, {
+            tables: spec.tables.map((t) => t.name),
+            columns: more.columns
+          })
+        }
         yield* fake.createSlot(spec.slot)
       }).pipe(Effect.mapError(fail)),
     transaction: (tx: Transaction) =>

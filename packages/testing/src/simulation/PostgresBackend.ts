@@ -114,9 +114,17 @@ export const make = (
             tables.set(t.name, t)
           }
           const publish = spec.publish === undefined ? "" : ` WITH (publish = ${literal(spec.publish.join(", "))})`
-          yield* run(
-            `CREATE PUBLICATION ${ident(spec.publication)} FOR TABLE ${spec.tables.map((t) => ident(t.name)).join(", ")}${publish}`
-          )
+          const targets = (columns: SetupSpec["columns"]) =>
+            spec.tables
+              .map((t) => {
+                const list = columns?.[t.name]
+                return list === undefined ? ident(t.name) : `${ident(t.name)} (${list.map(ident).join(", ")})`
+              })
+              .join(", ")
+          yield* run(`CREATE PUBLICATION ${ident(spec.publication)} FOR TABLE ${targets(spec.columns)}${publish}`)
+          for (const more of spec.more ?? []) {
+            yield* run(`CREATE PUBLICATION ${ident(more.publication)} FOR TABLE ${targets(more.columns)}`)
+          }
           yield* run(`SELECT pg_create_logical_replication_slot(${literal(spec.slot)}, 'pgoutput')`)
           slots.push(spec.slot)
         }),
