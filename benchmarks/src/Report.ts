@@ -1,6 +1,7 @@
 /**
  * Turns measurements into the Markdown that bench.ts prints and BENCHMARKS.md quotes: one table per workload
- * (medians), pgcdc's ratios to each peer, the decode micro-benchmark, and whether each target of the issue is met.
+ * (medians, and the range of client CPU over the runs), pgcdc's ratios to each peer, the decode micro-benchmark, and
+ * whether each target of the issue is met.
  *
  * Targets are reported, never asserted: the run's exit status does not depend on them.
  */
@@ -62,8 +63,8 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
   const lines = [
     `### Workload ${result.workload}: ${result.title}`,
     "",
-    "| client | wall (s) | client CPU (s) user+sys | walsender CPU (s) user+sys | client CPU ÷ walsender CPU | both idle | peak RSS (MB) | changes seen |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|"
+    "| client | wall (s) | client CPU (s) user+sys | client CPU, runs' range (s) | walsender CPU (s) user+sys | client CPU ÷ walsender CPU | both idle | peak RSS (MB) | changes seen |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   ]
   for (const { spec, summary } of summaries(result, specs)) {
     const changes =
@@ -71,11 +72,11 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
         ? "n/a"
         : `${summary.changes.toLocaleString("en-US")}${summary.changes === result.expectedChanges ? "" : ` (expected ${result.expectedChanges.toLocaleString("en-US")})`}`
     lines.push(
-      `| ${spec.label} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${s(summary.walsenderCpuMs)} (${s(summary.walsenderCpuMs - summary.walsenderSystemMs)}+${s(summary.walsenderSystemMs)}) | ${x(ratio(summary.cpuMs, summary.walsenderCpuMs))} | ${pct(summary.bothIdle)} | ${mb(summary.maxRssKb)} | ${changes} |`
+      `| ${spec.label} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${summary.runs > 1 ? `${s(summary.cpuMinMs)}–${s(summary.cpuMaxMs)}` : "–"} | ${s(summary.walsenderCpuMs)} (${s(summary.walsenderCpuMs - summary.walsenderSystemMs)}+${s(summary.walsenderSystemMs)}) | ${x(ratio(summary.cpuMs, summary.walsenderCpuMs))} | ${pct(summary.bothIdle)} | ${mb(summary.maxRssKb)} | ${changes} |`
     )
   }
   for (const [id, message] of result.failures) {
-    lines.push(`| ${specs.find((c) => c.id === id)?.label ?? id} | failed: ${message.split("\n")[0]} | | | | | | |`)
+    lines.push(`| ${specs.find((c) => c.id === id)?.label ?? id} | failed: ${message.split("\n")[0]} | | | | | | | |`)
   }
   const all = summaries(result, specs)
   const pgcdc = all.filter((c) => c.spec.pgcdc)

@@ -16,6 +16,9 @@ export interface Summary {
   readonly wallMs: number
   /** user + system. */
   readonly cpuMs: number
+  /** The lowest and highest client CPU (user + system) of the runs: how much the runs differed. */
+  readonly cpuMinMs: number
+  readonly cpuMaxMs: number
   readonly cpuUserMs: number
   readonly cpuSystemMs: number
   readonly maxRssKb: number
@@ -29,6 +32,8 @@ export const summarize = (runs: ReadonlyArray<Measurement>): Summary => ({
   runs: runs.length,
   wallMs: median(runs.map((r) => r.wallMs)),
   cpuMs: median(runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
+  cpuMinMs: Math.min(...runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
+  cpuMaxMs: Math.max(...runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
   cpuUserMs: median(runs.map((r) => r.cpuUserMs)),
   cpuSystemMs: median(runs.map((r) => r.cpuSystemMs)),
   maxRssKb: median(runs.map((r) => r.maxRssKb)),

@@ -26,7 +26,7 @@ describe("median", () => {
 
   it("summarizes every field over the runs separately", () => {
     const s = summarize([run(10, 5, 1), run(30, 1, 3), run(20, 3, 2)])
-    expect(s).toMatchObject({ runs: 3, wallMs: 20, cpuMs: 3, walsenderCpuMs: 2 })
+    expect(s).toMatchObject({ runs: 3, wallMs: 20, cpuMs: 3, cpuMinMs: 1, cpuMaxMs: 5, walsenderCpuMs: 2 })
   })
 })
 
