@@ -261,6 +261,36 @@ describe("FakePostgres WAL streaming", () => {
       // 1-based, as PostgreSQL 14 reports it for this statement (checked against embedded 14).
       assert.isTrue(error._tag === "ErrorResponse" && error.position === String(sql.indexOf("(") + 1))
       assert.isFalse(fake.server.publications.has("p"))
+      // Row filters too; 14 reports the keyword as written (checked against embedded 14: position 35 here).
+      const filtered = yield* client.query("CREATE PUBLICATION pf FOR TABLE t Where (n > 100)")
+      assert.isTrue(filtered[0]!._tag === "ErrorResponse" && filtered[0]!.code === "42601")
+      assert.isTrue(filtered[0]!._tag === "ErrorResponse" && filtered[0]!.message === 'syntax error at or near "Where"')
+      assert.isTrue(filtered[0]!._tag === "ErrorResponse" && filtered[0]!.position === "35")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a row filter the fake cannot evaluate is refused when the publication is created, naming why", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false })
+      const client = yield* connect(yield* fake.socket)
+      yield* client.login({ user: "postgres" })
+      const refused = yield* client.query("CREATE PUBLICATION p FOR TABLE t WHERE (lower(name) = 'a')")
+      const error = refused[0]!
+      assert.isTrue(error._tag === "ErrorResponse" && error.code === "0A000")
+      assert.include(
+        error._tag === "ErrorResponse" ? error.message : "",
+        "cannot evaluate this row filter: the function lower()"
+      )
+      assert.isFalse(fake.server.publications.has("p"))
+      const api = yield* Effect.flip(fake.createPublication("q", { tables: ["t"], rowFilters: { t: "n + 1 > 2" } }))
+      assert.include(api.message, 'cannot evaluate the row filter of t (n + 1 > 2): "+"')
+      const accepted = yield* client.query(
+        "CREATE PUBLICATION ok FOR TABLE t (id, n) WHERE ((n > 100) AND (id <> 3)), u"
+      )
+      assert.deepStrictEqual(accepted[0], { _tag: "CommandComplete", commandTag: "CREATE PUBLICATION" })
+      assert.deepStrictEqual(fake.server.publications.get("ok")?.columns.get("public.t"), ["id", "n"])
+      assert.isTrue(fake.server.publications.get("ok")?.rowFilters.has("public.t"))
+      assert.isTrue(fake.server.publications.get("ok")?.tables.has("public.u"))
     }).pipe(Effect.scoped)
   )
 

@@ -8,103 +8,31 @@
  * Cases fail with a `ConformanceError` naming the backend, the case, and the expected and actual values, so the suite
  * needs no test framework and users can run it against their own setup:
  * `Effect.forEach(Conformance.cases, (c) => c.run(backend))`. Each case creates tables, a publication and a slot
- * with names of its own, so cases can share one server.
+ * with names of its own, so cases can share one server. This module holds the stream, commit and resume cases and
+ * the list; the publication cases are in PublicationCases.ts, what cases share in Case.ts.
  */
-import { Connection, type ConnectionError } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
-import {
-  Replication,
-  type ReplicationError,
-  type ReplicationOptions,
-  type ReplicationShape,
-  WalMessage,
-  type WalMessageType
-} from "@pgcdc/replication"
+import { WalMessage, type WalMessageType } from "@pgcdc/replication"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Backend, BackendError, Row, TableSpec, Transaction } from "../simulation/Backend.ts"
+import type { Backend, Transaction } from "../simulation/Backend.ts"
+import {
+  type CaseError,
+  type ConformanceCase,
+  collect,
+  commits,
+  expectEqual,
+  expectThat,
+  ins,
+  itemsTable,
+  replicate,
+  row,
+  untilInsertCommitted
+} from "./Case.ts"
 import { type Event, observe } from "./Observe.ts"
+import { columnListCase, publishCase, rowFilterCase } from "./PublicationCases.ts"
 
-export class ConformanceError extends Schema.TaggedError<ConformanceError>()("ConformanceError", {
-  backend: Schema.String,
-  case: Schema.String,
-  message: Schema.String
-}) {}
-
-export type CaseError = ConformanceError | BackendError | ReplicationError | ConnectionError
-
-export interface ConformanceCase {
-  readonly name: string
-  readonly run: (backend: Backend) => Effect.Effect<void, CaseError, Scope.Scope>
-}
-
-const show = (value: unknown): string =>
-  JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v), 1)
-
-/** Fails unless `actual` and `expected` are the same JSON (bigints written as `123n`). */
-const expectEqual = (backend: Backend, name: string, what: string, actual: unknown, expected: unknown) =>
-  Effect.suspend(() => {
-    const a = show(actual)
-    const e = show(expected)
-    if (a === e) return Effect.void
-    const al = a.split("\n")
-    const el = e.split("\n")
-    const at = al.findIndex((line, i) => line !== el[i])
-    const context = (lines: ReadonlyArray<string>) => lines.slice(Math.max(0, at - 3), at + 4).join("\n")
-    return Effect.fail(
-      new ConformanceError({
-        backend: backend.name,
-        case: name,
-        message: `${what} differs on ${backend.name} (first difference at line ${at + 1}).\nexpected:\n${context(el)}\nactual:\n${context(al)}`
-      })
-    )
-  })
-
-const expectThat = (backend: Backend, name: string, what: string, ok: boolean) =>
-  ok ? Effect.void : Effect.fail(new ConformanceError({ backend: backend.name, case: name, message: what }))
-
-/** The `Replication` service over a new walsender session to the backend, for the current scope. */
-export const replicate = (
-  backend: Backend,
-  options: ReplicationOptions
-): Effect.Effect<ReplicationShape, ReplicationError | ConnectionError, Scope.Scope> =>
-  Effect.flatMap(Connection.make(backend.connection), (conn) =>
-    Replication.make({ ...backend.replicationOptions, ...options }).pipe(Effect.provideService(Connection, conn))
-  )
-
-const itemsTable = (name: string, replicaIdentity: "default" | "full" = "default"): TableSpec => ({
-  name,
-  columns: [
-    { name: "id", type: "int4", key: true },
-    { name: "v", type: "text" },
-    { name: "n", type: "int8" }
-  ],
-  replicaIdentity
-})
-
-const row = (id: number, v: string | null, n: string | null): Row => ({ id: String(id), v, n })
-
-/** Messages up to and including the Commit of the transaction that inserts `id` into some table. */
-const untilInsertCommitted = (id: number) => {
-  let seen = false
-  return (m: WalMessageType): boolean => {
-    if (m._tag === "Insert" && m.new.id === id) seen = true
-    return seen && m._tag === "Commit"
-  }
-}
-
-const collect = (stream: Stream.Stream<WalMessageType, ReplicationError>, last: (m: WalMessageType) => boolean) =>
-  stream.pipe(
-    Stream.takeUntil(last),
-    Stream.runCollect,
-    Effect.map((c) => Array.from(c))
-  )
-
-const commits = (messages: ReadonlyArray<WalMessageType>): ReadonlyArray<Lsn.Lsn> =>
-  messages.filter((m) => m._tag === "Commit").map(WalMessage.commitLsn)
+export { type CaseError, type ConformanceCase, ConformanceError, replicate } from "./Case.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -242,8 +170,6 @@ const workloadCase: ConformanceCase = {
     })
 }
 
-const ins = (table: TableSpec, r: Row) => ({ _tag: "Insert" as const, table: table.name, row: r })
-
 const commitCase: ConformanceCase = {
   name: "commit confirms exactly the committed transaction; a restart resumes after it",
   run: (backend) =>
@@ -374,126 +300,14 @@ const sessionStartsOf = (messages: ReadonlyArray<WalMessageType>): ReadonlyArray
   return out
 }
 
-const publishCase: ConformanceCase = {
-  name: "a publication's publish option: only the kinds of change it lists reach the stream",
-  run: (backend) =>
-    Effect.gen(function* () {
-      const name = publishCase.name
-      const items = itemsTable("conf_publish_items")
-      const slot = "conf_publish"
-      yield* backend.setup({ slot, publication: "conf_publish_pub", tables: [items], publish: ["insert", "delete"] })
-      yield* backend.transaction({ ops: [ins(items, row(1, "a", null)), ins(items, row(2, "b", null))] })
-      // Every transaction keeps a published change: whether an emptied one is sent differs by server version.
-      yield* backend.transaction({
-        ops: [{ _tag: "Update", table: items.name, row: row(1, "a2", "7") }, ins(items, row(4, "d", null))]
-      })
-      yield* backend.transaction({
-        ops: [{ _tag: "Delete", table: items.name, key: { id: "2" } }, ins(items, row(3, "c", null))]
-      })
-      const messages = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const replication = yield* replicate(backend, { slot, publications: ["conf_publish_pub"] })
-          return yield* collect(replication.stream, untilInsertCommitted(3))
-        })
-      )
-      yield* expectEqual(
-        backend,
-        name,
-        "Changes received",
-        observe([items], messages).events.filter((e) => e[0] === "Insert" || e[0] === "Update" || e[0] === "Delete"),
-        [
-          ["Insert", items.name, row(1, "a", null)],
-          ["Insert", items.name, row(2, "b", null)],
-          ["Insert", items.name, row(4, "d", null)],
-          ["Delete", items.name, { id: "2" }, null],
-          ["Insert", items.name, row(3, "c", null)]
-        ]
-      )
-    })
-}
-
-const columnListCase: ConformanceCase = {
-  name: "column lists (PostgreSQL 15 and later): only the listed columns are sent; publications that disagree end the stream",
-  run: (backend) =>
-    Effect.gen(function* () {
-      // PostgreSQL 14 has no column lists: there is nothing to compare there.
-      if (backend.serverVersion < 150000) return
-      const name = columnListCase.name
-      const items = itemsTable("conf_columns_items")
-      const slot = "conf_columns"
-      yield* backend.setup({
-        slot,
-        publication: "conf_columns_pub",
-        tables: [items],
-        columns: { [items.name]: ["id", "v"] },
-        more: [
-          // The same columns in another order: the same list.
-          { publication: "conf_columns_same", columns: { [items.name]: ["v", "id"] } },
-          { publication: "conf_columns_other", columns: { [items.name]: ["id", "n"] } }
-        ]
-      })
-      yield* backend.transaction({ ops: [ins(items, row(1, "a", "10"))] })
-      yield* backend.transaction({
-        ops: [
-          { _tag: "Update", table: items.name, row: row(1, "a2", "20") },
-          { _tag: "Delete", table: items.name, key: { id: "1" } },
-          ins(items, row(2, "b", "30"))
-        ]
-      })
-      const messages = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const replication = yield* replicate(backend, {
-            slot,
-            publications: ["conf_columns_pub", "conf_columns_same"]
-          })
-          return yield* collect(replication.stream, untilInsertCommitted(2))
-        })
-      )
-      const relation = messages.find((m) => m._tag === "Relation")
-      yield* expectEqual(
-        backend,
-        name,
-        "Relation columns",
-        relation?._tag === "Relation" ? relation.table.columns.map((c) => c.name) : undefined,
-        ["id", "v"]
-      )
-      const sent: TableSpec = { ...items, columns: items.columns.filter((c) => c.name !== "n") }
-      yield* expectEqual(
-        backend,
-        name,
-        "Changes received",
-        observe([sent], messages).events.filter((e) => e[0] === "Insert" || e[0] === "Update" || e[0] === "Delete"),
-        [
-          ["Insert", items.name, { id: "1", v: "a" }],
-          ["Update", items.name, { id: "1", v: "a2" }, null, null],
-          ["Delete", items.name, { id: "1" }, null],
-          ["Insert", items.name, { id: "2", v: "b" }]
-        ]
-      )
-      const second = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const replication = yield* replicate(backend, {
-            slot,
-            publications: ["conf_columns_pub", "conf_columns_other"]
-          })
-          return yield* Effect.result(collect(replication.stream, untilInsertCommitted(2)))
-        })
-      )
-      const conflict = `cannot use different column lists for table "public.${items.name}" in different publications`
-      yield* expectEqual(
-        backend,
-        name,
-        "How a session whose publications disagree ends",
-        Result.isFailure(second)
-          ? [second.failure.reason, second.failure.code, second.failure.message.includes(conflict)]
-          : "the stream delivered the changes",
-        // SQLSTATE 0A000 (feature_not_supported) is what pgcdc reports as UnsupportedOption.
-        ["UnsupportedOption", "0A000", true]
-      )
-    })
-}
-
-export const cases: ReadonlyArray<ConformanceCase> = [workloadCase, commitCase, resumeCase, publishCase, columnListCase]
+export const cases: ReadonlyArray<ConformanceCase> = [
+  workloadCase,
+  commitCase,
+  resumeCase,
+  publishCase,
+  columnListCase,
+  rowFilterCase
+]
 
 /** Runs every case against the backend, one after another, each in its own scope. */
 export const runAll = (backend: Backend): Effect.Effect<void, CaseError> =>

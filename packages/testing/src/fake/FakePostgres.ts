@@ -21,6 +21,7 @@ import type * as Scope from "effect/Scope"
 import * as Clock from "effect/Clock"
 import type * as Socket from "effect/socket/Socket"
 import { Lsn } from "@pgcdc/protocol"
+import { parseRowFilter, RowFilterUnsupported } from "./RowFilter.ts"
 import {
   allPublishActions,
   type Disconnection,
@@ -105,8 +106,13 @@ export interface FakePostgresShape {
       readonly publish?: ReadonlyArray<PublishAction> | undefined
       /** Column lists (PostgreSQL 15+): table ("name" or "schema.name", as in `tables`) → the columns it sends. */
       readonly columns?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+      /**
+       * Row filters (PostgreSQL 15+): table → the expression of its `WHERE (...)`, e.g. `"tenant = 42 AND NOT archived"`.
+       * Fails for an expression the fake cannot evaluate (see RowFilter.ts).
+       */
+      readonly rowFilters?: Readonly<Record<string, string>> | undefined
     }
-  ) => Effect.Effect<void>
+  ) => Effect.Effect<void, FakePostgresError>
 
   readonly transaction: (
     changes: ReadonlyArray<FakeChange>,
@@ -311,7 +317,17 @@ export const make = (
           server.changed()
         }),
       createPublication: (name, publicationOptions) =>
-        step(() => {
+        stepTry(() => {
+          const rowFilters = new Map(
+            Object.entries(publicationOptions?.rowFilters ?? {}).map(([t, text]) => {
+              try {
+                return [qualify(t), parseRowFilter(text)] as const
+              } catch (e) {
+                if (!(e instanceof RowFilterUnsupported)) throw e
+                throw new Error(`The fake server cannot evaluate the row filter of ${t} (${text}): ${e.message}`)
+              }
+            })
+          )
           const tables = publicationOptions?.tables
           server.publications.set(name, {
             allTables: tables === undefined,
@@ -321,7 +337,8 @@ export const make = (
               publicationOptions?.publish === undefined ? allPublishActions : new Set(publicationOptions.publish),
             columns: new Map(
               Object.entries(publicationOptions?.columns ?? {}).map(([t, cols]) => [qualify(t), cols] as const)
-            )
+            ),
+            rowFilters
           })
           server.changed()
         }),

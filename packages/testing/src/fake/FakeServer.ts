@@ -9,9 +9,10 @@
  *
  * It deliberately does not own sockets or fibers (the transports and `FakePostgres` do).
  */
-import type { Lsn, StandbyStatusUpdate } from "@pgcdc/protocol"
+import type { Lsn, StandbyStatusUpdate, TupleData } from "@pgcdc/protocol"
 import type * as Clock from "effect/Clock"
 import { type FakeServerOptions, type ResolvedOptions, resolveOptions } from "./FakeServerOptions.ts"
+import { evaluateRowFilter, type RowFilterExpr } from "./RowFilter.ts"
 import { makeVerifier, type ScramVerifier } from "./Scram.ts"
 import { Session, type SessionHost } from "./Session.ts"
 import { type FakeTable, Wal } from "./Wal.ts"
@@ -43,7 +44,12 @@ export interface PublicationState {
   readonly publish: ReadonlySet<PublishAction>
   /** Column lists of listed tables ("schema.name" → column names); a table without one sends every column. */
   readonly columns: ReadonlyMap<string, ReadonlyArray<string>>
+  /** Row filters of listed tables ("schema.name" → the parsed `WHERE`); a table without one sends every row. */
+  readonly rowFilters: ReadonlyMap<string, RowFilterExpr>
 }
+
+/** Whether a row passes: the filters of the session's publications for one kind of change, combined. */
+export type RowPredicate = (tuple: TupleData) => boolean
 
 /**
  * The publications of a session hold a table with different column lists: PostgreSQL 15 to 18 end the stream with
@@ -175,6 +181,38 @@ export class FakeServer {
       }
     }
     return chosen
+  }
+
+  /**
+   * The row filter a session that asked for `names` applies to `action` changes of a table, or undefined when every
+   * row is sent. As pgoutput combines them: the publications that hold the table and publish that kind of change
+   * count; if one of them has no filter for it (FOR ALL TABLES, FOR TABLES IN SCHEMA, or a table without WHERE),
+   * nothing is filtered; otherwise a row passes when any of their filters is true for it.
+   */
+  rowFilter(names: ReadonlyArray<string>, table: FakeTable, action: PublishAction): RowPredicate | undefined {
+    if (this.publications.size === 0) return undefined
+    const qualified = `${table.schema}.${table.name}`
+    const filters: Array<RowFilterExpr> = []
+    for (const n of names) {
+      const p = this.publications.get(n)
+      if (p === undefined || !p.publish.has(action)) continue
+      if (!(p.allTables || p.schemas.has(table.schema) || p.tables.has(qualified))) continue
+      const filter = p.allTables || !p.tables.has(qualified) ? undefined : p.rowFilters.get(qualified)
+      if (filter === undefined) return undefined
+      filters.push(filter)
+    }
+    if (filters.length === 0) return undefined
+    const columns = table.columns
+    return (tuple) => {
+      const column = (name: string) => {
+        const i = columns.findIndex((c) => c.name === name)
+        if (i < 0) return undefined
+        const v = tuple[i]
+        // NULL, and what the row does not carry (an unchanged TOAST value, a binary value), read as NULL.
+        return { text: typeof v === "string" ? v : null, typeOid: columns[i]!.typeOid }
+      }
+      return filters.some((f) => evaluateRowFilter(f, column) === true)
+    }
   }
 
   subscribe(listener: () => void): () => void {

@@ -11,7 +11,9 @@
  *   (a large one as StreamStart/StreamStop segments and StreamPrepare when the session also streams); otherwise as
  *   an ordinary transaction at COMMIT PREPARED, and not at all when rolled back.
  * - Only the kinds of change the session's publications publish, of the tables they hold, with the columns of their
- *   column lists (a Relation then lists those columns only); a transaction left without changes is not sent at all
+ *   column lists (a Relation then lists those columns only), and the rows their row filters let through (an update
+ *   that moves a row into or out of a filter goes out as an insert or a delete); a transaction left without changes
+ *   is not sent at all
  *   from PostgreSQL 15 on (14 sends its Begin and Commit). Streamed and prepared transactions are filtered too but
  *   always sent.
  * - Logical messages only with `messages`; transactions with an origin are skipped with `origin 'none'`.
@@ -21,7 +23,7 @@
  * change's LSN for changes, 0/0 for Relation and Type, the end LSN for Commit. It deliberately does no byte encoding or I/O.
  */
 import { Lsn, type Pgoutput, type PgoutputMessage, type ProtoVersion, type TupleData } from "@pgcdc/protocol"
-import type { PublishAction } from "./FakeServer.ts"
+import type { PublishAction, RowPredicate } from "./FakeServer.ts"
 import { type FakeTable, relationMessage, type WalChange, type WalEntry } from "./Wal.ts"
 
 export interface OutputOptions {
@@ -68,9 +70,46 @@ export interface SessionPublications {
    * `ColumnListConflict` when they disagree.
    */
   readonly columns: (table: FakeTable) => ReadonlyArray<number> | undefined
+  /** Their row filter for this kind of change of the table (on the whole row), or undefined to send every row. */
+  readonly rowFilter: (table: FakeTable, action: PublishAction) => RowPredicate | undefined
 }
 
-const everything: SessionPublications = { publishes: () => true, columns: () => undefined }
+const everything: SessionPublications = {
+  publishes: () => true,
+  columns: () => undefined,
+  rowFilter: () => undefined
+}
+
+type RowChange = Extract<WalChange, { readonly _tag: "Insert" | "Update" | "Delete" }>
+
+/**
+ * What a row filter lets through of a change (as pgoutput, PostgreSQL 15+): the change, nothing, or for an update
+ * that moves the row into the filter an insert of the new row, out of it a delete of the old one. An update whose
+ * old row was not logged (the key did not change, REPLICA IDENTITY DEFAULT) is decided by its new row alone.
+ */
+const filtered = (change: RowChange, pass: RowPredicate | undefined): RowChange | undefined => {
+  if (pass === undefined) return change
+  switch (change._tag) {
+    case "Insert":
+      return pass(change.newTuple) ? change : undefined
+    case "Delete": {
+      const old = change.old ?? change.key
+      return old !== undefined && pass(old) ? change : undefined
+    }
+    case "Update": {
+      const newPasses = pass(change.newTuple)
+      const old = change.old ?? change.key
+      if (old === undefined) return newPasses ? change : undefined
+      const oldPasses = pass(old)
+      if (oldPasses && newPasses) return change
+      const { lsn, table } = change
+      if (newPasses) return { _tag: "Insert", lsn, table, newTuple: change.newTuple }
+      if (oldPasses)
+        return { _tag: "Delete", lsn, table, key: change.old === undefined ? change.key : undefined, old: change.old }
+      return undefined
+    }
+  }
+}
 
 /** The table as a session with this column selection sees it (the columns it is sent, in table order). */
 const projectTable = (table: FakeTable, keep: ReadonlyArray<number> | undefined): FakeTable =>
@@ -143,14 +182,19 @@ class Emitter {
 
   changes(changes: ReadonlyArray<WalChange>, inStream: boolean): void {
     const xid = inStream ? this.streamXid : undefined
-    for (const change of changes) {
+    for (const written of changes) {
       if (
-        change._tag !== "Truncate" &&
-        change._tag !== "Message" &&
-        !this.publications.publishes(change.table, actionOf[change._tag])
+        written._tag !== "Truncate" &&
+        written._tag !== "Message" &&
+        !this.publications.publishes(written.table, actionOf[written._tag])
       ) {
         continue
       }
+      const change =
+        written._tag === "Truncate" || written._tag === "Message"
+          ? written
+          : filtered(written, this.publications.rowFilter(written.table, actionOf[written._tag]))
+      if (change === undefined) continue
       // The columns sent (a publication's column list); pgoutput checks them before it sends anything of the change.
       const keep =
         change._tag === "Truncate" || change._tag === "Message" ? undefined : this.publications.columns(change.table)

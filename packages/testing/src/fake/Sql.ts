@@ -5,10 +5,10 @@
  * - `SELECT 1`, `SELECT version()`, `SELECT pg_current_wal_lsn()`, `SELECT current_setting('name')`
  * - `SHOW name` (also on a regular connection), `SET name = value` / `SET name TO value`
  * - `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK` (tracked only for ReadyForQuery's status byte)
- * - `CREATE PUBLICATION name [FOR ALL TABLES | FOR TABLE a, s.b (c1, c2) | FOR TABLES IN SCHEMA s]
- *   [WITH (publish = '...')]`, `DROP PUBLICATION [IF EXISTS] name` (which tables a publication holds, their column
- *   lists and which kinds of change it publishes decide what sessions receive; row filters and the other WITH
- *   options are ignored)
+ * - `CREATE PUBLICATION name [FOR ALL TABLES | FOR TABLE a, s.b (c1, c2) WHERE (...) | FOR TABLES IN SCHEMA s]
+ *   [WITH (publish = '...')]`, `DROP PUBLICATION [IF EXISTS] name` (the tables a publication holds, their column
+ *   lists and row filters (see RowFilter.ts) and the kinds of change it publishes decide what sessions receive; the
+ *   other WITH options are ignored)
  * - the catalog queries of `Catalog.ts` (pg_replication_slots, pg_publication, pg_create/drop_replication_slot)
  *
  * Any other statement that starts with an SQL verb is answered with SQLSTATE 0A000 (feature_not_supported) naming
@@ -18,6 +18,7 @@
 import { Lsn } from "@pgcdc/protocol"
 import { executeCatalogQuery } from "./Catalog.ts"
 import { allPublishActions, type FakeServer, type PublicationState, type PublishAction } from "./FakeServer.ts"
+import { parseRowFilter, type RowFilterExpr, RowFilterUnsupported } from "./RowFilter.ts"
 import { command, error, field, INT4, type Outcome, PG_LSN, rows, TEXT } from "./Outcome.ts"
 
 const sqlVerbs =
@@ -82,10 +83,20 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
           : `unrecognized value for publication option "publish": "${publish}"`
       )
     }
-    const { hasColumnList, ...targets } = parsePublicationTargets(createPub[2]!)
+    const { hasColumnList, hasRowFilter, rowFilterError, ...targets } = parsePublicationTargets(createPub[2]!)
     if (hasColumnList && server.config.major < 15) {
       // Column lists came with PostgreSQL 15; 14's grammar stops at the parenthesis after the table name.
       return error("42601", 'syntax error at or near "("', { position: String(sql.indexOf("(") + 1) })
+    }
+    if (hasRowFilter && server.config.major < 15) {
+      // So did row filters: 14 stops at WHERE (reported as written).
+      const at = sql.search(/\bwhere\b/i)
+      return error("42601", `syntax error at or near "${sql.slice(at, at + 5)}"`, { position: String(at + 1) })
+    }
+    if (rowFilterError !== undefined) {
+      return error("0A000", `the pgcdc fake server cannot evaluate this row filter: ${rowFilterError}`, {
+        hint: "It evaluates columns compared with constants, IS [NOT] NULL, [NOT] IN, AND, OR and NOT; see the @pgcdc/testing README."
+      })
     }
     server.publications.set(name, { ...targets, publish })
     return command("CREATE PUBLICATION")
@@ -152,18 +163,23 @@ const splitTopLevel = (text: string): Array<string> => {
 interface PublicationTargets extends Omit<PublicationState, "publish"> {
   /** Whether a table was given a column list (a syntax error before PostgreSQL 15). */
   readonly hasColumnList: boolean
+  /** Whether a table was given a row filter (a syntax error before PostgreSQL 15). */
+  readonly hasRowFilter: boolean
+  /** Why a row filter cannot be evaluated by the fake, when one cannot. */
+  readonly rowFilterError: string | undefined
 }
 
-/**
- * `FOR ALL TABLES`, `FOR TABLE a, s.b (cols) WHERE (...)`, `FOR TABLES IN SCHEMA s`, or nothing (no tables). Column
- * lists are kept; row filters are read past and ignored.
- */
+/** `FOR ALL TABLES`, `FOR TABLE a, s.b (cols) WHERE (...)`, `FOR TABLES IN SCHEMA s`, or nothing (no tables). */
 const parsePublicationTargets = (rest: string): PublicationTargets => {
   const targets = rest.replace(/\swith\s*\(.*$/is, "").trim()
   const columns = new Map<string, ReadonlyArray<string>>()
+  const rowFilters = new Map<string, RowFilterExpr>()
   if (/^for\s+all\s+tables$/i.test(targets)) {
-    return { allTables: true, tables: new Set(), schemas: new Set(), columns, hasColumnList: false }
+    const none = { hasColumnList: false, hasRowFilter: false, rowFilterError: undefined }
+    return { allTables: true, tables: new Set(), schemas: new Set(), columns, rowFilters, ...none }
   }
+  let hasRowFilter = false
+  let rowFilterError: string | undefined
   const tables = new Set<string>()
   const schemas = new Set<string>()
   let inSchemas = false
@@ -188,14 +204,36 @@ const parsePublicationTargets = (rest: string): PublicationTargets => {
     }
     const qualified = parts.length === 1 ? `public.${parts[0]}` : `${parts[0]}.${parts[1]}`
     tables.add(qualified)
-    const list = /^\s*\(([^)]*)\)/.exec(item.slice(name[0].length))
-    if (list !== null)
+    let after = item.slice(name[0].length)
+    const list = /^\s*\(([^)]*)\)/.exec(after)
+    if (list !== null) {
       columns.set(
         qualified,
         splitTopLevel(list[1]!).map((c) => unquote(c.trim()))
       )
+      after = after.slice(list[0].length)
+    }
+    const where = /^\s*where\s*\((.*)\)\s*$/is.exec(after)
+    if (where !== null) {
+      hasRowFilter = true
+      try {
+        rowFilters.set(qualified, parseRowFilter(where[1]!))
+      } catch (e) {
+        if (!(e instanceof RowFilterUnsupported)) throw e
+        rowFilterError ??= e.message
+      }
+    }
   }
-  return { allTables: false, tables, schemas, columns, hasColumnList: columns.size > 0 }
+  return {
+    allTables: false,
+    tables,
+    schemas,
+    columns,
+    rowFilters,
+    hasColumnList: columns.size > 0,
+    hasRowFilter,
+    rowFilterError
+  }
 }
 
 const unquote = (name: string): string => (name.startsWith('"') ? name.slice(1, -1) : name.toLowerCase())

@@ -44,7 +44,9 @@ export class WalStream {
   private readonly publications: SessionPublications = {
     publishes: (table: FakeTable, action: PublishAction): boolean =>
       this.server.publishes(this.options.publications, table.schema, table.name, action),
-    columns: (table: FakeTable) => this.server.publishedColumns(this.options.publications, table)
+    columns: (table: FakeTable) => this.server.publishedColumns(this.options.publications, table),
+    rowFilter: (table: FakeTable, action: PublishAction) =>
+      this.server.rowFilter(this.options.publications, table, action)
   }
   /** Index of the next WAL entry to decode. */
   private next = 0

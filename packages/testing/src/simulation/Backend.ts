@@ -85,10 +85,13 @@ export interface SetupSpec {
   readonly publish?: ReadonlyArray<"insert" | "update" | "delete" | "truncate"> | undefined
   /** Column lists (PostgreSQL 15+): table name → the columns the publication sends of it. */
   readonly columns?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
-  /** More publications of the same tables, each with its own column lists (to combine in one session). */
+  /** Row filters (PostgreSQL 15+): table name → the expression of its `WHERE (...)`. */
+  readonly rowFilters?: Readonly<Record<string, string>> | undefined
+  /** More publications of the same tables, each with its own column lists and row filters (to combine in a session). */
   readonly more?: ReadonlyArray<{
     readonly publication: string
     readonly columns?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+    readonly rowFilters?: Readonly<Record<string, string>> | undefined
   }>
 }
 

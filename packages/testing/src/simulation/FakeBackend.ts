@@ -138,12 +138,14 @@ export const fromFake = (fake: FakePostgresShape): FakeBackend => {
         yield* fake.createPublication(spec.publication, {
           tables: spec.tables.map((t) => t.name),
           publish: spec.publish,
-          columns: spec.columns
+          columns: spec.columns,
+          rowFilters: spec.rowFilters
         })
         for (const more of spec.more ?? []) {
           yield* fake.createPublication(more.publication, {
             tables: spec.tables.map((t) => t.name),
-            columns: more.columns
+            columns: more.columns,
+            rowFilters: more.rowFilters
           })
         }
         yield* fake.createSlot(spec.slot)

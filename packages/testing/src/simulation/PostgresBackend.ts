@@ -114,16 +114,21 @@ export const make = (
             tables.set(t.name, t)
           }
           const publish = spec.publish === undefined ? "" : ` WITH (publish = ${literal(spec.publish.join(", "))})`
-          const targets = (columns: SetupSpec["columns"]) =>
+          const targets = (columns: SetupSpec["columns"], rowFilters: SetupSpec["rowFilters"]) =>
             spec.tables
               .map((t) => {
                 const list = columns?.[t.name]
-                return list === undefined ? ident(t.name) : `${ident(t.name)} (${list.map(ident).join(", ")})`
+                const filter = rowFilters?.[t.name]
+                return `${ident(t.name)}${list === undefined ? "" : ` (${list.map(ident).join(", ")})`}${filter === undefined ? "" : ` WHERE (${filter})`}`
               })
               .join(", ")
-          yield* run(`CREATE PUBLICATION ${ident(spec.publication)} FOR TABLE ${targets(spec.columns)}${publish}`)
+          yield* run(
+            `CREATE PUBLICATION ${ident(spec.publication)} FOR TABLE ${targets(spec.columns, spec.rowFilters)}${publish}`
+          )
           for (const more of spec.more ?? []) {
-            yield* run(`CREATE PUBLICATION ${ident(more.publication)} FOR TABLE ${targets(more.columns)}`)
+            yield* run(
+              `CREATE PUBLICATION ${ident(more.publication)} FOR TABLE ${targets(more.columns, more.rowFilters)}`
+            )
           }
           yield* run(`SELECT pg_create_logical_replication_slot(${literal(spec.slot)}, 'pgoutput')`)
           slots.push(spec.slot)
