@@ -294,6 +294,26 @@ describe("FakePostgres WAL streaming", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("a publication that does not exist: an ERROR at the first change before 18, skipped from 18 on", () =>
+    Effect.gen(function* () {
+      // 14 to 17 fail when pgoutput loads the session's publications (checked against embedded 14 to 17); 18 skips it.
+      const old = yield* streaming({ serverVersion: "17.2" }, "proto_version '1', publication_names 'pub,nosuch'", 1)
+      yield* old.fake.createPublication("pub")
+      yield* old.fake.insert("users", { id: "1", name: "ada" })
+      const ended = yield* old.client.until("ReadyForQuery")
+      const error = ended.find((m) => m._tag === "ErrorResponse")
+      assert.isTrue(error?._tag === "ErrorResponse" && error.code === "42704" && error.severity === "ERROR")
+      assert.strictEqual(error?._tag === "ErrorResponse" ? error.message : "", 'publication "nosuch" does not exist')
+      // Nothing of the transaction went out before the error.
+      assert.isFalse(ended.some((m) => m._tag === "CopyData"))
+
+      const now = yield* streaming({ serverVersion: "18.1" }, "proto_version '1', publication_names 'pub,nosuch'", 1)
+      yield* now.fake.createPublication("pub")
+      yield* now.fake.insert("users", { id: "1", name: "ada" })
+      assert.deepStrictEqual(tags(yield* now.take(4)), ["Begin", "Relation", "Insert", "Commit"])
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("logical messages only with messages 'true'; origins are filtered by origin 'none'", () =>
     Effect.gen(function* () {
       const { fake, take } = yield* streaming(

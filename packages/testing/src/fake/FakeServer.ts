@@ -52,13 +52,24 @@ export interface PublicationState {
 export type RowPredicate = (tuple: TupleData) => boolean
 
 /**
- * The publications of a session hold a table with different column lists: PostgreSQL 15 to 18 end the stream with
- * this (an ERROR, SQLSTATE 0A000) at the table's first change.
+ * An ERROR the walsender raises while decoding, which ends the stream (the session returns to idle): `code` is its
+ * SQLSTATE.
  */
-export class ColumnListConflict extends Error {
-  readonly code = "0A000"
+export class DecodingError extends Error {
+  readonly code: string
+  constructor(code: string, message: string) {
+    super(message)
+    this.code = code
+  }
+}
+
+/**
+ * The publications of a session hold a table with different column lists: PostgreSQL 15 to 18 end the stream with
+ * this at the table's first change.
+ */
+export class ColumnListConflict extends DecodingError {
   constructor(schema: string, table: string) {
-    super(`cannot use different column lists for table "${schema}.${table}" in different publications`)
+    super("0A000", `cannot use different column lists for table "${schema}.${table}" in different publications`)
   }
 }
 
@@ -213,6 +224,17 @@ export class FakeServer {
       }
       return filters.some((f) => evaluateRowFilter(f, column) === true)
     }
+  }
+
+  /**
+   * Throws the `DecodingError` PostgreSQL 14 to 17 raise at a session's first change of a table when one of the
+   * publications it asked for does not exist (42704). PostgreSQL 18 skips a missing publication instead (with a
+   * WARNING in its log), which the fake does from 18 on: such a name publishes nothing.
+   */
+  checkPublicationsExist(names: ReadonlyArray<string>): void {
+    if (this.config.major >= 18 || this.publications.size === 0) return
+    const missing = names.find((n) => !this.publications.has(n))
+    if (missing !== undefined) throw new DecodingError("42704", `publication "${missing}" does not exist`)
   }
 
   subscribe(listener: () => void): () => void {

@@ -67,17 +67,20 @@ export interface SessionPublications {
   readonly publishes: (table: FakeTable, action: PublishAction) => boolean
   /**
    * The columns they send of the table, as indexes into its columns, or undefined for all of them. Throws
-   * `ColumnListConflict` when they disagree.
+   * `ColumnListConflict` (a `DecodingError`) when they disagree.
    */
   readonly columns: (table: FakeTable) => ReadonlyArray<number> | undefined
   /** Their row filter for this kind of change of the table (on the whole row), or undefined to send every row. */
   readonly rowFilter: (table: FakeTable, action: PublishAction) => RowPredicate | undefined
+  /** Called before a change of a table is decoded; throws the `DecodingError` of a missing publication. */
+  readonly load: () => void
 }
 
 const everything: SessionPublications = {
   publishes: () => true,
   columns: () => undefined,
-  rowFilter: () => undefined
+  rowFilter: () => undefined,
+  load: () => {}
 }
 
 type RowChange = Extract<WalChange, { readonly _tag: "Insert" | "Update" | "Delete" }>
@@ -183,6 +186,8 @@ class Emitter {
   changes(changes: ReadonlyArray<WalChange>, inStream: boolean): void {
     const xid = inStream ? this.streamXid : undefined
     for (const written of changes) {
+      // pgoutput loads the session's publications at its first change of a table (not for a logical message).
+      if (written._tag !== "Message") this.publications.load()
       if (
         written._tag !== "Truncate" &&
         written._tag !== "Message" &&

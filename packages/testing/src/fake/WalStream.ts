@@ -22,7 +22,7 @@ import {
   unsafeDecodeReplicationFrontend,
   Writer
 } from "@pgcdc/protocol"
-import { ColumnListConflict, type FakeServer, type PublishAction, type SlotState } from "./FakeServer.ts"
+import { DecodingError, type FakeServer, type PublishAction, type SlotState } from "./FakeServer.ts"
 import { entryOutput, type OutputOptions, RelationCache, type SessionPublications } from "./Output.ts"
 import type { FakeTable } from "./Wal.ts"
 
@@ -46,7 +46,8 @@ export class WalStream {
       this.server.publishes(this.options.publications, table.schema, table.name, action),
     columns: (table: FakeTable) => this.server.publishedColumns(this.options.publications, table),
     rowFilter: (table: FakeTable, action: PublishAction) =>
-      this.server.rowFilter(this.options.publications, table, action)
+      this.server.rowFilter(this.options.publications, table, action),
+    load: () => this.server.checkPublicationsExist(this.options.publications)
   }
   /** Index of the next WAL entry to decode. */
   private next = 0
@@ -81,10 +82,11 @@ export class WalStream {
   }
 
   /**
-   * Sends what the WAL holds beyond what was sent. Returns the conflict that ends the stream when the session's
-   * publications disagree on a table's columns (the entry is not sent; the session reports the error).
+   * Sends what the WAL holds beyond what was sent. Returns the error that ends the stream when decoding raises one
+   * (publications that disagree on a table's columns, a missing publication before 18): the entry is not sent, and
+   * the session reports the error.
    */
-  pump(): ColumnListConflict | undefined {
+  pump(): DecodingError | undefined {
     const entries = this.server.wal.entries
     const now = this.server.now()
     const serverTime = pgNow(now)
@@ -94,7 +96,7 @@ export class WalStream {
       try {
         items = entryOutput(entry, this.options, this.cache, this.start, this.publications)
       } catch (e) {
-        if (e instanceof ColumnListConflict) return e
+        if (e instanceof DecodingError) return e
         throw e
       }
       this.next++
