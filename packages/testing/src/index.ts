@@ -24,6 +24,7 @@ export {
   type InjectedError,
   type SlotInfo
 } from "./fake/FakePostgres.ts"
+export { fakeTlsCa, fakeTlsCertificate, fakeTlsKey } from "./fake/TestCertificate.ts"
 export {
   connectionConfig as fakeConnectionConfig,
   layerConnection as fakeConnectionLayer,

@@ -18,7 +18,7 @@ const base = (fake: FakePostgresShape): ConnectionConfig => ({
   password: Redacted.make(fake.config.password),
   database: fake.config.database,
   replication: "logical",
-  // The fake declines TLS.
+  // The fake speaks TLS only with its `tls` option (and never in memory): pass sslmode to use it.
   sslmode: "disable"
 })
 

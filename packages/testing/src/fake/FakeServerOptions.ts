@@ -1,12 +1,13 @@
 /**
  * Options of the fake PostgreSQL server and their resolved form: the server version it claims (and so which
  * commands, options and error texts it uses), how it authenticates, its identity (system id, timeline, database)
- * and its walsender timing (wal_sender_timeout, keepalive interval).
+ * its walsender timing (wal_sender_timeout, keepalive interval) and whether its TCP listener speaks TLS.
  *
  * It deliberately holds no state: `FakeServer` does.
  */
 import * as Duration from "effect/Duration"
 import { Lsn } from "@pgcdc/protocol"
+import { fakeTlsCertificate, fakeTlsKey } from "./TestCertificate.ts"
 
 export type FakeAuthMethod = "trust" | "password" | "md5" | "scram-sha-256"
 
@@ -33,6 +34,12 @@ export interface FakeServerOptions {
   readonly keepaliveInterval?: Duration.Input | undefined
   /** Extra or overridden values for SHOW and ParameterStatus-free settings (e.g. `{ wal_level: "replica" }`). */
   readonly settings?: Readonly<Record<string, string>> | undefined
+  /**
+   * TLS on the TCP listener (default off: SSLRequest is answered 'N'). `true` uses the bundled test certificate for
+   * localhost and 127.0.0.1, whose CA is `fakeTlsCa` (for `sslmode=verify-full`); or give a PEM certificate and key.
+   * In-memory connections have no TLS either way.
+   */
+  readonly tls?: boolean | { readonly cert: string; readonly key: string } | undefined
 }
 
 export interface ResolvedOptions {
@@ -49,6 +56,8 @@ export interface ResolvedOptions {
   readonly walSenderTimeoutMillis: number
   readonly keepaliveIntervalMillis: number
   readonly settings: ReadonlyMap<string, string>
+  /** The TLS identity of the TCP listener, or undefined when SSLRequest is declined. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined
 }
 
 export class FakeOptionsError extends Error {
@@ -106,7 +115,13 @@ export const resolveOptions = (options: FakeServerOptions = {}): ResolvedOptions
     startLsn: start.success,
     walSenderTimeoutMillis,
     keepaliveIntervalMillis: durationMillis(options.keepaliveInterval, 10_000),
-    settings
+    settings,
+    tls:
+      options.tls === true
+        ? { cert: fakeTlsCertificate, key: fakeTlsKey }
+        : options.tls === false || options.tls === undefined
+          ? undefined
+          : options.tls
   }
 }
 

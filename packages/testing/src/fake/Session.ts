@@ -43,6 +43,12 @@ export interface SessionHost {
   readonly write: (bytes: Uint8Array) => void
   /** Ends the connection (after the bytes already written). */
   readonly close: () => void
+  /**
+   * Switches the connection to TLS, as the server side of the handshake, after the bytes already written (the
+   * 'S' that accepts an SSLRequest); from then on `write` and the bytes received go through TLS. Absent where the
+   * transport has none (in memory): SSLRequest is then declined.
+   */
+  readonly startTls?: ((identity: { readonly cert: string; readonly key: string }) => void) | undefined
 }
 
 type Phase =
@@ -59,6 +65,7 @@ type Phase =
   | { readonly _tag: "Closed" }
 
 const N = new Uint8Array([0x4e])
+const S = new Uint8Array([0x53])
 
 export class Session {
   readonly pid: number
@@ -72,6 +79,8 @@ export class Session {
   private readonly out = new Writer(1024)
   private pending: Array<Uint8Array> = []
   private stalled = false
+  /** Whether the connection switched to TLS (after an accepted SSLRequest). */
+  private tls = false
   private streaming: WalStream | undefined = undefined
   private readonly sqlState = { settings: new Map<string, string>(), inTransaction: false }
   private protocolMinor = 0
@@ -87,6 +96,11 @@ export class Session {
 
   get closed(): boolean {
     return this.phase._tag === "Closed"
+  }
+
+  /** Whether the client asked for TLS and the connection switched to it. */
+  get encrypted(): boolean {
+    return this.tls
   }
 
   /** Bytes held back by a stall (written when it ends). */
@@ -123,7 +137,27 @@ export class Session {
   private onStartupPacket(buf: Uint8Array, start: number, end: number) {
     const msg = unsafeDecodeStartup(buf, start, end)
     switch (msg._tag) {
-      case "SSLRequest":
+      case "SSLRequest": {
+        const identity = this.server.config.tls
+        if (identity === undefined || this.host.startTls === undefined || this.tls) {
+          this.out.bytes(N)
+          return
+        }
+        // Bytes sent after the SSLRequest, before the handshake, would be read as if they had been encrypted: the
+        // real server refuses them (the CVE-2021-23214 class of injection), and so does the fake.
+        if (this.framer.unread > 0 || this.framer.buffered > 0) {
+          this.fatal(
+            { severity: "FATAL", code: "08P01", message: "received unencrypted data after SSL request" },
+            "protocol"
+          )
+          return
+        }
+        this.tls = true
+        this.out.bytes(S)
+        this.flush()
+        this.host.startTls(identity)
+        return
+      }
       case "GSSENCRequest":
         this.out.bytes(N)
         return

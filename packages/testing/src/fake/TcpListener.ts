@@ -6,11 +6,13 @@
  * outside any fiber, so the server steps they cause use the clock of the server's last driver call (the layer's
  * clock until a test calls the driver).
  *
- * It deliberately listens on the loopback interface only and does not speak TLS (SSLRequest is declined).
+ * TLS: when the server has a TLS identity (the `tls` option), a session that accepts an SSLRequest switches its
+ * connection to a TLS server socket over the same TCP socket. It deliberately listens on the loopback interface only.
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
+import * as tls from "node:tls"
 import type { Attach } from "./MemoryTransport.ts"
 
 export interface TcpListener {
@@ -26,21 +28,34 @@ export const listen = (attach: Attach): Effect.Effect<TcpListener, Error, Scope.
     const server = net.createServer((socket) => {
       sockets.add(socket)
       socket.setNoDelay(true)
+      // What the session writes to and reads from: the socket, then its TLS layer once the session starts TLS.
+      let stream: net.Socket = socket
+      let received: (chunk: Buffer) => void = () => {}
       run(
         Effect.scoped(
           Effect.gen(function* () {
             const session = yield* attach({
               write: (bytes) => {
-                if (!socket.destroyed) socket.write(bytes)
+                if (!stream.destroyed) stream.write(bytes)
               },
               close: () => {
-                socket.end()
+                stream.end()
+              },
+              startTls: (identity) => {
+                socket.removeListener("data", received)
+                const secure = new tls.TLSSocket(socket, {
+                  isServer: true,
+                  secureContext: tls.createSecureContext({ cert: identity.cert, key: identity.key })
+                })
+                secure.on("data", received)
+                // A failed handshake (a client that rejects the certificate) closes the connection.
+                secure.on("error", () => socket.destroy())
+                stream = secure
               }
             })
+            received = (chunk: Buffer) => session.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
             yield* Effect.callback<void>((resume) => {
-              socket.on("data", (chunk: Buffer) =>
-                session.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
-              )
+              socket.on("data", received)
               socket.on("close", () => {
                 sockets.delete(socket)
                 session.transportClosed()
