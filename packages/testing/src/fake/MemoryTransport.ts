@@ -8,7 +8,8 @@
  * written have been pulled. The writer is detached from any one connection: a write
  * made before the first `reader` acquisition waits for it, and a `CloseEvent` closes the current connection.
  *
- * It deliberately does not support TLS upgrades (over memory the fake declines SSLRequest with 'N': no handshake is needed).
+ * It deliberately does not support TLS upgrades: over memory the fake declines SSLRequest with 'N', so no handshake
+ * is ever needed.
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
