@@ -248,6 +248,64 @@ describe("FakePostgres WAL streaming", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("UPDATE and DELETE are checked against the publications' filters, lists and the replica identity", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakePostgres.make({ listen: false })
+      const columns = [
+        { name: "id", typeOid: 23, key: true },
+        { name: "v", typeOid: 25 }
+      ]
+      yield* fake.defineTable({ name: "filtered", columns })
+      yield* fake.defineTable({ name: "listed", columns })
+      yield* fake.defineTable({ name: "full", columns, replicaIdentity: "f" })
+      yield* fake.defineTable({ name: "keyless", columns: [{ name: "id", typeOid: 23 }] })
+      yield* fake.defineTable({ name: "quiet", columns: [{ name: "id", typeOid: 23 }] })
+      // With no publication at all nothing is published, so nothing is checked.
+      yield* fake.update("keyless", { id: "1" })
+      yield* fake.createPublication("by_filter", { tables: ["filtered"], rowFilters: { filtered: "v = 'x'" } })
+      yield* fake.createPublication("by_list", { tables: ["listed"], columns: { listed: ["v"] } })
+      yield* fake.createPublication("by_full", {
+        tables: ["full"],
+        columns: { full: ["id", "v"] },
+        rowFilters: { full: "v = 'x'" }
+      })
+      yield* fake.createPublication("inserts_only", {
+        tables: ["keyless", "quiet"],
+        publish: ["insert"],
+        rowFilters: { quiet: "id > 0" }
+      })
+      yield* fake.createPublication("keyless_all", { tables: ["keyless"] })
+      const before = yield* fake.currentLsn
+      const refusal = (e: Effect.Effect<unknown, { readonly message: string }>) =>
+        Effect.map(Effect.flip(e), (error) => error.message)
+      assert.strictEqual(
+        yield* refusal(fake.update("filtered", { id: "1", v: "y" })),
+        'cannot update table "filtered": Column used in the publication WHERE expression is not part of the replica identity.'
+      )
+      assert.strictEqual(
+        yield* refusal(fake.delete("filtered", { id: "1" })),
+        'cannot delete from table "filtered": Column used in the publication WHERE expression is not part of the replica identity.'
+      )
+      assert.strictEqual(
+        yield* refusal(fake.update("listed", { id: "1", v: "y" })),
+        'cannot update table "listed": Column list used by the publication does not cover the replica identity.'
+      )
+      // Under REPLICA IDENTITY FULL a filter may read any column, but no column list is allowed, even a whole one.
+      assert.strictEqual(
+        yield* refusal(fake.update("full", { id: "1", v: "y" }, { id: "1", v: "x" })),
+        'cannot update table "full": Column list used by the publication does not cover the replica identity.'
+      )
+      assert.include(
+        yield* refusal(fake.delete("keyless", { id: "1" })),
+        'cannot delete from table "keyless" because it does not have a replica identity and publishes deletes'
+      )
+      // Refused changes write nothing; inserts are never checked; a publication of inserts only constrains nothing.
+      assert.strictEqual(yield* fake.currentLsn, before)
+      yield* fake.insert("filtered", { id: "2", v: "y" })
+      yield* fake.update("quiet", { id: "1" })
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("a column list is a syntax error on PostgreSQL 14, as there", () =>
     Effect.gen(function* () {
       const fake = yield* FakePostgres.make({ listen: false, serverVersion: "14.13" })

@@ -12,10 +12,10 @@
 import type { Lsn, StandbyStatusUpdate, TupleData } from "@pgcdc/protocol"
 import type * as Clock from "effect/Clock"
 import { type FakeServerOptions, type ResolvedOptions, resolveOptions } from "./FakeServerOptions.ts"
-import { evaluateRowFilter, type RowFilterExpr } from "./RowFilter.ts"
+import { evaluateRowFilter, filterColumns, type RowFilterExpr } from "./RowFilter.ts"
 import { makeVerifier, type ScramVerifier } from "./Scram.ts"
 import { Session, type SessionHost } from "./Session.ts"
-import { type FakeTable, Wal } from "./Wal.ts"
+import { type FakeTable, FakeWalError, Wal, type WalChange } from "./Wal.ts"
 
 export interface SlotState {
   readonly name: string
@@ -89,6 +89,8 @@ export interface Disconnection {
   readonly at: number
 }
 
+const keyColumns = (table: FakeTable): Array<string> => table.columns.filter((c) => c.key === true).map((c) => c.name)
+
 export class FakeServer {
   readonly config: ResolvedOptions
   readonly wal: Wal
@@ -107,6 +109,7 @@ export class FakeServer {
   constructor(options: FakeServerOptions | undefined, clock: Clock.Clock) {
     this.config = resolveOptions(options)
     this.wal = new Wal(this.config.startLsn)
+    this.wal.checkChange = (change) => this.checkReplicaIdentity(change)
     this.clock = clock
   }
 
@@ -235,6 +238,48 @@ export class FakeServer {
     if (this.config.major >= 18 || this.publications.size === 0) return
     const missing = names.find((n) => !this.publications.has(n))
     if (missing !== undefined) throw new DecodingError("42704", `publication "${missing}" does not exist`)
+  }
+
+  /**
+   * PostgreSQL's check of an UPDATE or DELETE of a published table (15 to 18, checked against embedded 15 and 18), for
+   * the publications that publish that kind of change: a row filter may only read replica identity columns (any, under
+   * REPLICA IDENTITY FULL); a column list must cover the replica identity (no column list at all under FULL); and the
+   * table must have a replica identity. Throws `FakeWalError` with PostgreSQL's message; inserts are never checked.
+   */
+  private checkReplicaIdentity(change: WalChange): void {
+    if (change._tag !== "Update" && change._tag !== "Delete") return
+    const action: PublishAction = change._tag === "Update" ? "update" : "delete"
+    const table = change.table
+    const qualified = `${table.schema}.${table.name}`
+    const publishing = [...this.publications.values()].filter(
+      (p) => p.publish.has(action) && (p.allTables || p.schemas.has(table.schema) || p.tables.has(qualified))
+    )
+    if (publishing.length === 0) return
+    const refused = `${action === "update" ? "cannot update table" : "cannot delete from table"} "${table.name}"`
+    const full = table.replicaIdentity === "f"
+    const identity = new Set(
+      full ? table.columns.map((c) => c.name) : table.replicaIdentity === "n" ? [] : keyColumns(table)
+    )
+    const listed = (p: PublicationState) => (p.allTables || !p.tables.has(qualified) ? undefined : qualified)
+    for (const p of publishing) {
+      const filter = listed(p) === undefined ? undefined : p.rowFilters.get(qualified)
+      if (filter !== undefined && !full && ![...filterColumns(filter)].every((c) => identity.has(c))) {
+        throw new FakeWalError(
+          `${refused}: Column used in the publication WHERE expression is not part of the replica identity.`
+        )
+      }
+    }
+    for (const p of publishing) {
+      const list = listed(p) === undefined ? undefined : p.columns.get(qualified)
+      if (list !== undefined && (full || ![...identity].every((c) => list.includes(c)))) {
+        throw new FakeWalError(`${refused}: Column list used by the publication does not cover the replica identity.`)
+      }
+    }
+    if (identity.size === 0) {
+      throw new FakeWalError(
+        `${refused} because it does not have a replica identity and publishes ${action}s. To enable it, give the table key columns or replicaIdentity "f".`
+      )
+    }
   }
 
   subscribe(listener: () => void): () => void {

@@ -297,3 +297,33 @@ export const evaluateRowFilter = (
   }
   return truth(expr)
 }
+
+/** The columns a filter reads (PostgreSQL checks them against the replica identity before an UPDATE or DELETE). */
+export const filterColumns = (expr: RowFilterExpr): Set<string> => {
+  const out = new Set<string>()
+  const visit = (e: RowFilterExpr): void => {
+    switch (e.kind) {
+      case "column":
+        out.add(e.name)
+        return
+      case "literal":
+        return
+      case "compare":
+      case "and":
+      case "or":
+        visit(e.left)
+        visit(e.right)
+        return
+      case "isNull":
+      case "not":
+        visit(e.operand)
+        return
+      case "in":
+        visit(e.operand)
+        for (const item of e.list) visit(item)
+        return
+    }
+  }
+  visit(expr)
+  return out
+}

@@ -201,6 +201,11 @@ export class Wal {
   private nextXid = 750
   /** The end of the last record: the flush position IDENTIFY_SYSTEM reports. */
   position: bigint
+  /**
+   * Called with every change of a transaction before any of it is written; throws `FakeWalError` to refuse the
+   * whole transaction (the server checks UPDATE and DELETE against its publications there, as PostgreSQL does).
+   */
+  checkChange: (change: WalChange) => void = () => {}
 
   constructor(startLsn: bigint) {
     this.position = startLsn
@@ -314,6 +319,7 @@ export class Wal {
     // Resolve everything before moving the position, so a bad change leaves the WAL untouched.
     const start = this.position
     const out = changes.map((change, i) => this.resolve(change, start + BigInt(i) * changeSize))
+    for (const change of out) this.checkChange(change)
     this.position = start + BigInt(changes.length) * changeSize
     return out
   }
