@@ -186,8 +186,12 @@ class Emitter {
   changes(changes: ReadonlyArray<WalChange>, inStream: boolean): void {
     const xid = inStream ? this.streamXid : undefined
     for (const written of changes) {
-      // pgoutput loads the session's publications at its first change of a table (not for a logical message).
+      // pgoutput loads the session's publications at its first change of a table (not for a logical message), then
+      // resolves the table's column list (an error when publications disagree, whatever they publish), and only then
+      // looks at what is published and at the row filter.
       if (written._tag !== "Message") this.publications.load()
+      const keep =
+        written._tag === "Truncate" || written._tag === "Message" ? undefined : this.publications.columns(written.table)
       if (
         written._tag !== "Truncate" &&
         written._tag !== "Message" &&
@@ -200,9 +204,6 @@ class Emitter {
           ? written
           : filtered(written, this.publications.rowFilter(written.table, actionOf[written._tag]))
       if (change === undefined) continue
-      // The columns sent (a publication's column list); pgoutput checks them before it sends anything of the change.
-      const keep =
-        change._tag === "Truncate" || change._tag === "Message" ? undefined : this.publications.columns(change.table)
       switch (change._tag) {
         case "Insert":
           this.describe(projectTable(change.table, keep), inStream)
