@@ -17,9 +17,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
-import * as Tls from "node:tls"
+import type * as Tls from "node:tls"
 import type { Endpoint } from "./ConnectionConfig.ts"
 import { closedError, type ConnectionError, openError, tlsError } from "./ConnectionError.ts"
+import { loadTls } from "./Tls.ts"
 
 export interface TransportOptions {
   readonly keepAlive: boolean
@@ -205,6 +206,10 @@ export class Transport implements ByteTransport {
    * the caller must have checked that none arrived; this module refuses to upgrade if any are buffered.
    */
   upgrade(options: Tls.ConnectionOptions): Effect.Effect<void, ConnectionError> {
+    return Effect.flatMap(loadTls, (tlsModule) => this.upgradeWith(tlsModule, options))
+  }
+
+  private upgradeWith(tlsModule: typeof Tls, options: Tls.ConnectionOptions): Effect.Effect<void, ConnectionError> {
     return Effect.callback<void, ConnectionError>((resume) => {
       const raw = this.socket
       if (raw.readableLength > 0) {
@@ -219,7 +224,7 @@ export class Transport implements ByteTransport {
       this.detach(raw)
       let tls: Tls.TLSSocket
       try {
-        tls = Tls.connect({ ...options, socket: raw })
+        tls = tlsModule.connect({ ...options, socket: raw })
       } catch (cause) {
         return resume(Effect.fail(tlsError(`Could not start TLS: ${String(cause)}`, cause)))
       }
