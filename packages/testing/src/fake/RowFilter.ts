@@ -213,9 +213,22 @@ const compareTyped = (a: Typed, b: Typed): number | null => {
     }
     return Math.sign(Number(x) - Number(y))
   }
-  const x = String(a.value)
-  const y = String(b.value)
-  return x < y ? -1 : x > y ? 1 : 0
+  return compareCodePoints(String(a.value), String(b.value))
+}
+
+/**
+ * Text order of the C collation: by code point (UTF-8 bytes order the same way). JavaScript's `<` compares UTF-16
+ * units, which puts characters above U+FFFF (surrogate pairs) before U+E000 to U+FFFF.
+ */
+const compareCodePoints = (x: string, y: string): number => {
+  const n = Math.min(x.length, y.length)
+  for (let i = 0; i < n; i++) {
+    const a = x.codePointAt(i)!
+    const b = y.codePointAt(i)!
+    if (a !== b) return a < b ? -1 : 1
+    if (a > 0xffff) i++
+  }
+  return x.length === y.length ? 0 : x.length < y.length ? -1 : 1
 }
 
 /**
