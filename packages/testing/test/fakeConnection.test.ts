@@ -6,7 +6,7 @@
  */
 import { Connection, type ConnectionConfig, ReplicationCommands } from "@pgcdc/connection"
 import { encodeReplicationToBytes, Lsn, unsafeDecodeReplication } from "@pgcdc/protocol"
-import { Replication, WalMessage } from "@pgcdc/replication"
+import { Publication, Replication, WalMessage } from "@pgcdc/replication"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Result, Stream } from "effect"
 import { TestClock } from "effect/testing"
@@ -205,6 +205,56 @@ describe("Connection to the fake over the in-memory socket", () => {
         assert.deepStrictEqual(seen, [1, 2])
         assert.strictEqual(yield* fake.confirmedFlush("r"), Lsn.unsafeMake(first.endLsn))
       })
+    )
+
+    it.effect(
+      "a publication made by pgcdc's Publication.create with a column list and a row filter shapes the stream",
+      () =>
+        Effect.gen(function* () {
+          const fake = yield* FakePostgres
+          yield* fake.defineTable({
+            name: "accounts",
+            columns: [
+              { name: "id", typeOid: 23, key: true },
+              { name: "plan", typeOid: 25 },
+              { name: "secret", typeOid: 25 }
+            ]
+          })
+          yield* fake.createSlot("pub_made")
+          const messages = yield* Effect.gen(function* () {
+            // As on PostgreSQL, a filter published with updates may only read the replica identity (here the key).
+            yield* Publication.create("big_ids", {
+              target: { _tag: "Tables", tables: [{ name: "accounts", columns: ["id", "plan"], where: "id >= 10" }] }
+            })
+            yield* fake.insert("accounts", { id: "1", plan: "free", secret: "s1" })
+            yield* fake.insert("accounts", { id: "12", plan: "pro", secret: "s2" })
+            yield* fake.update(
+              "accounts",
+              { id: "11", plan: "free", secret: "s1" },
+              { id: "1", plan: "free", secret: "s1" }
+            )
+            const refused = yield* Effect.flip(
+              Publication.create("by_plan", {
+                target: { _tag: "Tables", tables: [{ name: "accounts", where: "lower(plan) = 'pro'" }] }
+              })
+            )
+            assert.include(refused.message, "cannot evaluate this row filter: the function lower()")
+            const replication = yield* Replication.make({ slot: "pub_made", publications: ["big_ids"] })
+            return yield* replication.stream.pipe(
+              Stream.filter((m) => m._tag === "Relation" || m._tag === "Insert" || m._tag === "Update"),
+              Stream.take(3),
+              Stream.runCollect
+            )
+          }).pipe(Effect.scoped, Effect.provide(layerConnection()))
+          const [relation, twelve, eleven] = Array.from(messages)
+          assert.deepStrictEqual(
+            relation?._tag === "Relation" ? relation.table.columns.map((c) => c.name) : undefined,
+            ["id", "plan"]
+          )
+          assert.deepStrictEqual(twelve?._tag === "Insert" ? twelve.new : undefined, { id: 12, plan: "pro" })
+          // Row 1 enters the filter when its key becomes 11: it arrives as an insert, without the secret column.
+          assert.deepStrictEqual(eleven?._tag === "Insert" ? eleven.new : undefined, { id: 11, plan: "free" })
+        })
     )
   })
 })
