@@ -372,6 +372,18 @@ describe("FakePostgres WAL streaming", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("a row filter naming a column the table lacks ends the stream with an error, not a crash", () =>
+    Effect.gen(function* () {
+      const { fake, client } = yield* streaming({}, "proto_version '1', publication_names 'pub'", 1)
+      yield* fake.createPublication("pub", { tables: ["users"], rowFilters: { users: "nosuch > 1" } })
+      yield* fake.insert("users", { id: "1", name: "ada" })
+      const ended = yield* client.until("ReadyForQuery")
+      const error = ended.find((m) => m._tag === "ErrorResponse")
+      assert.isTrue(error?._tag === "ErrorResponse" && error.code === "42703" && error.severity === "ERROR")
+      assert.include(error?._tag === "ErrorResponse" ? error.message : "", 'column "nosuch" does not exist')
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("logical messages only with messages 'true'; origins are filtered by origin 'none'", () =>
     Effect.gen(function* () {
       const { fake, take } = yield* streaming(

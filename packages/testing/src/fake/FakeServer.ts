@@ -12,7 +12,7 @@
 import type { Lsn, StandbyStatusUpdate, TupleData } from "@pgcdc/protocol"
 import type * as Clock from "effect/Clock"
 import { type FakeServerOptions, type ResolvedOptions, resolveOptions } from "./FakeServerOptions.ts"
-import { evaluateRowFilter, filterColumns, type RowFilterExpr } from "./RowFilter.ts"
+import { evaluateRowFilter, filterColumns, type RowFilterExpr, RowFilterUnsupported } from "./RowFilter.ts"
 import { makeVerifier, type ScramVerifier } from "./Scram.ts"
 import { Session, type SessionHost } from "./Session.ts"
 import { type FakeTable, FakeWalError, Wal, type WalChange } from "./Wal.ts"
@@ -91,6 +91,16 @@ export interface Disconnection {
 
 const keyColumns = (table: FakeTable): Array<string> => table.columns.filter((c) => c.key === true).map((c) => c.name)
 
+/** Whether a publication holds a table (FOR ALL TABLES, FOR TABLES IN SCHEMA, or listed). */
+const holds = (p: PublicationState, table: { readonly schema: string; readonly name: string }): boolean =>
+  p.allTables || p.schemas.has(table.schema) || p.tables.has(`${table.schema}.${table.name}`)
+
+/** The table's own entry of a publication (column list, row filter), which FOR ALL TABLES and schemas lack. */
+const listed = (p: PublicationState, qualified: string): boolean => !p.allTables && p.tables.has(qualified)
+
+const sameColumns = (a: ReadonlyArray<number> | undefined, b: ReadonlyArray<number> | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : a.length === b.length && a.every((x, i) => x === b[i])
+
 export class FakeServer {
   readonly config: ResolvedOptions
   readonly wal: Wal
@@ -163,8 +173,7 @@ export class FakeServer {
     if (this.publications.size === 0) return true
     return names.some((n) => {
       const p = this.publications.get(n)
-      if (p === undefined || !p.publish.has(action)) return false
-      return p.allTables || p.schemas.has(schema) || p.tables.has(`${schema}.${table}`)
+      return p !== undefined && p.publish.has(action) && holds(p, { schema, name: table })
     })
   }
 
@@ -179,8 +188,8 @@ export class FakeServer {
     let first = true
     for (const n of names) {
       const p = this.publications.get(n)
-      if (p === undefined || !(p.allTables || p.schemas.has(table.schema) || p.tables.has(qualified))) continue
-      const list = p.allTables ? undefined : p.columns.get(qualified)
+      if (p === undefined || !holds(p, table)) continue
+      const list = listed(p, qualified) ? p.columns.get(qualified) : undefined
       let keep: ReadonlyArray<number> | undefined
       if (list !== undefined) {
         const wanted = new Set(list)
@@ -190,7 +199,7 @@ export class FakeServer {
       if (first) {
         chosen = keep
         first = false
-      } else if (String(keep) !== String(chosen) || (keep === undefined) !== (chosen === undefined)) {
+      } else if (!sameColumns(keep, chosen)) {
         throw new ColumnListConflict(table.schema, table.name)
       }
     }
@@ -209,9 +218,8 @@ export class FakeServer {
     const filters: Array<RowFilterExpr> = []
     for (const n of names) {
       const p = this.publications.get(n)
-      if (p === undefined || !p.publish.has(action)) continue
-      if (!(p.allTables || p.schemas.has(table.schema) || p.tables.has(qualified))) continue
-      const filter = p.allTables || !p.tables.has(qualified) ? undefined : p.rowFilters.get(qualified)
+      if (p === undefined || !p.publish.has(action) || !holds(p, table)) continue
+      const filter = listed(p, qualified) ? p.rowFilters.get(qualified) : undefined
       if (filter === undefined) return undefined
       filters.push(filter)
     }
@@ -225,7 +233,15 @@ export class FakeServer {
         // NULL, and what the row does not carry (an unchanged TOAST value, a binary value), read as NULL.
         return { text: typeof v === "string" ? v : null, typeOid: columns[i]!.typeOid }
       }
-      return filters.some((f) => evaluateRowFilter(f, column) === true)
+      try {
+        return filters.some((f) => evaluateRowFilter(f, column) === true)
+      } catch (e) {
+        // A filter naming a column the table does not have (PostgreSQL refuses it at CREATE PUBLICATION; the fake
+        // may meet the table later): the stream ends with PostgreSQL's error for an unknown column.
+        if (e instanceof RowFilterUnsupported)
+          throw new DecodingError("42703", `${e.message} in relation "${qualified}"`)
+        throw e
+      }
     }
   }
 
@@ -251,18 +267,15 @@ export class FakeServer {
     const action: PublishAction = change._tag === "Update" ? "update" : "delete"
     const table = change.table
     const qualified = `${table.schema}.${table.name}`
-    const publishing = [...this.publications.values()].filter(
-      (p) => p.publish.has(action) && (p.allTables || p.schemas.has(table.schema) || p.tables.has(qualified))
-    )
+    const publishing = [...this.publications.values()].filter((p) => p.publish.has(action) && holds(p, table))
     if (publishing.length === 0) return
     const refused = `${action === "update" ? "cannot update table" : "cannot delete from table"} "${table.name}"`
     const full = table.replicaIdentity === "f"
     const identity = new Set(
       full ? table.columns.map((c) => c.name) : table.replicaIdentity === "n" ? [] : keyColumns(table)
     )
-    const listed = (p: PublicationState) => (p.allTables || !p.tables.has(qualified) ? undefined : qualified)
     for (const p of publishing) {
-      const filter = listed(p) === undefined ? undefined : p.rowFilters.get(qualified)
+      const filter = listed(p, qualified) ? p.rowFilters.get(qualified) : undefined
       if (filter !== undefined && !full && ![...filterColumns(filter)].every((c) => identity.has(c))) {
         throw new FakeWalError(
           `${refused}: Column used in the publication WHERE expression is not part of the replica identity.`
@@ -270,7 +283,7 @@ export class FakeServer {
       }
     }
     for (const p of publishing) {
-      const list = listed(p) === undefined ? undefined : p.columns.get(qualified)
+      const list = listed(p, qualified) ? p.columns.get(qualified) : undefined
       if (list !== undefined && (full || ![...identity].every((c) => list.includes(c)))) {
         throw new FakeWalError(`${refused}: Column list used by the publication does not cover the replica identity.`)
       }
