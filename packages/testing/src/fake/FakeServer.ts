@@ -173,7 +173,8 @@ export class FakeServer {
     if (this.publications.size === 0) return true
     return names.some((n) => {
       const p = this.publications.get(n)
-      return p !== undefined && p.publish.has(action) && holds(p, { schema, name: table })
+      if (p === undefined || !p.publish.has(action)) return false
+      return holds(p, { schema, name: table })
     })
   }
 
