@@ -5,12 +5,13 @@
  * Kerberos, GSSAPI and SSPI are refused with an error that names the method and says what to change. It deliberately
  * does not read `.pgpass` or prompt for passwords.
  */
+import type { Backend } from "@pgcdc/protocol"
 import * as PgAuth from "@effect/sql-pg/PgAuth"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import { randomBytes } from "node:crypto"
-import type { ConnectionConfig } from "./ConnectionConfig.ts"
+import { type ConnectionConfig, describe } from "./ConnectionConfig.ts"
 import { authError, type ConnectionError, protocolError } from "./ConnectionError.ts"
 import * as Scram from "./Scram.ts"
 import { logNotice, serverError, type Wire } from "./Wire.ts"
@@ -41,6 +42,25 @@ const needPassword = (config: ConnectionConfig): Effect.Effect<string, Connectio
       )
     : Effect.succeed(Redacted.value(config.password))
 
+/**
+ * An ErrorResponse before AuthenticationOk, named for what it is: a failed authentication (class 28), a server that is
+ * starting up or shutting down (57P03, retried by reconnect loops), a role without the REPLICATION attribute asking
+ * for a walsender (42501), or another refusal.
+ */
+export const startupRefused = (msg: Backend.ErrorResponse, config: ConnectionConfig): ConnectionError => {
+  const code = msg.code
+  if (code?.startsWith("28") === true) return serverError(msg, `Authentication of user "${config.user}" failed`)
+  if (code === "57P03") return serverError(msg, "The server does not accept connections yet")
+  if (code === "42501" && config.replication !== undefined) {
+    const fix = `Give the role the REPLICATION attribute (ALTER ROLE "${config.user}" WITH REPLICATION) or connect as a role that has it.`
+    return serverError(
+      { ...msg, message: `${msg.message ?? "permission denied"}. ${fix}` },
+      `The server refused a replication session for user "${config.user}"`
+    )
+  }
+  return serverError(msg, `The server at ${describe(config)} refused the session for user "${config.user}"`)
+}
+
 /** Runs the exchange until AuthenticationOk. */
 export const authenticate = (
   wire: Wire,
@@ -54,7 +74,7 @@ export const authenticate = (
       const msg = yield* wire.readMessage
       switch (msg._tag) {
         case "ErrorResponse":
-          return yield* serverError(msg, `Authentication of user "${config.user}" failed`)
+          return yield* startupRefused(msg, config)
         case "NoticeResponse":
           yield* logNotice(msg)
           continue

@@ -37,7 +37,11 @@ export interface CopyDataFrames {
 }
 
 export interface CopyBoth {
-  /** CopyData payloads from the server; ends on the server's CopyDone, fails on an ErrorResponse. */
+  /**
+   * CopyData payloads from the server; ends on the server's CopyDone, fails on an ErrorResponse, and fails with a
+   * "Closed" error when the server ends the copy with CommandComplete and no CopyDone (a walsender exiting at
+   * shutdown).
+   */
   readonly messages: Stream.Stream<Uint8Array, ConnectionError>
   /**
    * The same payloads as `messages`, one element per read, as offsets instead of views: for a consumer that keeps
@@ -113,6 +117,8 @@ export const startCopyBoth = (
     let clientDone = false
     let finished = false
     let failure: ConnectionError | undefined
+    /** The server ended the copy with CommandComplete and is exiting: the session cannot be used again. */
+    let exited = false
     const notices: Array<Backend.NoticeResponse> = []
 
     const logNotices = Effect.suspend(() => Effect.forEach(notices.splice(0), logNotice, { discard: true }))
@@ -146,6 +152,16 @@ export const startCopyBoth = (
               notices.push(msg)
             } else if (msg._tag === "ParameterStatus") {
               hooks.onParameter(msg.name, msg.value)
+            } else if (msg._tag === "CommandComplete") {
+              // A walsender that is caught up when the server shuts down ends the copy this way, without CopyDone,
+              // and exits (walsender.c, WalSndDone): the session is over, as if the socket had closed. What came
+              // before it is still delivered.
+              failure = closedError(
+                `The server ended the copy with CommandComplete "${msg.commandTag}" and no CopyDone: its walsender is exiting, as it does when the server shuts down or restarts`
+              )
+              finished = true
+              exited = true
+              break
             } else {
               throw protocolError(`Unexpected ${msg._tag} inside a CopyBoth stream`)
             }
@@ -160,6 +176,17 @@ export const startCopyBoth = (
         failure = fatal
         return Effect.andThen(onBroken(fatal), Effect.fail(fatal))
       }
+      // Once: every later pull fails at its first line.
+      if (exited && failure !== undefined) return Effect.andThen(onBroken(failure), emitOrRead(buffers, starts, ends))
+      return emitOrRead(buffers, starts, ends)
+    })
+
+    /** Hands out what one pull framed; with nothing framed, reports the end or waits for the socket and pulls again. */
+    const emitOrRead = (
+      buffers: Array<Uint8Array>,
+      starts: Array<number>,
+      ends: Array<number>
+    ): Effect.Effect<readonly [CopyDataFrames], ConnectionError | Cause.Done> => {
       const emit: Effect.Effect<readonly [CopyDataFrames], ConnectionError | Cause.Done> =
         buffers.length > 0
           ? Effect.succeed([{ buffers, starts, ends }] as const)
@@ -169,7 +196,7 @@ export const startCopyBoth = (
               ? Cause.done()
               : Effect.flatMap(Effect.tapError(wire.fill, onBroken), () => pullBatch)
       return notices.length > 0 ? Effect.andThen(logNotices, emit) : emit
-    })
+    }
 
     const pull = readLock.withPermit(pullBatch)
 

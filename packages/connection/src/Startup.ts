@@ -9,7 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
-import { authenticate } from "./Authenticate.ts"
+import { authenticate, startupRefused } from "./Authenticate.ts"
 import {
   type ConnectionConfig,
   defaultConnectTimeout,
@@ -22,7 +22,7 @@ import { type ConnectionError, openError, protocolError, tlsError } from "./Conn
 import { attempts, describeTlsFailure, type TlsAttempt, tlsOptions } from "./Tls.ts"
 import { SocketTransport } from "./SocketTransport.ts"
 import { type ByteTransport, Transport } from "./Transport.ts"
-import { logNotice, serverError, Wire } from "./Wire.ts"
+import { logNotice, Wire } from "./Wire.ts"
 
 export interface BackendKey {
   readonly processId: number
@@ -131,7 +131,7 @@ const handshake = (
           yield* logNotice(msg)
           continue
         case "ErrorResponse":
-          return yield* serverError(msg, `The server refused the session for ${describe(config)}`)
+          return yield* startupRefused(msg, config)
         case "ReadyForQuery":
           return { wire, tls: wire.transport.isTls, parameters, backendKey }
         default:

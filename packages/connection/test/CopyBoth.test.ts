@@ -204,6 +204,42 @@ describe("copyBoth", () => {
     })
   )
 
+  it.live(
+    "CommandComplete inside the copy (a walsender exiting at shutdown) fails the stream as a retryable Closed error",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* copyPeer({
+          query: (socket, sql) => {
+            if (sql.startsWith("START_REPLICATION")) {
+              // What walsender.c's WalSndDone sends when the server shuts down: CommandComplete, then it exits.
+              socket.end(
+                Buffer.concat([
+                  copyBothResponse,
+                  copyData(payload(1)),
+                  encodeBackendToBytes({ _tag: "CommandComplete", commandTag: "COPY 0" })
+                ])
+              )
+            }
+          }
+        })
+        const conn = yield* Connection.make(config(port))
+        const received: Array<Uint8Array> = []
+        const error = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const copy = yield* conn.copyBoth("START_REPLICATION SLOT s LOGICAL 0/0")
+            return yield* Effect.flip(copy.messages.pipe(Stream.runForEach((p) => Effect.sync(() => received.push(p)))))
+          })
+        )
+        assert.deepStrictEqual(received, [payload(1)])
+        assert.strictEqual(error.reason, "Closed")
+        assert.isTrue(error.isRetryable)
+        assert.include(error.message, "CommandComplete")
+        // The session is over: later calls say so instead of waiting on a socket the server closed.
+        const after = yield* Effect.flip(conn.query("SELECT 1"))
+        assert.strictEqual(after.reason, "Closed")
+      })
+  )
+
   it.live("does not read the socket while the stream is not pulled (backpressure)", () =>
     Effect.gen(function* () {
       const messageSize = 64 * 1024
