@@ -85,7 +85,8 @@ export const startContainer = (
       socketDir: undefined,
       dataDir: undefined,
       pid: undefined,
-      source: "testcontainers"
+      source: "testcontainers",
+      control: undefined
     }
     return info
   })

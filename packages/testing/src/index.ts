@@ -14,6 +14,7 @@ export {
   type TestDatabaseOptions,
   type TestDatabaseSource
 } from "./TestDatabase.ts"
+export type { ServerControl, ShutdownMode } from "./ServerControl.ts"
 // The in-memory fake PostgreSQL server (see README "Testing a consumer with the fake server").
 export {
   corruptFrame,
