@@ -34,6 +34,8 @@ export interface FeedbackState {
   readonly flushed: Lsn.Lsn
   /** Batches of received XLogData not decoded yet; `lastData` and `inTransaction` describe only decoded ones. */
   readonly undecoded: number
+  /** A commit moved the position past what the last status update reported, and the feedback loop was told. */
+  readonly flushPending: boolean
 }
 
 export const initial = (start: Lsn.Lsn): FeedbackState => ({
@@ -44,7 +46,8 @@ export const initial = (start: Lsn.Lsn): FeedbackState => ({
   serverWalEnd: start,
   idleWalEnd: undefined,
   flushed: start,
-  undecoded: 0
+  undecoded: 0,
+  flushPending: false
 })
 
 /**
@@ -103,6 +106,20 @@ export const commit = (s: FeedbackState, lsn: Lsn.Lsn): Result.Result<FeedbackSt
 }
 
 /**
+ * `commit`, and whether the feedback loop must be woken to report it soon: only the first commit since the last
+ * status update that moves the position past what the server has heard (later ones ride on the same update).
+ */
+export const commitWithSignal = (
+  s: FeedbackState,
+  lsn: Lsn.Lsn
+): Result.Result<readonly [FeedbackState, boolean], CommitBeyondReceived> => {
+  if (lsn > s.received) return Result.fail({ _tag: "CommitBeyondReceived", lsn, received: s.received })
+  if (lsn <= s.committed) return Result.succeed([s, false])
+  const signal = !s.flushPending && lsn > s.flushed
+  return Result.succeed([{ ...s, committed: lsn, flushPending: s.flushPending || signal }, signal])
+}
+
+/**
  * The consumer decoded one batch that `BatchUpdate.apply` counted as received: `lastData` is the walStart of its last
  * message with a position (undefined when none had one), `inTransaction` whether a transaction is open after it.
  */
@@ -133,7 +150,10 @@ export interface StatusPositions {
 export const nextStatus = (s: FeedbackState): readonly [StatusPositions, FeedbackState] => {
   const flushed = flushPosition(s)
   const written = Lsn.max(s.received, flushed)
-  return [{ written, flushed, applied: flushed }, flushed === s.flushed ? s : { ...s, flushed }]
+  return [
+    { written, flushed, applied: flushed },
+    flushed === s.flushed && !s.flushPending ? s : { ...s, flushed, flushPending: false }
+  ]
 }
 
 /** Bytes of WAL the server holds for us beyond what we committed (0 when nothing is pending). */
@@ -245,7 +265,8 @@ export class BatchUpdate {
       serverWalEnd: Lsn.max(s.serverWalEnd, serverWalEnd),
       idleWalEnd: idle,
       flushed: s.flushed,
-      undecoded: s.undecoded + queued
+      undecoded: s.undecoded + queued,
+      flushPending: s.flushPending
     }
   }
 }

@@ -38,11 +38,11 @@ import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
@@ -51,9 +51,11 @@ import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import * as Feedback from "./Feedback.ts"
-import * as Publication from "./Publication.ts"
+import { commitSignal, feedbackLoop, replySignal, type Signal } from "./internal/feedbackLoop.ts"
+import { preflight, slotHolder } from "./internal/preflight.ts"
+import { supervise } from "./internal/supervisor.ts"
+import { parseTimeSetting, statusIntervalFor } from "./internal/walSenderTimeout.ts"
 import { fromConnectionError, ReplicationError } from "./ReplicationError.ts"
-import * as Slot from "./Slot.ts"
 import { command, type ResolvedStart, resolve, type StartOptions } from "./StartOptions.ts"
 import { WalDecoder } from "./WalDecoder.ts"
 import { commitLsn, type WalMessage } from "./WalMessage.ts"
@@ -63,8 +65,25 @@ export interface ReplicationOptions extends StartOptions {
   readonly startLsn?: Lsn.Lsn | undefined
   /** End the stream (normally) before the first transaction that commits after this LSN. */
   readonly endLsn?: Lsn.Lsn | undefined
-  /** How often to send a status update; keep it well under the server's wal_sender_timeout. Default 10 seconds. */
+  /**
+   * The longest time between two status updates. Default 10 seconds. Each session reads the server's
+   * `wal_sender_timeout` and sends at least every third of it when that is shorter, so no setting lets the server
+   * time the session out, however long the consumer stalls (`status` shows the interval in use).
+   */
   readonly statusInterval?: Duration.Input | undefined
+  /**
+   * How soon a commit reaches the server: a status update goes out at most this long after `commit` moves the
+   * position (one update for all the commits in that time). After a crash, the work repeated is what was not
+   * committed plus at most this much of what was. Default 1 second; `flush` sends one at once.
+   */
+  readonly flushDelay?: Duration.Input | undefined
+  /**
+   * When the slot is held by another process: without this option the service fails at once with "SlotActive"
+   * naming that process; with it, the service waits on this schedule (a standby taking over when the active consumer
+   * stops), logging who holds the slot every 10 seconds. The layer is built at once; the stream starts when the slot
+   * is free. Example: `Schedule.spaced("1 second")`.
+   */
+  readonly waitForSlot?: Schedule.Schedule<unknown, ReplicationError> | undefined
   /**
    * Messages received ahead of the consumer, kept undecoded (the consumer decodes each one when it pulls it); when
    * this many wait, the reader stops reading the socket. Default 1024.
@@ -90,8 +109,12 @@ export interface ReplicationStatus {
   readonly serverWalEnd: Lsn.Lsn
   /** Bytes of WAL between the server's WAL end and what may be flushed now. */
   readonly lagBytes: bigint
-  /** Sessions started so far (1 + reconnects). */
+  /** Sessions started so far (1 + reconnects): START_REPLICATION commands the server accepted. */
   readonly sessions: number
+  /** The interval between status updates in the current session (see `statusInterval`). */
+  readonly statusInterval: Duration.Duration
+  /** The server's wal_sender_timeout as the current session read it; undefined before the first session. */
+  readonly walSenderTimeout: Duration.Duration | undefined
 }
 
 export interface ReplicationShape {
@@ -109,6 +132,11 @@ export interface ReplicationShape {
    * fails with "CommitBeyondReceived" for an LSN beyond everything received, never waits on the network.
    */
   readonly commit: (lsn: Lsn.Lsn) => Effect.Effect<void, ReplicationError>
+  /**
+   * Sends a status update now (with everything committed so far) and completes once it is written to the server's
+   * socket; during a reconnect, the next session sends it. Fails if the service has failed.
+   */
+  readonly flush: Effect.Effect<void, ReplicationError>
   readonly status: Effect.Effect<ReplicationStatus>
 }
 
@@ -136,6 +164,13 @@ export const ReplicationMetrics = {
   lagBytes: lagGauge,
   reconnects: reconnectsTotal
 } as const
+
+/** What `status` reports of the sessions; written by the session that starts, one at a time. */
+interface SessionInfo {
+  readonly sessions: number
+  readonly statusInterval: Duration.Duration
+  readonly walSenderTimeout: Duration.Duration | undefined
+}
 
 const defaultBufferSize = 1024
 /** The most messages decoded in one step of the reader (a socket chunk holds a few hundred). */
@@ -180,9 +215,6 @@ type Received =
     }
   | { readonly _tag: "Message"; readonly message: WalMessage }
 
-const fromResult = <A>(r: Result.Result<A, ReplicationError>): Effect.Effect<A, ReplicationError> =>
-  Result.isSuccess(r) ? Effect.succeed(r.success) : Effect.fail(r.failure)
-
 const attempt = <A>(f: () => A): Effect.Effect<A, ReplicationError> =>
   Effect.try({
     try: f,
@@ -197,44 +229,6 @@ const badMessage = (e: ProtocolError): ReplicationError =>
 
 const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n
 
-/** Checks what a session needs before streaming: wal_level, the slot (and where it stands), the publications. */
-const preflight = (conn: ConnectionShape, options: ReplicationOptions) =>
-  Effect.gen(function* () {
-    const walLevel = yield* conn
-      .query("SHOW wal_level")
-      .pipe(Effect.mapError((e) => fromConnectionError(e, "Reading wal_level")))
-    const level = walLevel[0]?.rows[0]?.[0]
-    if (level !== "logical") {
-      return yield* new ReplicationError({
-        reason: "WalLevel",
-        message: `The server runs with wal_level = ${level ?? "unknown"}; logical replication needs wal_level = logical. Set it in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart the server.`
-      })
-    }
-    const slot = yield* Slot.inspect(options.slot).pipe(Effect.provideService(Connection, conn))
-    if (Option.isNone(slot)) {
-      return yield* new ReplicationError({
-        reason: "SlotMissing",
-        message: `Replication slot "${options.slot}" does not exist. Create it first (Slot.create("${options.slot}"), or SELECT pg_create_logical_replication_slot('${options.slot}', 'pgoutput')).`
-      })
-    }
-    if (slot.value.slotType !== "logical" || slot.value.plugin !== "pgoutput") {
-      return yield* new ReplicationError({
-        reason: "InvalidOption",
-        message: `Replication slot "${options.slot}" is a ${slot.value.slotType} slot with plugin ${slot.value.plugin ?? "none"}; pgcdc needs a logical slot using pgoutput.`
-      })
-    }
-    for (const name of options.publications) {
-      const exists = yield* Publication.exists(name).pipe(Effect.provideService(Connection, conn))
-      if (!exists) {
-        return yield* new ReplicationError({
-          reason: "PublicationMissing",
-          message: `Publication "${name}" does not exist in database "${conn.config.database}". Create it (Publication.create, or CREATE PUBLICATION "${name}" FOR TABLE ...).`
-        })
-      }
-    }
-    return slot.value
-  })
-
 const make = (
   options: ReplicationOptions
 ): Effect.Effect<ReplicationShape, ReplicationError, Connection | Scope.Scope> =>
@@ -247,23 +241,34 @@ const make = (
           'The Connection must be a logical walsender session: set replication: "logical" in its ConnectionConfig.'
       })
     }
-    const resolved: ResolvedStart = yield* fromResult(resolve(first.serverVersion, options))
+    const resolved: ResolvedStart = yield* Effect.fromResult(resolve(first.serverVersion, options))
     // Fail fast on bad names, before anything is sent.
     yield* attempt(() => command(options, resolved, Lsn.zero))
-    const slot = yield* preflight(first, options)
+    const slot = yield* preflight(first, {
+      slot: options.slot,
+      publications: options.publications,
+      waitForSlot: options.waitForSlot !== undefined
+    })
     const start = options.startLsn ?? slot.confirmedFlushLsn ?? Lsn.zero
 
     const statusInterval = Duration.fromInputUnsafe(options.statusInterval ?? Duration.seconds(10))
+    const flushDelay = Duration.fromInputUnsafe(options.flushDelay ?? Duration.seconds(1))
     const stopTimeout = Duration.fromInputUnsafe(options.stopTimeout ?? Duration.seconds(10))
     const state = yield* Ref.make(Feedback.initial(start))
+    /** Written by the sessions (one at a time), read by `status` and the supervisor. */
+    const sessionInfo = yield* Ref.make<SessionInfo>({
+      sessions: 0,
+      statusInterval,
+      walSenderTimeout: undefined
+    })
+    // Outlives sessions: a commit or flush asked during a reconnect is served by the next session.
+    const signals = yield* Queue.unbounded<Signal, ReplicationError>()
     const endLsn = options.endLsn
     // Bounded in messages, not batches: a permit per received message the consumer has not decoded yet.
     const bufferSize = Math.max(1, Math.floor(options.bufferSize ?? defaultBufferSize))
     const slice = Math.min(bufferSize, maxSlice)
     const permits = yield* Semaphore.make(bufferSize)
     const queue = yield* Queue.unbounded<Received, ReplicationError | Cause.Done>()
-    let sessions = 0
-    let progressed = false
     // Shared by the reader (which retires older sessions when it reconnects) and the consumer's side (below); declared
     // before the reader's fiber starts.
     /** The session whose messages may be handed out; items of older sessions are dropped. */
@@ -278,39 +283,52 @@ const make = (
         for (const sql of sessionSettings) {
           yield* conn.query(sql).pipe(Effect.mapError((e) => fromConnectionError(e, sql)))
         }
+        const timeoutText = (yield* conn
+          .query("SHOW wal_sender_timeout")
+          .pipe(Effect.mapError((e) => fromConnectionError(e, "Reading wal_sender_timeout"))))[0]?.rows[0]?.[0]
+        const timeoutMillis =
+          timeoutText === null || timeoutText === undefined ? undefined : parseTimeSetting(timeoutText)
+        const interval = statusIntervalFor(statusInterval, timeoutMillis)
         // In one synchronous step: retire what older sessions queued and choose where this one starts. Restarting
         // at the end of the last transaction handed to the consumer (never before what it committed) means the
         // consumer is never handed a transaction older than one it already has: a resend of those would make an
         // idempotent consumer step back in time, and a crash in between would keep it there. Only the transaction
         // it was in the middle of comes again, after the Reconnected marker. The slot itself still only ever
         // learns committed LSNs.
-        const sessionNo = sessions
+        const sessionNo = (yield* Ref.get(sessionInfo)).sessions + 1
         const from = yield* Ref.modify(state, (s) => {
           liveSession = sessionNo
           return [Lsn.max(s.committed, handedOut), s] as const
         })
-        const copy = yield* conn
-          .copyBoth(command(options, resolved, from))
-          .pipe(Effect.mapError((e) => fromConnectionError(e, "START_REPLICATION")))
+        const copy = yield* conn.copyBoth(command(options, resolved, from)).pipe(
+          Effect.mapError((e) => fromConnectionError(e, "START_REPLICATION")),
+          // Who holds the slot decides what the supervisor does: our exiting walsender, or another consumer.
+          Effect.catchIf(
+            (e) => e.reason === "SlotActive",
+            (e) => Effect.flatMap(slotHolder(conn, options.slot, e), Effect.fail)
+          )
+        )
+        yield* Ref.set(sessionInfo, {
+          sessions: sessionNo,
+          statusInterval: interval,
+          walSenderTimeout: timeoutMillis === undefined ? undefined : Duration.millis(timeoutMillis)
+        })
         yield* Ref.update(state, (s) => Feedback.onSessionStart(s, from))
-        if (sessions > 1) {
-          const restart: WalMessage = { _tag: "Reconnected", walStart: from, walEnd: from, session: sessions }
+        if (sessionNo > 1) {
+          const restart: WalMessage = { _tag: "Reconnected", walStart: from, walEnd: from, session: sessionNo }
           // Without a permit: waiting here for the consumer would hold back the feedback fiber (one extra message
           // per session is the only cost).
           yield* Queue.offer(queue, { _tag: "Message", message: restart })
         }
         yield* Effect.annotateCurrentSpan({ "pgcdc.slot": options.slot, "pgcdc.start_lsn": Lsn.format(from) })
         const decoder = new WalDecoder(resolved)
-        const replyNow = yield* Queue.sliding<void>(1)
 
         const sendStatus = sendStatusUpdate(copy, state)
         yield* Effect.addFinalizer(() =>
           sendStatus.pipe(Effect.andThen(copy.done), Effect.timeout(stopTimeout), Effect.ignore)
         )
 
-        const feedback = Effect.forever(
-          Queue.take(replyNow).pipe(Effect.timeoutOption(statusInterval), Effect.andThen(sendStatus))
-        )
+        const feedback = feedbackLoop({ signals, interval, flushDelay, send: sendStatus })
 
         // The reader only frames: it decodes the CopyData envelope (XLogData header or keepalive), answers and records
         // keepalives, and queues the XLogData undecoded. The consumer decodes when it pulls, so a decoded row lives
@@ -395,13 +413,12 @@ const make = (
             queued++
             messages += count
           }
-          if (queued > 0) progressed = true
           let effect: Effect.Effect<void> = Metric.update(bytesTotal, bytes)
           if (!update.isEmpty || queued > 0) effect = Effect.andThen(Ref.update(state, applyUpdate), effect)
           // Every item holds a permit per XLogData (an end check without data, one); keepalives return theirs.
           if (messages < to - from) effect = Effect.andThen(effect, permits.release(to - from - messages))
           if (items.length > 0) effect = Effect.andThen(effect, Queue.offerAll(queue, items))
-          if (reply) effect = Effect.andThen(effect, Queue.offer(replyNow, undefined))
+          if (reply) effect = Effect.andThen(effect, Queue.offer(signals, replySignal))
           return Effect.asVoid(effect)
         }
 
@@ -444,85 +461,77 @@ const make = (
         return yield* Effect.raceFirst(reader, feedback)
       }).pipe(Effect.scoped, Effect.withSpan("Replication.session"))
 
-    const runOnce = Effect.suspend(() => {
-      progressed = false
-      sessions++
-      const conn =
-        sessions === 1
+    const supervisor = supervise({
+      slot: options.slot,
+      reconnect: options.reconnect ?? defaultReconnect,
+      waitForSlot: options.waitForSlot,
+      connect: (attempt) =>
+        attempt === 1
           ? Effect.succeed(first)
-          : Connection.make(first.config).pipe(Effect.mapError((e) => fromConnectionError(e, "Reconnecting")))
-      return Effect.scoped(Effect.flatMap(conn, session))
+          : Connection.make(first.config).pipe(Effect.mapError((e) => fromConnectionError(e))),
+      session,
+      progress: Effect.zipWith(Ref.get(sessionInfo), Ref.get(state), (info, s) => ({
+        sessions: info.sessions,
+        received: s.received
+      })),
+      reconnects: reconnectsTotal
     })
 
-    // A failure after the session received data restarts the schedule: only failures in a row count.
-    const runOrRestart = runOnce.pipe(
-      Effect.map(() => "ended" as const),
-      Effect.catchIf(
-        (e) => e.isRetryable && progressed,
-        (e) =>
-          Effect.logWarning(`Replication session ended (${e.message}); reconnecting`).pipe(
-            Effect.andThen(Metric.update(reconnectsTotal, 1)),
-            Effect.as("restart" as const)
-          )
-      )
-    )
-
-    const supervise = Effect.gen(function* () {
-      for (;;) {
-        const outcome = yield* runOrRestart.pipe(
-          Effect.tapError((e) =>
-            e.isRetryable
-              ? Effect.logWarning(`Replication session failed (${e.message}); retrying`).pipe(
-                  Effect.andThen(Metric.update(reconnectsTotal, 1))
-                )
-              : Effect.void
-          ),
-          Effect.retry({ schedule: options.reconnect ?? defaultReconnect, while: (e) => e.isRetryable })
-        )
-        if (outcome === "ended") return
-      }
-    })
-
-    yield* supervise.pipe(
+    // The stream fails with whatever ended the supervisor, defects and all: it never ends as if it had finished.
+    // Flushes still waiting fail with it.
+    yield* supervisor.pipe(
       Effect.onExit((exit) =>
-        exit._tag === "Success"
-          ? Queue.end(queue)
-          : Effect.flatMap(Effect.succeed(exit.cause), (cause) => {
-              const failure = cause.reasons.find((r) => r._tag === "Fail")
-              return failure !== undefined && failure._tag === "Fail"
-                ? Queue.fail(queue, failure.error)
-                : Queue.end(queue)
-            })
+        Effect.gen(function* () {
+          const cause = exit._tag === "Failure" ? exit.cause : Cause.die(new Error("the supervisor ended"))
+          yield* Queue.failCause(queue, cause)
+          const pending = yield* Queue.clear(signals)
+          yield* Queue.failCause(signals, cause)
+          for (const signal of pending) {
+            if (signal._tag === "Flush") yield* Deferred.failCause(signal.done, cause)
+          }
+        })
       ),
       Effect.forkScoped
     )
 
     const commit = (lsn: Lsn.Lsn): Effect.Effect<void, ReplicationError> =>
       Effect.flatMap(
-        Ref.modify(state, (s): readonly [Feedback.CommitBeyondReceived | undefined, Feedback.FeedbackState] => {
-          const r = Feedback.commit(s, lsn)
-          return Result.isSuccess(r) ? [undefined, r.success] : [r.failure, s]
+        Ref.modify(state, (s): readonly [Feedback.CommitBeyondReceived | boolean, Feedback.FeedbackState] => {
+          const r = Feedback.commitWithSignal(s, lsn)
+          return Result.isSuccess(r) ? [r.success[1], r.success[0]] : [r.failure, s]
         }),
         (refused) =>
-          refused === undefined
+          refused === false
             ? Effect.void
-            : Effect.fail(
-                new ReplicationError({
-                  reason: "CommitBeyondReceived",
-                  message: `Cannot commit ${Lsn.format(refused.lsn)}: nothing beyond ${Lsn.format(refused.received)} has been received. Commit the walStart (or Commit's endLsn) of a message you processed.`
-                })
-              )
+            : refused === true
+              ? Effect.asVoid(Queue.offer(signals, commitSignal))
+              : Effect.fail(
+                  new ReplicationError({
+                    reason: "CommitBeyondReceived",
+                    message: `Cannot commit ${Lsn.format(refused.lsn)}: nothing beyond ${Lsn.format(refused.received)} has been received. Commit the walStart (or Commit's endLsn) of a message you processed.`
+                  })
+                )
       )
 
-    const status = Effect.map(
+    const flush: Effect.Effect<void, ReplicationError> = Effect.suspend(() => {
+      const done = Deferred.makeUnsafe<void, ReplicationError>()
+      return Effect.flatMap(Queue.offer(signals, { _tag: "Flush", done }), (accepted) =>
+        accepted ? Deferred.await(done) : Effect.flatMap(Queue.take(signals), () => Deferred.await(done))
+      )
+    })
+
+    const status = Effect.zipWith(
       Ref.get(state),
-      (s): ReplicationStatus => ({
+      Ref.get(sessionInfo),
+      (s, info): ReplicationStatus => ({
         received: s.received,
         committed: s.committed,
         flushed: s.flushed,
         serverWalEnd: s.serverWalEnd,
         lagBytes: Feedback.lagBytes(s),
-        sessions
+        sessions: info.sessions,
+        statusInterval: info.statusInterval,
+        walSenderTimeout: info.walSenderTimeout
       })
     )
 
@@ -688,7 +697,7 @@ const make = (
       Effect.succeed(pullBatch)
     )
 
-    return { stream, batches, commit, status } satisfies ReplicationShape
+    return { stream, batches, commit, flush, status } satisfies ReplicationShape
   })
 
 /** Messages after which nothing of their transaction is left to send: a session may restart after them. */

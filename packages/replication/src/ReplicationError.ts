@@ -50,6 +50,8 @@ export class ReplicationError extends Schema.TaggedError<ReplicationError>()("Re
   code: OptionalString,
   detail: OptionalString,
   hint: OptionalString,
+  /** SlotActive: the process that holds the slot, when the server said. */
+  pid: Schema.optional(Schema.Number),
   /** Set when the reason alone does not decide (a "Connection" error takes it from its ConnectionError). */
   retryable: Schema.optional(Schema.Boolean),
   cause: Schema.optional(Schema.Defect())

@@ -9,7 +9,7 @@ import { assert, layer } from "@effect/vitest"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
 import { TestDatabase } from "@pgcdc/testing"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
-import { Effect, Metric, Option, Schedule, Stream } from "effect"
+import { Effect, Metric, Option, Stream } from "effect"
 import { Replication, ReplicationMetrics, type ReplicationOptions } from "../../src/Replication.ts"
 import * as Slot from "../../src/Slot.ts"
 import { commitLsn } from "../../src/WalMessage.ts"
@@ -310,15 +310,18 @@ for (const major of [18, 14] as const) {
             assert.include(e.message, "protoVersion 4")
           }
 
-          // A slot in use by another consumer: retryable, and reported once the reconnect schedule gives up.
+          // A slot in use by another consumer: the service fails at once, naming the process that holds it.
           const holder = yield* replicate(db, { slot: "s_cfg", publications: ["p_cfg"] })
           yield* exec(sql, ["INSERT INTO c VALUES (1)"])
           yield* takeTransactions(holder, 1)
-          const second = yield* replicate(db, { slot: "s_cfg", publications: ["p_cfg"], reconnect: Schedule.recurs(1) })
-          const active = yield* Effect.flip(Stream.runDrain(second.stream))
-          assert.strictEqual(active.reason, "SlotActive")
-          assert.isTrue(active.isRetryable)
-          assert.include(active.message, "Another process is consuming this slot")
+          const holderPid = Number(
+            yield* scalar(sql, "SELECT active_pid::text FROM pg_replication_slots WHERE slot_name = 's_cfg'")
+          )
+          const active = yield* Effect.flip(replicate(db, { slot: "s_cfg", publications: ["p_cfg"] }))
+          assert.strictEqual(active._tag === "ReplicationError" ? active.reason : active._tag, "SlotActive")
+          assert.strictEqual(active._tag === "ReplicationError" ? active.pid : undefined, holderPid)
+          assert.isFalse(active.isRetryable)
+          assert.include(active.message, `PID ${holderPid}`)
         }),
       30_000
     )

@@ -1,0 +1,88 @@
+/**
+ * What the service checks before its first session, so that a configuration mistake fails the layer with what to
+ * change instead of surfacing later as a failed stream: wal_level, the slot (exists, is a pgoutput logical slot,
+ * is not held by another process unless the caller waits for it), and every publication.
+ *
+ * It deliberately runs only queries: it creates nothing and starts no replication.
+ */
+import { Connection, type ConnectionShape } from "@pgcdc/connection"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Publication from "../Publication.ts"
+import { fromConnectionError, ReplicationError } from "../ReplicationError.ts"
+import * as Slot from "../Slot.ts"
+
+export interface PreflightOptions {
+  readonly slot: string
+  readonly publications: ReadonlyArray<string>
+  /** Whether a slot held by another process is waited for (by the supervisor) rather than an error. */
+  readonly waitForSlot: boolean
+}
+
+/** The error for a slot another process holds: what `Replication` fails with, unless told to wait. */
+export const slotActiveError = (slot: string, pid: number | null | undefined): ReplicationError =>
+  new ReplicationError({
+    reason: "SlotActive",
+    code: "55006",
+    pid: pid ?? undefined,
+    message: `Replication slot "${slot}" is in use by ${pid === null || pid === undefined ? "another process" : `the process with PID ${pid}`}: another consumer is streaming from it. Stop that consumer, use another slot, or set waitForSlot to take over when it stops.`,
+    retryable: false
+  })
+
+export const preflight = (conn: ConnectionShape, options: PreflightOptions) =>
+  Effect.gen(function* () {
+    const walLevel = yield* conn
+      .query("SHOW wal_level")
+      .pipe(Effect.mapError((e) => fromConnectionError(e, "Reading wal_level")))
+    const level = walLevel[0]?.rows[0]?.[0]
+    if (level !== "logical") {
+      return yield* new ReplicationError({
+        reason: "WalLevel",
+        message: `The server runs with wal_level = ${level ?? "unknown"}; logical replication needs wal_level = logical. Set it in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart the server.`
+      })
+    }
+    const slot = yield* Slot.inspect(options.slot).pipe(Effect.provideService(Connection, conn))
+    if (Option.isNone(slot)) {
+      return yield* new ReplicationError({
+        reason: "SlotMissing",
+        message: `Replication slot "${options.slot}" does not exist. Create it first (Slot.create("${options.slot}"), or SELECT pg_create_logical_replication_slot('${options.slot}', 'pgoutput')).`
+      })
+    }
+    if (slot.value.slotType !== "logical" || slot.value.plugin !== "pgoutput") {
+      return yield* new ReplicationError({
+        reason: "InvalidOption",
+        message: `Replication slot "${options.slot}" is a ${slot.value.slotType} slot with plugin ${slot.value.plugin ?? "none"}; pgcdc needs a logical slot using pgoutput.`
+      })
+    }
+    if (slot.value.active && !options.waitForSlot) {
+      return yield* slotActiveError(options.slot, slot.value.activePid)
+    }
+    for (const name of options.publications) {
+      const exists = yield* Publication.exists(name).pipe(Effect.provideService(Connection, conn))
+      if (!exists) {
+        return yield* new ReplicationError({
+          reason: "PublicationMissing",
+          message: `Publication "${name}" does not exist in database "${conn.config.database}". Create it (Publication.create, or CREATE PUBLICATION "${name}" FOR TABLE ...).`
+        })
+      }
+    }
+    return slot.value
+  })
+
+/**
+ * Who holds the slot now (after START_REPLICATION failed with 55006): a SlotActive error naming the PID, or, when
+ * the holder is already gone (or cannot be asked), a retryable one.
+ */
+export const slotHolder = (
+  conn: ConnectionShape,
+  slot: string,
+  failure: ReplicationError
+): Effect.Effect<ReplicationError> =>
+  Slot.inspect(slot).pipe(
+    Effect.provideService(Connection, conn),
+    Effect.map((info) => {
+      const pid = Option.isSome(info) ? info.value.activePid : null
+      return pid === null ? failure : slotActiveError(slot, pid)
+    }),
+    Effect.orElseSucceed(() => failure)
+  )
