@@ -13,6 +13,7 @@ import { execFileSync } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import { optionalPeers } from "@pgcdc/testing/OptionalPeers"
 import { beforeAll, describe, expect, it } from "vitest"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
@@ -121,5 +122,21 @@ describe("published packages", () => {
       }
     }
     expect(found.filter((entry) => !entry.endsWith(`@${effectVersion}`))).toEqual([])
+  })
+
+  it("@pgcdc/testing: embedded PostgreSQL and Testcontainers are optional peers, tested at the versions it names", () => {
+    const m = manifest("testing")
+    for (const [name, peer] of Object.entries(optionalPeers)) {
+      expect(m.dependencies?.[name], name).toBeUndefined()
+      expect(m.peerDependencies?.[name], name).toBe(peer.range)
+      expect(m.peerDependenciesMeta?.[name]?.optional, name).toBe(true)
+      // The workspace installs them, so its own tests get all five majors.
+      const dev = m.devDependencies?.[name]
+      expect(dev === peer.range || `^${dev}` === peer.range, `${name}: devDependency ${dev}, peer ${peer.range}`).toBe(
+        true
+      )
+      expect(peer.install).toBe(`${name}@${dev}`)
+    }
+    expect(keys(m.peerDependencies)).toEqual(["effect", ...Object.keys(optionalPeers)].sort())
   })
 })
