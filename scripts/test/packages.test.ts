@@ -15,6 +15,7 @@ import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { optionalPeers } from "@pgcdc/testing/OptionalPeers"
 import { beforeAll, describe, expect, it } from "vitest"
+import { withBuildLock } from "./support/buildLock.ts"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
 const packages = ["protocol", "connection", "replication", "testing"] as const
@@ -63,10 +64,12 @@ const importedPackages = (pkg: string): ReadonlyArray<string> => {
 const keys = (specs: Specs | undefined): ReadonlyArray<string> => Object.keys(specs ?? {}).sort()
 
 describe("published packages", () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     // Incremental: nearly free when the typecheck has already built everything (as .ci/run does first).
-    execFileSync(path.join(root, "node_modules/.bin/tsc"), ["-b"], { cwd: root, stdio: "inherit" })
-  }, 120_000)
+    await withBuildLock(async () =>
+      execFileSync(path.join(root, "node_modules/.bin/tsc"), ["-b"], { cwd: root, stdio: "inherit" })
+    )
+  }, 300_000)
 
   it.each(packages)("%s: the published exports are the built JavaScript and declarations", (pkg) => {
     const m = manifest(pkg)
