@@ -3,31 +3,73 @@
  * names compiled JavaScript and declarations that the build produces, the workspace's `pgcdc-build` condition
  * loads the same files, and those files load under plain Node with type stripping turned off, i.e. without a single
  * `.ts` module (Node refuses to strip types under node_modules, so a published package must not need it).
+ *
+ * And what each package asks its users to install: runtime dependencies and peers are exactly the packages its
+ * `src` imports, `effect` is a peer (one copy in the user's app) whose range starts at the version the workspace
+ * tests with, and every Effect package in the workspace is at that one version. (install.test.ts then installs the
+ * packed tarballs from the registry and runs them.)
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import { optionalPeers } from "@pgcdc/testing/OptionalPeers"
 import { beforeAll, describe, expect, it } from "vitest"
+import { withBuildLock } from "./support/buildLock.ts"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
 const packages = ["protocol", "connection", "replication", "testing"] as const
+
+type Specs = Readonly<Record<string, string>>
 
 interface Manifest {
   readonly name: string
   readonly files: ReadonlyArray<string>
   readonly exports: Record<string, Record<string, string>>
   readonly publishConfig: { readonly exports: Record<string, Record<string, string>> }
+  readonly dependencies?: Specs
+  readonly peerDependencies?: Specs
+  readonly peerDependenciesMeta?: Readonly<Record<string, { readonly optional?: boolean }>>
+  readonly devDependencies?: Specs
 }
 
-const manifest = (pkg: string): Manifest =>
-  JSON.parse(readFileSync(path.join(root, "packages", pkg, "package.json"), "utf8")) as Manifest
+const readManifest = (dir: string): Manifest =>
+  JSON.parse(readFileSync(path.join(root, dir, "package.json"), "utf8")) as Manifest
+const manifest = (pkg: string): Manifest => readManifest(path.join("packages", pkg))
+
+const sourceFiles = (dir: string): ReadonlyArray<string> =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name)
+    if (entry.isDirectory()) return sourceFiles(full)
+    return entry.name.endsWith(".ts") ? [full] : []
+  })
+
+/** The npm packages a package's src imports (statically, dynamically or for types), builtins and relatives aside. */
+const importedPackages = (pkg: string): ReadonlyArray<string> => {
+  const names = new Set<string>()
+  for (const file of sourceFiles(path.join(root, "packages", pkg, "src"))) {
+    // Doc comments show usage examples with import lines; they are not imports.
+    const code = readFileSync(file, "utf8")
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/^\s*\/\/.*$/gm, "")
+    for (const [, specifier] of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)"([^"]+)"/g)) {
+      if (specifier === undefined || specifier.startsWith(".") || specifier.startsWith("node:")) continue
+      const parts = specifier.split("/")
+      names.add(specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!)
+    }
+  }
+  return [...names].sort()
+}
+
+const keys = (specs: Specs | undefined): ReadonlyArray<string> => Object.keys(specs ?? {}).sort()
 
 describe("published packages", () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     // Incremental: nearly free when the typecheck has already built everything (as .ci/run does first).
-    execFileSync(path.join(root, "node_modules/.bin/tsc"), ["-b"], { cwd: root, stdio: "inherit" })
-  }, 120_000)
+    await withBuildLock(async () =>
+      execFileSync(path.join(root, "node_modules/.bin/tsc"), ["-b"], { cwd: root, stdio: "inherit" })
+    )
+  }, 300_000)
 
   it.each(packages)("%s: the published exports are the built JavaScript and declarations", (pkg) => {
     const m = manifest(pkg)
@@ -58,5 +100,46 @@ describe("published packages", () => {
     expect(exported["@pgcdc/connection"]).toEqual(expect.arrayContaining(["Connection", "ConnectionConfig"]))
     expect(exported["@pgcdc/replication"]).toEqual(expect.arrayContaining(["Replication", "WalMessage"]))
     expect(exported["@pgcdc/testing"]).toEqual(expect.arrayContaining(["FakePostgres", "TestDatabase"]))
+  })
+
+  const workspaceDirs = [".", ...packages.map((p) => `packages/${p}`), "examples/mirror", "examples/tail", "benchmarks"]
+  const effectVersion = readManifest(".").devDependencies!.effect!
+
+  it.each(packages)("%s: dependencies and peers are exactly what src imports; effect is a peer", (pkg) => {
+    const m = manifest(pkg)
+    expect([...new Set([...keys(m.dependencies), ...keys(m.peerDependencies)])].sort()).toEqual(importedPackages(pkg))
+    expect(m.dependencies?.effect).toBeUndefined()
+    expect(m.peerDependencies?.effect).toBe(`^${effectVersion}`)
+    expect(m.devDependencies?.effect).toBe(effectVersion)
+  })
+
+  it("every Effect package in the workspace is at one version", () => {
+    expect(effectVersion).toMatch(/^\d+\.\d+\.\d+$/)
+    const found: Array<string> = []
+    for (const dir of workspaceDirs) {
+      const m = readManifest(dir)
+      for (const specs of [m.dependencies, m.devDependencies]) {
+        for (const [name, spec] of Object.entries(specs ?? {})) {
+          if (name === "effect" || name.startsWith("@effect/")) found.push(`${dir}: ${name}@${spec}`)
+        }
+      }
+    }
+    expect(found.filter((entry) => !entry.endsWith(`@${effectVersion}`))).toEqual([])
+  })
+
+  it("@pgcdc/testing: embedded PostgreSQL and Testcontainers are optional peers, tested at the versions it names", () => {
+    const m = manifest("testing")
+    for (const [name, peer] of Object.entries(optionalPeers)) {
+      expect(m.dependencies?.[name], name).toBeUndefined()
+      expect(m.peerDependencies?.[name], name).toBe(peer.range)
+      expect(m.peerDependenciesMeta?.[name]?.optional, name).toBe(true)
+      // The workspace installs them, so its own tests get all five majors.
+      const dev = m.devDependencies?.[name]
+      expect(dev === peer.range || `^${dev}` === peer.range, `${name}: devDependency ${dev}, peer ${peer.range}`).toBe(
+        true
+      )
+      expect(peer.install).toBe(`${name}@${dev}`)
+    }
+    expect(keys(m.peerDependencies)).toEqual(["effect", ...Object.keys(optionalPeers)].sort())
   })
 })

@@ -9,7 +9,8 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { readFile } from "node:fs/promises"
 import { GenericContainer, Wait } from "testcontainers"
-import { baseSettings, type TestDatabaseInfo, TestDatabaseError, type TestDatabaseOptions } from "./TestDatabase.ts"
+import { baseSettings, type TestDatabaseInfo, type TestDatabaseOptions } from "./TestDatabase.ts"
+import { TestDatabaseError } from "./TestDatabaseError.ts"
 import { probeServer } from "./ServerProbe.ts"
 
 export const startContainer = (

@@ -16,7 +16,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { TestDatabaseError } from "./TestDatabase.ts"
+import { TestDatabaseError } from "./TestDatabaseError.ts"
 
 const exec = promisify(execFile)
 

@@ -7,7 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import pg from "pg"
-import { TestDatabaseError } from "./TestDatabase.ts"
+import { TestDatabaseError } from "./TestDatabaseError.ts"
 
 export interface ProbeTarget {
   readonly host: string

