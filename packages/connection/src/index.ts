@@ -10,7 +10,7 @@ export {
   type FieldDescription,
   type QueryResult
 } from "./Connection.ts"
-export type { CopyDataFrames } from "./CopyBoth.ts"
+export type { CopyDataFrames } from "./CopyDataPull.ts"
 export type { BackendKey } from "./Startup.ts"
 export {
   type ChannelBinding,
