@@ -124,12 +124,19 @@ describe("CopyTextCursor", () => {
       { inPlace: false, bytes: [0x61, 0x09, 0x62], end: 3 },
       { inPlace: true, bytes: [], end: 0 }
     ])
+    // text() reads the field again even after a column reader consumed it.
+    const again = new CopyTextCursor().reset(bytes("x\\ty\n"), 1)
+    again.next()
+    again.reader.pos = again.reader.end
+    expect(again.text()).toBe("x\ty")
+    expect(again.text()).toBe("x\ty")
     expect(() => row.next()).toThrowError(/after the last of 4 field/)
   })
 
   it("reports too few fields at the first missing one, after the fields that are there", () => {
     const row = new CopyTextCursor().reset(bytes("a\n"), 2)
     row.next()
+    expect(row.text()).toBe("a")
     expect(row.text()).toBe("a")
     expect(() => row.next()).toThrowError(/Truncated in CopyData.columnCount/)
   })

@@ -97,6 +97,8 @@ export class CopyTextCursor {
   private pos = 0
   /** Where the current field starts in `buf` (escaped or not), for error offsets. */
   private fieldStart = 0
+  /** Where the current field's unescaped bytes start in `reader.buf`. */
+  private valueStart = 0
   private escaped = false
   private fieldCount = 0
   private scratch = new Uint8Array(256)
@@ -176,12 +178,14 @@ export class CopyTextCursor {
     this.length = i - from
     this.reader.reset(buf, MESSAGE, this.rowStart, i)
     this.reader.pos = from
+    this.valueStart = from
     this.endField(i)
   }
 
-  /** The current field as text (strict UTF-8), or null for SQL NULL. */
+  /** The current field as text (strict UTF-8), or null for SQL NULL. Reads from the field's start each time. */
   text(): string | null {
     if (this.isNull) return null
+    this.reader.pos = this.valueStart
     if (!this.escaped) return readTextValue(this.reader, this.length)
     try {
       return readTextValue(this.reader, this.length)
@@ -234,6 +238,7 @@ export class CopyTextCursor {
     this.escaped = true
     this.length = o
     this.reader.reset(out, MESSAGE, 0, o)
+    this.valueStart = 0
     this.endField(i)
   }
 
@@ -246,7 +251,7 @@ export class CopyTextCursor {
   }
 
   private fail(reason: ProtocolErrorReason, field: string, at: number, detail: string): never {
-    const where = this.index >= 0 ? `column ${this.index + 1} of ${this.fieldCount}: ` : ""
+    const where = field === "columnValue" ? `column ${this.index + 1} of ${this.fieldCount}: ` : ""
     throw new ProtocolError({
       reason,
       messageName: MESSAGE,
