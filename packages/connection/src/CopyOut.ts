@@ -30,7 +30,7 @@ import * as Stream from "effect/Stream"
 import type { Backend } from "@pgcdc/protocol"
 import { type ConnectionError, closedError, protocolError } from "./ConnectionError.ts"
 import { CopyDataPull, type CopyDataFrames } from "./CopyDataPull.ts"
-import { collectResults, drive, type SessionHooks } from "./SimpleQuery.ts"
+import { collectResults, drive, isFatal, type SessionHooks } from "./SimpleQuery.ts"
 import { encodeOne, serverError, type Wire } from "./Wire.ts"
 
 export interface CopyOut {
@@ -125,7 +125,12 @@ export const startCopyOut = (
               return false
           }
         })
-      ).pipe(Effect.onInterrupt(() => session.recover(startProgress)))
+      ).pipe(
+        Effect.onInterrupt(() => session.recover(startProgress)),
+        // A FATAL error (the backend was terminated) is followed by the server closing the socket; the error says
+        // why, the "Closed" that follows does not.
+        Effect.catch((lost) => Effect.fail(startError !== undefined && isFatal(startError) ? startError : lost))
+      )
       if (response === undefined) {
         return yield* Effect.fail(startError ?? protocolError("The server did not start a COPY"))
       }

@@ -1,7 +1,8 @@
 /**
  * `copyOut` against a scripted peer, for the answers PostgreSQL does not give on demand: a server that never ends an
- * abandoned copy (the session is marked broken when the timeout passes, under TestClock, instead of hanging), and a
- * CopyBothResponse to a plain session (refused, the copy ended with our CopyDone, the session usable).
+ * abandoned copy (the session is marked broken when the timeout passes, under TestClock, instead of hanging), a
+ * CopyBothResponse to a plain session (refused, the copy ended with our CopyDone, the session usable), and a FATAL
+ * error before the copy starts (reported as itself, not as the closed socket that follows).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { encodeBackendToBytes, Framer, unsafeDecodeFrontend, unsafeDecodeStartup } from "@pgcdc/protocol"
@@ -124,6 +125,28 @@ describe("copyOut against a scripted peer", () => {
       assert.include(error.message, "CopyBothResponse")
       assert.strictEqual(copyDones, 1)
       assert.strictEqual((yield* conn.query("anything"))[0]!.command, "OK")
+    })
+  )
+
+  it.effect("a FATAL error before the copy starts is the error reported, not the closed socket after it", () =>
+    Effect.gen(function* () {
+      const port = yield* copyOutPeer({
+        query: (socket) =>
+          socket.end(
+            encodeBackendToBytes({
+              _tag: "ErrorResponse",
+              severity: "FATAL",
+              severityNonLocalized: "FATAL",
+              code: "57P01",
+              message: "terminating connection due to administrator command"
+            })
+          )
+      })
+      const conn = yield* Connection.make(config(port))
+      const error = yield* Effect.flip(Effect.scoped(conn.copyOut("COPY t TO STDOUT")))
+      assert.strictEqual(error.code, "57P01")
+      assert.isTrue(error.isRetryable)
+      assert.strictEqual((yield* Effect.flip(conn.query("SELECT 1"))).reason, "Closed")
     })
   )
 })
