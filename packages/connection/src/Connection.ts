@@ -6,6 +6,8 @@
  *   Interrupting the calling fiber sends a CancelRequest on a side connection and reads the session back to
  *   ReadyForQuery before the lock is released, so the next call starts clean.
  * - `copyBoth` starts a CopyBoth stream (START_REPLICATION) that holds the lock until its scope closes.
+ * - `copyOut` runs a `COPY ... TO STDOUT` whose rows are a Stream; it holds the lock until the copy has ended (read to
+ *   its end, failed, or cancelled because it was abandoned) or its scope closes, whichever comes first.
  * - When the scope closes, Terminate is sent and the socket closed.
  *
  * A session whose protocol state is lost (bytes that are not PostgreSQL, a dropped socket, a copy that would not
@@ -17,19 +19,21 @@ import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import { sendCancel } from "./Cancel.ts"
 import { type ConnectionConfig, describe, fromEnv } from "./ConnectionConfig.ts"
 import { ConnectionError, closedError } from "./ConnectionError.ts"
 import { type CopyBoth, startCopyBoth } from "./CopyBoth.ts"
+import { type CopyOut, startCopyOut } from "./CopyOut.ts"
 import { parseServerVersion } from "./ServerVersion.ts"
 import { collectResults, discardUntilReady, type QueryResult, type SessionHooks } from "./SimpleQuery.ts"
 import { type BackendKey, openSession } from "./Startup.ts"
 import { encodeOne } from "./Wire.ts"
 
-export type { CopyBoth, QueryResult, BackendKey }
+export type { CopyBoth, CopyOut, QueryResult, BackendKey }
 export type FieldDescription = Backend.FieldDescription
 
 export interface ConnectionShape {
@@ -45,6 +49,12 @@ export interface ConnectionShape {
   readonly query: (sql: string) => Effect.Effect<ReadonlyArray<QueryResult>, ConnectionError>
   /** Runs a command that answers CopyBothResponse (START_REPLICATION); the scope ends the copy (CopyDone). */
   readonly copyBoth: (sql: string) => Effect.Effect<CopyBoth, ConnectionError, Scope.Scope>
+  /**
+   * Runs one `COPY ... TO STDOUT` statement: answers once the server has started the copy (anything else fails here,
+   * the session staying usable), with the rows as a Stream of CopyData payloads and the `COPY n` count. Closing the
+   * scope (or stopping the stream) before the copy's end cancels it on the server.
+   */
+  readonly copyOut: (sql: string) => Effect.Effect<CopyOut, ConnectionError, Scope.Scope>
 }
 
 /** How long an interrupted query may take to come back to ReadyForQuery after the CancelRequest. */
@@ -88,11 +98,14 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
     const breakOnClosed = <A, R>(self: Effect.Effect<A, ConnectionError, R>): Effect.Effect<A, ConnectionError, R> =>
       Effect.tapError(self, (e) => (e.reason === "Closed" ? markBroken(e) : Effect.void))
 
+    /** Best effort: asks the server to cancel what this session runs. */
+    const cancel = backendKey === undefined ? Effect.void : sendCancel(config, backendKey)
+
     const recoverAfterInterrupt = (progress: { ready: boolean }) =>
       Effect.gen(function* () {
         // Interrupted after ReadyForQuery was read (while logging notices, say): the session is already idle.
         if (progress.ready) return
-        if (backendKey !== undefined) yield* sendCancel(config, backendKey)
+        yield* cancel
         yield* discardUntilReady(wire, hooks).pipe(
           Effect.interruptible,
           Effect.timeoutOrElse({
@@ -129,6 +142,15 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
       return yield* startCopyBoth(wire, hooks, sql)
     })
 
+    const copyOut = Effect.fn("Connection.copyOut")(function* (sql: string) {
+      // The lock lives in a scope of its own, so that the copy can give it back as soon as it has ended.
+      const held = yield* Scope.fork(yield* Effect.scope)
+      const release = Scope.close(held, Exit.void)
+      yield* lock.takeScoped(1).pipe(Scope.provide(held))
+      yield* usable.pipe(Effect.onError(() => release))
+      return yield* startCopyOut({ wire, hooks, cancel, recover: recoverAfterInterrupt, release }, sql)
+    })
+
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() =>
         broken === undefined && !wire.transport.destroyed ? wire.transport.end(terminate) : Effect.void
@@ -151,6 +173,7 @@ const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, Connecti
       backendKey,
       tls: session.tls,
       query,
-      copyBoth
+      copyBoth,
+      copyOut
     } satisfies ConnectionShape
   }).pipe(Effect.withSpan("Connection.make", { attributes: { "db.connection": describe(config) } }))

@@ -2,14 +2,8 @@
  * CopyBoth mode (START_REPLICATION): a Stream of the server's CopyData payloads, `send` for ours, `done` for our
  * CopyDone, and a scope that ends the copy cleanly if the caller did not.
  *
- * Hot path: one pull reads one socket chunk (everything Node has buffered) and emits all the CopyData payloads in it
- * as one batch, walking the framer synchronously; there is no Effect, no decode and no allocation per message
- * beyond the payload view (`messages`), or none at all (`frames`: offsets into the chunk). Payloads lie in the
- * received chunk (or in the framer's fresh buffer for a message that spanned chunks): neither is ever written again,
- * so a view or an offset stays valid for as long as it is kept.
- *
- * Backpressure: nothing reads the socket unless the stream is pulled. While the consumer does not pull, Node's
- * readable buffer fills to its high-water mark, Node stops reading, and TCP flow control stops the server.
+ * Reading is `CopyDataPull`'s hot loop (one pull per socket chunk, every payload in it as offsets, backpressure by not
+ * pulling); `messages` adds one view per payload for consumers that want them.
  *
  * It deliberately does not interpret payloads (XLogData, keepalives): that is `@pgcdc/protocol`'s `decodeReplication`.
  */
@@ -20,21 +14,10 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
-import type { Backend } from "@pgcdc/protocol"
 import { type ConnectionError, closedError, protocolError } from "./ConnectionError.ts"
+import { CopyDataPull, type CopyDataFrames } from "./CopyDataPull.ts"
 import { drive, type SessionHooks } from "./SimpleQuery.ts"
-import { encodeOne, logNotice, serverError, toConnectionError, type Wire } from "./Wire.ts"
-
-/**
- * The CopyData payloads of one read, without an object per payload: payload `i` is `buffers[i]` from `starts[i]`
- * to `ends[i]` (`buffers` repeats the same chunk for every payload that lies in it). Never empty. The bytes are never
- * written again.
- */
-export interface CopyDataFrames {
-  readonly buffers: ReadonlyArray<Uint8Array>
-  readonly starts: ReadonlyArray<number>
-  readonly ends: ReadonlyArray<number>
-}
+import { encodeOne, serverError, type Wire } from "./Wire.ts"
 
 export interface CopyBoth {
   /**
@@ -54,7 +37,6 @@ export interface CopyBoth {
   readonly done: Effect.Effect<void, ConnectionError>
 }
 
-const COPY_DATA = 0x64
 // A COPY IN/OUT has nothing to do with replication; fail it so the server returns to ReadyForQuery.
 const copyFailBytes = encodeOne({ _tag: "CopyFail", message: "pgcdc copyBoth() does not support this COPY" })
 const finishTimeout = Duration.seconds(10)
@@ -113,90 +95,24 @@ export const startCopyBoth = (
     }
 
     const readLock = yield* Semaphore.make(1)
-    let serverDone = false
+    const reader = new CopyDataPull(wire, hooks, {
+      name: "CopyBoth",
+      // A walsender that is caught up when the server shuts down ends the copy this way and exits (walsender.c,
+      // WalSndDone): the session is over, as if the socket had closed.
+      endedWithoutCopyDone: (commandTag) =>
+        closedError(
+          `The server ended the copy with CommandComplete "${commandTag}" and no CopyDone: its walsender is exiting, as it does when the server shuts down or restarts`
+        )
+    })
     let clientDone = false
     let finished = false
-    let failure: ConnectionError | undefined
-    /** The server ended the copy with CommandComplete and is exiting: the session cannot be used again. */
-    let exited = false
-    const notices: Array<Backend.NoticeResponse> = []
 
-    const logNotices = Effect.suspend(() => Effect.forEach(notices.splice(0), logNotice, { discard: true }))
-
-    const pullBatch: Effect.Effect<readonly [CopyDataFrames], ConnectionError | Cause.Done> = Effect.suspend(() => {
-      if (failure !== undefined) return Effect.fail(failure)
-      if (serverDone || finished) return Cause.done()
-      const buffers: Array<Uint8Array> = []
-      const starts: Array<number> = []
-      const ends: Array<number> = []
-      const framer = wire.framer
-      try {
-        for (;;) {
-          while (wire.nextFrame()) {
-            if (framer.type === COPY_DATA) {
-              buffers.push(framer.buf)
-              starts.push(framer.bodyStart)
-              ends.push(framer.end)
-              continue
-            }
-            const msg = wire.decodeFrame()
-            if (msg._tag === "CopyDone") {
-              serverDone = true
-              break
-            } else if (msg._tag === "ErrorResponse") {
-              // The server has left copy mode; ReadyForQuery follows and a CopyDone from us would be noise.
-              failure = serverError(msg)
-              clientDone = true
-              break
-            } else if (msg._tag === "NoticeResponse") {
-              notices.push(msg)
-            } else if (msg._tag === "ParameterStatus") {
-              hooks.onParameter(msg.name, msg.value)
-            } else if (msg._tag === "CommandComplete") {
-              // A walsender that is caught up when the server shuts down ends the copy this way, without CopyDone,
-              // and exits (walsender.c, WalSndDone): the session is over, as if the socket had closed. What came
-              // before it is still delivered.
-              failure = closedError(
-                `The server ended the copy with CommandComplete "${msg.commandTag}" and no CopyDone: its walsender is exiting, as it does when the server shuts down or restarts`
-              )
-              finished = true
-              exited = true
-              break
-            } else {
-              throw protocolError(`Unexpected ${msg._tag} inside a CopyBoth stream`)
-            }
-          }
-          if (buffers.length > 0 || serverDone || failure !== undefined) break
-          const chunk = wire.transport.readAvailable()
-          if (chunk === undefined) break
-          framer.push(chunk)
-        }
-      } catch (e) {
-        const fatal = toConnectionError(e)
-        failure = fatal
-        return Effect.andThen(onBroken(fatal), Effect.fail(fatal))
-      }
-      // Once: every later pull fails at its first line.
-      if (exited && failure !== undefined) return Effect.andThen(onBroken(failure), emitOrRead(buffers, starts, ends))
-      return emitOrRead(buffers, starts, ends)
+    // After `done` the session may already serve other queries: the stream must not read from it any more.
+    const pullBatch = Effect.suspend(() => {
+      if (!finished) return reader.pull
+      const failure = reader.failure
+      return failure === undefined ? Cause.done() : Effect.fail(failure)
     })
-
-    /** Hands out what one pull framed; with nothing framed, reports the end or waits for the socket and pulls again. */
-    const emitOrRead = (
-      buffers: Array<Uint8Array>,
-      starts: Array<number>,
-      ends: Array<number>
-    ): Effect.Effect<readonly [CopyDataFrames], ConnectionError | Cause.Done> => {
-      const emit: Effect.Effect<readonly [CopyDataFrames], ConnectionError | Cause.Done> =
-        buffers.length > 0
-          ? Effect.succeed([{ buffers, starts, ends }] as const)
-          : failure !== undefined
-            ? Effect.fail(failure)
-            : serverDone
-              ? Cause.done()
-              : Effect.flatMap(Effect.tapError(wire.fill, onBroken), () => pullBatch)
-      return notices.length > 0 ? Effect.andThen(logNotices, emit) : emit
-    }
 
     const pull = readLock.withPermit(pullBatch)
 
@@ -209,7 +125,6 @@ export const startCopyBoth = (
           case "CopyData":
             return false
           case "CopyDone":
-            serverDone = true
             return false
           case "ErrorResponse":
             error ??= serverError(msg)
@@ -225,7 +140,8 @@ export const startCopyBoth = (
     })
 
     const sendCopyDone = Effect.suspend(() => {
-      if (clientDone) return Effect.void
+      // After the server's ErrorResponse it has left copy mode: a CopyDone from us would be noise.
+      if (clientDone || reader.serverError !== undefined) return Effect.void
       clientDone = true
       return wire.send({ _tag: "CopyDone" })
     })
@@ -251,8 +167,8 @@ export const startCopyBoth = (
         Effect.suspend(() =>
           // The server ended the copy with an error (say 57P01, the walsender was terminated): a send racing with
           // the stream reports that error, as the stream does, not a protocol misuse that hides whether a retry helps.
-          failure !== undefined
-            ? Effect.fail(failure)
+          reader.failure !== undefined
+            ? Effect.fail(reader.failure)
             : clientDone || finished
               ? Effect.fail(protocolError("CopyData after CopyDone: the copy is over"))
               : wire

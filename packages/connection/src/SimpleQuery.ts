@@ -138,7 +138,8 @@ export const collectResults = (
     )
   })
 
-const isFatal = (e: ConnectionError): boolean =>
+/** Whether a server error ends the session (FATAL, PANIC): the server closes the socket after it. */
+export const isFatal = (e: ConnectionError): boolean =>
   e.severityNonLocalized === "FATAL" ||
   e.severityNonLocalized === "PANIC" ||
   e.severity === "FATAL" ||

@@ -1,16 +1,18 @@
 /**
  * @pgcdc/connection: one PostgreSQL session (normal or walsender) as a scoped Effect service: TCP or Unix socket,
  * TLS with libpq's sslmode semantics, trust/password/MD5/SCRAM-SHA-256(-PLUS) authentication, simple queries,
- * CopyBoth, cancellation and clean close. Configuration from explicit options, a libpq URL or the PG* variables.
+ * CopyBoth, COPY ... TO STDOUT (CopyOut), cancellation and clean close. Configuration from explicit options, a libpq
+ * URL or the PG* variables.
  */
 export {
   Connection,
   type ConnectionShape,
   type CopyBoth,
+  type CopyOut,
   type FieldDescription,
   type QueryResult
 } from "./Connection.ts"
-export type { CopyDataFrames } from "./CopyBoth.ts"
+export type { CopyDataFrames } from "./CopyDataPull.ts"
 export type { BackendKey } from "./Startup.ts"
 export {
   type ChannelBinding,

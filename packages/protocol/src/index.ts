@@ -7,6 +7,7 @@ export { ProtocolError, type ProtocolErrorReason, isProtocolError } from "./Prot
 export { Reader } from "./Reader.ts"
 export { Writer } from "./Writer.ts"
 export * as PgTime from "./PgTime.ts"
+export { CopyTextCursor, decodeCopyTextRow, unsafeDecodeCopyTextRow } from "./copy/CopyTextRow.ts"
 export * from "./replication/ReplicationMessage.ts"
 export * from "./replication/ReplicationSchema.ts"
 export * from "./pgoutput/TupleData.ts"
