@@ -48,7 +48,7 @@ const program = Effect.gen(function* () {
           break
         case "Commit":
           commits++
-          last = WalMessage.commitLsn(message)
+          last = WalMessage.lsnToConfirm(message)
           break
         default:
           break

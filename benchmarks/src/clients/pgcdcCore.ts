@@ -4,13 +4,13 @@
  * `WalDecoder` (pgoutput message, relation cache, every value decoded losslessly into a row by column name).
  *
  * It does what the Replication service does per message, without the service's fibers: each transaction's commit
- * LSN is recorded as the flush position (`commitLsn`) and reported when the server asks for a reply. Measures from
+ * LSN is recorded as the flush position (`lsnToConfirm`) and reported when the server asks for a reply. Measures from
  * just before START_REPLICATION is sent to the end marker.
  */
 import { Connection, type ConnectionError } from "@pgcdc/connection"
 import { encodeReplicationToBytes, Lsn, unsafeDecodeReplication } from "@pgcdc/protocol"
 import { WalDecoder } from "@pgcdc/replication/WalDecoder"
-import { commitLsn } from "@pgcdc/replication/WalMessage"
+import { lsnToConfirm } from "@pgcdc/replication/WalMessage"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -71,7 +71,7 @@ const program = Effect.gen(function* () {
           break
         case "Commit":
           commits++
-          flushed = Lsn.max(flushed, commitLsn(message))
+          flushed = Lsn.max(flushed, lsnToConfirm(message))
           break
         default:
           break

@@ -43,7 +43,7 @@ const program = Effect.gen(function* () {
         return Effect.void
       case "Commit":
         commits++
-        return replication.commit(WalMessage.commitLsn(message))
+        return replication.commit(WalMessage.lsnToConfirm(message))
       default:
         return Effect.void
     }

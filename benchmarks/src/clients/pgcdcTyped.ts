@@ -57,7 +57,7 @@ const program = Effect.gen(function* () {
         }
         case "Commit":
           commits++
-          return replication.commit(WalMessage.commitLsn(message))
+          return replication.commit(WalMessage.lsnToConfirm(message))
         default:
           return Effect.void
       }

@@ -101,7 +101,7 @@ export const apply = (state: MirrorState, message: WalMessageType): Lsn.Lsn | un
     case "Commit": {
       state.inTransaction = false
       state.transactions++
-      const lsn = WalMessage.commitLsn(message)
+      const lsn = WalMessage.lsnToConfirm(message)
       state.applied = Lsn.max(state.applied, lsn)
       return lsn
     }

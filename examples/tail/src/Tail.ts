@@ -14,7 +14,7 @@
  */
 import { Connection, ConnectionConfig, type ConnectionError } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
-import { Replication, type ReplicationError, Slot, WalMessage, type WalMessageType } from "@pgcdc/replication"
+import { Replication, type ReplicationError, Slot, Transactions } from "@pgcdc/replication"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -44,26 +44,6 @@ export interface TailSummary {
   /** The last LSN committed (the slot's confirmed position once the server has our last status update). */
   readonly committed: Lsn.Lsn
 }
-
-/** Whether a message starts something that commits after `end` (a transaction, or a message outside one). */
-const beyond = (message: WalMessageType, end: Lsn.Lsn): boolean => {
-  switch (message._tag) {
-    case "Begin":
-      return message.finalLsn > end
-    case "BeginPrepare":
-      return message.prepareLsn > end
-    case "Message":
-      return !message.transactional && message.walStart > end
-    default:
-      return false
-  }
-}
-
-const endsTransaction = (message: WalMessageType): boolean =>
-  message._tag === "Commit" ||
-  message._tag === "Prepare" ||
-  message._tag === "CommitPrepared" ||
-  message._tag === "RollbackPrepared"
 
 /** "X/Y" → Lsn, with an error naming the option. */
 export const parseLsn = (text: string, option: string): Effect.Effect<Lsn.Lsn, TailError> => {
@@ -112,36 +92,23 @@ export const run = <E>(
       slot: options.slot,
       publications: options.publications,
       startLsn: options.startLsn,
+      // The service ends the stream before the first transaction that commits after it, or once the server is past
+      // it with no transaction open.
+      endLsn: options.endLsn,
       messages: options.messages,
       statusInterval: "1 second"
     }).pipe(Effect.provideService(Connection, conn))
-    const end = options.endLsn
     let lines = 0
-    let inTransaction = false
-    const printed = replication.stream.pipe(
-      Stream.takeWhile((message) => end === undefined || !beyond(message, end)),
+    yield* replication.stream.pipe(
       Stream.runForEach((message) =>
         Effect.uninterruptible(
           Effect.andThen(write(toJsonLine(message)), () => {
             lines++
-            if (message._tag === "Begin" || message._tag === "BeginPrepare") inTransaction = true
-            if (endsTransaction(message)) inTransaction = false
-            return replication.commit(WalMessage.commitLsn(message))
+            return Transactions.acknowledge(replication, message)
           })
         )
       )
     )
-    // No transaction may come after `end`: then the stream is done once the server has decoded past it and
-    // everything received is written and committed.
-    const idlePastEnd = (limit: Lsn.Lsn) =>
-      Effect.gen(function* () {
-        for (;;) {
-          const s = yield* replication.status
-          if (s.serverWalEnd >= limit && s.committed >= s.received && !inTransaction) return
-          yield* Effect.sleep("100 millis")
-        }
-      })
-    yield* end === undefined ? printed : Effect.raceFirst(printed, idlePastEnd(end))
     // Closing the scope sends a last status update with the committed position, then ends the copy.
     const status = yield* replication.status
     return { lines, committed: status.committed } satisfies TailSummary

@@ -58,7 +58,7 @@ import { parseTimeSetting, statusIntervalFor } from "./internal/walSenderTimeout
 import { fromConnectionError, ReplicationError } from "./ReplicationError.ts"
 import { command, type ResolvedStart, resolve, type StartOptions } from "./StartOptions.ts"
 import { WalDecoder } from "./WalDecoder.ts"
-import { commitLsn, type WalMessage } from "./WalMessage.ts"
+import { endsTransaction, isBeyond, lsnToConfirm, type WalMessage } from "./WalMessage.ts"
 
 export interface ReplicationOptions extends StartOptions {
   /** Where to start; default the slot's confirmed_flush_lsn (where the last consumer committed). */
@@ -629,7 +629,7 @@ const make = (
           else throw e
           return undefined
         }
-        if (endLsn !== undefined && beyondEnd(wal, endLsn)) {
+        if (endLsn !== undefined && isBeyond(wal, endLsn)) {
           // Past the end: the consumer's stream ends, but the session (and its feedback fiber) stays until the
           // scope closes, so the final status update carries what the consumer commits after this.
           finished = Cause.done()
@@ -638,7 +638,7 @@ const make = (
         position++
         left--
         if (wal.walStart !== Lsn.zero) lastData = wal.walStart
-        if (endsTransaction(wal)) handedOut = Lsn.max(handedOut, commitLsn(wal))
+        if (endsTransaction(wal)) handedOut = Lsn.max(handedOut, lsnToConfirm(wal) ?? wal.walStart)
         delivered++
         return wal
       }
@@ -699,43 +699,6 @@ const make = (
 
     return { stream, batches, commit, flush, status } satisfies ReplicationShape
   })
-
-/** Messages after which nothing of their transaction is left to send: a session may restart after them. */
-const endsTransaction = (m: WalMessage): boolean => {
-  switch (m._tag) {
-    case "Commit":
-    case "StreamCommit":
-    case "Prepare":
-    case "StreamPrepare":
-    case "CommitPrepared":
-    case "RollbackPrepared":
-      return true
-    default:
-      return false
-  }
-}
-
-/** Whether a message lies past `endLsn`: transactions by their commit LSN, everything else by its position. */
-const beyondEnd = (m: WalMessage, end: Lsn.Lsn): boolean => {
-  switch (m._tag) {
-    case "Begin":
-      return m.finalLsn > end
-    case "BeginPrepare":
-      return m.prepareLsn > end
-    case "Insert":
-    case "Update":
-    case "Delete":
-    case "Truncate":
-    case "Relation":
-    case "Type":
-    case "Commit":
-    case "Origin":
-      // Inside a transaction already admitted by its Begin.
-      return false
-    default:
-      return m.walStart > end
-  }
-}
 
 const sendStatusUpdate = (copy: CopyBoth, state: Ref.Ref<Feedback.FeedbackState>) =>
   Effect.gen(function* () {

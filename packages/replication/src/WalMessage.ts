@@ -7,6 +7,12 @@
  * Messages other than row changes and Relation are passed through unchanged with the position added.
  */
 import { Lsn, type Pgoutput, type PgoutputMessage, type ReplicaIdentity, type UnchangedToast } from "@pgcdc/protocol"
+import type {
+  PreparedTransaction,
+  Transaction,
+  TransactionElement,
+  TransactionEvent
+} from "./transactions/TransactionEvent.ts"
 import type { PgValue } from "./values/PgValue.ts"
 
 /** Where the message sits in the WAL (from its XLogData header). */
@@ -108,29 +114,119 @@ export type WalMessage = Insert | Update | Delete | Truncate | Relation | Passth
 
 export type WalMessageTag = WalMessage["_tag"]
 
+type Of<T extends WalMessageTag> = Extract<WalMessage, { readonly _tag: T }>
+
 /** Narrow by tag: `WalMessage.is("Commit")(message)`. */
 export const is =
   <T extends WalMessageTag>(tag: T) =>
-  (message: WalMessage): message is Extract<WalMessage, { readonly _tag: T }> =>
+  (message: WalMessage): message is Of<T> =>
     message._tag === tag
 
 /**
- * The LSN that confirms a message once it and everything before it are processed: the end LSN for messages that
- * end a transaction (Commit, StreamCommit, Prepare, StreamPrepare, CommitPrepared, RollbackPrepared), otherwise
- * `walStart`. Committing a mid-transaction LSN is safe but makes the server resend the whole transaction on resume.
+ * What each kind of message means for a consumer, in one table: a new kind of message does not compile until every
+ * rule has decided about it.
  */
-export const commitLsn = (message: WalMessage): Lsn.Lsn => {
-  switch (message._tag) {
-    case "Commit":
-    case "StreamCommit":
-    case "Prepare":
-    case "StreamPrepare":
-    case "CommitPrepared":
-      return Lsn.max(message.endLsn, message.walStart)
-    case "RollbackPrepared":
-      return Lsn.max(message.rollbackEndLsn, message.walStart)
+interface Rule<T extends WalMessageTag> {
+  /**
+   * After it nothing of its transaction is left to send (the transaction was committed, prepared or decided): a new
+   * session may start after it without splitting a transaction.
+   */
+  readonly endsTransaction: boolean
+  /**
+   * The LSN to pass to `commit` once it and everything before it are processed: the end of the commit (prepare,
+   * decision) record for messages that end a transaction, the position of a message that stands alone (a
+   * non-transactional logical message, the abort of a whole streamed transaction); undefined in the middle of a
+   * transaction, where confirming would gain nothing (the server sends a transaction again from its start).
+   */
+  readonly lsnToConfirm: (m: Of<T>) => Lsn.Lsn | undefined
+  /** Whether it lies past `end` (the service's `endLsn`): transactions by their commit LSN, by their Begin. */
+  readonly beyond: (m: Of<T>, end: Lsn.Lsn) => boolean
+}
+
+const inside = (): undefined => undefined
+const never = (): boolean => false
+const byPosition = (m: WalMessage, end: Lsn.Lsn): boolean => m.walStart > end
+const endOf =
+  <T extends WalMessageTag>(endLsn: (m: Of<T>) => Lsn.Lsn) =>
+  (m: Of<T>): Lsn.Lsn =>
+    Lsn.max(endLsn(m), m.walStart)
+
+const rules: { readonly [T in WalMessageTag]: Rule<T> } = {
+  Begin: { endsTransaction: false, lsnToConfirm: inside, beyond: (m, end) => m.finalLsn > end },
+  BeginPrepare: { endsTransaction: false, lsnToConfirm: inside, beyond: (m, end) => m.prepareLsn > end },
+  // Inside a transaction already admitted (or not) by its Begin.
+  Insert: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  Update: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  Delete: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  Truncate: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  Relation: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  Type: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  Origin: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  Commit: { endsTransaction: true, lsnToConfirm: endOf((m) => m.endLsn), beyond: never },
+  Message: {
+    endsTransaction: false,
+    lsnToConfirm: (m) => (m.transactional ? undefined : m.walStart),
+    beyond: (m, end) => !m.transactional && m.walStart > end
+  },
+  StreamStart: { endsTransaction: false, lsnToConfirm: inside, beyond: byPosition },
+  StreamStop: { endsTransaction: false, lsnToConfirm: inside, beyond: byPosition },
+  StreamCommit: { endsTransaction: true, lsnToConfirm: endOf((m) => m.endLsn), beyond: byPosition },
+  StreamPrepare: { endsTransaction: true, lsnToConfirm: endOf((m) => m.endLsn), beyond: byPosition },
+  // The abort of a whole streamed transaction has nothing to apply, only a position that lets an idle slot advance.
+  StreamAbort: {
+    endsTransaction: false,
+    lsnToConfirm: (m) => (m.subXid === m.xid ? m.walStart : undefined),
+    beyond: byPosition
+  },
+  Prepare: { endsTransaction: true, lsnToConfirm: endOf((m) => m.endLsn), beyond: never },
+  CommitPrepared: { endsTransaction: true, lsnToConfirm: endOf((m) => m.endLsn), beyond: byPosition },
+  RollbackPrepared: { endsTransaction: true, lsnToConfirm: endOf((m) => m.rollbackEndLsn), beyond: byPosition },
+  Reconnected: { endsTransaction: false, lsnToConfirm: inside, beyond: never }
+}
+
+const ruleOf = <T extends WalMessageTag>(m: Of<T>): Rule<T> => rules[m._tag as T]
+
+/** Whether nothing of the message's transaction is left to send after it (see `Rule.endsTransaction`). */
+export const endsTransaction = (m: WalMessage): boolean => rules[m._tag].endsTransaction
+
+/** Whether the message lies past `end`: a transaction by the commit LSN its Begin announces, the rest by position. */
+export const isBeyond = (m: WalMessage, end: Lsn.Lsn): boolean => ruleOf(m).beyond(m, end)
+
+/** Messages whose `lsnToConfirm` is always defined: those that end a transaction. */
+export type TransactionEnd =
+  | Of<"Commit">
+  | Of<"StreamCommit">
+  | Of<"Prepare">
+  | Of<"StreamPrepare">
+  | Of<"CommitPrepared">
+  | Of<"RollbackPrepared">
+
+/**
+ * The one answer to "which LSN do I pass to `commit`" once something is durably processed: a WAL message, an element
+ * of `Transactions.transactions` or an event of `Transactions.events`. Defined for whatever ends a transaction (a
+ * Commit, a whole transaction, a prepared one, a decision) or stands alone; undefined in the middle of a transaction.
+ * Committing less often only means more duplicates after a crash, never a gap; never commit for work not done.
+ */
+export function lsnToConfirm(processed: TransactionEnd | Transaction | PreparedTransaction): Lsn.Lsn
+export function lsnToConfirm(processed: WalMessage | TransactionElement | TransactionEvent): Lsn.Lsn | undefined
+export function lsnToConfirm(processed: WalMessage | TransactionElement | TransactionEvent): Lsn.Lsn | undefined {
+  switch (processed._tag) {
+    case "Transaction":
+    case "PreparedTransaction":
+    case "TransactionCommit":
+    case "TransactionPrepare":
+      return ruleOf(processed.end).lsnToConfirm(processed.end)
+    case "TransactionAbort":
+      return processed.final && processed.abort !== undefined
+        ? ruleOf(processed.abort).lsnToConfirm(processed.abort)
+        : undefined
+    case "TransactionBegin":
+    case "TransactionChange":
+    case "TransactionInterrupted":
+      return undefined
     default:
-      return message.walStart
+      // Every other element or event is a WAL message itself: the table decides.
+      return ruleOf(processed).lsnToConfirm(processed)
   }
 }
 

@@ -123,7 +123,7 @@ describe("WalDecoder", () => {
       walStart: L(500),
       walEnd: L(500)
     })
-    assert.strictEqual(WalMessage.commitLsn(commit!), L(500))
+    assert.strictEqual(WalMessage.lsnToConfirm(commit!), L(500))
   })
 
   it("tracks open transactions, including streamed ones that outlive StreamStop", () => {

@@ -10,7 +10,7 @@ import { FakePostgres, fakeConnectionLayer } from "@pgcdc/testing"
 import { Cause, Duration, Effect, Exit, Layer, type Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Replication, type ReplicationOptions } from "../src/Replication.ts"
-import { commitLsn, type WalMessage } from "../src/WalMessage.ts"
+import { lsnToConfirm, type WalMessage } from "../src/WalMessage.ts"
 
 /** Runs `body` with a fake server holding table t, slot s and publication p. */
 const withFake = <A, E>(
@@ -25,12 +25,12 @@ const withFake = <A, E>(
     return yield* body(fake)
   }).pipe(Effect.provide(FakePostgres.layer({ serverVersion: "17.2", walSenderTimeout, keepaliveInterval: 0 })))
 
-/** Pulls through the next Commit. */
+/** Pulls through the next Commit; returns the LSN that confirms it. */
 const throughCommit = (pull: Effect.Effect<ReadonlyArray<WalMessage>, unknown>) =>
   Effect.gen(function* () {
-    const out: Array<WalMessage> = []
-    while (out.at(-1)?._tag !== "Commit") out.push(...(yield* pull))
-    return out.at(-1)!
+    for (;;) {
+      for (const m of yield* pull) if (m._tag === "Commit") return lsnToConfirm(m)
+    }
   })
 
 const replicationIn = <A, E>(
@@ -56,8 +56,8 @@ describe("status updates (fake server, TestClock)", () => {
           const pull = yield* Stream.toPull(replication.stream)
           yield* fake.insert("t", { id: "1" })
           yield* fake.insert("t", { id: "2" })
-          const first = commitLsn(yield* throughCommit(pull))
-          const second = commitLsn(yield* throughCommit(pull))
+          const first = yield* throughCommit(pull)
+          const second = yield* throughCommit(pull)
           const before = (yield* fake.statusUpdates).length
           yield* replication.commit(first)
           yield* TestClock.adjust("500 millis")
@@ -89,7 +89,7 @@ describe("status updates (fake server, TestClock)", () => {
         Effect.gen(function* () {
           const pull = yield* Stream.toPull(replication.stream)
           yield* fake.insert("t", { id: "1" })
-          const lsn = commitLsn(yield* throughCommit(pull))
+          const lsn = yield* throughCommit(pull)
           yield* replication.commit(lsn)
           yield* replication.flush
           yield* fake.awaitConfirmedFlush("s", lsn)

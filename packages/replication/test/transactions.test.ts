@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Lsn } from "@pgcdc/protocol"
 import { Effect, Exit, Stream } from "effect"
 import * as Transactions from "../src/transactions/index.ts"
-import type { Table, WalMessage } from "../src/WalMessage.ts"
+import { lsnToConfirm, type Table, type WalMessage } from "../src/WalMessage.ts"
 
 const L = (n: number): Lsn.Lsn => Lsn.unsafeMake(BigInt(n))
 const at = (n: number) => ({ walStart: L(n), walEnd: L(n) })
@@ -141,7 +141,7 @@ describe("transactions view", () => {
           [10, true]
         ]
       )
-      assert.deepStrictEqual(out.map(Transactions.commitLsnOf), [L(100), L(200), L(300)])
+      assert.deepStrictEqual(out.map(lsnToConfirm), [L(100), L(200), L(300)])
     })
   )
 
@@ -177,7 +177,7 @@ describe("transactions view", () => {
           ["Transaction", [1, 5, 6]]
         ]
       )
-      assert.deepStrictEqual(out.map(Transactions.commitLsnOf), [L(4), L(300)])
+      assert.deepStrictEqual(out.map(lsnToConfirm), [L(4), L(300)])
     })
   )
 
@@ -214,14 +214,7 @@ describe("transactions view", () => {
         }),
         ["begin 10 true", "change 0 true", "change 1 true", "abort 11 from 1 false", "change 1 true", "commit 10"]
       )
-      assert.deepStrictEqual(out.map(Transactions.eventCommitLsn), [
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        L(300)
-      ])
+      assert.deepStrictEqual(out.map(lsnToConfirm), [undefined, undefined, undefined, undefined, undefined, L(300)])
     })
   )
 
@@ -314,7 +307,7 @@ describe("transactions view", () => {
           ["RollbackPrepared", "g2", []]
         ]
       )
-      assert.deepStrictEqual(out.map(Transactions.commitLsnOf), [L(100), L(200), L(300), L(400)])
+      assert.deepStrictEqual(out.map(lsnToConfirm), [L(100), L(200), L(300), L(400)])
     })
   )
 
@@ -346,7 +339,7 @@ describe("transactions view", () => {
         { name: "upstream", commitLsn: L(77) },
         ["Message", "Insert"]
       ])
-      assert.deepStrictEqual(Transactions.commitLsnOf(out[0]!), L(50))
+      assert.deepStrictEqual(lsnToConfirm(out[0]!), L(50))
     })
   )
 
@@ -393,7 +386,7 @@ describe("transactions view", () => {
       yield* Transactions.acknowledge(repl, tx!)
       yield* Transactions.acknowledge(repl, commit(150))
       assert.deepStrictEqual(committed, [L(100), L(100), L(150)])
-      assert.strictEqual(Transactions.lsnToConfirm(events[1]!), undefined)
+      assert.strictEqual(lsnToConfirm(events[1]!), undefined)
     })
   )
 })

@@ -186,7 +186,7 @@ describe("Connection to the fake over the in-memory socket", () => {
               Effect.gen(function* () {
                 if (m._tag === "Insert") ids.push(m.new.id as number)
                 if (m._tag === "Commit" && m.endLsn === first.endLsn) {
-                  yield* replication.commit(WalMessage.commitLsn(m))
+                  yield* replication.commit(WalMessage.lsnToConfirm(m))
                   yield* fake.keepalive({ replyRequested: true })
                   yield* fake.awaitConfirmedFlush("r", first.endLsn)
                   yield* fake.dropConnections

@@ -26,7 +26,7 @@ const mirrorUsers = (mirror: Ref.Ref<ReadonlyMap<number, string>>, transactions:
               return next
             })
           }
-          if (message._tag === "Commit") yield* replication.commit(WalMessage.commitLsn(message))
+          if (message._tag === "Commit") yield* replication.commit(WalMessage.lsnToConfirm(message))
         })
       ),
       Stream.filter((message) => message._tag === "Commit"),

@@ -7,7 +7,7 @@
  * decide anything: the assembler builds these values, and the consumer chooses when to confirm.
  */
 import type { Lsn } from "@pgcdc/protocol"
-import { commitLsn, type WalMessage } from "../WalMessage.ts"
+import type { WalMessage } from "../WalMessage.ts"
 
 type Of<T extends WalMessage["_tag"]> = Extract<WalMessage, { readonly _tag: T }>
 
@@ -76,20 +76,6 @@ export type TransactionElement =
   | Of<"RollbackPrepared">
   | Of<"Message">
   | Of<"StreamAbort">
-
-/**
- * The LSN to pass to `commit` once this element (and everything emitted before it) is durably processed: the end
- * LSN of the commit, prepare, commit-prepared or rollback-prepared record, or a standalone message's position.
- */
-export const commitLsnOf = (element: TransactionElement): Lsn.Lsn => {
-  switch (element._tag) {
-    case "Transaction":
-    case "PreparedTransaction":
-      return commitLsn(element.end)
-    default:
-      return commitLsn(element)
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The bounded-memory event form
@@ -172,25 +158,3 @@ export type TransactionEvent =
   | Of<"Message">
   /** "buffer" mode: a held streamed transaction aborted as a whole (nothing of it was emitted). */
   | Of<"StreamAbort">
-
-/**
- * The LSN to confirm after processing this event and everything before it, or undefined for events in the middle
- * of a transaction (confirming those would make the server resend the whole transaction anyway, and, in tentative
- * mode, is wrong for a transaction that has not committed).
- */
-export const eventCommitLsn = (event: TransactionEvent): Lsn.Lsn | undefined => {
-  switch (event._tag) {
-    case "TransactionCommit":
-    case "TransactionPrepare":
-      return commitLsn(event.end)
-    case "CommitPrepared":
-    case "RollbackPrepared":
-    case "Message":
-    case "StreamAbort":
-      return commitLsn(event)
-    case "TransactionAbort":
-      return event.final && event.abort !== undefined ? commitLsn(event.abort) : undefined
-    default:
-      return undefined
-  }
-}

@@ -13,18 +13,11 @@
 import type { Lsn } from "@pgcdc/protocol"
 import * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
-import { commitLsn, type WalMessage } from "../WalMessage.ts"
+import { lsnToConfirm, type WalMessage } from "../WalMessage.ts"
 import { type AssemblerOptions, TransactionAssembler } from "./TransactionAssembler.ts"
 import { TransactionError } from "./TransactionError.ts"
 import { statefulMap } from "./statefulMap.ts"
-import {
-  type Change,
-  commitLsnOf,
-  eventCommitLsn,
-  type TransactionBegin,
-  type TransactionElement,
-  type TransactionEvent
-} from "./TransactionEvent.ts"
+import type { Change, TransactionBegin, TransactionElement, TransactionEvent } from "./TransactionEvent.ts"
 
 const isTransactionError = (u: unknown): u is TransactionError => u instanceof TransactionError
 
@@ -109,9 +102,8 @@ export const transactions: (options?: {
 
 /**
  * Confirms what was processed: an element of `transactions` (a transaction, a decision on a prepared transaction, a
- * standalone message, an aborted streamed transaction), an end event of `events`, or a raw WAL message (its
- * `WalMessage.commitLsn`, e.g. a Commit). Passes the LSN to `commit`; for an event in the middle of a transaction it
- * does nothing.
+ * standalone message, an aborted streamed transaction), an end event of `events`, or a raw WAL message (a Commit,
+ * say). Passes its `WalMessage.lsnToConfirm` to `commit`; in the middle of a transaction it does nothing.
  */
 export const acknowledge = <E>(
   replication: { readonly commit: (lsn: Lsn.Lsn) => Effect.Effect<void, E> },
@@ -119,22 +111,4 @@ export const acknowledge = <E>(
 ): Effect.Effect<void, E> => {
   const lsn = lsnToConfirm(processed)
   return lsn === undefined ? Effect.void : replication.commit(lsn)
-}
-
-/** The LSN `acknowledge` commits for an element, event or WAL message; undefined in the middle of a transaction. */
-export const lsnToConfirm = (processed: TransactionElement | TransactionEvent | WalMessage): Lsn.Lsn | undefined => {
-  switch (processed._tag) {
-    case "Transaction":
-    case "PreparedTransaction":
-      return commitLsnOf(processed)
-    case "TransactionBegin":
-    case "TransactionChange":
-    case "TransactionCommit":
-    case "TransactionPrepare":
-    case "TransactionAbort":
-    case "TransactionInterrupted":
-      return eventCommitLsn(processed)
-    default:
-      return commitLsn(processed)
-  }
 }

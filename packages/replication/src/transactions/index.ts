@@ -4,20 +4,18 @@
  */
 export { type AssemblerOptions, TransactionAssembler } from "./TransactionAssembler.ts"
 export { TransactionError, TransactionErrorReason } from "./TransactionError.ts"
-export {
-  type Change,
-  commitLsnOf,
-  eventCommitLsn,
-  type OriginInfo,
-  type PreparedTransaction,
-  type Transaction,
-  type TransactionAbort,
-  type TransactionBegin,
-  type TransactionChange,
-  type TransactionCommit,
-  type TransactionElement,
-  type TransactionEvent,
-  type TransactionInterrupted,
-  type TransactionPrepare
+export type {
+  Change,
+  OriginInfo,
+  PreparedTransaction,
+  Transaction,
+  TransactionAbort,
+  TransactionBegin,
+  TransactionChange,
+  TransactionCommit,
+  TransactionElement,
+  TransactionEvent,
+  TransactionInterrupted,
+  TransactionPrepare
 } from "./TransactionEvent.ts"
-export { acknowledge, events, lsnToConfirm, transactions } from "./Transactions.ts"
+export { acknowledge, events, transactions } from "./Transactions.ts"

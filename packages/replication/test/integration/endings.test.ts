@@ -11,7 +11,7 @@ import { TestDatabase } from "@pgcdc/testing"
 import { Duration, Effect, Exit, Fiber, Schedule, Scope, Stream } from "effect"
 import * as fs from "node:fs/promises"
 import * as Slot from "../../src/Slot.ts"
-import { commitLsn } from "../../src/WalMessage.ts"
+import { lsnToConfirm } from "../../src/WalMessage.ts"
 import { exec, replicate, scalar, sqlSession, takeTransactions } from "./support.ts"
 
 const walsenderPid = (sql: ConnectionShape, slot: string) =>
@@ -96,7 +96,7 @@ for (const major of [18, 14] as const) {
           Scope.provide(activeScope)
         )
         const [, , , commit] = yield* takeTransactions(active, 1)
-        yield* active.commit(commitLsn(commit!))
+        yield* active.commit(lsnToConfirm(commit!)!)
         const standby = yield* replicate(db, {
           slot: "s_standby",
           publications: ["p_standby"],

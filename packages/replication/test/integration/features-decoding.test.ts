@@ -11,7 +11,7 @@ import { type Major, TestDatabase } from "@pgcdc/testing"
 import { Effect, Option, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import * as Transactions from "../../src/transactions/index.ts"
-import type { Row } from "../../src/WalMessage.ts"
+import { lsnToConfirm, type Row } from "../../src/WalMessage.ts"
 import { confirmedFlush, eventually, replicate, sqlSession } from "./support.ts"
 
 const majors: ReadonlyArray<Major> = [14, 15, 16, 17, 18]
@@ -193,7 +193,7 @@ for (const major of majors) {
             prepared.map((p) => p.xid)
           )
           // Confirming in order: each element's LSN is beyond the previous one's.
-          const lsns = out.map(Transactions.commitLsnOf)
+          const lsns = out.map(lsnToConfirm)
           for (let i = 1; i < lsns.length; i++) assert.isTrue(lsns[i]! > lsns[i - 1]!)
           yield* Transactions.acknowledge(repl, out.at(-1)!)
 
@@ -212,7 +212,7 @@ for (const major of majors) {
               )
               assert.strictEqual(prepared?._tag === "PreparedTransaction" ? prepared.gid : undefined, "g_later")
               yield* Transactions.acknowledge(first, prepared!)
-              return Transactions.commitLsnOf(prepared!)
+              return lsnToConfirm(prepared!)!
             })
           )
           yield* eventually(

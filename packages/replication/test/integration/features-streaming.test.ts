@@ -12,7 +12,7 @@ import { Effect, Option, Queue, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import type { Streaming } from "../../src/StartOptions.ts"
 import * as Transactions from "../../src/transactions/index.ts"
-import type { WalMessage } from "../../src/WalMessage.ts"
+import { lsnToConfirm, type WalMessage } from "../../src/WalMessage.ts"
 import { confirmedFlush, eventually, replicate, sqlSession } from "./support.ts"
 
 const majors: ReadonlyArray<Major> = [14, 15, 16, 17, 18]
@@ -133,7 +133,7 @@ for (const major of majors) {
             const b = Array.from(upToB)[2]!
             assert.deepStrictEqual(b._tag === "Transaction" ? idsOf(b.changes) : [], expected[2])
             yield* Transactions.acknowledge(first, b)
-            return Transactions.commitLsnOf(b)
+            return lsnToConfirm(b)
           })
         )
         yield* eventually(

@@ -9,7 +9,7 @@ import { TestDatabase } from "@pgcdc/testing"
 import { Effect, Option } from "effect"
 import * as Publication from "../../src/Publication.ts"
 import * as Slot from "../../src/Slot.ts"
-import { commitLsn } from "../../src/WalMessage.ts"
+import { lsnToConfirm } from "../../src/WalMessage.ts"
 import {
   configOf,
   confirmedFlush,
@@ -195,8 +195,9 @@ for (const major of [18, 14] as const) {
                 // A status interval far longer than the test: only the final update on close can confirm.
                 const repl = yield* replicate(db, { slot: "s_g", publications: ["p_g"], statusInterval: "1 hour" })
                 const commit = (yield* takeTransactions(repl, 1)).at(-1)!
-                yield* repl.commit(commitLsn(commit))
-                return commitLsn(commit)
+                const lsn = lsnToConfirm(commit)!
+                yield* repl.commit(lsn)
+                return lsn
               })
             )
             // At least the committed LSN (more only if the service had seen an idle keepalive after it).

@@ -9,7 +9,7 @@ import { TestDatabase } from "@pgcdc/testing"
 import { Lsn } from "@pgcdc/protocol"
 import { Effect, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
-import { commitLsn } from "../../src/WalMessage.ts"
+import { lsnToConfirm } from "../../src/WalMessage.ts"
 import { exec, lsnOf, replicate, scalar, sqlSession } from "./support.ts"
 
 const walsenderPid = (sql: ConnectionShape, slot: string) =>
@@ -117,13 +117,13 @@ for (const major of [18, 14] as const) {
                   commits++
                   // Commit odd transactions only: the 20th is received but uncommitted when the walsender dies.
                   if (commits % 2 === 1) {
-                    lastCommitted = commitLsn(m)
+                    lastCommitted = lsnToConfirm(m)
                     yield* repl.commit(lastCommitted)
                   }
                   if (commits === 20) {
                     lastCommittedBeforeKill = lastCommitted
                     // The 20th transaction is in the consumer's hands (uncommitted) when its walsender dies.
-                    handedOutAtKill = commitLsn(m)
+                    handedOutAtKill = lsnToConfirm(m)
                     killed.pid = yield* scalar(
                       sql,
                       "SELECT pg_terminate_backend(active_pid)::text || ':' || active_pid FROM pg_replication_slots WHERE slot_name = 's_kill'"

@@ -9,7 +9,7 @@ import { Connection, type ConnectionShape } from "@pgcdc/connection"
 import { type Major, TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import { Effect, Fiber, Queue, Ref, Schedule, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
-import { commitLsn, type WalMessage } from "../../src/WalMessage.ts"
+import { lsnToConfirm, type WalMessage } from "../../src/WalMessage.ts"
 import { replicate, sqlSession } from "./support.ts"
 
 /** Runs `statement` on a fresh session, retrying while the server is away (restarting). */
@@ -49,7 +49,7 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
         const pull = yield* Stream.toPull(repl.stream)
         const first: Array<WalMessage> = []
         while (first.at(-1)?._tag !== "Commit") first.push(...(yield* pull))
-        yield* repl.commit(commitLsn(first.at(-1)!))
+        yield* repl.commit(lsnToConfirm(first.at(-1)!)!)
         assert.deepStrictEqual(insertedIds(first), [1])
 
         yield* control(db).restart("fast")
@@ -89,7 +89,7 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
                 if (m._tag === "Reconnected") reconnects++
                 if (m._tag === "Insert") seen.push(m.new.id as number)
                 if (m._tag === "Commit") {
-                  yield* repl.commit(commitLsn(m))
+                  yield* repl.commit(lsnToConfirm(m))
                   yield* Queue.offer(progress, seen.length)
                 }
               })

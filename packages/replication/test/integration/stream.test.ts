@@ -12,7 +12,7 @@ import { Connection, type ConnectionShape } from "@pgcdc/connection"
 import { Effect, Metric, Option, Stream } from "effect"
 import { Replication, ReplicationMetrics, type ReplicationOptions } from "../../src/Replication.ts"
 import * as Slot from "../../src/Slot.ts"
-import { commitLsn } from "../../src/WalMessage.ts"
+import { lsnToConfirm } from "../../src/WalMessage.ts"
 import {
   confirmedFlush,
   eventually,
@@ -165,7 +165,7 @@ for (const major of [18, 14] as const) {
           assert.isTrue((yield* reportedFlush(sql, "s_fb")) <= start)
 
           // Commit the first transaction: exactly its end LSN is confirmed, and no further while 2 and 3 are pending.
-          yield* repl.commit(commitLsn(commits[0]!))
+          yield* repl.commit(lsnToConfirm(commits[0]!))
           const first = commits[0]!._tag === "Commit" ? commits[0]!.endLsn : Lsn.zero
           yield* eventually(
             Effect.map(confirmedFlush(sql, "s_fb"), (l) => (l >= first ? Option.some(l) : Option.none())),
@@ -176,7 +176,7 @@ for (const major of [18, 14] as const) {
           assert.strictEqual(yield* confirmedFlush(sql, "s_fb"), first)
 
           // Everything committed and idle: the server's walEnd from a later keepalive is acknowledged.
-          const last = commitLsn(commits[2]!)
+          const last = lsnToConfirm(commits[2]!)
           yield* repl.commit(last)
           yield* moreWal
           const advanced = yield* eventually(
@@ -246,7 +246,7 @@ for (const major of [18, 14] as const) {
             Effect.gen(function* () {
               const repl = yield* replicate(db, { slot: "s_end", publications: ["p_end"], endLsn: end })
               return yield* repl.stream.pipe(
-                Stream.tap((m) => (m._tag === "Commit" ? repl.commit(commitLsn(m)) : Effect.void)),
+                Stream.tap((m) => (m._tag === "Commit" ? repl.commit(lsnToConfirm(m)) : Effect.void)),
                 Stream.runCollect,
                 Effect.map((c) => Array.from(c))
               )
@@ -260,7 +260,7 @@ for (const major of [18, 14] as const) {
           assert.strictEqual(last?._tag, "Commit")
           yield* eventually(
             Effect.map(confirmedFlush(sql, "s_end"), (confirmed) =>
-              confirmed === commitLsn(last!) ? Option.some(confirmed) : Option.none()
+              confirmed === lsnToConfirm(last!) ? Option.some(confirmed) : Option.none()
             ),
             "confirmed_flush_lsn reaches the last committed transaction after the stream ended at endLsn"
           )

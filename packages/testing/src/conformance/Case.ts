@@ -98,6 +98,6 @@ export const collect = (
   )
 
 export const commits = (messages: ReadonlyArray<WalMessageType>): ReadonlyArray<Lsn.Lsn> =>
-  messages.filter((m) => m._tag === "Commit").map(WalMessage.commitLsn)
+  messages.filter(WalMessage.is("Commit")).map((m) => WalMessage.lsnToConfirm(m))
 
 export const ins = (table: TableSpec, r: Row) => ({ _tag: "Insert" as const, table: table.name, row: r })

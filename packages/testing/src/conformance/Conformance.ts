@@ -259,7 +259,7 @@ const resumeCase: ConformanceCase = {
             if (m._tag !== "Commit") return
             commitsSeen++
             // Commit the first transaction; lose the connection after the second is handed out, uncommitted.
-            if (commitsSeen === 1) yield* replication.commit(WalMessage.commitLsn(m))
+            if (commitsSeen === 1) yield* replication.commit(WalMessage.lsnToConfirm(m))
             if (commitsSeen === 2) {
               yield* backend.dropReplicationConnections(slot)
               yield* backend.transaction({ ops: [ins(items, row(3, "c", null))] })

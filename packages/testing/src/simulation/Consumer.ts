@@ -144,10 +144,10 @@ export const applyThenCommit: Consumer = {
         if (streams.take(ctx.replica, message)) return
         if (message._tag === "StreamCommit") {
           for (const change of streams.commit(message.xid)) applyChange(ctx.replica, change)
-          return yield* ctx.commit(WalMessage.commitLsn(message))
+          return yield* ctx.commit(WalMessage.lsnToConfirm(message))
         }
         for (const change of changesOf(ctx.replica, message)) applyChange(ctx.replica, change)
-        if (message._tag === "Commit") yield* ctx.commit(WalMessage.commitLsn(message))
+        if (message._tag === "Commit") yield* ctx.commit(WalMessage.lsnToConfirm(message))
       })
   }
 }
@@ -168,7 +168,7 @@ export const commitBeforeApply: Consumer = {
           pending.push(...changesOf(ctx.replica, message))
           if (message._tag !== "Commit") return
         }
-        yield* ctx.commit(WalMessage.commitLsn(message))
+        yield* ctx.commit(WalMessage.lsnToConfirm(message))
         yield* ctx.crashPoint("after commit, before apply")
         for (const change of pending) applyChange(ctx.replica, change)
         pending = []

@@ -200,7 +200,7 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
                   }
                   const isMarkerCommit = m._tag === "Commit" && sawMarker
                   if (m._tag === "Commit" || m._tag === "StreamCommit") {
-                    const lsn = WalMessage.commitLsn(m)
+                    const lsn = WalMessage.lsnToConfirm(m)
                     if (lsn <= highestCommit) stats.replayed++
                     else highestCommit = lsn
                     if (isMarkerCommit) markerCommit = lsn
