@@ -12,7 +12,7 @@
  */
 import type { ConnectionShape } from "@pgcdc/connection"
 import type { Lsn } from "@pgcdc/protocol"
-import { Publication, ReplicationError, Slot } from "@pgcdc/replication"
+import { Publication, ReplicationError, ReplicationErrorReason, Slot } from "@pgcdc/replication"
 import { Connection } from "@pgcdc/connection"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -48,8 +48,10 @@ export const createSlotWithSnapshot = (walsender: ConnectionShape, names: Names)
     if (Option.isSome(existing)) {
       if (existing.value.active) {
         return yield* new ReplicationError({
-          reason: "SlotActive",
-          message: `Replication slot "${names.slot}" is in use by process ${existing.value.activePid}: another mirror is running. Stop it or pick another --name.`
+          reason: new ReplicationErrorReason.SlotActive({
+            message: `Replication slot "${names.slot}" is in use by process ${existing.value.activePid}: another mirror is running. Stop it or pick another --name.`,
+            pid: existing.value.activePid ?? undefined
+          })
         })
       }
       yield* Slot.drop(names.slot, { ifExists: true })

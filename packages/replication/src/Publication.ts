@@ -8,7 +8,7 @@
  */
 import { Connection } from "@pgcdc/connection"
 import * as Effect from "effect/Effect"
-import { fromConnectionError, ReplicationError } from "./ReplicationError.ts"
+import { fromConnectionError, ReplicationError, replicationError } from "./ReplicationError.ts"
 import { ident, literal, qualified } from "./SqlText.ts"
 import { versionText } from "./StartOptions.ts"
 
@@ -42,8 +42,7 @@ export interface PublicationOptions {
 }
 
 const tooOld = (what: string, serverVersion: number): ReplicationError =>
-  new ReplicationError({
-    reason: "UnsupportedOption",
+  replicationError("UnsupportedOption", {
     code: "0A000",
     message: `${what} needs PostgreSQL 15 or later; this server is ${versionText(serverVersion)}. Publish whole tables instead.`
   })
@@ -68,8 +67,7 @@ export const createCommand = (name: string, options: PublicationOptions, serverV
       break
     case "Tables":
       if (target.tables.length === 0) {
-        throw new ReplicationError({
-          reason: "InvalidOption",
+        throw replicationError("InvalidOption", {
           message: "A publication FOR TABLE needs at least one table."
         })
       }
@@ -96,9 +94,7 @@ const sync = <A>(f: () => A): Effect.Effect<A, ReplicationError> =>
   Effect.try({
     try: f,
     catch: (e) =>
-      e instanceof ReplicationError
-        ? e
-        : new ReplicationError({ reason: "InvalidOption", message: String(e), cause: e })
+      e instanceof ReplicationError ? e : replicationError("InvalidOption", { message: String(e), cause: e })
   })
 
 /** Whether a publication exists in the connection's database. */
@@ -122,7 +118,7 @@ export const ensure = Effect.fn("Publication.ensure")(function* (name: string, o
   yield* create(name, options).pipe(
     // Lost a race with another creator: the publication exists, which is what was asked.
     Effect.catchIf(
-      (e) => e.reason === "AlreadyExists",
+      (e) => e.reason._tag === "AlreadyExists",
       () => Effect.void
     )
   )

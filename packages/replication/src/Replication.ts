@@ -55,7 +55,7 @@ import { commitSignal, feedbackLoop, replySignal, type Signal } from "./internal
 import { preflight, slotHolder } from "./internal/preflight.ts"
 import { supervise } from "./internal/supervisor.ts"
 import { parseTimeSetting, statusIntervalFor } from "./internal/walSenderTimeout.ts"
-import { fromConnectionError, ReplicationError } from "./ReplicationError.ts"
+import { fromConnectionError, ReplicationError, replicationError } from "./ReplicationError.ts"
 import { command, type ResolvedStart, resolve, type StartOptions } from "./StartOptions.ts"
 import { WalDecoder } from "./WalDecoder.ts"
 import { endsTransaction, isBeyond, lsnToConfirm, type WalMessage } from "./WalMessage.ts"
@@ -219,13 +219,11 @@ const attempt = <A>(f: () => A): Effect.Effect<A, ReplicationError> =>
   Effect.try({
     try: f,
     catch: (e) =>
-      e instanceof ReplicationError
-        ? e
-        : new ReplicationError({ reason: "InvalidOption", message: String(e), cause: e })
+      e instanceof ReplicationError ? e : replicationError("InvalidOption", { message: String(e), cause: e })
   })
 
 const badMessage = (e: ProtocolError): ReplicationError =>
-  new ReplicationError({ reason: "Protocol", message: `Bad replication message: ${e.message}`, cause: e })
+  replicationError("Protocol", { message: `Bad replication message: ${e.message}`, cause: e })
 
 const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n
 
@@ -235,8 +233,7 @@ const make = (
   Effect.gen(function* () {
     const first = yield* Connection
     if (first.config.replication !== "logical") {
-      return yield* new ReplicationError({
-        reason: "InvalidOption",
+      return yield* replicationError("InvalidOption", {
         message:
           'The Connection must be a logical walsender session: set replication: "logical" in its ConnectionConfig.'
       })
@@ -304,7 +301,7 @@ const make = (
           Effect.mapError((e) => fromConnectionError(e, "START_REPLICATION")),
           // Who holds the slot decides what the supervisor does: our exiting walsender, or another consumer.
           Effect.catchIf(
-            (e) => e.reason === "SlotActive",
+            (e) => e.reason._tag === "SlotActive",
             (e) => Effect.flatMap(slotHolder(conn, options.slot, e), Effect.fail)
           )
         )
@@ -450,8 +447,7 @@ const make = (
           Stream.runForEachArray(handleBatch),
           Effect.andThen(
             Effect.fail(
-              new ReplicationError({
-                reason: "Connection",
+              replicationError("Connection", {
                 message: "The server ended the replication stream",
                 retryable: true
               })
@@ -506,8 +502,7 @@ const make = (
             : refused === true
               ? Effect.asVoid(Queue.offer(signals, commitSignal))
               : Effect.fail(
-                  new ReplicationError({
-                    reason: "CommitBeyondReceived",
+                  replicationError("CommitBeyondReceived", {
                     message: `Cannot commit ${Lsn.format(refused.lsn)}: nothing beyond ${Lsn.format(refused.received)} has been received. Commit the walStart (or Commit's endLsn) of a message you processed.`
                   })
                 )

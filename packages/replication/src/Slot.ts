@@ -11,7 +11,7 @@ import { Lsn } from "@pgcdc/protocol"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import { fromConnectionError, ReplicationError } from "./ReplicationError.ts"
+import { fromConnectionError, ReplicationError, replicationError } from "./ReplicationError.ts"
 import { literal, slotName } from "./SqlText.ts"
 import { versionText } from "./StartOptions.ts"
 
@@ -44,7 +44,7 @@ export interface SlotInfo {
   readonly lagBytes: bigint | null
 }
 
-const protocolProblem = (message: string): ReplicationError => new ReplicationError({ reason: "Protocol", message })
+const protocolProblem = (message: string): ReplicationError => replicationError("Protocol", { message })
 
 const lsnOrNull = (text: string | null): Lsn.Lsn | null => {
   if (text === null) return null
@@ -61,8 +61,7 @@ export const create = Effect.fn("Slot.create")(function* (name: string, options:
   const slot = yield* nameOf(name)
   const context = `Creating replication slot "${slot}"`
   if (options.failover === true && conn.serverVersion < 170000) {
-    return yield* new ReplicationError({
-      reason: "UnsupportedOption",
+    return yield* replicationError("UnsupportedOption", {
       code: "0A000",
       message: `Failover slots need PostgreSQL 17 or later; this server is ${versionText(conn.serverVersion)}. Drop the failover option.`
     })
@@ -78,8 +77,7 @@ export const create = Effect.fn("Slot.create")(function* (name: string, options:
     }).pipe(Effect.mapError((e) => fromConnectionError(e, context)))
   }
   if (options.snapshot !== undefined && options.snapshot !== "nothing") {
-    return yield* new ReplicationError({
-      reason: "InvalidOption",
+    return yield* replicationError("InvalidOption", {
       message: `${context}: snapshot "${options.snapshot}" needs a walsender connection (replication: "logical").`
     })
   }
@@ -114,7 +112,7 @@ export const drop = Effect.fn("Slot.drop")(function* (
   yield* run.pipe(
     Effect.mapError((e) => fromConnectionError(e, context)),
     Effect.catchIf(
-      (e) => options?.ifExists === true && e.reason === "SlotMissing",
+      (e) => options?.ifExists === true && e.reason._tag === "SlotMissing",
       () => Effect.void
     )
   )

@@ -5,11 +5,10 @@
  * Row filters (`WHERE (...)` of a publication) are SQL expressions written by the application and passed through
  * as they are; they are not user input from the outside world and cannot be quoted.
  */
-import { ReplicationError } from "./ReplicationError.ts"
+import { type ReplicationError, replicationError } from "./ReplicationError.ts"
 
 const invalid = (what: string, value: string): ReplicationError =>
-  new ReplicationError({
-    reason: "InvalidOption",
+  replicationError("InvalidOption", {
     message: `Invalid ${what} ${JSON.stringify(value)}: it is empty or contains a NUL character`
   })
 
@@ -36,8 +35,7 @@ export const literal = (text: string): string => {
 /** Slot names: PostgreSQL's rule (lower-case letters, digits, underscores; at most 63). */
 export const slotName = (name: string): string => {
   if (!/^[a-z0-9_]{1,63}$/.test(name)) {
-    throw new ReplicationError({
-      reason: "InvalidOption",
+    throw replicationError("InvalidOption", {
       message: `Invalid replication slot name ${JSON.stringify(name)}: use 1 to 63 lower-case letters, digits and underscores`
     })
   }

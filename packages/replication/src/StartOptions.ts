@@ -9,7 +9,7 @@
  */
 import { Lsn, type ProtoVersion } from "@pgcdc/protocol"
 import * as Result from "effect/Result"
-import { ReplicationError } from "./ReplicationError.ts"
+import { type ReplicationError, replicationError } from "./ReplicationError.ts"
 import { ident, literal, slotName } from "./SqlText.ts"
 
 export type Streaming = "off" | "on" | "parallel"
@@ -43,8 +43,7 @@ export const versionText = (serverVersion: number): string =>
   `${Math.floor(serverVersion / 10000)}.${serverVersion % 10000}`
 
 const unsupported = (what: string, needs: number, serverVersion: number, change: string): ReplicationError =>
-  new ReplicationError({
-    reason: "UnsupportedOption",
+  replicationError("UnsupportedOption", {
     code: "0A000",
     message: `${what} needs PostgreSQL ${needs} or later; this server is ${versionText(serverVersion)}. ${change}`
   })
@@ -60,7 +59,7 @@ export const resolve = (serverVersion: number, o: StartOptions): Result.Result<R
   }
   if (o.publications.length === 0) {
     return Result.fail(
-      new ReplicationError({ reason: "InvalidOption", message: "Name at least one publication in `publications`." })
+      replicationError("InvalidOption", { message: "Name at least one publication in `publications`." })
     )
   }
   const max = maxProtoVersion(serverVersion)
@@ -74,8 +73,7 @@ export const resolve = (serverVersion: number, o: StartOptions): Result.Result<R
   const streaming = o.streaming ?? "off"
   if (streaming !== "off" && protoVersion < 2) {
     return Result.fail(
-      new ReplicationError({
-        reason: "UnsupportedOption",
+      replicationError("UnsupportedOption", {
         message: `streaming "${streaming}" needs protoVersion 2 or later; you asked for 1.`
       })
     )
@@ -86,8 +84,7 @@ export const resolve = (serverVersion: number, o: StartOptions): Result.Result<R
     }
     if (protoVersion < 4) {
       return Result.fail(
-        new ReplicationError({
-          reason: "UnsupportedOption",
+        replicationError("UnsupportedOption", {
           message: `streaming "parallel" needs protoVersion 4; you asked for ${protoVersion}.`
         })
       )
@@ -99,8 +96,7 @@ export const resolve = (serverVersion: number, o: StartOptions): Result.Result<R
     }
     if (protoVersion < 3) {
       return Result.fail(
-        new ReplicationError({
-          reason: "UnsupportedOption",
+        replicationError("UnsupportedOption", {
           message: `two_phase needs protoVersion 3 or later; you asked for ${protoVersion}.`
         })
       )

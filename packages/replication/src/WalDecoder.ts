@@ -31,7 +31,7 @@ import {
 } from "@pgcdc/protocol"
 import * as Result from "effect/Result"
 import { RelationCache } from "./RelationCache.ts"
-import { ReplicationError } from "./ReplicationError.ts"
+import { ReplicationError, replicationError } from "./ReplicationError.ts"
 import { type ColumnReader, columnReaderFor } from "./values/ColumnReaders.ts"
 import { type MakeRow, rowMaker, setColumn } from "./values/RowMaker.ts"
 import { decodeBinary } from "./values/decodeBinary.ts"
@@ -225,8 +225,7 @@ export class WalDecoder {
       m = unsafeDecodePgoutput(bytes, this.inStream ? this.insideStream : this.outsideStream, start, end)
     } catch (e) {
       if (isProtocolError(e)) {
-        throw new ReplicationError({
-          reason: "Protocol",
+        throw replicationError("Protocol", {
           message: `The server sent a pgoutput message that cannot be decoded: ${e.message}`,
           cause: e
         })
@@ -280,8 +279,7 @@ export class WalDecoder {
   private table(relationId: number, what: string): Table {
     const t = this.cache.get(relationId)
     if (t === undefined) {
-      throw new ReplicationError({
-        reason: "UnknownRelation",
+      throw replicationError("UnknownRelation", {
         message: `${what} refers to relation id ${relationId}, which no Relation message described in this session`
       })
     }
@@ -290,8 +288,7 @@ export class WalDecoder {
 
   private row(table: Table, tuple: TupleData, keyOnly: boolean): Row {
     if (tuple.length !== table.columns.length) {
-      throw new ReplicationError({
-        reason: "Protocol",
+      throw replicationError("Protocol", {
         message: `A row of ${table.schema}.${table.name} has ${tuple.length} columns; its Relation message listed ${table.columns.length}`
       })
     }
@@ -310,8 +307,7 @@ export class WalDecoder {
               : decodeBinary(column.typeOid, raw, this.cache)
         } catch (e) {
           if (e instanceof ValueError) {
-            throw new ReplicationError({
-              reason: "Decode",
+            throw replicationError("Decode", {
               message: `Column ${table.schema}.${table.name}.${column.name}: ${e.message}`,
               cause: e
             })

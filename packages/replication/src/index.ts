@@ -12,12 +12,8 @@ export {
   type ReplicationShape,
   type ReplicationStatus
 } from "./Replication.ts"
-export {
-  fromConnectionError,
-  isReplicationError,
-  ReplicationError,
-  ReplicationErrorReason
-} from "./ReplicationError.ts"
+export { isReplicationError, ReplicationError } from "./ReplicationError.ts"
+export * as ReplicationErrorReason from "./ReplicationErrorReason.ts"
 export * as Rows from "./rows/index.ts"
 export * as Slot from "./Slot.ts"
 export * as StartOptions from "./StartOptions.ts"

@@ -9,7 +9,7 @@ import { Connection, type ConnectionShape } from "@pgcdc/connection"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Publication from "../Publication.ts"
-import { fromConnectionError, ReplicationError } from "../ReplicationError.ts"
+import { fromConnectionError, type ReplicationError, replicationError } from "../ReplicationError.ts"
 import * as Slot from "../Slot.ts"
 
 export interface PreflightOptions {
@@ -21,8 +21,7 @@ export interface PreflightOptions {
 
 /** The error for a slot another process holds: what `Replication` fails with, unless told to wait. */
 export const slotActiveError = (slot: string, pid: number | null | undefined): ReplicationError =>
-  new ReplicationError({
-    reason: "SlotActive",
+  replicationError("SlotActive", {
     code: "55006",
     pid: pid ?? undefined,
     message: `Replication slot "${slot}" is in use by ${pid === null || pid === undefined ? "another process" : `the process with PID ${pid}`}: another consumer is streaming from it. Stop that consumer, use another slot, or set waitForSlot to take over when it stops.`,
@@ -36,21 +35,18 @@ export const preflight = (conn: ConnectionShape, options: PreflightOptions) =>
       .pipe(Effect.mapError((e) => fromConnectionError(e, "Reading wal_level")))
     const level = walLevel[0]?.rows[0]?.[0]
     if (level !== "logical") {
-      return yield* new ReplicationError({
-        reason: "WalLevel",
+      return yield* replicationError("WalLevel", {
         message: `The server runs with wal_level = ${level ?? "unknown"}; logical replication needs wal_level = logical. Set it in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart the server.`
       })
     }
     const slot = yield* Slot.inspect(options.slot).pipe(Effect.provideService(Connection, conn))
     if (Option.isNone(slot)) {
-      return yield* new ReplicationError({
-        reason: "SlotMissing",
+      return yield* replicationError("SlotMissing", {
         message: `Replication slot "${options.slot}" does not exist. Create it first (Slot.create("${options.slot}"), or SELECT pg_create_logical_replication_slot('${options.slot}', 'pgoutput')).`
       })
     }
     if (slot.value.slotType !== "logical" || slot.value.plugin !== "pgoutput") {
-      return yield* new ReplicationError({
-        reason: "InvalidOption",
+      return yield* replicationError("InvalidOption", {
         message: `Replication slot "${options.slot}" is a ${slot.value.slotType} slot with plugin ${slot.value.plugin ?? "none"}; pgcdc needs a logical slot using pgoutput.`
       })
     }
@@ -60,8 +56,7 @@ export const preflight = (conn: ConnectionShape, options: PreflightOptions) =>
     for (const name of options.publications) {
       const exists = yield* Publication.exists(name).pipe(Effect.provideService(Connection, conn))
       if (!exists) {
-        return yield* new ReplicationError({
-          reason: "PublicationMissing",
+        return yield* replicationError("PublicationMissing", {
           message: `Publication "${name}" does not exist in database "${conn.config.database}". Create it (Publication.create, or CREATE PUBLICATION "${name}" FOR TABLE ...).`
         })
       }

@@ -21,7 +21,7 @@ import * as Metric from "effect/Metric"
 import * as Pull from "effect/Pull"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import { ReplicationError } from "../ReplicationError.ts"
+import { type ReplicationError, withMessage } from "../ReplicationError.ts"
 import { describeDelay, describeEnding } from "./sessionEnding.ts"
 
 export interface SupervisorOptions {
@@ -88,24 +88,16 @@ export const supervise = (options: SupervisorOptions): Effect.Effect<never, Repl
       }
 
       // Held by another process (not our previous walsender, which is still exiting): theirs until they stop.
-      if (ended.reason === "SlotActive" && ended.pid !== undefined && ended.pid !== ourPid) {
-        if (waitForSlot === undefined) {
-          return yield* new ReplicationError({
-            reason: "SlotActive",
-            message: ended.message,
-            code: ended.code,
-            pid: ended.pid,
-            retryable: false,
-            cause: ended
-          })
-        }
+      const holder = ended.reason._tag === "SlotActive" ? ended.reason.pid : undefined
+      if (holder !== undefined && holder !== ourPid) {
+        if (waitForSlot === undefined) return yield* ended
         const delay = yield* next(waitForSlot, ended)
         if (delay === undefined) return yield* giveUp(ended, "waiting for the slot")
         const now = yield* Clock.currentTimeMillis
-        if (lastWaitLog === undefined || lastWaitLog.pid !== ended.pid || now - lastWaitLog.at >= waitLogEvery) {
-          lastWaitLog = { pid: ended.pid, at: now }
+        if (lastWaitLog === undefined || lastWaitLog.pid !== holder || now - lastWaitLog.at >= waitLogEvery) {
+          lastWaitLog = { pid: holder, at: now }
           yield* Effect.logInfo(
-            `Replication slot "${options.slot}" is held by ${ended.pid === undefined ? "another process" : `PID ${ended.pid}`}; waiting for it (waitForSlot)`
+            `Replication slot "${options.slot}" is held by PID ${holder}; waiting for it (waitForSlot)`
           )
         }
         yield* Effect.sleep(delay)
@@ -115,7 +107,8 @@ export const supervise = (options: SupervisorOptions): Effect.Effect<never, Repl
       if (waitForSlot !== undefined && options.waitForSlot !== undefined) {
         waitForSlot = yield* Schedule.toStep(options.waitForSlot)
       }
-      if (!ended.isRetryable && ended.reason !== "SlotActive") return yield* ended
+      // A slot still held by our own exiting walsender (or by nobody any more) is worth another attempt.
+      if (!ended.isRetryable && ended.reason._tag !== "SlotActive") return yield* ended
       failuresInARow++
       const delay = yield* next(reconnect, ended)
       if (delay === undefined) return yield* giveUp(ended, `${failuresInARow} attempts in a row`)
@@ -128,15 +121,4 @@ export const supervise = (options: SupervisorOptions): Effect.Effect<never, Repl
   })
 
 const giveUp = (e: ReplicationError, after: string): Effect.Effect<never, ReplicationError> =>
-  Effect.fail(
-    new ReplicationError({
-      reason: e.reason,
-      message: `Gave up reconnecting after ${after}: ${describeEnding(e)}`,
-      code: e.code,
-      detail: e.detail,
-      hint: e.hint,
-      pid: e.pid,
-      retryable: e.retryable,
-      cause: e
-    })
-  )
+  Effect.fail(withMessage(e, `Gave up reconnecting after ${after}: ${describeEnding(e)}`))

@@ -170,10 +170,10 @@ layer(TestDatabase.layer({ major: 18, settings: { wal_level: "replica" } }), {
       const db = yield* TestDatabase
       const sql = yield* sqlSession(db)
       const start = yield* Effect.flip(replicate(db, { slot: "any", publications: ["p"] }))
-      assert.strictEqual(start._tag === "ReplicationError" ? start.reason : start._tag, "WalLevel")
+      assert.strictEqual(start._tag === "ReplicationError" ? start.reason._tag : start._tag, "WalLevel")
       assert.include(start.message, "wal_level = logical")
       const create = yield* Effect.flip(Slot.create("s").pipe(Effect.provideService(Connection, sql)))
-      assert.strictEqual(create.reason, "WalLevel")
+      assert.strictEqual(create.reason._tag, "WalLevel")
       assert.include(create.message, "restart the server")
     })
   )

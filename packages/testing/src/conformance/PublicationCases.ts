@@ -129,7 +129,7 @@ export const columnListCase: ConformanceCase = {
         name,
         "How a session whose publications disagree ends",
         Result.isFailure(second)
-          ? [second.failure.reason, second.failure.code, second.failure.message.includes(conflict)]
+          ? [second.failure.reason._tag, second.failure.code, second.failure.message.includes(conflict)]
           : "the stream delivered the changes",
         // SQLSTATE 0A000 (feature_not_supported) is what pgcdc reports as UnsupportedOption.
         ["UnsupportedOption", "0A000", true]

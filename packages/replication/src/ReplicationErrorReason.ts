@@ -1,0 +1,139 @@
+/**
+ * The reasons of a `ReplicationError`, one tagged class each, so `Effect.catchReason("ReplicationError", "SlotActive",
+ * ...)` handles one case and lets the others through. Each says whether a new connection can help (`isRetryable`):
+ * dropped connections, a server shutting down or starting up, and a slot still held by our own exiting walsender can;
+ * configuration mistakes, bad bytes and undecodable values cannot. Every `message` says what to change, and server
+ * errors keep their SQLSTATE, detail and hint.
+ *
+ * They deliberately never carry row values or passwords.
+ */
+import * as Schema from "effect/Schema"
+
+const OptionalString = Schema.optional(Schema.String)
+
+/** What every reason carries. */
+const Fields = {
+  message: Schema.String,
+  /** SQLSTATE of the server error behind this one, when there was one. */
+  code: OptionalString,
+  detail: OptionalString,
+  hint: OptionalString,
+  cause: Schema.optional(Schema.Defect())
+}
+
+/** Reasons whose verdict on retrying depends on the case (a connection error carries the connection's verdict). */
+const WithRetry = { ...Fields, retryable: Schema.Boolean }
+
+/** The connection failed or closed (see `cause`, a ConnectionError), or the server ended the session. */
+export class Connection extends Schema.TaggedError<Connection>()("Connection", WithRetry) {
+  get isRetryable(): boolean {
+    return this.retryable
+  }
+}
+
+/** The server answered a command with an error not covered by a more specific reason. */
+export class Server extends Schema.TaggedError<Server>()("Server", WithRetry) {
+  get isRetryable(): boolean {
+    return this.retryable
+  }
+}
+
+/** The replication slot is in use by another process (`pid`, when the server said which). */
+export class SlotActive extends Schema.TaggedError<SlotActive>()("SlotActive", {
+  ...Fields,
+  pid: Schema.optional(Schema.Number),
+  /** Only when the holder is our own previous walsender, still exiting. */
+  retryable: Schema.optional(Schema.Boolean)
+}) {
+  get isRetryable(): boolean {
+    return this.retryable === true
+  }
+}
+
+/** The server sent bytes that break the replication protocol or pgoutput. */
+export class Protocol extends Schema.TaggedError<Protocol>()("Protocol", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** A column value could not be decoded for its type. */
+export class Decode extends Schema.TaggedError<Decode>()("Decode", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** A row arrived for a relation id that no Relation message described. */
+export class UnknownRelation extends Schema.TaggedError<UnknownRelation>()("UnknownRelation", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** `commit` was given an LSN beyond everything received. */
+export class CommitBeyondReceived extends Schema.TaggedError<CommitBeyondReceived>()("CommitBeyondReceived", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** An option needs a newer PostgreSQL major version than the server's. */
+export class UnsupportedOption extends Schema.TaggedError<UnsupportedOption>()("UnsupportedOption", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** An option value is invalid whatever the server (a malformed slot name, no publication, a wrong connection). */
+export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidOption", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** The server's `wal_level` is not `logical`. */
+export class WalLevel extends Schema.TaggedError<WalLevel>()("WalLevel", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** The replication slot does not exist. */
+export class SlotMissing extends Schema.TaggedError<SlotMissing>()("SlotMissing", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** A publication named in the options does not exist. */
+export class PublicationMissing extends Schema.TaggedError<PublicationMissing>()("PublicationMissing", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** The object to create exists already. */
+export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyExists", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+export const Reason = Schema.Union([
+  Connection,
+  Server,
+  SlotActive,
+  Protocol,
+  Decode,
+  UnknownRelation,
+  CommitBeyondReceived,
+  UnsupportedOption,
+  InvalidOption,
+  WalLevel,
+  SlotMissing,
+  PublicationMissing,
+  AlreadyExists
+])
+export type Reason = typeof Reason.Type
+export type Tag = Reason["_tag"]
