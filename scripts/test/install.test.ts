@@ -13,7 +13,7 @@
  * fails here with npm's or the consumer's own output. It uses the machine's npm cache: 35 to 55 s on two busy cores
  * when warm, about 40 s from an empty cache here (the downloads, Node 22 and PostgreSQL 18 among them, are 190 MB).
  */
-import { optionalPeers } from "@pgcdc/testing/OptionalPeers"
+import { optionalPeers } from "@pgcdc/testing/internal/OptionalPeers"
 import { execFile } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"

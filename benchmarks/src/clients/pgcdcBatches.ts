@@ -8,7 +8,7 @@
  * (pgcdcTyped.ts does).
  */
 import type { Lsn } from "@pgcdc/protocol"
-import { Connection } from "@pgcdc/connection"
+import { Connector } from "@pgcdc/connection"
 import { Replication, type ReplicationError, WalMessage } from "@pgcdc/replication"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -56,6 +56,6 @@ const program = Effect.gen(function* () {
     }
     return last === undefined ? Effect.void : replication.commit(last)
   }).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
-}).pipe(Effect.scoped, Effect.provide(Connection.layer(walsenderConfig(config))))
+}).pipe(Effect.scoped, Effect.provide(Connector.layer(walsenderConfig(config))))
 
 await runClient(program)

@@ -8,9 +8,9 @@
  * just before START_REPLICATION is sent to the end marker.
  */
 import { Connection, type ConnectionError } from "@pgcdc/connection"
-import { encodeReplicationToBytes, Lsn, unsafeDecodeReplication } from "@pgcdc/protocol"
-import { WalDecoder } from "@pgcdc/replication/WalDecoder"
-import { lsnToConfirm } from "@pgcdc/replication/WalMessage"
+import { encodeReplicationToBytes, Lsn, Timestamp, unsafeDecodeReplication } from "@pgcdc/protocol"
+import { WalDecoder } from "@pgcdc/replication/internal/decoder/WalDecoder"
+import { WalMessage } from "@pgcdc/replication"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -29,7 +29,7 @@ let commits = 0
 let flushed = Lsn.zero
 let received = Lsn.zero
 
-const clientTime = () => BigInt(Date.now()) * 1000n - 946_684_800_000_000n
+const clientTime = () => Timestamp.fromEpochMillis(Date.now())
 
 const program = Effect.gen(function* () {
   const conn = yield* Connection.make(walsenderConfig(config))
@@ -71,7 +71,7 @@ const program = Effect.gen(function* () {
           break
         case "Commit":
           commits++
-          flushed = Lsn.max(flushed, lsnToConfirm(message))
+          flushed = Lsn.max(flushed, WalMessage.lsnToConfirm(message) ?? flushed)
           break
         default:
           break

@@ -8,7 +8,7 @@
  * Protocol version 1 like every other client. Measures from the moment `Replication.make` returns (its pre-flight
  * checks are done and its session fiber is about to send START_REPLICATION) to the end marker.
  */
-import { Connection } from "@pgcdc/connection"
+import { Connector } from "@pgcdc/connection"
 import { Replication, type ReplicationError, WalMessage } from "@pgcdc/replication"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -48,6 +48,6 @@ const program = Effect.gen(function* () {
         return Effect.void
     }
   }).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
-}).pipe(Effect.scoped, Effect.provide(Connection.layer(walsenderConfig(config))))
+}).pipe(Effect.scoped, Effect.provide(Connector.layer(walsenderConfig(config))))
 
 await runClient(program)

@@ -6,7 +6,7 @@
  *
  * Measures from the moment `Replication.make` returns to the end marker.
  */
-import { Connection } from "@pgcdc/connection"
+import { Connector } from "@pgcdc/connection"
 import { Replication, type ReplicationError, Rows, WalMessage } from "@pgcdc/replication"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -63,6 +63,6 @@ const program = Effect.gen(function* () {
       }
     }
   ).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
-}).pipe(Effect.scoped, Effect.provide(Connection.layer(walsenderConfig(config))))
+}).pipe(Effect.scoped, Effect.provide(Connector.layer(walsenderConfig(config))))
 
 await runClient(program)

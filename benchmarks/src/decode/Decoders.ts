@@ -21,7 +21,7 @@
  */
 import { EventEmitter } from "node:events"
 import { unsafeDecodePgoutput, unsafeDecodeReplication } from "@pgcdc/protocol"
-import { WalDecoder } from "@pgcdc/replication/WalDecoder"
+import { WalDecoder } from "@pgcdc/replication/internal/decoder/WalDecoder"
 import { PgoutputPlugin } from "pg-logical-replication"
 import postgres from "postgres"
 

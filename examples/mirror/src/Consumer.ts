@@ -9,13 +9,7 @@
  * step that it commits.
  */
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
-import {
-  type ReplicationError,
-  type ReplicationShape,
-  type Row,
-  WalMessage,
-  type WalMessageType
-} from "@pgcdc/replication"
+import { type ReplicationError, type ReplicationShape, type Row, WalMessage } from "@pgcdc/replication"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type { Rows } from "./MirrorTable.ts"
@@ -65,7 +59,7 @@ const resolveToast = (state: MirrorState, id: number, next: Row, previous: Row |
 }
 
 /** Applies one message to the Map; returns the LSN to commit when it ends a transaction. */
-export const apply = (state: MirrorState, message: WalMessageType): Lsn.Lsn | undefined => {
+export const apply = (state: MirrorState, message: WalMessage): Lsn.Lsn | undefined => {
   switch (message._tag) {
     case "Begin":
       state.inTransaction = true

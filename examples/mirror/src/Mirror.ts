@@ -11,7 +11,13 @@
  * the committed position, closes the sessions, drops the slot when asked, and stops the embedded server and removes
  * its data. It deliberately prints and returns a verdict rather than exiting: `main.ts` turns it into an exit code.
  */
-import { Connection, type ConnectionConfig, type ConnectionError, type ConnectionShape } from "@pgcdc/connection"
+import {
+  Connection,
+  type ConnectionConfig,
+  type ConnectionError,
+  type ConnectionShape,
+  Connector
+} from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
 import { Replication, type ReplicationError, type ReplicationShape, Slot } from "@pgcdc/replication"
 import * as Clock from "effect/Clock"
@@ -168,7 +174,7 @@ const mirror = (
       slot: names.slot,
       publications: [names.publication],
       statusInterval: "1 second"
-    }).pipe(Effect.provideService(Connection, walsender))
+    }).pipe(Effect.provideService(Connector, Connector.make(walsenderConfig(server.config))))
     replicationForReport = replication
     const state = makeState(init.rows)
 

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
-import type { Row, Table, WalMessageType } from "@pgcdc/replication"
+import type { Row, Table, WalMessage } from "@pgcdc/replication"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { connect } from "node:net"
@@ -110,7 +110,7 @@ describe("mirror", () => {
   it("keeps the old value of a column that arrives as unchanged TOAST", () => {
     const big = "x".repeat(5000)
     const state = makeState(new Map<number, Row>([[1, { id: 1, v: "a", big }]]))
-    const update: WalMessageType = {
+    const update: WalMessage = {
       _tag: "Update",
       xid: undefined,
       table,
@@ -141,9 +141,9 @@ describe("mirror", () => {
 
   it("returns the Commit's end LSN to commit, and nothing for other messages", () => {
     const state = makeState(new Map())
-    const insert: WalMessageType = { _tag: "Insert", xid: undefined, table, new: { id: 1 }, ...at(20) }
+    const insert: WalMessage = { _tag: "Insert", xid: undefined, table, new: { id: 1 }, ...at(20) }
     assert.strictEqual(apply(state, insert), undefined)
-    const commit: WalMessageType = {
+    const commit: WalMessage = {
       _tag: "Commit",
       flags: 0,
       commitLsn: Lsn.unsafeMake(30n),

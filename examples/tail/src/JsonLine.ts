@@ -11,8 +11,8 @@
  * It deliberately writes no trailing newline and never throws for a value it does not know: such a value falls back
  * to a generic conversion.
  */
-import { Lsn, PgTime, UnchangedToast } from "@pgcdc/protocol"
-import { type ColumnValue, encodeText, type Row, type Table, type WalMessageType } from "@pgcdc/replication"
+import { Lsn, Timestamp, UnchangedToast } from "@pgcdc/protocol"
+import { type ColumnValue, encodeText, type Row, type Table, type WalMessage } from "@pgcdc/replication"
 
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
@@ -35,7 +35,7 @@ const field = (key: string, value: unknown): Json | undefined => {
   if (typeof value === "number") return Number.isFinite(value) ? value : String(value)
   if (typeof value === "bigint") {
     if (isLsnField(key)) return Lsn.format(Lsn.unsafeMake(value))
-    if (isTimeField(key)) return PgTime.format(value)
+    if (isTimeField(key)) return Timestamp.format(value)
     return value.toString()
   }
   if (value instanceof Uint8Array) return hex(value)
@@ -89,7 +89,7 @@ const rowOf = (table: Table, row: Row | undefined): Json | undefined => {
 const tableName = (table: Table) => ({ schema: table.schema, table: table.name })
 
 /** The JSON object of a message (before stringification). */
-export const toJson = (message: WalMessageType): { readonly [key: string]: Json } => {
+export const toJson = (message: WalMessage): { readonly [key: string]: Json } => {
   const out: Record<string, Json> = {}
   const put = (key: string, value: Json | undefined) => {
     if (value !== undefined) out[key] = value
@@ -135,4 +135,4 @@ export const toJson = (message: WalMessageType): { readonly [key: string]: Json 
 }
 
 /** The message as one line of JSON, without the newline. */
-export const toJsonLine = (message: WalMessageType): string => JSON.stringify(toJson(message))
+export const toJsonLine = (message: WalMessage): string => JSON.stringify(toJson(message))

@@ -12,7 +12,7 @@
  *
  * It deliberately creates no publication (name an existing one) and creates the slot only when asked.
  */
-import { Connection, ConnectionConfig, type ConnectionError } from "@pgcdc/connection"
+import { Connection, ConnectionConfig, type ConnectionError, Connector } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
 import { Replication, type ReplicationError, Slot, Transactions } from "@pgcdc/replication"
 import * as Data from "effect/Data"
@@ -97,7 +97,7 @@ export const run = <E>(
       endLsn: options.endLsn,
       messages: options.messages,
       statusInterval: "1 second"
-    }).pipe(Effect.provideService(Connection, conn))
+    }).pipe(Effect.provideService(Connector, Connector.make(conn.config)))
     let lines = 0
     yield* replication.stream.pipe(
       Stream.runForEach((message) =>

@@ -6,7 +6,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
-import type { Table, WalMessageType } from "@pgcdc/replication"
+import type { Table, WalMessage } from "@pgcdc/replication"
 import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import { Effect, Redacted } from "effect"
 import { execFile } from "node:child_process"
@@ -198,7 +198,7 @@ describe("JSON lines", () => {
   const at = { walStart: Lsn.unsafeParse("1/A0"), walEnd: Lsn.unsafeParse("1/B0") }
 
   it("formats logical decoding messages and truncates", () => {
-    const message: WalMessageType = {
+    const message: WalMessage = {
       _tag: "Message",
       xid: undefined,
       transactional: false,
@@ -216,7 +216,7 @@ describe("JSON lines", () => {
       walStart: "1/A0",
       walEnd: "1/B0"
     })
-    const truncate: WalMessageType = {
+    const truncate: WalMessage = {
       _tag: "Truncate",
       xid: 7,
       cascade: true,
@@ -236,7 +236,7 @@ describe("JSON lines", () => {
   })
 
   it("keeps SQL NULL, non-finite floats and int8 apart from what JSON would make of them", () => {
-    const insert: WalMessageType = {
+    const insert: WalMessage = {
       _tag: "Insert",
       xid: undefined,
       table,

@@ -12,6 +12,7 @@ export {
   type FieldDescription,
   type QueryResult
 } from "./Connection.ts"
+export { Connector, type ConnectorShape } from "./Connector.ts"
 export type { CopyDataFrames } from "./CopyDataPull.ts"
 export type { BackendKey } from "./Startup.ts"
 export {

@@ -23,6 +23,11 @@ const MAX = 0xffff_ffff_ffff_ffffn
 /** Brands a bigint as an LSN without checking; for values read from the wire, which are u64 by construction. */
 export const unsafeMake = (n: bigint): Lsn => n as Lsn
 
+/** The LSN whose high and low 32-bit words are `hi` and `lo` (as `readXLogDataPositions` reads them). */
+export const fromWords = (hi: number, lo: number): Lsn =>
+  // Below 2^53 one double holds it exactly: one BigInt instead of three.
+  (hi < 0x200000 ? BigInt(hi * 4294967296 + lo) : (BigInt(hi) << 32n) | BigInt(lo)) as Lsn
+
 /** The invalid position `0/0` (InvalidXLogRecPtr), which the protocol uses for "none" and "from the slot". */
 export const zero: Lsn = 0n as Lsn
 

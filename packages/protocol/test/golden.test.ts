@@ -12,7 +12,7 @@ import * as Lsn from "../src/Lsn.ts"
 import { encodePgoutputToBytes, unsafeDecodePgoutput } from "../src/pgoutput/PgoutputCodec.ts"
 import type * as M from "../src/pgoutput/PgoutputMessage.ts"
 import { UnchangedToast } from "../src/pgoutput/TupleData.ts"
-import * as PgTime from "../src/PgTime.ts"
+import * as Timestamp from "../src/Timestamp.ts"
 import { decodeReplication, encodeReplicationToBytes } from "../src/replication/ReplicationMessage.ts"
 import { type Fixture, fixturePath, loadFixture } from "./fixtures/loadFixture.ts"
 
@@ -145,7 +145,7 @@ describe.each(majors)("golden fixtures: PostgreSQL %i", (major) => {
       assert.strictEqual(commits[i]!.commitLsn, b.finalLsn)
       assert.strictEqual(commits[i]!.commitTime, b.commitTime)
       assert.isTrue(commits[i]!.endLsn > commits[i]!.commitLsn)
-      assert.isTrue(PgTime.isFiniteTime(b.commitTime))
+      assert.isTrue(Timestamp.isFiniteTime(b.commitTime))
     })
   })
 
@@ -179,7 +179,7 @@ describe.each(majors)("golden fixtures: PostgreSQL %i", (major) => {
     })
     const begin = ofTag(f, "Begin")[0]!
     // pg_replication_origin_xact_setup's timestamp becomes the transaction's commit time.
-    assert.strictEqual(PgTime.format(begin.commitTime), "2024-01-01T00:00:00.000000Z")
+    assert.strictEqual(Timestamp.format(begin.commitTime), "2024-01-01T00:00:00.000000Z")
   })
 
   it("binary: columns in the binary format are byte copies", () => {
@@ -190,7 +190,7 @@ describe.each(majors)("golden fixtures: PostgreSQL %i", (major) => {
     assert.deepStrictEqual(tuple[0], new Uint8Array([0, 0, 0, 30]))
     assert.deepStrictEqual(tuple[1], utf8.encode("bin"))
     assert.deepStrictEqual(tuple[5], new Uint8Array([0xde, 0xad, 0xbe, 0xef]))
-    // timestamptz '2000-01-01 00:00:00+00' is PgTime 0.
+    // timestamptz '2000-01-01 00:00:00+00' is Timestamp 0.
     assert.deepStrictEqual(tuple[6], new Uint8Array(8))
     const [update] = ofTag(f, "Update")
     assert.deepStrictEqual(update!.newTuple[4], new Uint8Array([0, 0, 0, 6]))

@@ -17,7 +17,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { unsafeDecodePgoutput, unsafeDecodeReplication } from "@pgcdc/protocol"
-import { WalDecoder } from "../src/WalDecoder.ts"
+import { WalDecoder } from "../src/internal/decoder/WalDecoder.ts"
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`)

@@ -9,8 +9,8 @@
 import { Connection } from "@pgcdc/connection"
 import * as Effect from "effect/Effect"
 import { fromConnectionError, ReplicationError, replicationError } from "./ReplicationError.ts"
-import { ident, literal, qualified } from "./SqlText.ts"
-import { versionText } from "./StartOptions.ts"
+import { ident, literal, qualified } from "./internal/sqlText.ts"
+import { versionText } from "./internal/startOptions.ts"
 
 export interface PublishedTable {
   readonly name: string

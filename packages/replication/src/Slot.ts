@@ -12,8 +12,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { fromConnectionError, ReplicationError, replicationError } from "./ReplicationError.ts"
-import { literal, slotName } from "./SqlText.ts"
-import { versionText } from "./StartOptions.ts"
+import { literal, slotName } from "./internal/sqlText.ts"
+import { versionText } from "./internal/startOptions.ts"
 
 export interface CreateSlotOptions {
   readonly temporary?: boolean | undefined

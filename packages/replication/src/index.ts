@@ -1,10 +1,11 @@
 /**
- * @pgcdc/replication: the `Replication` service (a Stream of WAL messages from a logical replication slot and
- * `commit(lsn)`), slot and publication management, and lossless decoding of column values.
+ * @pgcdc/replication: the `Replication` service (a Stream of WAL messages from a logical replication slot,
+ * `commit(lsn)` and `flush`), slot and publication management, transaction views, typed rows, and lossless decoding
+ * of column values. One import is enough for a consumer: the LSN type, the unchanged-TOAST marker and the protocol's
+ * timestamps (a Commit's `commitTime`) are re-exported here.
  */
-export * as Feedback from "./Feedback.ts"
+export { Lsn, Timestamp, UnchangedToast } from "@pgcdc/protocol"
 export * as Publication from "./Publication.ts"
-export { RelationCache } from "./RelationCache.ts"
 export {
   Replication,
   ReplicationMetrics,
@@ -16,16 +17,10 @@ export { isReplicationError, ReplicationError } from "./ReplicationError.ts"
 export * as ReplicationErrorReason from "./ReplicationErrorReason.ts"
 export * as Rows from "./rows/index.ts"
 export * as Slot from "./Slot.ts"
-export * as StartOptions from "./StartOptions.ts"
 export * as Transactions from "./transactions/index.ts"
 export * from "./values/index.ts"
-export { WalDecoder, type WalDecoderOptions } from "./WalDecoder.ts"
-export * as WalMessage from "./WalMessage.ts"
-export type {
-  Column,
-  ColumnValue,
-  Row,
-  Table,
-  WalMessage as WalMessageType,
-  WalPosition
-} from "./WalMessage.ts"
+import * as WalMessageModule from "./WalMessage.ts"
+/** The WAL messages of the stream (`WalMessage` is also their union type) and the rules for them (`lsnToConfirm`). */
+export { WalMessageModule as WalMessage }
+export type WalMessage = WalMessageModule.WalMessage
+export type { Column, ColumnValue, Row, Table, WalPosition } from "./WalMessage.ts"

@@ -3,7 +3,7 @@ import { Result } from "effect"
 import { assert, describe, it } from "vitest"
 import * as Publication from "../src/Publication.ts"
 import type { ReplicationError } from "../src/ReplicationError.ts"
-import * as StartOptions from "../src/StartOptions.ts"
+import * as StartOptions from "../src/internal/startOptions.ts"
 
 const base = { slot: "s1", publications: ["pub"] }
 

@@ -14,9 +14,9 @@ import {
 } from "@pgcdc/protocol"
 import fc from "fast-check"
 import { assert, describe, expect, it } from "vitest"
-import { columnReaderFor, scanJson } from "../src/values/ColumnReaders.ts"
+import { columnReaderFor, scanJson } from "../src/internal/values/ColumnReaders.ts"
 import { builtinTypes, decodeText, TypeOid } from "../src/values/index.ts"
-import { WalDecoder } from "../src/WalDecoder.ts"
+import { WalDecoder } from "../src/internal/decoder/WalDecoder.ts"
 import type { WalMessage } from "../src/WalMessage.ts"
 
 const L = (n: number): Lsn.Lsn => Lsn.unsafeMake(BigInt(n))

@@ -3,7 +3,7 @@ process.env.TZ = "America/St_Johns"
 import { encodePgoutputToBytes, Lsn, type PgoutputMessage, UnchangedToast, type XLogData } from "@pgcdc/protocol"
 import { Result } from "effect"
 import { assert, describe, it } from "vitest"
-import { WalDecoder } from "../src/WalDecoder.ts"
+import { WalDecoder } from "../src/internal/decoder/WalDecoder.ts"
 import * as WalMessage from "../src/WalMessage.ts"
 
 const L = (n: number): Lsn.Lsn => Lsn.unsafeMake(BigInt(n))

@@ -5,7 +5,7 @@
  * is in integration/resilience.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Change, FakePostgres, fakeConnectionLayer } from "@pgcdc/testing"
+import { Change, FakePostgres, fakeConnectorLayer } from "@pgcdc/testing"
 import { Effect, Layer, Stream } from "effect"
 import { Replication } from "../src/Replication.ts"
 import type { WalMessage } from "../src/WalMessage.ts"
@@ -68,7 +68,7 @@ describe("delivery to the consumer", () => {
         }).pipe(
           Effect.provide(
             Replication.layer({ slot: "delivery", publications: ["delivery_pub"], bufferSize: 7 }).pipe(
-              Layer.provide(fakeConnectionLayer())
+              Layer.provide(fakeConnectorLayer())
             )
           )
         )
@@ -102,7 +102,7 @@ describe("delivery to the consumer", () => {
         }).pipe(
           Effect.provide(
             Replication.layer({ slot: "sized", publications: ["sized_pub"], bufferSize: 16 }).pipe(
-              Layer.provide(fakeConnectionLayer())
+              Layer.provide(fakeConnectorLayer())
             )
           )
         )

@@ -5,8 +5,8 @@
  * the service fails the stream instead of ending it as if it had finished.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Connection, type ConnectionShape } from "@pgcdc/connection"
-import { FakePostgres, fakeConnectionLayer } from "@pgcdc/testing"
+import { type ConnectionShape, Connector } from "@pgcdc/connection"
+import { FakePostgres, fakeConnectorLayer } from "@pgcdc/testing"
 import { Cause, Duration, Effect, Exit, Layer, type Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Replication, type ReplicationOptions } from "../src/Replication.ts"
@@ -39,7 +39,7 @@ const replicationIn = <A, E>(
 ) =>
   Effect.flatMap(Replication, use).pipe(
     Effect.provide(
-      Replication.layer({ slot: "s", publications: ["p"], ...options }).pipe(Layer.provide(fakeConnectionLayer()))
+      Replication.layer({ slot: "s", publications: ["p"], ...options }).pipe(Layer.provide(fakeConnectorLayer()))
     ),
     Effect.scoped
   )
@@ -128,21 +128,24 @@ describe("a defect below the service", () => {
     withFake((fake) =>
       Effect.gen(function* () {
         const defect = new Error("the frames of the replication connection died")
-        /** The fake connection, with a copy whose frames die after the first read. */
+        /** The fake's connector, whose sessions' copies have frames that die after the first read. */
         const dying = Layer.effect(
-          Connection,
-          Effect.map(
-            Connection,
-            (conn): ConnectionShape => ({
-              ...conn,
-              copyBoth: (sql) =>
-                Effect.map(conn.copyBoth(sql), (copy) => ({
-                  ...copy,
-                  frames: Stream.concat(Stream.take(copy.frames, 1), Stream.die(defect))
-                }))
-            })
-          )
-        ).pipe(Layer.provide(fakeConnectionLayer()))
+          Connector,
+          Effect.map(Connector, (connector) => ({
+            ...connector,
+            connect: Effect.map(
+              connector.connect,
+              (conn): ConnectionShape => ({
+                ...conn,
+                copyBoth: (sql) =>
+                  Effect.map(conn.copyBoth(sql), (copy) => ({
+                    ...copy,
+                    frames: Stream.concat(Stream.take(copy.frames, 1), Stream.die(defect))
+                  }))
+              })
+            )
+          }))
+        ).pipe(Layer.provide(fakeConnectorLayer()))
         yield* fake.insert("t", { id: "1" })
         yield* fake.insert("t", { id: "2" })
         const exit = yield* Effect.flatMap(Replication, (replication) =>

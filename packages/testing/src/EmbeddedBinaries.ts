@@ -7,7 +7,7 @@
  * this package and use the fake server.
  */
 import type * as Effect from "effect/Effect"
-import { importPeer, type OptionalPeerName } from "./OptionalPeers.ts"
+import { importPeer, type OptionalPeerName } from "./internal/OptionalPeers.ts"
 import type { TestDatabaseError } from "./TestDatabaseError.ts"
 
 export const majors = [14, 15, 16, 17, 18] as const

@@ -29,7 +29,9 @@ export { fakeTlsCa, fakeTlsCertificate, fakeTlsKey } from "./fake/TestCertificat
 export {
   connectionConfig as fakeConnectionConfig,
   layerConnection as fakeConnectionLayer,
+  layerConnector as fakeConnectorLayer,
   layerTcpConnection as fakeTcpConnectionLayer,
+  layerTcpConnector as fakeTcpConnectorLayer,
   tcpConnectionConfig as fakeTcpConnectionConfig
 } from "./fake/FakeConnection.ts"
 export type {

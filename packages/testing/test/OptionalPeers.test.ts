@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { importPeer, installCommand, isPackageMissing } from "../src/OptionalPeers.ts"
+import { importPeer, installCommand, isPackageMissing } from "../src/internal/OptionalPeers.ts"
 
 // A specifier TypeScript cannot check statically, for packages that do not exist.
 const importByName = (specifier: string): Promise<unknown> => import(specifier)

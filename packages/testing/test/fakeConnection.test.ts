@@ -10,7 +10,7 @@ import { Publication, Replication, WalMessage } from "@pgcdc/replication"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Result, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { connectionConfig, layerConnection, tcpConnectionConfig } from "../src/fake/FakeConnection.ts"
+import { connectionConfig, layerConnection, layerConnector, tcpConnectionConfig } from "../src/fake/FakeConnection.ts"
 import { FakePostgres, type FakePostgresShape } from "../src/fake/FakePostgres.ts"
 
 const users = {
@@ -199,7 +199,7 @@ describe("Connection to the fake over the in-memory socket", () => {
           )
           return ids
         }).pipe(
-          Effect.provide(Replication.layer({ slot: "r", publications: ["p"] }).pipe(Layer.provide(layerConnection())))
+          Effect.provide(Replication.layer({ slot: "r", publications: ["p"] }).pipe(Layer.provide(layerConnector())))
         )
         // The first transaction was confirmed before the drop; the session resumed after it.
         assert.deepStrictEqual(seen, [1, 2])
@@ -245,7 +245,7 @@ describe("Connection to the fake over the in-memory socket", () => {
               Stream.take(3),
               Stream.runCollect
             )
-          }).pipe(Effect.scoped, Effect.provide(layerConnection()))
+          }).pipe(Effect.scoped, Effect.provide(Layer.merge(layerConnection(), layerConnector())))
           const [relation, twelve, eleven] = Array.from(messages)
           assert.deepStrictEqual(
             relation?._tag === "Relation" ? relation.table.columns.map((c) => c.name) : undefined,

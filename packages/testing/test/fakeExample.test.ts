@@ -5,7 +5,7 @@
 import { Replication, WalMessage } from "@pgcdc/replication"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Ref, Schedule, Stream } from "effect"
-import { Change, FakePostgres, fakeConnectionLayer } from "../src/index.ts"
+import { Change, FakePostgres, fakeConnectorLayer } from "../src/index.ts"
 
 // The code under test: keeps a Map of users by id and commits each transaction once it is applied.
 const mirrorUsers = (mirror: Ref.Ref<ReadonlyMap<number, string>>, transactions: number) =>
@@ -64,7 +64,7 @@ describe("a consumer tested with the fake server", () => {
         yield* mirrorUsers(mirror, 3).pipe(
           Effect.provide(
             Replication.layer({ slot: "mirror", publications: ["mirror_pub"] }).pipe(
-              Layer.provide(fakeConnectionLayer())
+              Layer.provide(fakeConnectorLayer())
             )
           )
         )
@@ -90,7 +90,7 @@ describe("a consumer tested with the fake server", () => {
             slot: "resume",
             publications: ["resume_pub"],
             reconnect: Schedule.recurs(3)
-          }).pipe(Layer.provide(fakeConnectionLayer()))
+          }).pipe(Layer.provide(fakeConnectorLayer()))
           const inserts = <E>(
             replication: Replication["Service"],
             n: number,

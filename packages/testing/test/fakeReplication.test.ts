@@ -2,7 +2,7 @@ import {
   Lsn,
   type PgoutputMessage,
   type PgoutputOptions,
-  PgTime,
+  Timestamp,
   type ProtoVersion,
   UnchangedToast,
   unsafeDecodePgoutput
@@ -621,14 +621,14 @@ describe("FakePostgres keepalives and wal_sender_timeout (TestClock)", () => {
         yield* TestClock.adjust("10 seconds")
         const idle = yield* client.nextReplication
         assert.isTrue(idle._tag === "PrimaryKeepalive" && !idle.replyRequested)
-        assert.strictEqual(idle._tag === "PrimaryKeepalive" && PgTime.toEpochMicros(idle.serverTime), 10_000_000n)
+        assert.strictEqual(idle._tag === "PrimaryKeepalive" && Timestamp.toEpochMicros(idle.serverTime), 10_000_000n)
         yield* TestClock.adjust("20 seconds")
         // t=20s: another idle keepalive; t=30s: half of wal_sender_timeout without a reply, so a reply request.
         const again = yield* client.nextReplication
         assert.isTrue(again._tag === "PrimaryKeepalive" && !again.replyRequested)
         const ping = yield* client.nextReplication
         assert.isTrue(ping._tag === "PrimaryKeepalive" && ping.replyRequested)
-        assert.strictEqual(ping._tag === "PrimaryKeepalive" && PgTime.toEpochMicros(ping.serverTime), 30_000_000n)
+        assert.strictEqual(ping._tag === "PrimaryKeepalive" && Timestamp.toEpochMicros(ping.serverTime), 30_000_000n)
         yield* TestClock.adjust("30 seconds")
         const [ended] = yield* fake.awaitDisconnections(1)
         assert.strictEqual(ended!.reason, "timeout")

@@ -4,9 +4,8 @@
  * a table, a publication and a slot, inserts rows, reads them from Replication's stream, commits, and checks that
  * the server received the commit. It prints one JSON line with `verdict` and exits 0 only when everything matched.
  */
-import { Connection } from "@pgcdc/connection"
-import * as Lsn from "@pgcdc/protocol/Lsn"
-import { Replication, WalMessage } from "@pgcdc/replication"
+import { Connection, Connector } from "@pgcdc/connection"
+import { Lsn, Replication, WalMessage } from "@pgcdc/replication"
 import { TestDatabase } from "@pgcdc/testing"
 import { Effect, Layer, Redacted, Stream } from "effect"
 
@@ -42,7 +41,7 @@ const program = Effect.gen(function* () {
       Stream.runForEach((message) => {
         if (message._tag === "Insert") rows.push({ ...message.new })
         if (message._tag !== "Commit") return Effect.void
-        committed = WalMessage.commitLsn(message)
+        committed = WalMessage.lsnToConfirm(message)
         return replication.commit(committed)
       })
     )
@@ -51,7 +50,7 @@ const program = Effect.gen(function* () {
   const { rows, committed } = yield* consume.pipe(
     Effect.provide(
       Replication.layer({ slot: "items_slot", publications: ["items_pub"] }).pipe(
-        Layer.provide(Connection.layer({ ...config, replication: "logical" }))
+        Layer.provide(Connector.layer({ ...config, replication: "logical" }))
       )
     )
   )

@@ -1,12 +1,12 @@
 /**
  * The fake server as a user installs it: run by install.test.ts in a fresh npm project that has @pgcdc/testing but
  * none of its optional peers (no embedded PostgreSQL, no Testcontainers). A row written to `FakePostgres` must come
- * out of the real `Replication` stream over `fakeConnectionLayer`, the commit must reach the fake's slot, and the
+ * out of the real `Replication` stream over `fakeConnectorLayer`, the commit must reach the fake's slot, and the
  * embedded provider, asked for a server, must fail with the command that installs the missing binaries. Prints one
  * JSON line with `verdict`; exits 0 only when all of that held.
  */
 import { Replication, WalMessage } from "@pgcdc/replication"
-import { FakePostgres, fakeConnectionLayer, TestDatabase } from "@pgcdc/testing"
+import { FakePostgres, fakeConnectorLayer, TestDatabase } from "@pgcdc/testing"
 import { Effect, Layer, Stream } from "effect"
 
 const program = Effect.gen(function* () {
@@ -29,13 +29,13 @@ const program = Effect.gen(function* () {
       Stream.takeUntil((message) => message._tag === "Commit"),
       Stream.runForEach((message) => {
         if (message._tag === "Insert") received.push({ ...message.new })
-        return message._tag === "Commit" ? replication.commit(WalMessage.commitLsn(message)) : Effect.void
+        return message._tag === "Commit" ? replication.commit(WalMessage.lsnToConfirm(message)) : Effect.void
       })
     )
     return received
   }).pipe(
     Effect.provide(
-      Replication.layer({ slot: "items_slot", publications: ["items_pub"] }).pipe(Layer.provide(fakeConnectionLayer()))
+      Replication.layer({ slot: "items_slot", publications: ["items_pub"] }).pipe(Layer.provide(fakeConnectorLayer()))
     )
   )
   yield* fake.awaitConfirmedFlush("items_slot", written.endLsn).pipe(Effect.timeout("10 seconds"))

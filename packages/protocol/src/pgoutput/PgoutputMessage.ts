@@ -2,7 +2,7 @@
  * The pgoutput logical replication messages of protocol versions 1 to 4, as plain readonly data.
  *
  * Names and fields follow the PostgreSQL page "protocol-logicalrep-message-formats": `_tag` is the message name,
- * LSNs are `Lsn`, timestamps are `bigint` microseconds since 2000-01-01 (see PgTime), xids and OIDs are `number`
+ * LSNs are `Lsn`, timestamps are `bigint` microseconds since 2000-01-01 (see Timestamp), xids and OIDs are `number`
  * (uint32). `xid` on Relation, Type, Insert, Update, Delete, Truncate and Message is present only inside a streamed
  * transaction (between StreamStart and StreamStop), which the decoder learns from its caller, never from the bytes.
  *

@@ -16,14 +16,14 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import { LsnFromString } from "../Lsn.ts"
 import { ProtocolError } from "../ProtocolError.ts"
-import { PgTimeFromString } from "../PgTime.ts"
+import { TimestampFromString } from "../Timestamp.ts"
 import { decodePgoutput, encodePgoutputToBytes } from "./PgoutputCodec.ts"
 import type { PgoutputMessage, PgoutputOptions } from "./PgoutputMessage.ts"
 import { Bytes, CString, Int32, Uint8, Uint32, UndefinedAsNull } from "./SchemaFields.ts"
 import { TupleDataSchema } from "./TupleDataSchema.ts"
 
 const StreamXid = UndefinedAsNull(Uint32)
-const Time = PgTimeFromString
+const Time = TimestampFromString
 const Lsn = LsnFromString
 
 export const BeginSchema = Schema.TaggedStruct("Begin", { finalLsn: Lsn, commitTime: Time, xid: Uint32 })

@@ -3,7 +3,7 @@
  * (xids, OIDs), bytes, and "absent" values.
  *
  * Every schema here has the message's field type on its Type side and a JSON-safe Encoded side: bigints become
- * decimal strings (PgTime), LSNs `X/Y` strings (Lsn), byte arrays base64 strings, and an absent value (`undefined`
+ * decimal strings (Timestamp), LSNs `X/Y` strings (Lsn), byte arrays base64 strings, and an absent value (`undefined`
  * in the TypeScript shape) becomes JSON `null`, so that a JSON round trip keeps every key.
  *
  * It deliberately holds no message layout.

@@ -22,7 +22,7 @@ export interface XLogData {
   readonly walStart: Lsn
   /** The current end of WAL on the server. */
   readonly walEnd: Lsn
-  /** The server's system clock at transmission (microseconds since 2000-01-01, see PgTime). */
+  /** The server's system clock at transmission (microseconds since 2000-01-01, see Timestamp). */
   readonly serverTime: bigint
   /** A view of the input bytes (see the module header). */
   readonly data: Uint8Array
@@ -143,6 +143,23 @@ export const unsafeDecodeXLogDataHeader = (
   into.dataStart = r.pos + 8
   return into
 }
+
+/**
+ * The positions of the XLogData whose whole header (`xlogDataHeaderLength` bytes, type byte 'w', which the caller has
+ * checked) starts at `bytes[start]`, as 32-bit words into `into[at .. at + 4]`: walStart's high and low word, then
+ * walEnd's. For a reader that compares and keeps positions of many messages without a BigInt per message; `Lsn.fromWords`
+ * turns a pair back into an LSN. Its data begins at `start + xlogDataHeaderLength`.
+ */
+export const readXLogDataPositions = (bytes: Uint8Array, start: number, into: Uint32Array, at: number): void => {
+  into[at] = word(bytes, start + 1)
+  into[at + 1] = word(bytes, start + 5)
+  into[at + 2] = word(bytes, start + 9)
+  into[at + 3] = word(bytes, start + 13)
+}
+
+/** The big-endian unsigned 32-bit word at `b[p]`. */
+const word = (b: Uint8Array, p: number): number =>
+  ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0
 
 /** Decodes a client message (for fake servers and tests), throwing `ProtocolError`. */
 export const unsafeDecodeReplicationFrontend = (

@@ -12,7 +12,7 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import { LsnFromString } from "../Lsn.ts"
 import type { ProtocolError } from "../ProtocolError.ts"
-import { PgTimeFromString } from "../PgTime.ts"
+import { TimestampFromString } from "../Timestamp.ts"
 import { Bytes, Uint32 } from "../pgoutput/SchemaFields.ts"
 import {
   type BackendReplicationMessage,
@@ -25,13 +25,13 @@ import {
 export const XLogDataSchema = Schema.TaggedStruct("XLogData", {
   walStart: LsnFromString,
   walEnd: LsnFromString,
-  serverTime: PgTimeFromString,
+  serverTime: TimestampFromString,
   data: Bytes
 })
 
 export const PrimaryKeepaliveSchema = Schema.TaggedStruct("PrimaryKeepalive", {
   walEnd: LsnFromString,
-  serverTime: PgTimeFromString,
+  serverTime: TimestampFromString,
   replyRequested: Schema.Boolean
 })
 
@@ -39,12 +39,12 @@ export const StandbyStatusUpdateSchema = Schema.TaggedStruct("StandbyStatusUpdat
   written: LsnFromString,
   flushed: LsnFromString,
   applied: LsnFromString,
-  clientTime: PgTimeFromString,
+  clientTime: TimestampFromString,
   replyRequested: Schema.Boolean
 })
 
 export const HotStandbyFeedbackSchema = Schema.TaggedStruct("HotStandbyFeedback", {
-  clientTime: PgTimeFromString,
+  clientTime: TimestampFromString,
   xmin: Uint32,
   xminEpoch: Uint32,
   catalogXmin: Uint32,

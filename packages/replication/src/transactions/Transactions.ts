@@ -14,9 +14,9 @@ import type { Lsn } from "@pgcdc/protocol"
 import * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import { lsnToConfirm, type WalMessage } from "../WalMessage.ts"
-import { type AssemblerOptions, TransactionAssembler } from "./TransactionAssembler.ts"
+import { type AssemblerOptions, TransactionAssembler } from "../internal/transactions/TransactionAssembler.ts"
 import { TransactionError } from "./TransactionError.ts"
-import { statefulMap } from "./statefulMap.ts"
+import { statefulMap } from "../internal/transactions/statefulMap.ts"
 import type { Change, TransactionBegin, TransactionElement, TransactionEvent } from "./TransactionEvent.ts"
 
 const isTransactionError = (u: unknown): u is TransactionError => u instanceof TransactionError

@@ -2,7 +2,7 @@
  * Transaction views over the replication stream: whole transactions in commit order, a bounded-memory event form,
  * two-phase commit, and acknowledging by element.
  */
-export { type AssemblerOptions, TransactionAssembler } from "./TransactionAssembler.ts"
+export type { AssemblerOptions } from "../internal/transactions/TransactionAssembler.ts"
 export { TransactionError, TransactionErrorReason } from "./TransactionError.ts"
 export type {
   Change,

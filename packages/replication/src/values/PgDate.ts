@@ -7,7 +7,14 @@
  * time zone.
  */
 import * as Option from "effect/Option"
-import { type CivilDate, civilFromDays, daysFromCivil, formatYear, isValidDay, pad2 } from "./Calendar.ts"
+import {
+  type CivilDate,
+  civilFromDays,
+  daysFromCivil,
+  formatYear,
+  isValidDay,
+  pad2
+} from "../internal/values/Calendar.ts"
 
 export interface PgDate {
   readonly _tag: "PgDate"

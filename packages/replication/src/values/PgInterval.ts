@@ -5,7 +5,7 @@
  *
  * It deliberately offers no conversion to a duration: which one is right depends on a calendar and a zone.
  */
-import { formatClock } from "./Calendar.ts"
+import { formatClock } from "../internal/values/Calendar.ts"
 
 export interface PgInterval {
   readonly _tag: "PgInterval"

@@ -5,7 +5,7 @@
  *
  * Deliberately not converted to anything zone-aware: a `timetz` has no date, so no zone rule applies to it.
  */
-import { formatClock, pad2 } from "./Calendar.ts"
+import { formatClock, pad2 } from "../internal/values/Calendar.ts"
 
 export interface PgTime {
   readonly _tag: "PgTime"

@@ -6,9 +6,10 @@
  * Conversions to `Date` (milliseconds, limited range) and Effect `DateTime` are explicit, partial (`Option`) and
  * lossy only in the sub-millisecond digits, which their names say. Nothing here reads the local time zone.
  */
+import { Timestamp } from "@pgcdc/protocol"
 import * as DateTime from "effect/DateTime"
 import * as Option from "effect/Option"
-import { civilFromDays, formatClock, formatYear, MICROS_PER_DAY, pad2 } from "./Calendar.ts"
+import { civilFromDays, formatClock, formatYear, MICROS_PER_DAY, pad2 } from "../internal/values/Calendar.ts"
 
 export interface PgTimestamp {
   readonly _tag: "PgTimestamp"
@@ -22,10 +23,10 @@ export interface PgTimestampTz {
   readonly micros: bigint
 }
 
-export const MICROS_INFINITY = 0x7fff_ffff_ffff_ffffn
-export const MICROS_MINUS_INFINITY = -0x8000_0000_0000_0000n
-/** Microseconds from 1970-01-01 to 2000-01-01. */
-export const UNIX_TO_POSTGRES_MICROS = 946_684_800_000_000n
+export const MICROS_INFINITY = Timestamp.infinity
+export const MICROS_MINUS_INFINITY = Timestamp.negativeInfinity
+/** Microseconds from 1970-01-01 to 2000-01-01 (the protocol's Timestamp epoch offset). */
+export const UNIX_TO_POSTGRES_MICROS = Timestamp.unixEpochOffsetMicros
 
 export const make = (micros: bigint): PgTimestamp => ({ _tag: "PgTimestamp", micros })
 export const makeTz = (micros: bigint): PgTimestampTz => ({ _tag: "PgTimestampTz", micros })
@@ -37,7 +38,7 @@ const MAX_DATE_MS = 8.64e15
 const MIN_DATE_MS_BIG = BigInt(-MAX_DATE_MS)
 const MAX_DATE_MS_BIG = BigInt(MAX_DATE_MS)
 const SAFE_MICROS = BigInt(Number.MAX_SAFE_INTEGER)
-const UNIX_TO_POSTGRES_MS = 946_684_800_000
+const UNIX_TO_POSTGRES_MS = Number(Timestamp.unixEpochOffsetMicros / 1000n)
 
 /**
  * Milliseconds since 1970 (floored), or undefined for ±infinity and values beyond `Date`'s range. Within ±2^53

@@ -4,12 +4,19 @@
  * Throws `ValueError` (the relation decoder turns it into a `Result`); never returns a lossy value. Types it does
  * not know come back as their text unchanged.
  */
-import { arrayText } from "./arrayDelimiter.ts"
-import { smallInteger } from "./FastText.ts"
+import { arrayText } from "../internal/values/arrayDelimiter.ts"
+import { smallInteger } from "../internal/values/FastText.ts"
 import * as JsonValue from "./Json.ts"
 import * as Numeric from "./Numeric.ts"
 import type { PgValue } from "./PgValue.ts"
-import { parseDate, parseInterval, parseTime, parseTimestamp, parseTimestampTz, parseTimeTz } from "./TextParsers.ts"
+import {
+  parseDate,
+  parseInterval,
+  parseTime,
+  parseTimestamp,
+  parseTimestampTz,
+  parseTimeTz
+} from "../internal/values/TextParsers.ts"
 import { TypeOid } from "./TypeOid.ts"
 import { builtinTypes, type TypeResolver } from "./TypeResolver.ts"
 import { excerpt, ValueError } from "./ValueError.ts"

@@ -7,8 +7,8 @@
  * spelled differently (`1e-07` from the server, `1e-7` from here). Throws `ValueError` when the value does not
  * belong to the type.
  */
-import { formatArrayText } from "./ArrayText.ts"
-import { delimiterOf } from "./arrayDelimiter.ts"
+import { formatArrayText } from "../internal/values/ArrayText.ts"
+import { delimiterOf } from "../internal/values/arrayDelimiter.ts"
 import * as Numeric from "./Numeric.ts"
 import * as PgDate from "./PgDate.ts"
 import * as PgInterval from "./PgInterval.ts"

@@ -1,8 +1,7 @@
 /**
- * Lossless decoding of column values (DESIGN.md invariant 8): by type OID, from pgoutput's text and binary formats.
+ * Lossless decoding of column values (docs/design.md, invariant 8): the value types, and decoders by type OID from
+ * pgoutput's text and binary formats (with their inverses, for tools that write values back).
  */
-export * as ArrayText from "./ArrayText.ts"
-export * as Calendar from "./Calendar.ts"
 export { decodeBinary } from "./decodeBinary.ts"
 export { decodeText } from "./decodeText.ts"
 export { encodeBinary, encodeText } from "./encode.ts"

@@ -8,7 +8,7 @@ process.env.TZ = "America/St_Johns"
 import { assert, layer } from "@effect/vitest"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
 import { TestDatabase } from "@pgcdc/testing"
-import { Connection, type ConnectionShape } from "@pgcdc/connection"
+import { Connection, type ConnectionShape, Connector } from "@pgcdc/connection"
 import { Effect, Metric, Option, Stream } from "effect"
 import { Replication, ReplicationMetrics, type ReplicationOptions } from "../../src/Replication.ts"
 import * as Slot from "../../src/Slot.ts"
@@ -286,7 +286,9 @@ for (const major of [18, 14] as const) {
           assert.include(noPub.message, 'CREATE PUBLICATION "missing_pub"')
 
           const notWalsender = yield* Effect.flip(
-            Replication.make({ slot: "s_cfg", publications: ["p_cfg"] }).pipe(Effect.provideService(Connection, sql))
+            Replication.make({ slot: "s_cfg", publications: ["p_cfg"] }).pipe(
+              Effect.provideService(Connector, Connector.make(sql.config))
+            )
           )
           assert.strictEqual(notWalsender.reason._tag, "InvalidOption")
           assert.include(notWalsender.message, 'replication: "logical"')

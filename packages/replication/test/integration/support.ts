@@ -2,7 +2,13 @@
  * Helpers shared by the integration tests: connection configs for a test server, SQL on a normal session, a
  * Replication service over a fresh walsender session, and waiting for a condition the server reports.
  */
-import { Connection, type ConnectionConfig, type ConnectionError, type ConnectionShape } from "@pgcdc/connection"
+import {
+  Connection,
+  type ConnectionConfig,
+  type ConnectionError,
+  type ConnectionShape,
+  Connector
+} from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
 import type { TestDatabaseInfo } from "@pgcdc/testing"
 import { Effect, Option, Redacted, Schedule, type Scope, Stream } from "effect"
@@ -34,9 +40,7 @@ export const replicate = (
   db: TestDatabaseInfo,
   options: ReplicationOptions
 ): Effect.Effect<ReplicationShape, ReplicationError | ConnectionError, Scope.Scope> =>
-  Effect.flatMap(Connection.make(configOf(db, "logical")), (conn) =>
-    Replication.make(options).pipe(Effect.provideService(Connection, conn))
-  )
+  Replication.make(options).pipe(Effect.provideService(Connector, Connector.make(configOf(db, "logical"))))
 
 /** Pulls messages until (and including) the first one matching `last`. */
 export const takeThrough = (

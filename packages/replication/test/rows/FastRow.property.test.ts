@@ -4,7 +4,7 @@ import * as fc from "fast-check"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { describe, expect, it } from "vitest"
-import * as FastRow from "../../src/rows/FastRow.ts"
+import * as FastRow from "../../src/internal/rows/FastRow.ts"
 import { PgSchema } from "../../src/rows/index.ts"
 import { Json, Numeric, PgDate, PgInterval, PgTime, PgTimestamp } from "../../src/values/index.ts"
 

@@ -3,8 +3,20 @@ process.env.TZ = "America/St_Johns"
 
 import fc from "fast-check"
 import { assert, describe, expect, it } from "vitest"
-import { dateDays, smallInteger, timeMicros, timestampMicros, timestampMicrosAt } from "../../src/values/FastText.ts"
-import { general, parseDate, parseTime, parseTimestamp, parseTimestampTz } from "../../src/values/TextParsers.ts"
+import {
+  dateDays,
+  smallInteger,
+  timeMicros,
+  timestampMicros,
+  timestampMicrosAt
+} from "../../src/internal/values/FastText.ts"
+import {
+  general,
+  parseDate,
+  parseTime,
+  parseTimestamp,
+  parseTimestampTz
+} from "../../src/internal/values/TextParsers.ts"
 import { decodeText, TypeOid, ValueError } from "../../src/values/index.ts"
 
 const generalParse = general.parseTimestamp

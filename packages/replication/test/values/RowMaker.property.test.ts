@@ -2,7 +2,7 @@
 // (quotes, backslashes, line separators, lone surrogates, `__proto__`, integer-like names, duplicates).
 import fc from "fast-check"
 import { assert, describe, expect, it } from "vitest"
-import { rowByAssignment, rowMaker } from "../../src/values/RowMaker.ts"
+import { rowByAssignment, rowMaker } from "../../src/internal/values/RowMaker.ts"
 
 const name = fc.oneof(
   fc.string(),

@@ -3,8 +3,8 @@ process.env.TZ = "America/St_Johns"
 
 import * as fc from "fast-check"
 import { assert, describe, it } from "vitest"
+import * as Calendar from "../../src/internal/values/Calendar.ts"
 import {
-  Calendar,
   decodeBinary,
   decodeText,
   encodeBinary,

@@ -3,15 +3,14 @@
  * a backend, the tables and rows the cases use, and comparisons that name the backend, the case and the first
  * difference. It deliberately holds no case itself (Conformance.ts and PublicationCases.ts do).
  */
-import { Connection, type ConnectionError } from "@pgcdc/connection"
+import { type ConnectionError, Connector } from "@pgcdc/connection"
 import type { Lsn } from "@pgcdc/protocol"
 import {
   Replication,
   type ReplicationError,
   type ReplicationOptions,
   type ReplicationShape,
-  WalMessage,
-  type WalMessageType
+  WalMessage
 } from "@pgcdc/replication"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -62,8 +61,8 @@ export const replicate = (
   backend: Backend,
   options: ReplicationOptions
 ): Effect.Effect<ReplicationShape, ReplicationError | ConnectionError, Scope.Scope> =>
-  Effect.flatMap(Connection.make(backend.connection), (conn) =>
-    Replication.make({ ...backend.replicationOptions, ...options }).pipe(Effect.provideService(Connection, conn))
+  Replication.make({ ...backend.replicationOptions, ...options }).pipe(
+    Effect.provideService(Connector, Connector.make(backend.connection))
   )
 
 export const itemsTable = (name: string, replicaIdentity: "default" | "full" = "default"): TableSpec => ({
@@ -81,23 +80,23 @@ export const row = (id: number, v: string | null, n: string | null): Row => ({ i
 /** Messages up to and including the Commit of the transaction that inserts `id` into some table. */
 export const untilInsertCommitted = (id: number) => {
   let seen = false
-  return (m: WalMessageType): boolean => {
+  return (m: WalMessage): boolean => {
     if (m._tag === "Insert" && m.new.id === id) seen = true
     return seen && m._tag === "Commit"
   }
 }
 
 export const collect = (
-  stream: Stream.Stream<WalMessageType, ReplicationError>,
-  last: (m: WalMessageType) => boolean
-) =>
+  stream: Stream.Stream<WalMessage, ReplicationError>,
+  last: (m: WalMessage) => boolean
+): Effect.Effect<Array<WalMessage>, ReplicationError> =>
   stream.pipe(
     Stream.takeUntil(last),
     Stream.runCollect,
     Effect.map((c) => Array.from(c))
   )
 
-export const commits = (messages: ReadonlyArray<WalMessageType>): ReadonlyArray<Lsn.Lsn> =>
+export const commits = (messages: ReadonlyArray<WalMessage>): ReadonlyArray<Lsn.Lsn> =>
   messages.filter(WalMessage.is("Commit")).map((m) => WalMessage.lsnToConfirm(m))
 
 export const ins = (table: TableSpec, r: Row) => ({ _tag: "Insert" as const, table: table.name, row: r })

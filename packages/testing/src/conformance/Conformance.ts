@@ -12,7 +12,7 @@
  * the list; the publication cases are in PublicationCases.ts, what cases share in Case.ts.
  */
 import { Lsn } from "@pgcdc/protocol"
-import { WalMessage, type WalMessageType } from "@pgcdc/replication"
+import { WalMessage } from "@pgcdc/replication"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type { Backend, Transaction } from "../simulation/Backend.ts"
@@ -288,7 +288,7 @@ const resumeCase: ConformanceCase = {
 }
 
 /** Indexes where a new session's messages start: a transaction whose LSN is not above the previous one. */
-const sessionStartsOf = (messages: ReadonlyArray<WalMessageType>): ReadonlyArray<number> => {
+const sessionStartsOf = (messages: ReadonlyArray<WalMessage>): ReadonlyArray<number> => {
   const out: Array<number> = []
   let last = -1n
   messages.forEach((m, i) => {

@@ -18,7 +18,7 @@
  *
  * It deliberately knows no backend: the same function runs on every stream.
  */
-import type { WalMessageType } from "@pgcdc/replication"
+import type { WalMessage } from "@pgcdc/replication"
 import type { Row, TableSpec } from "../simulation/Backend.ts"
 import { rowFromDecoded } from "../simulation/Rows.ts"
 
@@ -43,7 +43,7 @@ const keyRow = (spec: TableSpec, row: Row): Row => {
 /** Reduces messages of one session (or several, split where `sessionStarts` says) to an `Observation`. */
 export const observe = (
   tables: ReadonlyArray<TableSpec>,
-  messages: ReadonlyArray<WalMessageType>,
+  messages: ReadonlyArray<WalMessage>,
   sessionStarts: ReadonlySet<number> = new Set()
 ): Observation => {
   const specOf = (name: string): TableSpec => {

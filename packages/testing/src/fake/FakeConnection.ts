@@ -6,7 +6,8 @@
  *
  * It deliberately adds nothing to what the fake answers: the settings below are the ones any client would use.
  */
-import { Connection, type ConnectionConfig, type ConnectionError } from "@pgcdc/connection"
+import { Connection, type ConnectionConfig, type ConnectionError, Connector } from "@pgcdc/connection"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { FakePostgres, type FakePostgresShape } from "./FakePostgres.ts"
@@ -51,3 +52,20 @@ export const layerTcpConnection = (
     Connection,
     FakePostgres.use((fake) => Connection.make(tcpConnectionConfig(fake, overrides)))
   )
+
+const connectorOf =
+  (config: (fake: FakePostgresShape, overrides: Partial<ConnectionConfig>) => ConnectionConfig) =>
+  (overrides: Partial<ConnectionConfig> = {}): Layer.Layer<Connector, never, FakePostgres> =>
+    Layer.effect(
+      Connector,
+      FakePostgres.use((fake) => Effect.succeed(Connector.make(config(fake, overrides))))
+    )
+
+/**
+ * A walsender `Connector` to the `FakePostgres` in context over its in-memory socket: what `Replication.layer` needs
+ * (each session, and each reconnect, is a new connection to the fake).
+ */
+export const layerConnector = connectorOf(connectionConfig)
+
+/** The same over the fake's loopback TCP listener. */
+export const layerTcpConnector = connectorOf(tcpConnectionConfig)

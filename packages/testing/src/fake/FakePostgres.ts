@@ -20,7 +20,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Clock from "effect/Clock"
 import type * as Socket from "effect/socket/Socket"
-import { Lsn } from "@pgcdc/protocol"
+import { Lsn, Timestamp } from "@pgcdc/protocol"
 import { parseRowFilter, RowFilterUnsupported } from "./RowFilter.ts"
 import {
   allPublishActions,
@@ -270,7 +270,7 @@ export const make = (
         server.walAppended()
         return result
       })
-    const pgNow = (): bigint => BigInt(server.now()) * 1000n - 946_684_800_000_000n
+    const pgNow = (): bigint => Timestamp.fromEpochMillis(server.now())
     const everySession = (f: (s: Session) => void): Effect.Effect<void> =>
       step(() => {
         for (const session of [...server.sessions]) f(session)

@@ -18,7 +18,7 @@ import {
   encodePgoutput,
   encodeReplication,
   Lsn,
-  PgTime,
+  Timestamp,
   unsafeDecodeReplicationFrontend,
   Writer
 } from "@pgcdc/protocol"
@@ -29,7 +29,7 @@ import type { FakeTable } from "./Wal.ts"
 /** What the stream's timers ask for at a given moment. */
 export type Due = "timeout" | "ping" | "keepalive" | undefined
 
-export const pgNow = (millis: number): bigint => BigInt(millis) * 1000n - PgTime.unixEpochOffsetMicros
+export const pgNow = (millis: number): bigint => Timestamp.fromEpochMillis(millis)
 
 export class WalStream {
   readonly slot: SlotState

@@ -21,7 +21,7 @@
  * crash; the replica survives (it stands for a durable store).
  */
 import type { Lsn } from "@pgcdc/protocol"
-import { type ReplicationError, WalMessage, type WalMessageType } from "@pgcdc/replication"
+import { type ReplicationError, WalMessage } from "@pgcdc/replication"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { Row, TableSpec } from "./Backend.ts"
@@ -40,7 +40,7 @@ export interface ConsumerContext {
   readonly crashPoint: (where: string) => Effect.Effect<void, Crash>
 }
 
-export type Handler = (message: WalMessageType) => Effect.Effect<void, Crash | ReplicationError>
+export type Handler = (message: WalMessage) => Effect.Effect<void, Crash | ReplicationError>
 
 export interface Consumer {
   readonly name: string
@@ -53,7 +53,7 @@ type Change =
   | { readonly _tag: "Clear"; readonly table: string }
 
 /** The replica changes a message asks for (nothing for tables the replica does not hold). */
-const changesOf = (replica: Tables, message: WalMessageType): ReadonlyArray<Change> => {
+const changesOf = (replica: Tables, message: WalMessage): ReadonlyArray<Change> => {
   const known = (name: string): TableSpec | undefined => replica.specs.find((s) => s.name === name)
   switch (message._tag) {
     case "Insert":
@@ -93,7 +93,7 @@ class Streams {
   private readonly held = new Map<number, Array<{ readonly xid: number; readonly change: Change }>>()
 
   /** Handles the stream framing messages and holds streamed changes; true when the message was taken. */
-  take(replica: Tables, message: WalMessageType): boolean {
+  take(replica: Tables, message: WalMessage): boolean {
     switch (message._tag) {
       case "Reconnected":
         this.current = undefined

@@ -3,8 +3,8 @@
  * for every other built-in type) and the split with a typed error.
  */
 import { type ArrayTextParts, parseArrayText } from "./ArrayText.ts"
-import { TypeOid } from "./TypeOid.ts"
-import { excerpt, ValueError } from "./ValueError.ts"
+import { TypeOid } from "../../values/TypeOid.ts"
+import { excerpt, ValueError } from "../../values/ValueError.ts"
 
 export const delimiterOf = (elementOid: number): string => (elementOid === TypeOid.box ? ";" : ",")
 

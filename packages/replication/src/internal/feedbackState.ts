@@ -8,8 +8,8 @@
  * idle slot does not pin WAL (DESIGN.md invariant 1). It never reports the server's walEnd while received changes are
  * uncommitted, and never moves any position backwards.
  *
- * Receiving and decoding are two steps: the service's reader records what arrived (`BatchUpdate`, with the XLogData
- * headers and keepalives) and queues it undecoded; the consumer decodes it when it pulls (`onDecoded`). Until the
+ * Receiving and decoding are two steps: the service's reader records what arrived (`ReceivedBatch` in sessionReader.ts, with the XLogData
+ * positions and keepalives) and queues it undecoded; the consumer decodes it when it pulls (`onDecoded`). Until the
  * consumer has decoded everything received, whether a transaction is open is unknown, so no idle advance happens.
  *
  * It deliberately knows nothing about sockets, time or pgoutput beyond "is a transaction open after this message".
@@ -66,7 +66,7 @@ export const onSessionStart = (s: FeedbackState, from: Lsn.Lsn = s.committed): F
 
 /**
  * An XLogData arrived and was decoded at once; `inTransaction` says whether a transaction is open once its message
- * is applied. (The service records the two steps separately: `BatchUpdate`, then `onDecoded`.)
+ * is applied. (The service records the two steps separately: `ReceivedBatch.apply`, then `onDecoded`.)
  */
 export const onData = (
   s: FeedbackState,
@@ -120,7 +120,7 @@ export const commitWithSignal = (
 }
 
 /**
- * The consumer decoded one batch that `BatchUpdate.apply` counted as received: `lastData` is the walStart of its last
+ * The consumer decoded one item that `ReceivedBatch.apply` counted as received: `lastData` is the walStart of its last
  * message with a position (undefined when none had one), `inTransaction` whether a transaction is open after it.
  */
 export const onDecoded = (s: FeedbackState, lastData: Lsn.Lsn | undefined, inTransaction: boolean): FeedbackState => ({
@@ -160,113 +160,4 @@ export const nextStatus = (s: FeedbackState): readonly [StatusPositions, Feedbac
 export const lagBytes = (s: FeedbackState): bigint => {
   const d = Lsn.diff(s.serverWalEnd, flushPosition(s))
   return d > 0n ? d : 0n
-}
-
-/** The big-endian unsigned 32-bit word at `b[p]`. */
-const word = (b: Uint8Array, p: number): number =>
-  ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0
-
-/** The LSN whose high and low 32-bit halves are `hi` and `lo`. */
-const fromWords = (hi: number, lo: number): Lsn.Lsn =>
-  Lsn.unsafeMake(hi < 0x200000 ? BigInt(hi * 4294967296 + lo) : (BigInt(hi) << 32n) | BigInt(lo))
-
-/**
- * What the reader received in one step (XLogData headers and keepalives), accumulated in place so that it pays a
- * few comparisons per message instead of a new state (or a closure) per message. `apply` records the data as
- * received and `queued` batches of it as not decoded yet; reused after `reset`.
- */
-export class BatchUpdate {
-  private hasData = false
-  private received: Lsn.Lsn = Lsn.zero
-  private serverWalEnd: Lsn.Lsn = Lsn.zero
-  // The same two positions for headers read by `dataAt`, as the 32-bit halves of the LSN: comparing words costs no
-  // BigInt per message, and one BigInt per batch is made in `apply`.
-  private receivedHi = 0
-  private receivedLo = 0
-  private walEndHi = 0
-  private walEndLo = 0
-  private hasKeepalive = false
-  /** Highest keepalive walEnd since the last data message of the batch (or since the batch began). */
-  private idleWalEnd: Lsn.Lsn | undefined = undefined
-
-  get isEmpty(): boolean {
-    return !this.hasData && !this.hasKeepalive
-  }
-
-  reset(): void {
-    this.hasData = false
-    this.received = Lsn.zero
-    this.serverWalEnd = Lsn.zero
-    this.receivedHi = 0
-    this.receivedLo = 0
-    this.walEndHi = 0
-    this.walEndLo = 0
-    this.hasKeepalive = false
-    this.idleWalEnd = undefined
-  }
-
-  /** An XLogData arrived (its header). */
-  data(walStart: Lsn.Lsn, walEnd: Lsn.Lsn): void {
-    this.hasData = true
-    const high = walStart > walEnd ? walStart : walEnd
-    if (high > this.received) this.received = high
-    if (walEnd > this.serverWalEnd) this.serverWalEnd = walEnd
-    this.idleWalEnd = undefined
-  }
-
-  /**
-   * As `data`, for the XLogData header at `bytes[start]` (type byte, walStart, walEnd: big-endian 64-bit), which
-   * the caller has checked to be a whole header (`xlogDataHeaderLength` bytes). Allocates nothing.
-   */
-  dataAt(bytes: Uint8Array, start: number): void {
-    this.hasData = true
-    const startHi = word(bytes, start + 1)
-    const startLo = word(bytes, start + 5)
-    const endHi = word(bytes, start + 9)
-    const endLo = word(bytes, start + 13)
-    const startIsHigher = startHi > endHi || (startHi === endHi && startLo > endLo)
-    const highHi = startIsHigher ? startHi : endHi
-    const highLo = startIsHigher ? startLo : endLo
-    if (highHi > this.receivedHi || (highHi === this.receivedHi && highLo > this.receivedLo)) {
-      this.receivedHi = highHi
-      this.receivedLo = highLo
-    }
-    if (endHi > this.walEndHi || (endHi === this.walEndHi && endLo > this.walEndLo)) {
-      this.walEndHi = endHi
-      this.walEndLo = endLo
-    }
-    this.idleWalEnd = undefined
-  }
-
-  /** As `onKeepalive`. */
-  keepalive(walEnd: Lsn.Lsn): void {
-    this.hasKeepalive = true
-    if (walEnd > this.serverWalEnd) this.serverWalEnd = walEnd
-    if (this.idleWalEnd === undefined || walEnd > this.idleWalEnd) this.idleWalEnd = walEnd
-  }
-
-  /** The state after every message of the batch, with `queued` more batches waiting to be decoded. */
-  apply(s: FeedbackState, queued: number): FeedbackState {
-    if (this.isEmpty && queued === 0) return s
-    const idle = this.hasData
-      ? this.idleWalEnd
-      : this.idleWalEnd === undefined
-        ? s.idleWalEnd
-        : s.idleWalEnd === undefined
-          ? this.idleWalEnd
-          : Lsn.max(s.idleWalEnd, this.idleWalEnd)
-    const received = Lsn.max(this.received, fromWords(this.receivedHi, this.receivedLo))
-    const serverWalEnd = Lsn.max(this.serverWalEnd, fromWords(this.walEndHi, this.walEndLo))
-    return {
-      received: this.hasData ? Lsn.max(s.received, received) : s.received,
-      lastData: s.lastData,
-      inTransaction: s.inTransaction,
-      committed: s.committed,
-      serverWalEnd: Lsn.max(s.serverWalEnd, serverWalEnd),
-      idleWalEnd: idle,
-      flushed: s.flushed,
-      undecoded: s.undecoded + queued,
-      flushPending: s.flushPending
-    }
-  }
 }

@@ -9,8 +9,8 @@
  */
 import { Lsn, type ProtoVersion } from "@pgcdc/protocol"
 import * as Result from "effect/Result"
-import { type ReplicationError, replicationError } from "./ReplicationError.ts"
-import { ident, literal, slotName } from "./SqlText.ts"
+import { type ReplicationError, replicationError } from "../ReplicationError.ts"
+import { ident, literal, slotName } from "./sqlText.ts"
 
 export type Streaming = "off" | "on" | "parallel"
 export type Origin = "any" | "none"

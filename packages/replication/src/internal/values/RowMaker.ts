@@ -5,7 +5,7 @@
  * Both give the same object: a plain object whose own enumerable properties are the columns in order, where a
  * column called `__proto__` is an own property (never the prototype). It deliberately decodes nothing.
  */
-import type { ColumnValue, Row } from "../WalMessage.ts"
+import type { ColumnValue, Row } from "../../WalMessage.ts"
 
 export const setColumn = (row: Record<string, ColumnValue>, name: string, value: ColumnValue): void => {
   // A column may be called "__proto__": define it instead of invoking the prototype setter.

@@ -10,7 +10,7 @@
  * the same peers (all optional) and installs the same versions as devDependencies.
  */
 import * as Effect from "effect/Effect"
-import { TestDatabaseError } from "./TestDatabaseError.ts"
+import { TestDatabaseError } from "../TestDatabaseError.ts"
 
 export interface OptionalPeer {
   /** The range in `peerDependencies` (an `npm:` alias for the older PostgreSQL majors). */

@@ -5,7 +5,7 @@
  * Row filters (`WHERE (...)` of a publication) are SQL expressions written by the application and passed through
  * as they are; they are not user input from the outside world and cannot be quoted.
  */
-import { type ReplicationError, replicationError } from "./ReplicationError.ts"
+import { type ReplicationError, replicationError } from "../ReplicationError.ts"
 
 const invalid = (what: string, value: string): ReplicationError =>
   replicationError("InvalidOption", {

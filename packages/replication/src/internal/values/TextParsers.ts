@@ -10,10 +10,10 @@
  */
 import { daysFromCivil, fractionMicros, isValidDay, MICROS_PER_DAY } from "./Calendar.ts"
 import { dateDays, timeMicros, timestampMicros } from "./FastText.ts"
-import * as PgDate from "./PgDate.ts"
-import * as PgInterval from "./PgInterval.ts"
-import * as PgTime from "./PgTime.ts"
-import * as PgTimestamp from "./PgTimestamp.ts"
+import * as PgDate from "../../values/PgDate.ts"
+import * as PgInterval from "../../values/PgInterval.ts"
+import * as PgTime from "../../values/PgTime.ts"
+import * as PgTimestamp from "../../values/PgTimestamp.ts"
 
 const civilDays = (y: string, m: string, d: string, bc: string | undefined): number | undefined => {
   const written = Number(y)

@@ -5,7 +5,7 @@
  *
  * It splits and joins element texts only; decoding each element by its type is the caller's job.
  */
-import type { PgArrayDimension } from "./PgValue.ts"
+import type { PgArrayDimension } from "../../values/PgValue.ts"
 
 export interface ArrayTextParts {
   readonly dimensions: ReadonlyArray<PgArrayDimension>

@@ -13,9 +13,9 @@
  * It is pure and single-owner; it does no I/O, keeps no row beyond what "buffer" mode holds, and throws
  * `TransactionError` on a sequence pgoutput never produces.
  */
-import { TransactionError } from "./TransactionError.ts"
-import type { Change, OriginInfo, TransactionEvent } from "./TransactionEvent.ts"
-import type { WalMessage } from "../WalMessage.ts"
+import { TransactionError } from "../../transactions/TransactionError.ts"
+import type { Change, OriginInfo, TransactionEvent } from "../../transactions/TransactionEvent.ts"
+import type { WalMessage } from "../../WalMessage.ts"
 
 type Of<T extends WalMessage["_tag"]> = Extract<WalMessage, { readonly _tag: T }>
 

@@ -10,14 +10,14 @@
  * reports the error it always reported. They deliberately know nothing about rows or relations.
  */
 import { type Reader, readTextValue } from "@pgcdc/protocol"
-import { decodeText } from "./decodeText.ts"
+import { decodeText } from "../../values/decodeText.ts"
 import { timestampMicrosAt } from "./FastText.ts"
-import type { Json, JsonValue } from "./Json.ts"
-import type { Numeric } from "./Numeric.ts"
-import type { PgValue } from "./PgValue.ts"
-import type { PgTimestamp, PgTimestampTz } from "./PgTimestamp.ts"
-import { TypeOid } from "./TypeOid.ts"
-import type { TypeResolver } from "./TypeResolver.ts"
+import type { Json, JsonValue } from "../../values/Json.ts"
+import type { Numeric } from "../../values/Numeric.ts"
+import type { PgValue } from "../../values/PgValue.ts"
+import type { PgTimestamp, PgTimestampTz } from "../../values/PgTimestamp.ts"
+import { TypeOid } from "../../values/TypeOid.ts"
+import type { TypeResolver } from "../../values/TypeResolver.ts"
 
 /** Decodes the `n`-byte text form at `r.pos` and advances past it. */
 export type ColumnReader = (r: Reader, n: number) => PgValue

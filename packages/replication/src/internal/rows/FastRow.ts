@@ -13,10 +13,10 @@
  */
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
-import type { Json } from "../values/Json.ts"
-import type { Numeric } from "../values/Numeric.ts"
-import * as PgTimestamp from "../values/PgTimestamp.ts"
-import * as PgSchema from "./PgSchema.ts"
+import type { Json } from "../../values/Json.ts"
+import type { Numeric } from "../../values/Numeric.ts"
+import * as PgTimestamp from "../../values/PgTimestamp.ts"
+import * as PgSchema from "../../rows/PgSchema.ts"
 
 /** What a column converter returns when the Schema must decide (an invalid value, or one it converts differently). */
 const GIVE_UP: unique symbol = Symbol("GIVE_UP")

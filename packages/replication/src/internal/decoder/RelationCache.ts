@@ -7,9 +7,9 @@
  * service starts a fresh cache on reconnect. It deliberately holds no rows and decodes nothing itself.
  */
 import type { Pgoutput } from "@pgcdc/protocol"
-import type { TypeResolver } from "./values/TypeResolver.ts"
-import { builtinTypes } from "./values/TypeResolver.ts"
-import type { Table } from "./WalMessage.ts"
+import type { TypeResolver } from "../../values/TypeResolver.ts"
+import { builtinTypes } from "../../values/TypeResolver.ts"
+import type { Table } from "../../WalMessage.ts"
 
 const KEY_FLAG = 1
 

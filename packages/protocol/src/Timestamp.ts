@@ -18,22 +18,25 @@ import * as Schema from "effect/Schema"
 import { ProtocolError } from "./ProtocolError.ts"
 
 /** Microseconds since 2000-01-01 00:00:00 UTC. */
-export type PgTime = bigint
+export type Timestamp = bigint
 
 /** `infinity` (DT_NOEND): the largest int64. */
-export const infinity: PgTime = 0x7fff_ffff_ffff_ffffn
+export const infinity: Timestamp = 0x7fff_ffff_ffff_ffffn
 /** `-infinity` (DT_NOBEGIN): the smallest int64. */
-export const negativeInfinity: PgTime = -0x8000_0000_0000_0000n
+export const negativeInfinity: Timestamp = -0x8000_0000_0000_0000n
 
 /** Microseconds between the Unix epoch (1970-01-01) and the PostgreSQL epoch (2000-01-01). */
 export const unixEpochOffsetMicros = 946_684_800_000_000n
 
-export const isInfinity = (t: PgTime): boolean => t === infinity
-export const isNegativeInfinity = (t: PgTime): boolean => t === negativeInfinity
-export const isFiniteTime = (t: PgTime): boolean => t !== infinity && t !== negativeInfinity
+/** The time `millis` milliseconds after the Unix epoch (what `Date.now()` and Effect's `Clock` give). */
+export const fromEpochMillis = (millis: number): Timestamp => BigInt(Math.trunc(millis)) * 1000n - unixEpochOffsetMicros
+
+export const isInfinity = (t: Timestamp): boolean => t === infinity
+export const isNegativeInfinity = (t: Timestamp): boolean => t === negativeInfinity
+export const isFiniteTime = (t: Timestamp): boolean => t !== infinity && t !== negativeInfinity
 
 const fail = (field: string, detail: string): Result.Result<never, ProtocolError> =>
-  Result.fail(new ProtocolError({ reason: "InvalidValue", messageName: "PgTime", field, detail }))
+  Result.fail(new ProtocolError({ reason: "InvalidValue", messageName: "Timestamp", field, detail }))
 
 const floorDiv = (a: bigint, b: bigint): bigint => {
   const q = a / b
@@ -44,10 +47,10 @@ const floorDiv = (a: bigint, b: bigint): bigint => {
  * Microseconds since the Unix epoch. Exact; the infinities map to themselves (they are sentinels in both epochs),
  * so check `isFiniteTime` first when the difference matters.
  */
-export const toEpochMicros = (t: PgTime): bigint => (isFiniteTime(t) ? t + unixEpochOffsetMicros : t)
+export const toEpochMicros = (t: Timestamp): bigint => (isFiniteTime(t) ? t + unixEpochOffsetMicros : t)
 
 /** The inverse of `toEpochMicros`; fails when the result does not fit the int64 PostgreSQL stores. */
-export const fromEpochMicros = (micros: bigint): Result.Result<PgTime, ProtocolError> => {
+export const fromEpochMicros = (micros: bigint): Result.Result<Timestamp, ProtocolError> => {
   if (micros === infinity || micros === negativeInfinity) return Result.succeed(micros)
   const t = micros - unixEpochOffsetMicros
   return t > negativeInfinity && t < infinity
@@ -56,7 +59,7 @@ export const fromEpochMicros = (micros: bigint): Result.Result<PgTime, ProtocolE
 }
 
 /** Milliseconds since the Unix epoch, truncated toward the past (lossy: drops the microseconds). */
-const toEpochMillis = (t: PgTime, target: string): Result.Result<number, ProtocolError> => {
+const toEpochMillis = (t: Timestamp, target: string): Result.Result<number, ProtocolError> => {
   if (!isFiniteTime(t)) return fail("value", `${t === infinity ? "infinity" : "-infinity"} has no ${target} form`)
   const ms = floorDiv(t + unixEpochOffsetMicros, 1000n)
   // 8.64e15 ms is the ECMAScript Date range limit in both directions.
@@ -67,22 +70,22 @@ const toEpochMillis = (t: PgTime, target: string): Result.Result<number, Protoco
 }
 
 /** A JavaScript `Date` (lossy: millisecond precision, truncated toward the past). Fails on infinity. */
-export const toDateLossy = (t: PgTime): Result.Result<Date, ProtocolError> =>
+export const toDateLossy = (t: Timestamp): Result.Result<Date, ProtocolError> =>
   Result.map(toEpochMillis(t, "Date"), (ms) => new Date(ms))
 
 /** From a JavaScript `Date` (exact: whole milliseconds). Fails on an invalid `Date`. */
-export const fromDate = (d: Date): Result.Result<PgTime, ProtocolError> => {
+export const fromDate = (d: Date): Result.Result<Timestamp, ProtocolError> => {
   const ms = d.getTime()
   if (Number.isNaN(ms)) return fail("date", "invalid Date")
   return Result.succeed(BigInt(ms) * 1000n - unixEpochOffsetMicros)
 }
 
 /** An Effect `DateTime.Utc` (lossy: millisecond precision, truncated toward the past). Fails on infinity. */
-export const toDateTimeLossy = (t: PgTime): Result.Result<DateTime.Utc, ProtocolError> =>
+export const toDateTimeLossy = (t: Timestamp): Result.Result<DateTime.Utc, ProtocolError> =>
   Result.map(toEpochMillis(t, "DateTime"), (ms) => DateTime.makeUnsafe(ms))
 
 /** From any Effect `DateTime` (exact: whole milliseconds; the zone does not matter, the instant does). */
-export const fromDateTime = (dt: DateTime.DateTime): PgTime =>
+export const fromDateTime = (dt: DateTime.DateTime): Timestamp =>
   BigInt(DateTime.toEpochMillis(dt)) * 1000n - unixEpochOffsetMicros
 
 /** Days since 1970-01-01 to a proleptic Gregorian (year, month, day); exact for any bigint day count. */
@@ -105,7 +108,7 @@ const pad = (n: number | bigint, width: number): string => n.toString().padStart
  * Exact ISO 8601 text in UTC with all six fractional digits (`2026-11-21T09:15:11.123456Z`), or `infinity` /
  * `-infinity`. Years outside 0000–9999 get a sign and six digits, as ISO 8601 extended years do.
  */
-export const format = (t: PgTime): string => {
+export const format = (t: Timestamp): string => {
   if (t === infinity) return "infinity"
   if (t === negativeInfinity) return "-infinity"
   const micros = t + unixEpochOffsetMicros
@@ -125,10 +128,10 @@ export const format = (t: PgTime): string => {
  * A PostgreSQL timestamp value: a bigint in the int64 range. Its JSON form is the decimal string (bigints have no
  * JSON number form that survives a round trip).
  */
-export const PgTimeSchema = Schema.BigInt.pipe(
+export const TimestampSchema = Schema.BigInt.pipe(
   Schema.check(Schema.isBetweenBigInt({ minimum: negativeInfinity, maximum: infinity })),
-  Schema.annotate({ identifier: "PgTime", description: "Microseconds since 2000-01-01 00:00:00 UTC (int64)" })
+  Schema.annotate({ identifier: "Timestamp", description: "Microseconds since 2000-01-01 00:00:00 UTC (int64)" })
 )
 
-/** `PgTimeSchema` with a decimal-string encoded side, for JSON. */
-export const PgTimeFromString = Schema.BigIntFromString.pipe(Schema.decodeTo(PgTimeSchema))
+/** `TimestampSchema` with a decimal-string encoded side, for JSON. */
+export const TimestampFromString = Schema.BigIntFromString.pipe(Schema.decodeTo(TimestampSchema))

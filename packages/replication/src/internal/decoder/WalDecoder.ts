@@ -31,13 +31,13 @@ import {
 } from "@pgcdc/protocol"
 import * as Result from "effect/Result"
 import { RelationCache } from "./RelationCache.ts"
-import { ReplicationError, replicationError } from "./ReplicationError.ts"
-import { type ColumnReader, columnReaderFor } from "./values/ColumnReaders.ts"
-import { type MakeRow, rowMaker, setColumn } from "./values/RowMaker.ts"
-import { decodeBinary } from "./values/decodeBinary.ts"
-import { decodeText } from "./values/decodeText.ts"
-import { ValueError } from "./values/ValueError.ts"
-import type { ColumnValue, Row, Table, WalMessage, WalPosition } from "./WalMessage.ts"
+import { ReplicationError, replicationError } from "../../ReplicationError.ts"
+import { type ColumnReader, columnReaderFor } from "../values/ColumnReaders.ts"
+import { type MakeRow, rowMaker, setColumn } from "../values/RowMaker.ts"
+import { decodeBinary } from "../../values/decodeBinary.ts"
+import { decodeText } from "../../values/decodeText.ts"
+import { ValueError } from "../../values/ValueError.ts"
+import type { ColumnValue, Row, Table, WalMessage, WalPosition } from "../../WalMessage.ts"
 
 export interface WalDecoderOptions {
   readonly protoVersion: ProtoVersion
@@ -199,10 +199,17 @@ export class WalDecoder {
    */
   unsafeDecodeFrame(bytes: Uint8Array, start: number, end: number): WalMessage {
     const h = unsafeDecodeXLogDataHeader(bytes, start, end, this.header)
-    const walStart = h.walStart
-    const walEnd = h.walEnd
-    const fast = this.rowChange(bytes, h.dataStart, end, walStart, walEnd)
-    return fast === undefined ? this.general(bytes, h.dataStart, end, walStart, walEnd) : fast
+    return this.unsafeDecodeBody(bytes, h.dataStart, end, h.walStart, h.walEnd)
+  }
+
+  /**
+   * Decodes the pgoutput message `bytes[start, end)` of an XLogData whose header someone else read (the service's
+   * reader reads each header once): its positions are `walStart` and `walEnd`. Throws `ReplicationError` or
+   * `ProtocolError`.
+   */
+  unsafeDecodeBody(bytes: Uint8Array, start: number, end: number, walStart: Lsn.Lsn, walEnd: Lsn.Lsn): WalMessage {
+    const fast = this.rowChange(bytes, start, end, walStart, walEnd)
+    return fast === undefined ? this.general(bytes, start, end, walStart, walEnd) : fast
   }
 
   /**

@@ -1,0 +1,23 @@
+/**
+ * The Replication service's metrics (Effect `Metric`s, exported by whatever exporter the application installs:
+ * Prometheus or OTLP through `effect/observability`). Public as `ReplicationMetrics`; the names are documented in the
+ * package README.
+ */
+import * as Metric from "effect/Metric"
+
+export const messagesTotal = Metric.counter("pgcdc_replication_messages_total", {
+  description: "WAL messages decoded",
+  incremental: true
+})
+export const bytesTotal = Metric.counter("pgcdc_replication_bytes_total", {
+  description: "Bytes of CopyData received on the replication stream",
+  incremental: true
+})
+export const lagGauge = Metric.gauge("pgcdc_replication_lag_bytes", {
+  description: "Bytes of WAL the server holds beyond the reported flush position",
+  bigint: true
+})
+export const reconnectsTotal = Metric.counter("pgcdc_replication_reconnects_total", {
+  description: "Replication sessions restarted after a retryable failure",
+  incremental: true
+})
