@@ -3,7 +3,7 @@
  *
  * One `Reader` walks one message: each read checks that its bytes lie before `end`, names the field it reads, and
  * throws a `ProtocolError` naming the message and field when they do not. `done()` rejects trailing bytes.
- * Strings are decoded as strict UTF-8. `bytes` copies (the connection reuses its buffers, DESIGN.md invariant 8);
+ * Strings are decoded as strict UTF-8. `bytes` copies (the connection reuses its buffers, docs/design.md, invariant 8);
  * `view` does not and is for callers that consume the bytes before the next read from the socket.
  *
  * It deliberately does not know any message layout, and it never grows or owns a buffer.

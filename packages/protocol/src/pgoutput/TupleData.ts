@@ -4,7 +4,7 @@
  * Each column is one of four kinds: 'n' SQL NULL, 'u' an unchanged TOASTed value that PostgreSQL did not send,
  * 't' the text form, 'b' the binary form (only with the `binary` option). The values keep that distinction exactly:
  * unchanged TOAST is a marker, never null; text is strict UTF-8; binary is a COPY that stays valid after the input
- * buffer is reused (DESIGN.md invariant 8).
+ * buffer is reused (docs/design.md, invariant 8).
  *
  * This is the hottest loop of the whole library (one call per row), so it reads through the caller's `Reader`
  * with constant field names and allocates only the values and one array.

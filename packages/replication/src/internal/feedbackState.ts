@@ -1,11 +1,11 @@
 /**
  * The feedback state: what was received, what the user committed, what the server says its WAL end is, and which
  * positions a standby status update may report. Pure functions over an immutable value; the service keeps it in a
- * `Ref`, so `commit` is a cheap update that never waits on the network (DESIGN.md invariant 2).
+ * `Ref`, so `commit` is a cheap update that never waits on the network (docs/design.md, invariant 2).
  *
  * The flush position it reports is only ever an LSN the user committed, or — when every received message is
  * committed and no transaction is open — the walEnd of a keepalive that arrived after the last data message, so an
- * idle slot does not pin WAL (DESIGN.md invariant 1). It never reports the server's walEnd while received changes are
+ * idle slot does not pin WAL (docs/design.md, invariant 1). It never reports the server's walEnd while received changes are
  * uncommitted, and never moves any position backwards.
  *
  * Receiving and decoding are two steps: the service's reader records what arrived (`ReceivedBatch` in sessionReader.ts, with the XLogData

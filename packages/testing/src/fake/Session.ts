@@ -3,7 +3,9 @@
  * time passed in by the host (`tick`, `nextDeadline`). No sockets, fibers or timers inside, so the same session runs
  * behind the in-memory transport, the loopback TCP listener, or a test that feeds it bytes by hand.
  *
- * Phases follow a real backend: startup packets (SSLRequest and GSSENCRequest are declined with 'N'), the
+ * Phases follow a real backend: startup packets (SSLRequest is accepted with 'S' and the connection switched to TLS
+ * where the transport can, as the TCP listener with the `tls` option does, and declined with 'N' elsewhere;
+ * GSSENCRequest is always declined), the
  * authentication exchange (trust, cleartext, md5, SCRAM-SHA-256), ParameterStatus/BackendKeyData/ReadyForQuery,
  * then simple queries. A walsender connection (replication=database) runs replication commands; START_REPLICATION
  * enters CopyBoth mode and streams the WAL as XLogData, sends keepalives (idle ones every `keepaliveInterval`, and
@@ -13,7 +15,7 @@
  * records. Every message from the client counts as a reply, as in the real server.
  *
  * Faults (`terminate`, `injectError`, `setStalled`, `sendRaw`) are entry points too. It deliberately does not
- * implement the extended query protocol, COPY FROM/TO, TLS or physical streaming.
+ * implement the extended query protocol, COPY FROM/TO, GSSAPI encryption or physical streaming.
  */
 import {
   type BackendMessage,

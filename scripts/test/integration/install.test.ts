@@ -21,10 +21,10 @@ import { tmpdir } from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { withBuildLock } from "./support/buildLock.ts"
+import { withBuildLock } from "../support/buildLock.ts"
 
-const root = fileURLToPath(new URL("../../", import.meta.url))
-const here = path.join(root, "scripts/test/install")
+const root = fileURLToPath(new URL("../../../", import.meta.url))
+const here = path.join(root, "scripts/test/integration/install")
 // The pnpm that .ci/run uses.
 const pnpm = ["npx", "-y", "pnpm@12.21.0"] as const
 

@@ -6,7 +6,7 @@
 import { assert, layer } from "@effect/vitest"
 import { TestDatabase } from "@pgcdc/testing"
 import { ConfigProvider, Effect, Exit, Fiber, Layer, Logger, Redacted, Schedule, Scope } from "effect"
-import { Connection, type ConnectionConfig, ConnectionError } from "../src/index.ts"
+import { Connection, type ConnectionConfig, ConnectionError } from "../../src/index.ts"
 
 const configOf = (db: TestDatabase["Service"]): ConnectionConfig => ({
   host: db.host,

@@ -9,7 +9,7 @@ import { assert, layer } from "@effect/vitest"
 import { unsafeDecodeCopyTextRow } from "@pgcdc/protocol"
 import { TestDatabase } from "@pgcdc/testing"
 import { Effect, Exit, Fiber, Pull, Redacted, Schedule, Scope, Stream } from "effect"
-import { Connection, type ConnectionConfig, type ConnectionShape, type CopyDataFrames } from "../src/index.ts"
+import { Connection, type ConnectionConfig, type ConnectionShape, type CopyDataFrames } from "../../src/index.ts"
 
 const configOf = (db: TestDatabase["Service"]): ConnectionConfig => ({
   host: db.host,

@@ -7,7 +7,7 @@ import { assert, layer } from "@effect/vitest"
 import { decodeReplication, encodeReplicationToBytes, Lsn, type XLogData } from "@pgcdc/protocol"
 import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import { Effect, Redacted, Result, Stream } from "effect"
-import { Connection, type ConnectionConfig, ReplicationCommands } from "../src/index.ts"
+import { Connection, type ConnectionConfig, ReplicationCommands } from "../../src/index.ts"
 
 const configOf = (db: TestDatabaseInfo, replication?: "logical" | "physical"): ConnectionConfig => ({
   host: db.host,

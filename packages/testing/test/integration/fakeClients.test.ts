@@ -14,11 +14,11 @@ import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import pg from "pg"
-import { tcpConnectionConfig } from "../src/fake/FakeConnection.ts"
-import { FakePostgres } from "../src/fake/FakePostgres.ts"
-import { Change } from "../src/fake/Wal.ts"
-import { connect } from "../src/fake/ScriptedClient.ts"
-import { TestDatabase } from "../src/TestDatabase.ts"
+import { tcpConnectionConfig } from "../../src/fake/FakeConnection.ts"
+import { FakePostgres } from "../../src/fake/FakePostgres.ts"
+import { Change } from "../../src/fake/Wal.ts"
+import { connect } from "../../src/fake/ScriptedClient.ts"
+import { TestDatabase } from "../../src/TestDatabase.ts"
 
 const users = {
   name: "users",

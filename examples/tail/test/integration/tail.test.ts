@@ -12,12 +12,12 @@ import { Effect, Redacted } from "effect"
 import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { toJson } from "../src/JsonLine.ts"
+import { toJson } from "../../src/JsonLine.ts"
 
 const exec = promisify(execFile)
 const here = import.meta.dirname
-const node = path.resolve(here, "../../../node_modules/.bin/node")
-const main = path.resolve(here, "../src/main.ts")
+const node = path.resolve(here, "../../../../node_modules/.bin/node")
+const main = path.resolve(here, "../../src/main.ts")
 
 const sqlSession = (db: TestDatabaseInfo) =>
   Connection.make({

@@ -5,10 +5,10 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Result } from "effect"
-import { commitBeforeApply } from "../src/simulation/Consumer.ts"
-import * as PostgresBackend from "../src/simulation/PostgresBackend.ts"
-import { Simulation } from "../src/simulation/Simulation.ts"
-import { TestDatabase } from "../src/TestDatabase.ts"
+import { commitBeforeApply } from "../../src/simulation/Consumer.ts"
+import * as PostgresBackend from "../../src/simulation/PostgresBackend.ts"
+import { Simulation } from "../../src/simulation/Simulation.ts"
+import { TestDatabase } from "../../src/TestDatabase.ts"
 
 // A small logical_decoding_work_mem, so that the streamed variant's large transactions are streamed.
 layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64kB" } }), {

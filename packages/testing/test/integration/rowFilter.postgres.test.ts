@@ -8,8 +8,8 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
 import pg from "pg"
-import { evaluateRowFilter, parseRowFilter } from "../src/fake/RowFilter.ts"
-import { TestDatabase } from "../src/TestDatabase.ts"
+import { evaluateRowFilter, parseRowFilter } from "../../src/fake/RowFilter.ts"
+import { TestDatabase } from "../../src/TestDatabase.ts"
 
 const INT4 = 23
 const INT8 = 20

@@ -3,7 +3,7 @@ import { Deferred, Effect, Exit, Fiber } from "effect"
 import { existsSync } from "node:fs"
 import { connect } from "node:net"
 import pg from "pg"
-import { majors, TestDatabase, type TestDatabaseInfo } from "../src/index.ts"
+import { majors, TestDatabase, type TestDatabaseInfo } from "../../src/index.ts"
 
 const query = (db: TestDatabaseInfo, sql: string) =>
   Effect.promise(async () => {

@@ -5,10 +5,10 @@
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { Conformance } from "../src/conformance/Conformance.ts"
-import * as FakeBackend from "../src/simulation/FakeBackend.ts"
-import * as PostgresBackend from "../src/simulation/PostgresBackend.ts"
-import { TestDatabase } from "../src/TestDatabase.ts"
+import { Conformance } from "../../src/conformance/Conformance.ts"
+import * as FakeBackend from "../../src/simulation/FakeBackend.ts"
+import * as PostgresBackend from "../../src/simulation/PostgresBackend.ts"
+import { TestDatabase } from "../../src/TestDatabase.ts"
 
 describe("conformance: the fake server", () => {
   for (const c of Conformance.cases) {

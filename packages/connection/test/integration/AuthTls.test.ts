@@ -7,8 +7,8 @@
 import { assert, layer } from "@effect/vitest"
 import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import { Context, Effect, Layer, Redacted } from "effect"
-import { Connection, type ConnectionConfig, type ConnectionError, type ConnectionShape } from "../src/index.ts"
-import { type Certificates, makeCertificates } from "./support/Certificates.ts"
+import { Connection, type ConnectionConfig, type ConnectionError, type ConnectionShape } from "../../src/index.ts"
+import { type Certificates, makeCertificates } from "../support/Certificates.ts"
 
 const hba = [
   "local all all trust",

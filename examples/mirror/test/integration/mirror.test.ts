@@ -9,13 +9,13 @@ import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { connect } from "node:net"
 import * as path from "node:path"
-import { differences } from "../src/Compare.ts"
-import { apply, makeState } from "../src/Consumer.ts"
-import { run } from "../src/Mirror.ts"
-import * as Screen from "../src/Screen.ts"
+import { differences } from "../../src/Compare.ts"
+import { apply, makeState } from "../../src/Consumer.ts"
+import { run } from "../../src/Mirror.ts"
+import * as Screen from "../../src/Screen.ts"
 
-const node = path.resolve(import.meta.dirname, "../../../node_modules/.bin/node")
-const main = path.resolve(import.meta.dirname, "../src/main.ts")
+const node = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/node")
+const main = path.resolve(import.meta.dirname, "../../src/main.ts")
 
 const capture = () => {
   const chunks: Array<string> = []

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs"
 import { assert, layer } from "@effect/vitest"
 import { TestDatabase } from "@pgcdc/testing"
 import { Duration, Effect, Redacted, Schedule } from "effect"
-import { Connection, type ConnectionConfig, type ConnectionShape } from "../src/index.ts"
+import { Connection, type ConnectionConfig, type ConnectionShape } from "../../src/index.ts"
 
 const configOf = (db: TestDatabase["Service"], extra: Partial<ConnectionConfig>): ConnectionConfig => ({
   host: db.host,
