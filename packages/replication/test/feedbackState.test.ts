@@ -275,7 +275,7 @@ describe("Feedback", () => {
         const batch = new ReceivedBatch()
         batch.data(words, 4)
         const s = batch.apply(Feedback.initial(Lsn.zero), 1)
-        assert.strictEqual(s.received, L(walStart > walEnd ? walStart : walEnd))
+        assert.strictEqual(s.received, Lsn.max(L(walStart), L(walEnd)))
         assert.strictEqual(s.serverWalEnd, L(walEnd))
       }),
       { numRuns: 2000 }
