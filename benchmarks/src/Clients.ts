@@ -3,9 +3,11 @@
  *
  * It deliberately holds no measuring code: Runner.ts measures, the scripts under clients/ drain.
  */
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-export type ClientId = "recvlogical" | "pglr" | "postgresjs" | "pgcdc-core" | "pgcdc" | "pgcdc-batches" | "pgcdc-typed"
+/** "recvlogical", "pglr", "postgresjs", "pgcdc-core", "pgcdc", "pgcdc-batches", "pgcdc-typed", or "base-<id>". */
+export type ClientId = string
 
 export interface ClientSpec {
   readonly id: ClientId
@@ -15,6 +17,8 @@ export interface ClientSpec {
   readonly pgcdc: boolean
   /** The Node script for this client; undefined for pg_recvlogical. */
   readonly script: string | undefined
+  /** A pgcdc client of another checkout (`bench --baseline DIR`): the id of the client it is the baseline of. */
+  readonly baselineOf?: ClientId | undefined
 }
 
 /**
@@ -67,3 +71,23 @@ export const clients: ReadonlyArray<ClientSpec> = [
 ]
 
 export const clientById = (id: string): ClientSpec | undefined => clients.find((c) => c.id === id)
+
+/**
+ * The same pgcdc clients from another checkout of this repository, built (`tsc -b`) at `dir`: run side by side with
+ * this checkout's in one benchmark, so a change is measured against what it changed on the same machine and load.
+ */
+export const baselineClients = (dir: string, of: ReadonlyArray<ClientSpec>): ReadonlyArray<ClientSpec> =>
+  of.flatMap((spec) =>
+    spec.pgcdc && spec.script !== undefined
+      ? [
+          {
+            id: `base-${spec.id}`,
+            label: `${spec.label} @ baseline`,
+            jsPeer: false,
+            pgcdc: false,
+            script: path.join(dir, "benchmarks/build/src/clients", path.basename(spec.script).replace(/\.ts$/, ".js")),
+            baselineOf: spec.id
+          }
+        ]
+      : []
+  )

@@ -80,7 +80,19 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
   }
   const all = summaries(result, specs)
   const pgcdc = all.filter((c) => c.spec.pgcdc)
-  const peers = all.filter((c) => !c.spec.pgcdc)
+  const peers = all.filter((c) => !c.spec.pgcdc && c.spec.baselineOf === undefined)
+  const baselines = all.filter((c) => c.spec.baselineOf !== undefined)
+  if (baselines.length > 0) {
+    lines.push("", "this checkout ÷ the baseline checkout (below 1: this one is lighter or faster):", "")
+    lines.push("| pgcdc client | wall | client CPU | peak RSS |", "|---|---:|---:|---:|")
+    for (const b of baselines) {
+      const now = all.find((c) => c.spec.id === b.spec.baselineOf)
+      if (now === undefined) continue
+      lines.push(
+        `| ${now.spec.label} | ${x(ratio(now.summary.wallMs, b.summary.wallMs))} | ${x(ratio(now.summary.cpuMs, b.summary.cpuMs))} | ${x(ratio(now.summary.maxRssKb, b.summary.maxRssKb))} |`
+      )
+    }
+  }
   if (pgcdc.length > 0 && peers.length > 0) {
     lines.push("", "pgcdc ÷ peer (below 1 is better for pgcdc):", "")
     lines.push("| pgcdc client | peer | wall | client CPU | peak RSS |", "|---|---|---:|---:|---:|")

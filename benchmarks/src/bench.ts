@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import pg from "pg"
 import type { ClientConfig } from "./ChildProtocol.ts"
 import {
+  baselineClients,
   type ClientId,
   type ClientSpec,
   childNodeArgs,
@@ -60,6 +61,7 @@ const { values: args } = parseArgs({
     profile: { type: "string" },
     "keep-capture": { type: "string" },
     "node-flags": { type: "string" },
+    baseline: { type: "string" },
     help: { type: "boolean", default: false }
   }
 })
@@ -67,11 +69,13 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`usage: node src/bench.ts [--quick] [--runs N] [--workloads A,B,C] [--clients ${clients.map((c) => c.id).join(",")}]
                           [--no-decode] [--decode-passes N] [--out FILE] [--profile DIR] [--keep-capture FILE]
-                          [--node-flags="FLAGS"]
+                          [--node-flags="FLAGS"] [--baseline DIR]
   --quick     smaller workloads (A 20,000 rows, B 2,000 + 2,000 transactions, C 100,000 rows), 1 run
   --profile   write a V8 CPU profile of every Node client run into DIR (open in Chrome DevTools; slows the clients)
   --keep-capture  also copy the decode micro-benchmark's capture to FILE, to rerun one decoder on it:
               node src/decode/decodeChild.ts <decoder> FILE [passes]
+  --baseline  also run the pgcdc clients of another checkout, built at DIR (git worktree add DIR REV; pnpm install;
+              tsc -b), and report this checkout's ÷ the baseline's
   --node-flags  extra Node/V8 flags for every Node client and decoder alike (space-separated; the report names them),
               e.g. --node-flags=--min-semi-space-size=16 (with "=": the flags start with a dash)`)
   process.exit(0)
@@ -85,11 +89,15 @@ const runs = Number(args.runs ?? (quick ? "1" : "3"))
 const decodePasses = Number(args["decode-passes"] ?? (quick ? "3" : "5"))
 const workloadNames = args.workloads.split(",").map((w) => w.trim().toUpperCase()) as Array<WorkloadName>
 for (const w of workloadNames) if (!(w in workloads)) throw new Error(`unknown workload ${w} (A, B or C)`)
-const selected: Array<ClientSpec> = args.clients.split(",").map((id) => {
+const chosen: Array<ClientSpec> = args.clients.split(",").map((id) => {
   const spec = clientById(id.trim())
   if (spec === undefined) throw new Error(`unknown client ${id} (${clients.map((c) => c.id).join(", ")})`)
   return spec
 })
+const selected: Array<ClientSpec> = [
+  ...chosen,
+  ...(args.baseline === undefined ? [] : baselineClients(path.resolve(args.baseline), chosen))
+]
 
 const log = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`)
 
@@ -141,7 +149,8 @@ const connect = async (db: TestDatabaseInfo): Promise<pg.Client> => {
 
 const runWorkload = async (db: TestDatabaseInfo, admin: pg.Client, name: WorkloadName): Promise<WorkloadResult> => {
   const workload = workloads[name]
-  const slotOf = (client: ClientId, run: number) => `bench_${name.toLowerCase()}_${client.replace("-", "_")}_${run}`
+  const slotOf = (client: ClientId, run: number) =>
+    `bench_${name.toLowerCase()}_${client.replace(/[^a-z0-9]/g, "_")}_${run}`
   const slots = selected.flatMap((c) => Array.from({ length: runs }, (_, i) => slotOf(c.id, i + 1)))
   await dropSlots(admin, slots)
   await resetData(admin)
