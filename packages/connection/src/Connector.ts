@@ -20,9 +20,17 @@ export interface ConnectorShape {
   readonly config: ConnectionConfig
   /** Opens a new session for the lifetime of the current scope. */
   readonly connect: Effect.Effect<ConnectionShape, ConnectionError, Scope.Scope>
+  /**
+   * Opens a regular SQL session with the same settings but no `replication` (for work next to the walsender
+   * sessions, such as reading a snapshot: a walsender slot would be wasted on it).
+   */
+  readonly connectSql: Effect.Effect<ConnectionShape, ConnectionError, Scope.Scope>
 }
 
-const make = (config: ConnectionConfig): ConnectorShape => ({ config, connect: Connection.make(config) })
+const make = (config: ConnectionConfig): ConnectorShape => {
+  const { replication: _, ...sql } = config
+  return { config, connect: Connection.make(config), connectSql: Connection.make(sql) }
+}
 
 export class Connector extends Context.Service<Connector, ConnectorShape>()("@pgcdc/connection/Connector") {
   /** A Connector that opens sessions with `config`. */

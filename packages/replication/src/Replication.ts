@@ -38,7 +38,9 @@ import { Delivery } from "./internal/delivery.ts"
 import { commitSignal, type Signal } from "./internal/feedbackLoop.ts"
 import * as Feedback from "./internal/feedbackState.ts"
 import * as Metrics from "./internal/metrics.ts"
-import { preflight } from "./internal/preflight.ts"
+import { preflight, type SnapshotMode } from "./internal/preflight.ts"
+import { snapshotThen, temporarySlotLost } from "./internal/snapshot/snapshotPhase.ts"
+import { createTemporarySlot } from "./internal/snapshot/temporarySlot.ts"
 import type { Received } from "./internal/received.ts"
 import { runSession, type SessionInfo } from "./internal/session.ts"
 import { command, resolve, type StartOptions } from "./internal/startOptions.ts"
@@ -82,6 +84,17 @@ export interface ReplicationOptions extends StartOptions {
   readonly reconnect?: Schedule.Schedule<unknown, ReplicationError> | undefined
   /** How long a graceful stop waits for the server to end the copy. Default 10 seconds. */
   readonly stopTimeout?: Duration.Input | undefined
+  /**
+   * Read the published tables' current rows first (SnapshotBegin, Read, SnapshotEnd per table, then
+   * SnapshotComplete), then stream every change after the snapshot's consistent point: "initial" (the slot must not
+   * exist: the snapshot creates it), "when_needed" (snapshot only when the slot is missing or has lost its WAL,
+   * otherwise stream), "initial_only" (the snapshot alone: the stream ends after SnapshotComplete, no slot is kept).
+   * Default "never": stream from the existing slot. Commit SnapshotComplete once the rows are durably applied: the
+   * slot is made permanent then (see docs/snapshots.md).
+   */
+  readonly snapshot?: SnapshotMode | undefined
+  /** Sessions that read the snapshot in parallel (each a regular connection). Default 2. */
+  readonly snapshotSessions?: number | undefined
 }
 
 export interface ReplicationStatus {
@@ -163,10 +176,14 @@ const make = (
     const resolved = yield* Effect.fromResult(resolve(first.serverVersion, options))
     // Fail fast on bad names, before anything is sent.
     yield* Effect.try({ try: () => command(options, resolved, Lsn.zero), catch: (e) => e as ReplicationError })
-    const slot = yield* preflight(first, { ...options, waitForSlot: options.waitForSlot !== undefined })
+    const mode = options.snapshot ?? "never"
+    const plan = yield* preflight(first, { ...options, waitForSlot: options.waitForSlot !== undefined, snapshot: mode })
+    const temporary =
+      plan._tag === "Snapshot" ? yield* createTemporarySlot(first, options.slot, options.twoPhase === true) : undefined
 
     const statusInterval = Duration.fromInputUnsafe(options.statusInterval ?? Duration.seconds(10))
-    const state = yield* Ref.make(Feedback.initial(options.startLsn ?? slot.confirmedFlushLsn ?? Lsn.zero))
+    const start = temporary?.consistentPoint ?? options.startLsn ?? (plan._tag === "Stream" ? plan.start : Lsn.zero)
+    const state = yield* Ref.make(Feedback.initial(start, temporary === undefined ? "none" : "reading"))
     const sessionInfo = yield* Ref.make<SessionInfo>({ sessions: 0, statusInterval, walSenderTimeout: undefined })
     // Outlives sessions: a commit or flush asked during a reconnect is served by the next session.
     const signals = yield* Queue.unbounded<Signal, ReplicationError>()
@@ -174,16 +191,25 @@ const make = (
     // Bounded in messages, not items: a permit per received message the consumer has not decoded yet.
     const bufferSize = Math.max(1, Math.floor(options.bufferSize ?? defaultBufferSize))
     const permits = yield* Semaphore.make(bufferSize)
-    const delivery = new Delivery({ queue, permits, state, endLsn: options.endLsn })
+    const slice = Math.min(bufferSize, maxSlice)
+    const endAfterSnapshot = mode === "initial_only"
+    const delivery = new Delivery({ queue, permits, state, endLsn: options.endLsn, endAfterSnapshot })
+    // The slot sessions stream from: the snapshot's temporary slot until the consumer confirms the snapshot.
+    const slot = yield* Ref.make(temporary?.name ?? options.slot)
+    const switchRequests = yield* Queue.bounded<void>(1)
+    const snapshotConfirmed = yield* Deferred.make<void>()
 
     const session = runSession({
       start: options,
+      slot,
+      temporarySlot: temporary?.name,
+      switchRequests,
       resolved,
       endLsn: options.endLsn,
       statusInterval,
       flushDelay: Duration.fromInputUnsafe(options.flushDelay ?? Duration.seconds(1)),
       stopTimeout: Duration.fromInputUnsafe(options.stopTimeout ?? Duration.seconds(10)),
-      slice: Math.min(bufferSize, maxSlice),
+      slice,
       state,
       sessionInfo,
       signals,
@@ -201,7 +227,11 @@ const make = (
               Effect.addFinalizer(() => Scope.close(firstScope, Exit.void)),
               first
             )
-          : connector.connect.pipe(Effect.mapError((e) => fromConnectionError(e))),
+          : Effect.flatMap(Ref.get(slot), (current) =>
+              current === temporary?.name
+                ? Effect.fail(temporarySlotLost(current, options.slot))
+                : connector.connect.pipe(Effect.mapError((e) => fromConnectionError(e)))
+            ),
       session,
       progress: Effect.zipWith(Ref.get(sessionInfo), Ref.get(state), (info, s) => ({
         sessions: info.sessions,
@@ -209,12 +239,29 @@ const make = (
       })),
       reconnects: Metrics.reconnectsTotal
     })
-    // The stream fails with whatever ended the supervisor, defects and all: it never ends as if it had finished.
+    const main =
+      temporary === undefined
+        ? supervisor
+        : snapshotThen({
+            temporary,
+            slot: options.slot,
+            publications: options.publications,
+            sessions: options.snapshotSessions ?? 2,
+            connectSql: connector.connectSql.pipe(Effect.mapError((e) => fromConnectionError(e))),
+            slice,
+            permits,
+            queue,
+            confirmed: Deferred.await(snapshotConfirmed),
+            // The permanent slot exists: sessions stream from it, and the one on the temporary slot ends.
+            madePermanent: Effect.andThen(Ref.set(slot, options.slot), Queue.offer(switchRequests, undefined)),
+            afterwards: endAfterSnapshot ? Effect.andThen(Scope.close(firstScope, Exit.void), Effect.never) : supervisor
+          })
+    // The stream fails with whatever ended the service, defects and all: it never ends as if it had finished.
     // Flushes still waiting fail with it.
-    yield* supervisor.pipe(
+    yield* main.pipe(
       Effect.onExit((exit) =>
         Effect.gen(function* () {
-          const cause = Exit.isFailure(exit) ? exit.cause : Cause.die(new Error("the supervisor ended"))
+          const cause = Exit.isFailure(exit) ? exit.cause : Cause.die(new Error("the replication service ended"))
           yield* Queue.failCause(queue, cause)
           const pending = yield* Queue.clear(signals)
           yield* Queue.failCause(signals, cause)
@@ -226,23 +273,32 @@ const make = (
 
     const commit = (lsn: Lsn.Lsn): Effect.Effect<void, ReplicationError> =>
       Effect.flatMap(
-        Ref.modify(state, (s): readonly [Feedback.CommitBeyondReceived | boolean, Feedback.FeedbackState] => {
-          const r = Feedback.commitWithSignal(s, lsn)
-          return Result.isSuccess(r) ? [r.success[1], r.success[0]] : [r.failure, s]
-        }),
-        (signal) =>
-          signal === false
-            ? Effect.void
-            : signal === true
-              ? Effect.asVoid(Queue.offer(signals, commitSignal))
-              : Effect.fail(
-                  replicationError("CommitBeyondReceived", {
-                    message: `Cannot commit ${Lsn.format(signal.lsn)}: nothing beyond ${Lsn.format(signal.received)} has been received. Commit the WalMessage.lsnToConfirm of a message you processed.`
-                  })
-                )
+        Ref.modify(
+          state,
+          (s): readonly [Feedback.CommitBeyondReceived | Feedback.CommitSignals, Feedback.FeedbackState] => {
+            const r = Feedback.commitWithSignal(s, lsn)
+            return Result.isSuccess(r) ? [r.success[1], r.success[0]] : [r.failure, s]
+          }
+        ),
+        (signal) => {
+          if (typeof signal !== "number") {
+            return Effect.fail(
+              replicationError("CommitBeyondReceived", {
+                message: `Cannot commit ${Lsn.format(signal.lsn)}: nothing beyond ${Lsn.format(signal.received)} has been received. Commit the WalMessage.lsnToConfirm of a message you processed.`
+              })
+            )
+          }
+          if (signal === 0) return Effect.void
+          const wake = signal & Feedback.wakeFeedback ? Queue.offer(signals, commitSignal) : Effect.void
+          return signal & Feedback.snapshotConfirmed
+            ? Effect.andThen(wake, Deferred.succeed(snapshotConfirmed, undefined))
+            : Effect.asVoid(wake)
+        }
       )
 
     const flush: Effect.Effect<void, ReplicationError> = Effect.suspend(() => {
+      // A snapshot alone has no slot to report to.
+      if (endAfterSnapshot) return Effect.void
       const done = Deferred.makeUnsafe<void, ReplicationError>()
       // A queue that is done (the service failed) answers its take with the failure.
       return Effect.flatMap(Queue.offer(signals, { _tag: "Flush", done }), (accepted) =>

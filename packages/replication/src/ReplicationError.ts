@@ -50,6 +50,7 @@ type ReasonClasses =
   | { readonly tag: "WalLevel"; readonly class: typeof Reasons.WalLevel }
   | { readonly tag: "SlotMissing"; readonly class: typeof Reasons.SlotMissing }
   | { readonly tag: "PublicationMissing"; readonly class: typeof Reasons.PublicationMissing }
+  | { readonly tag: "Snapshot"; readonly class: typeof Reasons.Snapshot }
   | { readonly tag: "AlreadyExists"; readonly class: typeof Reasons.AlreadyExists }
 
 const classes: { readonly [T in Reasons.Tag]: Extract<ReasonClasses, { readonly tag: T }>["class"] } = {
@@ -65,6 +66,7 @@ const classes: { readonly [T in Reasons.Tag]: Extract<ReasonClasses, { readonly 
   WalLevel: Reasons.WalLevel,
   SlotMissing: Reasons.SlotMissing,
   PublicationMissing: Reasons.PublicationMissing,
+  Snapshot: Reasons.Snapshot,
   AlreadyExists: Reasons.AlreadyExists
 }
 

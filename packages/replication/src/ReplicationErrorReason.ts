@@ -113,6 +113,16 @@ export class PublicationMissing extends Schema.TaggedError<PublicationMissing>()
   }
 }
 
+/**
+ * The initial snapshot could not be taken or kept: its exported snapshot is gone, its temporary slot was lost before
+ * the snapshot was confirmed, or the server cannot export one (a standby). The message says what to do.
+ */
+export class Snapshot extends Schema.TaggedError<Snapshot>()("Snapshot", Fields) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
 /** The object to create exists already. */
 export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyExists", Fields) {
   get isRetryable(): boolean {
@@ -133,6 +143,7 @@ export const Reason = Schema.Union([
   WalLevel,
   SlotMissing,
   PublicationMissing,
+  Snapshot,
   AlreadyExists
 ])
 export type Reason = typeof Reason.Type

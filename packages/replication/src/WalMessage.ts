@@ -105,12 +105,58 @@ export interface Reconnected extends WalPosition {
   readonly session: number
 }
 
+/**
+ * Not a pgoutput message: the initial snapshot starts reading a table (every row of it committed before the
+ * snapshot's consistent point follows as `Read` messages, then `SnapshotEnd`). Its position is the consistent point.
+ */
+export interface SnapshotBegin extends WalPosition {
+  readonly _tag: "SnapshotBegin"
+  /** The table as the stream describes it (the same relation id, columns, key flags and column list). */
+  readonly table: Table
+  /** The planner's estimate of its rows (pg_class.reltuples); -1 when unknown. */
+  readonly estimatedRows: number
+}
+
+/**
+ * Not a pgoutput message: one row of a table as of the snapshot's consistent point, decoded by the same lossless
+ * decoders as the stream's rows (an `Insert`'s `new` and a `Read`'s `new` of the same row are equal). Apply it as an
+ * insert or upsert. Its position is the consistent point; there is nothing to confirm for it alone.
+ */
+export interface Read extends WalPosition {
+  readonly _tag: "Read"
+  readonly table: Table
+  readonly new: Row
+}
+
+/** Not a pgoutput message: every row of the table has been handed out. */
+export interface SnapshotEnd extends WalPosition {
+  readonly _tag: "SnapshotEnd"
+  readonly table: Table
+  readonly rows: number
+}
+
+/**
+ * Not a pgoutput message: the snapshot is over; every change after it comes as the stream's messages. Commit it
+ * (`lsnToConfirm` gives the consistent point) once every row before it is durably applied: then the slot is made
+ * permanent at the consistent point, so a crash before that takes the snapshot again instead of losing rows.
+ */
+export interface SnapshotComplete extends WalPosition {
+  readonly _tag: "SnapshotComplete"
+  /** The LSN the snapshot is consistent with: the stream carries exactly the transactions that commit after it. */
+  readonly consistentPoint: Lsn.Lsn
+  readonly tables: number
+  readonly rows: number
+}
+
+/** The messages of the initial snapshot. */
+export type SnapshotMessage = SnapshotBegin | Read | SnapshotEnd | SnapshotComplete
+
 type Resolved = "Insert" | "Update" | "Delete" | "Truncate" | "Relation"
 
 /** Every other pgoutput message (Begin, Commit, Message, Type, Origin, Stream*, *Prepare*) with its position. */
 export type Passthrough = Exclude<PgoutputMessage, { readonly _tag: Resolved }> & WalPosition
 
-export type WalMessage = Insert | Update | Delete | Truncate | Relation | Passthrough | Reconnected
+export type WalMessage = Insert | Update | Delete | Truncate | Relation | Passthrough | Reconnected | SnapshotMessage
 
 export type WalMessageTag = WalMessage["_tag"]
 
@@ -181,7 +227,12 @@ const rules: { readonly [T in WalMessageTag]: Rule<T> } = {
   Prepare: { endsTransaction: true, lsnToConfirm: endOf((m) => m.endLsn), beyond: never },
   CommitPrepared: { endsTransaction: true, lsnToConfirm: endOf((m) => m.endLsn), beyond: byPosition },
   RollbackPrepared: { endsTransaction: true, lsnToConfirm: endOf((m) => m.rollbackEndLsn), beyond: byPosition },
-  Reconnected: { endsTransaction: false, lsnToConfirm: inside, beyond: never }
+  Reconnected: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  // The snapshot comes before every transaction of the stream: nothing in it is beyond an end LSN.
+  SnapshotBegin: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  Read: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  SnapshotEnd: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  SnapshotComplete: { endsTransaction: false, lsnToConfirm: (m) => m.consistentPoint, beyond: never }
 }
 
 const ruleOf = <T extends WalMessageTag>(m: Of<T>): Rule<T> => rules[m._tag as T]

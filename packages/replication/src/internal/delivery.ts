@@ -24,10 +24,10 @@ import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Semaphore from "effect/Semaphore"
 import { ReplicationError } from "../ReplicationError.ts"
-import { endsTransaction, isBeyond, lsnToConfirm, type WalMessage } from "../WalMessage.ts"
+import { endsTransaction, isBeyond, lsnToConfirm, type Row, type WalMessage } from "../WalMessage.ts"
 import * as Feedback from "./feedbackState.ts"
-import { messagesTotal } from "./metrics.ts"
-import type { Received, ReceivedData } from "./received.ts"
+import { messagesTotal, snapshotRowsTotal } from "./metrics.ts"
+import type { Received, ReceivedData, ReceivedRows } from "./received.ts"
 import { badMessage } from "./sessionReader.ts"
 
 const XLOG_DATA = 0x77
@@ -42,7 +42,7 @@ export class Delivery {
   private readonly refillLock = Semaphore.makeUnsafe(1)
 
   /** The item being handed out, and where in it. */
-  private item: ReceivedData | undefined = undefined
+  private item: ReceivedData | ReceivedRows | undefined = undefined
   private position = 0
   /** XLogData of the item not handed out yet, and the index of the next one's positions. */
   private left = 0
@@ -61,16 +61,21 @@ export class Delivery {
   /** The end LSN of the last transaction (or decision) handed out: where a new session may start. */
   private handedOut: Lsn.Lsn = Lsn.zero
 
+  /** The stream ends once SnapshotComplete is handed out (the "initial_only" snapshot mode). */
+  private readonly endAfterSnapshot: boolean
+
   constructor(options: {
     readonly queue: Queue.Queue<Received, ReplicationError | Cause.Done>
     readonly permits: Semaphore.Semaphore
     readonly state: Ref.Ref<Feedback.FeedbackState>
     readonly endLsn: Lsn.Lsn | undefined
+    readonly endAfterSnapshot?: boolean | undefined
   }) {
     this.queue = options.queue
     this.permits = options.permits
     this.state = options.state
     this.endLsn = options.endLsn
+    this.endAfterSnapshot = options.endAfterSnapshot === true
   }
 
   /**
@@ -86,20 +91,30 @@ export class Delivery {
 
   /** The current item is fully read: its permits go back to the reader and the feedback state learns what it held. */
   private complete(): Effect.Effect<void> {
-    if (this.own !== undefined) {
+    const own = this.own
+    if (own !== undefined) {
       this.own = undefined
-      return Effect.void
+      if (own._tag !== "SnapshotComplete") return Effect.void
+      // Its next commit confirms the snapshot (and makes the slot permanent).
+      if (this.endAfterSnapshot) this.finished ??= Cause.done()
+      return Ref.update(this.state, Feedback.onSnapshotHandedOut)
     }
     const item = this.item!
+    const messages = this.delivered
+    this.item = undefined
+    this.delivered = 0
+    if (item._tag === "Rows") {
+      this.stale = false
+      return Effect.uninterruptible(
+        Effect.andThen(this.permits.release(item.to - item.from), Metric.update(snapshotRowsTotal, messages))
+      )
+    }
     const wasStale = this.stale
     const inTransaction = item.decoder.inTransaction
     const last = this.lastData
-    const messages = this.delivered
     if (item.endCheck && !inTransaction && !wasStale) this.finished ??= Cause.done()
-    this.item = undefined
     this.stale = false
     this.lastData = undefined
-    this.delivered = 0
     let effect: Effect.Effect<unknown> = this.permits.release(item.count > 0 ? item.count : 1)
     if (item.count > 0) {
       effect = Effect.andThen(
@@ -115,6 +130,26 @@ export class Delivery {
     return Effect.uninterruptible(Effect.asVoid(effect))
   }
 
+  /** The next row of a snapshot item, as a `Read`. */
+  private readRow(item: ReceivedRows): WalMessage | undefined {
+    if (this.left === 0) return undefined
+    const { buffers, starts, ends } = item.frames
+    const at = this.position
+    let row: Row
+    try {
+      row = item.codec.decode(buffers[at]!, starts[at]!, ends[at]!)
+    } catch (e) {
+      if (e instanceof ReplicationError) this.finished = Effect.fail(e)
+      else if (isProtocolError(e)) this.finished = Effect.fail(badMessage(e))
+      else throw e
+      return undefined
+    }
+    this.position++
+    this.left--
+    this.delivered++
+    return { _tag: "Read", walStart: item.position, walEnd: item.position, table: item.codec.table, new: row }
+  }
+
   /**
    * Decodes the next message of the current item, or returns undefined when there is none to hand out (the item is
    * exhausted, the end is reached or decoding failed: `finished` says which).
@@ -123,6 +158,7 @@ export class Delivery {
     if (this.own !== undefined) return this.own
     const item = this.item
     if (this.finished !== undefined || item === undefined) return undefined
+    if (item._tag === "Rows") return this.readRow(item)
     if (item.session !== this.liveSession) {
       // A newer session sends this again: the rest of the item is dropped, and completing it returns its permits.
       this.stale = true
@@ -184,7 +220,7 @@ export class Delivery {
       }
       this.item = received
       this.position = received.from
-      this.left = received.count
+      this.left = received._tag === "Rows" ? received.to - received.from : received.count
       this.next = 0
       this.stale = false
     })

@@ -18,6 +18,8 @@ import { Lsn } from "@pgcdc/protocol"
 import * as Result from "effect/Result"
 
 export interface FeedbackState {
+  /** Where the service started: the slot's confirmed position, or a snapshot's consistent point. */
+  readonly start: Lsn.Lsn
   /** The highest walEnd of any XLogData received (the write position); starts at the start LSN. */
   readonly received: Lsn.Lsn
   /** walStart of the last XLogData received, i.e. the WAL position of the newest message. */
@@ -36,9 +38,16 @@ export interface FeedbackState {
   readonly undecoded: number
   /** A commit moved the position past what the last status update reported, and the feedback loop was told. */
   readonly flushPending: boolean
+  /**
+   * Where an initial snapshot stands: "none" without one; "reading" until its SnapshotComplete is handed out;
+   * "handedOut" until the consumer commits it (any commit at or after the consistent point, made after it was handed
+   * out); "confirmed" after.
+   */
+  readonly snapshot: "none" | "reading" | "handedOut" | "confirmed"
 }
 
-export const initial = (start: Lsn.Lsn): FeedbackState => ({
+export const initial = (start: Lsn.Lsn, snapshot: FeedbackState["snapshot"] = "none"): FeedbackState => ({
+  start,
   received: start,
   lastData: start,
   inTransaction: false,
@@ -47,7 +56,8 @@ export const initial = (start: Lsn.Lsn): FeedbackState => ({
   idleWalEnd: undefined,
   flushed: start,
   undecoded: 0,
-  flushPending: false
+  flushPending: false,
+  snapshot
 })
 
 /**
@@ -105,19 +115,38 @@ export const commit = (s: FeedbackState, lsn: Lsn.Lsn): Result.Result<FeedbackSt
   return Result.succeed(lsn > s.committed ? { ...s, committed: lsn } : s)
 }
 
+/** What a commit asks of the service besides the state: bit 1, wake the feedback loop; bit 2, the snapshot is confirmed. */
+export type CommitSignals = number
+export const wakeFeedback = 1
+export const snapshotConfirmed = 2
+
 /**
- * `commit`, and whether the feedback loop must be woken to report it soon: only the first commit since the last
- * status update that moves the position past what the server has heard (later ones ride on the same update).
+ * `commit`, and what it signals: the feedback loop is woken to report it soon only for the first commit since the
+ * last status update that moves the position past what the server has heard (later ones ride on the same update); a
+ * commit at or after the consistent point made after SnapshotComplete was handed out confirms the snapshot.
  */
 export const commitWithSignal = (
   s: FeedbackState,
   lsn: Lsn.Lsn
-): Result.Result<readonly [FeedbackState, boolean], CommitBeyondReceived> => {
+): Result.Result<readonly [FeedbackState, CommitSignals], CommitBeyondReceived> => {
   if (lsn > s.received) return Result.fail({ _tag: "CommitBeyondReceived", lsn, received: s.received })
-  if (lsn <= s.committed) return Result.succeed([s, false])
-  const signal = !s.flushPending && lsn > s.flushed
-  return Result.succeed([{ ...s, committed: lsn, flushPending: s.flushPending || signal }, signal])
+  const confirms = s.snapshot === "handedOut" && lsn >= s.start
+  if (lsn <= s.committed && !confirms) return Result.succeed([s, 0])
+  const wake = lsn > s.committed && !s.flushPending && lsn > s.flushed
+  return Result.succeed([
+    {
+      ...s,
+      committed: Lsn.max(s.committed, lsn),
+      flushPending: s.flushPending || wake,
+      snapshot: confirms ? "confirmed" : s.snapshot
+    },
+    (wake ? wakeFeedback : 0) | (confirms ? snapshotConfirmed : 0)
+  ])
 }
+
+/** The consumer was handed SnapshotComplete: its next commit at or after the consistent point confirms the snapshot. */
+export const onSnapshotHandedOut = (s: FeedbackState): FeedbackState =>
+  s.snapshot === "reading" ? { ...s, snapshot: "handedOut" } : s
 
 /**
  * The consumer decoded one item that `ReceivedBatch.apply` counted as received: `lastData` is the walStart of its last

@@ -21,3 +21,7 @@ export const reconnectsTotal = Metric.counter("pgcdc_replication_reconnects_tota
   description: "Replication sessions restarted after a retryable failure",
   incremental: true
 })
+export const snapshotRowsTotal = Metric.counter("pgcdc_snapshot_rows_total", {
+  description: "Rows of initial snapshots handed to the consumer",
+  incremental: true
+})

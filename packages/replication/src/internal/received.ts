@@ -4,8 +4,10 @@
  * (Reconnected). It deliberately holds no decoded rows: the consumer decodes a message when it pulls it.
  */
 import type { CopyDataFrames } from "@pgcdc/connection"
+import type { Lsn } from "@pgcdc/protocol"
 import type { WalMessage } from "../WalMessage.ts"
 import type { WalDecoder } from "./decoder/WalDecoder.ts"
+import type { SnapshotRowCodec } from "./snapshot/rowCodec.ts"
 
 /** XLogData among payloads `from` to `to` of one read (`count` of them; the keepalives among them were handled). */
 export interface ReceivedData {
@@ -27,8 +29,19 @@ export interface ReceivedData {
   readonly endCheck: boolean
 }
 
+/** Rows of one initial-snapshot COPY, undecoded: payloads `from` to `to` of one read, one row each. */
+export interface ReceivedRows {
+  readonly _tag: "Rows"
+  readonly codec: SnapshotRowCodec
+  readonly frames: CopyDataFrames
+  readonly from: number
+  readonly to: number
+  /** The snapshot's consistent point: the position of every `Read`. */
+  readonly position: Lsn.Lsn
+}
+
 /**
- * One permit per XLogData of a Data item (one for an end check without data) is held until the consumer has pulled
- * its last message; a Message holds none.
+ * One permit per XLogData of a Data item (one for an end check without data) and per row of a Rows item is held until
+ * the consumer has pulled its last message; a Message holds none.
  */
-export type Received = ReceivedData | { readonly _tag: "Message"; readonly message: WalMessage }
+export type Received = ReceivedData | ReceivedRows | { readonly _tag: "Message"; readonly message: WalMessage }

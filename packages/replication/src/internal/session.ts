@@ -40,6 +40,11 @@ export interface SessionInfo {
 
 export interface SessionOptions {
   readonly start: StartOptions
+  /** The slot to stream from: the options' slot, or an initial snapshot's temporary slot until it is made permanent. */
+  readonly slot: Ref.Ref<string>
+  /** The initial snapshot's temporary slot; a session on it ends (successfully) when `switchRequests` asks. */
+  readonly temporarySlot: string | undefined
+  readonly switchRequests: Queue.Queue<void>
   readonly resolved: ResolvedStart
   readonly endLsn: Lsn.Lsn | undefined
   readonly statusInterval: Duration.Duration
@@ -62,10 +67,13 @@ const sessionSettings = [
   "SET TimeZone = 'UTC'"
 ]
 
-/** Runs one session over `conn` until it ends; fails with why. */
+/**
+ * Runs one session over `conn` until it ends: fails with why, or succeeds when it was asked to end (a session on the
+ * snapshot's temporary slot, once the permanent slot exists).
+ */
 export const runSession =
   (options: SessionOptions) =>
-  (conn: ConnectionShape): Effect.Effect<never, ReplicationError, Scope.Scope> =>
+  (conn: ConnectionShape): Effect.Effect<void, ReplicationError, Scope.Scope> =>
     Effect.gen(function* () {
       const { state, sessionInfo } = options
       for (const sql of sessionSettings) {
@@ -78,14 +86,15 @@ export const runSession =
       const interval = statusIntervalFor(options.statusInterval, timeoutMillis)
 
       // In one synchronous step: retire what older sessions queued and choose where this one starts (Delivery).
+      const slot = yield* Ref.get(options.slot)
       const session = (yield* Ref.get(sessionInfo)).sessions + 1
       const from = yield* Ref.modify(state, (s) => [options.delivery.beginSession(session, s.committed), s] as const)
-      const copy = yield* conn.copyBoth(command(options.start, options.resolved, from)).pipe(
+      const copy = yield* conn.copyBoth(command({ ...options.start, slot }, options.resolved, from)).pipe(
         Effect.mapError((e) => fromConnectionError(e, "START_REPLICATION")),
         // Who holds the slot decides what the supervisor does: our exiting walsender, or another consumer.
         Effect.catchIf(
           (e) => e.reason._tag === "SlotActive",
-          (e) => Effect.flatMap(slotHolder(conn, options.start.slot, e), Effect.fail)
+          (e) => Effect.flatMap(slotHolder(conn, slot, e), Effect.fail)
         )
       )
       yield* Ref.set(sessionInfo, {
@@ -100,7 +109,7 @@ export const runSession =
         // session is the only cost).
         yield* Queue.offer(options.queue, { _tag: "Message", message: restart })
       }
-      yield* Effect.annotateCurrentSpan({ "pgcdc.slot": options.start.slot, "pgcdc.session": session })
+      yield* Effect.annotateCurrentSpan({ "pgcdc.slot": slot, "pgcdc.session": session })
 
       const sendStatus = sendStatusUpdate(copy, state)
       yield* Effect.addFinalizer(() =>
@@ -122,5 +131,8 @@ export const runSession =
         flushDelay: options.flushDelay,
         send: sendStatus
       })
-      return yield* Effect.raceFirst(reader, feedback)
+      const running = Effect.raceFirst(reader, feedback)
+      return yield* slot === options.temporarySlot
+        ? Effect.raceFirst(running, Queue.take(options.switchRequests))
+        : running
     }).pipe(Effect.withSpan("Replication.session"))

@@ -19,6 +19,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Pull from "effect/Pull"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { type ReplicationError, withMessage } from "../ReplicationError.ts"
@@ -31,8 +32,8 @@ export interface SupervisorOptions {
   readonly waitForSlot: Schedule.Schedule<unknown, ReplicationError> | undefined
   /** Opens the connection of attempt `n` (1 is the first). */
   readonly connect: (attempt: number) => Effect.Effect<ConnectionShape, ReplicationError, Scope.Scope>
-  /** Runs one session over `conn`; fails when it ends. */
-  readonly session: (conn: ConnectionShape) => Effect.Effect<never, ReplicationError, Scope.Scope>
+  /** Runs one session over `conn`; fails when it ends, succeeds when it was asked to end (go on at once). */
+  readonly session: (conn: ConnectionShape) => Effect.Effect<void, ReplicationError, Scope.Scope>
   /** Sessions started so far and the highest position received: a session that received data resets the schedule. */
   readonly progress: Effect.Effect<Progress>
   readonly reconnects: Metric.Metric<number, unknown>
@@ -70,7 +71,7 @@ export const supervise = (options: SupervisorOptions): Effect.Effect<never, Repl
     for (let attempt = 1; ; attempt++) {
       const before = yield* options.progress
       let pid: number | undefined
-      const ended = yield* Effect.flip(
+      const outcome = yield* Effect.result(
         Effect.scoped(
           Effect.flatMap(options.connect(attempt), (conn) => {
             pid = conn.backendKey?.processId
@@ -78,6 +79,14 @@ export const supervise = (options: SupervisorOptions): Effect.Effect<never, Repl
           })
         )
       )
+      if (Result.isSuccess(outcome)) {
+        // A planned end (the snapshot's temporary slot became permanent): the next session starts at once.
+        if (pid !== undefined) previousPid = pid
+        reconnect = yield* Schedule.toStep(options.reconnect)
+        failuresInARow = 0
+        continue
+      }
+      const ended = outcome.failure
       const ourPid = previousPid
       if (pid !== undefined) previousPid = pid
       const after = yield* options.progress

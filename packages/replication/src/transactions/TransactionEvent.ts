@@ -7,7 +7,7 @@
  * decide anything: the assembler builds these values, and the consumer chooses when to confirm.
  */
 import type { Lsn } from "@pgcdc/protocol"
-import type { WalMessage } from "../WalMessage.ts"
+import type { SnapshotMessage, WalMessage } from "../WalMessage.ts"
 
 type Of<T extends WalMessage["_tag"]> = Extract<WalMessage, { readonly _tag: T }>
 
@@ -76,6 +76,7 @@ export type TransactionElement =
   | Of<"RollbackPrepared">
   | Of<"Message">
   | Of<"StreamAbort">
+  | SnapshotMessage
 
 // ---------------------------------------------------------------------------------------------------------------
 // The bounded-memory event form
@@ -158,3 +159,5 @@ export type TransactionEvent =
   | Of<"Message">
   /** "buffer" mode: a held streamed transaction aborted as a whole (nothing of it was emitted). */
   | Of<"StreamAbort">
+  /** The initial snapshot's messages, before any transaction. */
+  | SnapshotMessage

@@ -53,15 +53,6 @@ interface StreamedState {
 const sequence = (message: string, xid?: number): TransactionError =>
   new TransactionError({ reason: "Sequence", message, ...(xid !== undefined ? { xid } : {}) })
 
-const isChange = (m: WalMessage): m is Change =>
-  m._tag === "Insert" ||
-  m._tag === "Update" ||
-  m._tag === "Delete" ||
-  m._tag === "Truncate" ||
-  m._tag === "Relation" ||
-  m._tag === "Type" ||
-  m._tag === "Message"
-
 export class TransactionAssembler {
   private readonly tentative: boolean
   private readonly maxStreamed: number
@@ -122,8 +113,21 @@ export class TransactionAssembler {
       case "Reconnected":
         this.reset(out)
         return
-      default:
-        if (isChange(m)) this.change(m, out)
+      // The snapshot comes before any transaction and stands alone: each of its messages passes through.
+      case "SnapshotBegin":
+      case "Read":
+      case "SnapshotEnd":
+      case "SnapshotComplete":
+        out.push(m)
+        return
+      case "Insert":
+      case "Update":
+      case "Delete":
+      case "Truncate":
+      case "Relation":
+      case "Type":
+      case "Message":
+        this.change(m, out)
         return
     }
   }
