@@ -5,7 +5,7 @@
  * their exact text, everything else as JSON), so a number that lost precision or a timestamp that lost its
  * microseconds shows up as a difference. It deliberately does not tolerate anything: "equal" means equal.
  */
-import { UnchangedToast } from "@pgcdc/protocol"
+import { UnchangedToast } from "@pgcdc/replication"
 import type { ColumnValue, Row } from "@pgcdc/replication"
 import type { Rows } from "./MirrorTable.ts"
 

@@ -8,8 +8,14 @@
  * the previous row. It deliberately keeps everything in memory; a real consumer would write to its store in the same
  * step that it commits.
  */
-import { Lsn, UnchangedToast } from "@pgcdc/protocol"
-import { type ReplicationError, type ReplicationShape, type Row, WalMessage } from "@pgcdc/replication"
+import {
+  Lsn,
+  type ReplicationError,
+  type ReplicationShape,
+  type Row,
+  UnchangedToast,
+  WalMessage
+} from "@pgcdc/replication"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type { Rows } from "./MirrorTable.ts"
@@ -26,10 +32,15 @@ export interface MirrorState {
   inTransaction: boolean
   /** Things that must never happen (an unchanged TOAST value for a row the mirror does not have). */
   readonly anomalies: Array<string>
+  /** Rows the initial snapshot gave, and its consistent point once it is complete. */
+  snapshotRows: number
+  snapshotPoint: Lsn.Lsn | undefined
 }
 
-export const makeState = (initial: Rows): MirrorState => ({
+export const makeState = (initial: Rows = new Map()): MirrorState => ({
   rows: new Map(initial),
+  snapshotRows: 0,
+  snapshotPoint: undefined,
   changes: 0,
   transactions: 0,
   applied: Lsn.zero,
@@ -58,9 +69,20 @@ const resolveToast = (state: MirrorState, id: number, next: Row, previous: Row |
   return merged ?? next
 }
 
-/** Applies one message to the Map; returns the LSN to commit when it ends a transaction. */
+/** Applies one message to the Map; returns the LSN to commit when it ends the snapshot or a transaction. */
 export const apply = (state: MirrorState, message: WalMessage): Lsn.Lsn | undefined => {
   switch (message._tag) {
+    case "Read": {
+      // A row of the initial snapshot, as of its consistent point.
+      const id = idOf(message.new)
+      if (id !== undefined) state.rows.set(id, message.new)
+      state.snapshotRows++
+      return undefined
+    }
+    case "SnapshotComplete":
+      // Committing it makes the slot permanent: the Map now holds the table as of the consistent point.
+      state.snapshotPoint = message.consistentPoint
+      return WalMessage.lsnToConfirm(message)
     case "Begin":
       state.inTransaction = true
       return undefined

@@ -2,8 +2,8 @@
  * The table mirror: a writer changes a table at random while a consumer keeps an in-memory Map equal to it from
  * the replication stream; at the end the Map is compared with the table.
  *
- * Steps: pick a server (Server.ts), init the table, publication and slot with its snapshot (Init.ts), start the
- * Replication service on the walsender session, run the writer and the consumer as two fibers with a live status
+ * Steps: pick a server (Server.ts), set up the table and publication (Setup.ts), start the Replication service with
+ * an initial snapshot (it creates the slot and hands the table's rows as `Read` messages before the changes), run the writer and the consumer as two fibers with a live status
  * line, stop the writer after the duration, wait until the consumer has applied everything up to the writer's last
  * WAL position, then SELECT the table and compare.
  *
@@ -18,8 +18,8 @@ import {
   type ConnectionShape,
   Connector
 } from "@pgcdc/connection"
-import { Lsn } from "@pgcdc/protocol"
-import { Replication, type ReplicationError, type ReplicationShape, Slot } from "@pgcdc/replication"
+
+import { Lsn, Replication, type ReplicationError, type ReplicationShape, Slot } from "@pgcdc/replication"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -30,7 +30,7 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import { differences } from "./Compare.ts"
 import { consume, makeState, type MirrorState } from "./Consumer.ts"
-import { createSlotWithSnapshot, prepareTable } from "./Init.ts"
+import { prepareTable, resetSlot } from "./Setup.ts"
 import { MirrorError } from "./MirrorError.ts"
 import { isIdentifier, type Names, namesOf, readAll, sessionSettings } from "./MirrorTable.ts"
 import type { Screen } from "./Screen.ts"
@@ -164,20 +164,19 @@ const mirror = (
         : Effect.void
     )
 
-    const walsender = yield* Connection.make(walsenderConfig(server.config))
-    const init = yield* createSlotWithSnapshot(walsender, names)
-    yield* screen.line(
-      `${init.replacedSlot ? "replaced the slot of an earlier run; " : ""}slot ${names.slot} created at ` +
-        `${Lsn.format(init.consistentPoint)}; ${init.rows.size} rows copied from its snapshot`
-    )
+    const replaced = yield* resetSlot(sql, names)
     const replication = yield* Replication.make({
       slot: names.slot,
       publications: [names.publication],
-      statusInterval: "1 second"
+      statusInterval: "1 second",
+      // The table's rows as of one consistent point, then every change after it; the slot is created by it.
+      snapshot: "initial"
     }).pipe(Effect.provideService(Connector, Connector.make(walsenderConfig(server.config))))
     replicationForReport = replication
-    const state = makeState(init.rows)
-
+    const state = makeState()
+    yield* screen.line(
+      `${replaced ? "dropped the slot of an earlier run; " : ""}taking a snapshot of ${names.table}, then streaming its changes`
+    )
     const writerSession = yield* Connection.make(server.config)
     const stop = yield* Ref.make(false)
     const stats: Writer.WriterStats = { transactions: 0, statements: 0 }

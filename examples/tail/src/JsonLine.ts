@@ -11,8 +11,16 @@
  * It deliberately writes no trailing newline and never throws for a value it does not know: such a value falls back
  * to a generic conversion.
  */
-import { Lsn, Timestamp, UnchangedToast } from "@pgcdc/protocol"
-import { type ColumnValue, encodeText, type Row, type Table, type WalMessage } from "@pgcdc/replication"
+import {
+  type ColumnValue,
+  encodeText,
+  Lsn,
+  type Row,
+  type Table,
+  Timestamp,
+  UnchangedToast,
+  type WalMessage
+} from "@pgcdc/replication"
 
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 

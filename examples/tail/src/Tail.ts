@@ -13,8 +13,7 @@
  * It deliberately creates no publication (name an existing one) and creates the slot only when asked.
  */
 import { Connection, ConnectionConfig, type ConnectionError, Connector } from "@pgcdc/connection"
-import { Lsn } from "@pgcdc/protocol"
-import { Replication, type ReplicationError, Slot, Transactions } from "@pgcdc/replication"
+import { Lsn, Replication, type ReplicationError, Slot, Transactions } from "@pgcdc/replication"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"

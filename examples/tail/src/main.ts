@@ -3,9 +3,9 @@
  * (each written, with backpressure, before its position is committed); the summary and errors go to stderr.
  * SIGINT/SIGTERM stop it through `NodeRuntime.runMain`: the last committed position is reported to the server.
  */
+import { Lsn } from "@pgcdc/replication"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Lsn } from "@pgcdc/protocol"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { Command } from "effect/cli"

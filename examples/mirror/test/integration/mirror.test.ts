@@ -155,6 +155,22 @@ describe("mirror", () => {
     assert.strictEqual(state.applied, Lsn.unsafeMake(40n))
   })
 
+  it("applies the snapshot's rows, and returns its consistent point to commit at SnapshotComplete", () => {
+    const state = makeState()
+    assert.strictEqual(apply(state, { _tag: "Read", table, new: { id: 5, v: "a" }, ...at(8) }), undefined)
+    assert.deepStrictEqual(state.rows.get(5), { id: 5, v: "a" })
+    const complete: WalMessage = {
+      _tag: "SnapshotComplete",
+      consistentPoint: Lsn.unsafeMake(8n),
+      tables: 1,
+      rows: 1,
+      ...at(8)
+    }
+    assert.strictEqual(apply(state, complete), Lsn.unsafeMake(8n))
+    assert.strictEqual(state.snapshotPoint, Lsn.unsafeMake(8n))
+    assert.strictEqual(state.snapshotRows, 1)
+  })
+
   it("finds missing rows, extra rows and values that lost precision", () => {
     const tableRows = new Map<number, Row>([
       [1, { id: 1, qty: 9007199254740993n }],

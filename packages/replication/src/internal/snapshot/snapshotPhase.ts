@@ -55,7 +55,7 @@ export const snapshotThen = (options: SnapshotThenOptions): Effect.Effect<never,
     yield* Effect.scoped(
       Effect.flatMap(options.connectSql, (sql) => makePermanent(sql, options.temporary.name, options.slot))
     )
-    yield* Effect.logInfo(
+    yield* Effect.logDebug(
       `Snapshot confirmed: replication slot "${options.slot}" created at its consistent point ${Lsn.format(options.temporary.consistentPoint)}`
     )
     yield* options.madePermanent
