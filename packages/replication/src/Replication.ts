@@ -34,6 +34,10 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
+import type { Backfill, BackfillOptions } from "./internal/backfill/backfills.ts"
+import { makeBackfills } from "./internal/backfill/backfills.ts"
+import { cancelRunning, runningBackfills } from "./internal/backfill/progressTable.ts"
+import { makeCommitWaiters } from "./internal/commitWaiters.ts"
 import { Delivery } from "./internal/delivery.ts"
 import { commitSignal, type Signal } from "./internal/feedbackLoop.ts"
 import * as Feedback from "./internal/feedbackState.ts"
@@ -95,6 +99,11 @@ export interface ReplicationOptions extends StartOptions {
   readonly snapshot?: SnapshotMode | undefined
   /** Sessions that read the snapshot in parallel (each a regular connection). Default 2. */
   readonly snapshotSessions?: number | undefined
+  /**
+   * The schema of the backfill progress table (`pgcdc_backfills`, created by the first `backfill`), where backfills
+   * are resumed from after a restart. Default "public".
+   */
+  readonly backfillSchema?: string | undefined
 }
 
 export interface ReplicationStatus {
@@ -137,6 +146,17 @@ export interface ReplicationShape {
    */
   readonly flush: Effect.Effect<void, ReplicationError>
   readonly status: Effect.Effect<ReplicationStatus>
+  /**
+   * Re-reads a published table with a primary key ("schema.name", or "name" in public) while the stream goes on, a
+   * chunk of rows at a time, without locks: the stream hands out BackfillBegin, the rows as Read messages, then
+   * BackfillEnd, among the changes, never a row older than a change of it already handed out. The next chunk is read
+   * once the consumer commits the transaction that carried the last one; a restart resumes after the last committed
+   * chunk (progress is kept in `<backfillSchema>.pgcdc_backfills`). See docs/snapshots.md.
+   */
+  readonly backfill: (
+    table: string | { readonly schema?: string | undefined; readonly name: string },
+    options?: BackfillOptions
+  ) => Effect.Effect<Backfill, ReplicationError>
 }
 
 /** The service's metrics, for dashboards and tests (`Metric.value(ReplicationMetrics.messages)`). */
@@ -193,14 +213,42 @@ const make = (
     const permits = yield* Semaphore.make(bufferSize)
     const slice = Math.min(bufferSize, maxSlice)
     const endAfterSnapshot = mode === "initial_only"
-    const delivery = new Delivery({ queue, permits, state, endLsn: options.endLsn, endAfterSnapshot })
+    const connectSql = connector.connectSql.pipe(Effect.mapError((e) => fromConnectionError(e)))
+    const waiters = yield* makeCommitWaiters(Effect.map(Ref.get(state), (s) => s.committed))
+    const backfillSchema = options.backfillSchema ?? "public"
+    const backfills = yield* makeBackfills({
+      slot: options.slot,
+      publications: options.publications,
+      schema: backfillSchema,
+      userMessages: options.messages === true,
+      connectSql,
+      // A chunk is the consumer's once it committed the transaction that carried it, and the server was told.
+      committed: (lsn) => Effect.andThen(waiters.wait(lsn), flush),
+      scope: yield* Effect.scope
+    })
+    // The backfills this slot's last consumer was running go on from their last committed chunk; a new initial
+    // snapshot supersedes them.
+    const stored = yield* runningBackfills(first, backfillSchema, options.slot)
+    if (plan._tag === "Snapshot" && stored.length > 0) yield* cancelRunning(first, backfillSchema, options.slot)
+    if (plan._tag !== "Snapshot") yield* backfills.resume(stored)
+    yield* Effect.forkScoped(backfills.serveSignals)
+    const delivery = new Delivery({
+      queue,
+      permits,
+      state,
+      endLsn: options.endLsn,
+      endAfterSnapshot,
+      desk: backfills.desk
+    })
     // The slot sessions stream from: the snapshot's temporary slot until the consumer confirms the snapshot.
     const slot = yield* Ref.make(temporary?.name ?? options.slot)
     const switchRequests = yield* Queue.bounded<void>(1)
     const snapshotConfirmed = yield* Deferred.make<void>()
 
     const session = runSession({
-      start: options,
+      // Logical messages always: backfill watermarks are messages (the desk hides them, and any message the consumer
+      // did not ask for).
+      start: { ...options, messages: true },
       slot,
       temporarySlot: temporary?.name,
       switchRequests,
@@ -247,7 +295,7 @@ const make = (
             slot: options.slot,
             publications: options.publications,
             sessions: options.snapshotSessions ?? 2,
-            connectSql: connector.connectSql.pipe(Effect.mapError((e) => fromConnectionError(e))),
+            connectSql,
             slice,
             permits,
             queue,
@@ -290,13 +338,14 @@ const make = (
           }
           if (signal === 0) return Effect.void
           const wake = signal & Feedback.wakeFeedback ? Queue.offer(signals, commitSignal) : Effect.void
-          return signal & Feedback.snapshotConfirmed
-            ? Effect.andThen(wake, Deferred.succeed(snapshotConfirmed, undefined))
-            : Effect.asVoid(wake)
+          const confirm =
+            signal & Feedback.snapshotConfirmed ? Deferred.succeed(snapshotConfirmed, undefined) : Effect.void
+          const release = signal & Feedback.committedMoved ? waiters.release(lsn) : Effect.void
+          return Effect.andThen(Effect.andThen(wake, confirm), release)
         }
       )
 
-    const flush: Effect.Effect<void, ReplicationError> = Effect.suspend(() => {
+    function flushNow(): Effect.Effect<void, ReplicationError> {
       // A snapshot alone has no slot to report to.
       if (endAfterSnapshot) return Effect.void
       const done = Deferred.makeUnsafe<void, ReplicationError>()
@@ -304,7 +353,8 @@ const make = (
       return Effect.flatMap(Queue.offer(signals, { _tag: "Flush", done }), (accepted) =>
         accepted ? Deferred.await(done) : Effect.flatMap(Queue.take(signals), () => Deferred.await(done))
       )
-    })
+    }
+    const flush = Effect.suspend(flushNow)
 
     const status = Effect.zipWith(
       Ref.get(state),
@@ -326,7 +376,16 @@ const make = (
       batches: Stream.fromPull(Effect.succeed(delivery.pullBatch)),
       commit,
       flush,
-      status
+      status,
+      backfill: (table, backfillOptions) =>
+        endAfterSnapshot
+          ? Effect.fail(
+              replicationError("InvalidOption", {
+                message:
+                  'A backfill needs the stream: the "initial_only" snapshot mode has none. Use "initial" or "when_needed".'
+              })
+            )
+          : backfills.backfill(table, backfillOptions)
     } satisfies ReplicationShape
   })
 

@@ -151,12 +151,43 @@ export interface SnapshotComplete extends WalPosition {
 /** The messages of the initial snapshot. */
 export type SnapshotMessage = SnapshotBegin | Read | SnapshotEnd | SnapshotComplete
 
+/**
+ * Not a pgoutput message: a backfill of the table starts (`Replication.backfill`, or a `pgcdc.signal`). Its rows come
+ * as `Read` messages inside the stream, each where its chunk's read happened (a high watermark), never behind a newer
+ * change of the same row, then `BackfillEnd`.
+ */
+export interface BackfillBegin extends WalPosition {
+  readonly _tag: "BackfillBegin"
+  readonly id: string
+  readonly table: Table
+}
+
+/** Not a pgoutput message: the backfill handed out its last row (or was cancelled). */
+export interface BackfillEnd extends WalPosition {
+  readonly _tag: "BackfillEnd"
+  readonly id: string
+  readonly table: Table
+  /** Rows handed out by this process (a resumed backfill counts from where it resumed). */
+  readonly rows: number
+  readonly cancelled: boolean
+}
+
 type Resolved = "Insert" | "Update" | "Delete" | "Truncate" | "Relation"
 
 /** Every other pgoutput message (Begin, Commit, Message, Type, Origin, Stream*, *Prepare*) with its position. */
 export type Passthrough = Exclude<PgoutputMessage, { readonly _tag: Resolved }> & WalPosition
 
-export type WalMessage = Insert | Update | Delete | Truncate | Relation | Passthrough | Reconnected | SnapshotMessage
+export type WalMessage =
+  | Insert
+  | Update
+  | Delete
+  | Truncate
+  | Relation
+  | Passthrough
+  | Reconnected
+  | SnapshotMessage
+  | BackfillBegin
+  | BackfillEnd
 
 export type WalMessageTag = WalMessage["_tag"]
 
@@ -232,7 +263,10 @@ const rules: { readonly [T in WalMessageTag]: Rule<T> } = {
   SnapshotBegin: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
   Read: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
   SnapshotEnd: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
-  SnapshotComplete: { endsTransaction: false, lsnToConfirm: (m) => m.consistentPoint, beyond: never }
+  SnapshotComplete: { endsTransaction: false, lsnToConfirm: (m) => m.consistentPoint, beyond: never },
+  // Inside the watermark transactions of a backfill.
+  BackfillBegin: { endsTransaction: false, lsnToConfirm: inside, beyond: never },
+  BackfillEnd: { endsTransaction: false, lsnToConfirm: inside, beyond: never }
 }
 
 const ruleOf = <T extends WalMessageTag>(m: Of<T>): Rule<T> => rules[m._tag as T]

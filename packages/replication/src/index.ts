@@ -5,6 +5,7 @@
  * timestamps (a Commit's `commitTime`) are re-exported here.
  */
 export { Lsn, Timestamp, UnchangedToast } from "@pgcdc/protocol"
+export type { Backfill, BackfillOptions, BackfillProgress } from "./internal/backfill/backfills.ts"
 export * as Publication from "./Publication.ts"
 export {
   Replication,

@@ -27,6 +27,7 @@ import { ReplicationError } from "../ReplicationError.ts"
 import { endsTransaction, isBeyond, lsnToConfirm, type Row, type WalMessage } from "../WalMessage.ts"
 import * as Feedback from "./feedbackState.ts"
 import { messagesTotal, snapshotRowsTotal } from "./metrics.ts"
+import type { BackfillDesk } from "./backfill/desk.ts"
 import type { Received, ReceivedData, ReceivedRows } from "./received.ts"
 import { badMessage } from "./sessionReader.ts"
 
@@ -63,6 +64,11 @@ export class Delivery {
 
   /** The stream ends once SnapshotComplete is handed out (the "initial_only" snapshot mode). */
   private readonly endAfterSnapshot: boolean
+  /** Backfills, watermarks and which logical messages the consumer sees. */
+  private readonly desk: BackfillDesk
+  /** Messages a watermark released, handed out before the rest of the item. */
+  private pending: ReadonlyArray<WalMessage> = []
+  private pendingAt = 0
 
   constructor(options: {
     readonly queue: Queue.Queue<Received, ReplicationError | Cause.Done>
@@ -70,12 +76,14 @@ export class Delivery {
     readonly state: Ref.Ref<Feedback.FeedbackState>
     readonly endLsn: Lsn.Lsn | undefined
     readonly endAfterSnapshot?: boolean | undefined
+    readonly desk: BackfillDesk
   }) {
     this.queue = options.queue
     this.permits = options.permits
     this.state = options.state
     this.endLsn = options.endLsn
     this.endAfterSnapshot = options.endAfterSnapshot === true
+    this.desk = options.desk
   }
 
   /**
@@ -109,6 +117,8 @@ export class Delivery {
         Effect.andThen(this.permits.release(item.to - item.from), Metric.update(snapshotRowsTotal, messages))
       )
     }
+    this.pending = []
+    this.pendingAt = 0
     const wasStale = this.stale
     const inTransaction = item.decoder.inTransaction
     const last = this.lastData
@@ -156,6 +166,7 @@ export class Delivery {
    */
   private decodeNext(): WalMessage | undefined {
     if (this.own !== undefined) return this.own
+    if (this.pendingAt < this.pending.length) return this.pending[this.pendingAt++]
     const item = this.item
     if (this.finished !== undefined || item === undefined) return undefined
     if (item._tag === "Rows") return this.readRow(item)
@@ -202,9 +213,31 @@ export class Delivery {
       this.next++
       this.left--
       if (wal.walStart !== Lsn.zero) this.lastData = wal.walStart
-      if (endsTransaction(wal)) this.handedOut = Lsn.max(this.handedOut, lsnToConfirm(wal) ?? wal.walStart)
       this.delivered++
-      return wal
+      switch (wal._tag) {
+        case "Message": {
+          // Watermarks and signals are the service's own; other messages only when the consumer asked for them.
+          const instead = this.desk.onMessage(wal)
+          if (instead === undefined) return wal
+          if (instead.length === 0) continue
+          this.pending = instead
+          this.pendingAt = 1
+          return instead[0]
+        }
+        case "Insert":
+        case "Update":
+        case "Delete":
+        case "Truncate":
+          if (this.desk.watching) this.desk.onChange(wal)
+          return wal
+        default:
+          if (endsTransaction(wal)) {
+            const confirm = lsnToConfirm(wal) ?? wal.walStart
+            this.handedOut = Lsn.max(this.handedOut, confirm)
+            this.desk.onCommit(confirm)
+          }
+          return wal
+      }
     }
     return undefined
   }
@@ -239,7 +272,7 @@ export class Delivery {
 
   /** Whether the message just handed out was the item's last. */
   private get exhausted(): boolean {
-    return this.own !== undefined || this.left === 0
+    return this.own !== undefined || (this.left === 0 && this.pendingAt >= this.pending.length)
   }
 
   /** One message per pull (`Replication.stream`). */

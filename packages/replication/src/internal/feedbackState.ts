@@ -115,10 +115,15 @@ export const commit = (s: FeedbackState, lsn: Lsn.Lsn): Result.Result<FeedbackSt
   return Result.succeed(lsn > s.committed ? { ...s, committed: lsn } : s)
 }
 
-/** What a commit asks of the service besides the state: bit 1, wake the feedback loop; bit 2, the snapshot is confirmed. */
+/**
+ * What a commit asks of the service besides the state: bit 1, wake the feedback loop; bit 2, the snapshot is
+ * confirmed; bit 4, the committed position moved.
+ */
 export type CommitSignals = number
 export const wakeFeedback = 1
 export const snapshotConfirmed = 2
+/** The commit moved the committed position (someone may wait for it: Replication's commit waiters). */
+export const committedMoved = 4
 
 /**
  * `commit`, and what it signals: the feedback loop is woken to report it soon only for the first commit since the
@@ -140,7 +145,7 @@ export const commitWithSignal = (
       flushPending: s.flushPending || wake,
       snapshot: confirms ? "confirmed" : s.snapshot
     },
-    (wake ? wakeFeedback : 0) | (confirms ? snapshotConfirmed : 0)
+    (wake ? wakeFeedback : 0) | (confirms ? snapshotConfirmed : 0) | (lsn > s.committed ? committedMoved : 0)
   ])
 }
 

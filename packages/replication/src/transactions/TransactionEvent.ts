@@ -77,6 +77,8 @@ export type TransactionElement =
   | Of<"Message">
   | Of<"StreamAbort">
   | SnapshotMessage
+  | Of<"BackfillBegin">
+  | Of<"BackfillEnd">
 
 // ---------------------------------------------------------------------------------------------------------------
 // The bounded-memory event form
@@ -159,5 +161,7 @@ export type TransactionEvent =
   | Of<"Message">
   /** "buffer" mode: a held streamed transaction aborted as a whole (nothing of it was emitted). */
   | Of<"StreamAbort">
-  /** The initial snapshot's messages, before any transaction. */
+  /** The initial snapshot's messages, before any transaction, and a backfill's, which stand alone. */
   | SnapshotMessage
+  | Of<"BackfillBegin">
+  | Of<"BackfillEnd">

@@ -6,51 +6,14 @@
  * next version of what the snapshot or an earlier change gave. At the end the consumer's map equals the table.
  */
 import { assert, layer } from "@effect/vitest"
-import { type Major, TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
+import { type Major, TestDatabase } from "@pgcdc/testing"
 import { Effect, Fiber, Queue, Ref, Stream } from "effect"
 import * as Transactions from "../../src/transactions/index.ts"
 import type { Row } from "../../src/WalMessage.ts"
 import { lsnOf, replicate, scalar, sqlSession } from "./support.ts"
+import { createVersioned, mapRows, tableRows, VersionChecker, versionedWriter } from "./versionedTable.ts"
 
 const rows = 3000
-
-/** Random writes: a row's version goes up by one per write; a deleted id comes back one version later. */
-const writer = (db: TestDatabaseInfo, stop: Ref.Ref<boolean>) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const sql = yield* sqlSession(db)
-      let seed = 42
-      const random = (n: number) => {
-        seed = (seed * 1103515245 + 12345) % 2147483648
-        return seed % n
-      }
-      let transactions = 0
-      while (!(yield* Ref.get(stop))) {
-        const statements: Array<string> = []
-        for (let i = 0; i < 1 + random(4); i++) {
-          const id = 1 + random(rows + 200)
-          switch (random(3)) {
-            case 0:
-              statements.push(
-                `INSERT INTO hand (id, ver, v) VALUES (${id}, 1, 'i') ON CONFLICT (id) DO UPDATE SET ver = hand.ver + 1, v = 'u'`
-              )
-              break
-            case 1:
-              statements.push(`UPDATE hand SET ver = ver + 1, v = md5(random()::text) WHERE id = ${id}`)
-              break
-            default:
-              // A deleted row returns one version later: keep its last version in a side table.
-              statements.push(
-                `WITH d AS (DELETE FROM hand WHERE id = ${id} RETURNING id, ver) INSERT INTO hand_gone SELECT id, ver FROM d ON CONFLICT (id) DO UPDATE SET ver = excluded.ver`
-              )
-          }
-        }
-        yield* sql.query(`BEGIN; ${statements.join("; ")}; COMMIT`)
-        transactions++
-      }
-      return transactions
-    })
-  )
 
 for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>) {
   layer(TestDatabase.layer({ major }), { excludeTestServices: true, timeout: "60 seconds" })(
@@ -62,23 +25,9 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
           Effect.gen(function* () {
             const db = yield* TestDatabase
             const sql = yield* sqlSession(db)
-            yield* sql.query(`
-              CREATE TABLE hand (id int PRIMARY KEY, ver int NOT NULL, v text);
-              ALTER TABLE hand REPLICA IDENTITY FULL;
-              CREATE TABLE hand_gone (id int PRIMARY KEY, ver int NOT NULL);
-              INSERT INTO hand SELECT i, 1, 'v' FROM generate_series(1, ${rows}) i;
-              CREATE PUBLICATION p_hand FOR TABLE hand`)
-            // Inserting a row that was deleted starts from its old version: a trigger keeps the versions monotonic.
-            yield* sql.query(`
-              CREATE FUNCTION hand_reinsert() RETURNS trigger LANGUAGE plpgsql AS $$
-              BEGIN
-                SELECT ver + 1 INTO NEW.ver FROM hand_gone WHERE id = NEW.id;
-                IF NEW.ver IS NULL THEN NEW.ver := 1; END IF;
-                RETURN NEW;
-              END $$;
-              CREATE TRIGGER hand_reinsert BEFORE INSERT ON hand FOR EACH ROW EXECUTE FUNCTION hand_reinsert()`)
+            yield* createVersioned(sql, "hand", rows, "p_hand")
             const stop = yield* Ref.make(false)
-            const writing = yield* Effect.forkChild(writer(db, stop))
+            const writing = yield* Effect.forkChild(versionedWriter(db, "hand", rows, stop))
             // A small buffer and two sessions: the snapshot's COPYs are held back by the consumer while writes go on.
             const repl = yield* replicate(db, {
               slot: "s_hand",
@@ -86,31 +35,9 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
               snapshot: "initial",
               bufferSize: 64
             })
-            // Per row: its last version seen, and whether it exists (after the snapshot and the changes so far).
-            const seen = new Map<number, { readonly ver: number; readonly present: boolean }>()
+            const checker = new VersionChecker("snapshot")
             const map = new Map<number, Row>()
-            const problems: Array<string> = []
             const key = (row: Row | undefined) => Number(row?.id)
-            const change = (op: "insert" | "update" | "delete", id: number, ver: number) => {
-              const last = seen.get(id)
-              // A row absent at the snapshot and never seen since may come back at any version (it was deleted before).
-              const expected =
-                op === "insert"
-                  ? last === undefined
-                    ? ver
-                    : last.present
-                      ? Number.NaN
-                      : last.ver + 1
-                  : last === undefined || !last.present
-                    ? Number.NaN
-                    : op === "update"
-                      ? last.ver + 1
-                      : last.ver
-              if (ver !== expected) {
-                problems.push(`${op} of row ${id} at version ${ver} after ${JSON.stringify(last ?? "nothing")}`)
-              }
-              seen.set(id, { ver, present: op !== "delete" })
-            }
             let commits = 0
             const progress = yield* Queue.sliding<number>(1)
             let end = lsnOf(null)
@@ -122,7 +49,7 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
                   switch (element._tag) {
                     case "Read":
                       // The snapshot gives a row's current version, whatever came before it.
-                      seen.set(key(element.new), { ver: Number(element.new.ver), present: true })
+                      checker.snapshotRead(key(element.new), Number(element.new.ver))
                       map.set(key(element.new), element.new)
                       return
                     case "SnapshotComplete":
@@ -131,10 +58,10 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
                     case "Transaction":
                       for (const m of element.changes) {
                         if (m._tag === "Insert" || m._tag === "Update") {
-                          change(m._tag === "Insert" ? "insert" : "update", key(m.new), Number(m.new.ver))
+                          checker.change(m._tag === "Insert" ? "insert" : "update", key(m.new), Number(m.new.ver))
                           map.set(key(m.new), m.new)
                         } else if (m._tag === "Delete") {
-                          change("delete", key(m.old), Number(m.old?.ver))
+                          checker.change("delete", key(m.old), Number(m.old?.ver))
                           map.delete(key(m.old))
                         }
                       }
@@ -165,15 +92,9 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
             // A last transaction after the end position, so the consumer sees a Commit at or beyond it.
             yield* sql.query("UPDATE hand SET ver = ver + 1 WHERE id = (SELECT min(id) FROM hand)")
             yield* Fiber.join(consumer)
-            assert.deepStrictEqual(problems, [], "changes missing or repeated at the handover")
+            assert.deepStrictEqual(checker.problems, [], "changes missing or repeated at the handover")
             assert.isAbove(written, 0)
-            const table = (yield* sql.query("SELECT id::text, ver::text, v FROM hand ORDER BY hand.id"))[0]!.rows
-            assert.deepStrictEqual(
-              [...map.values()]
-                .sort((a, b) => key(a) - key(b))
-                .map((r) => [String(r.id), String(r.ver), r.v === null ? null : String(r.v)]),
-              table.map((r) => [r[0], r[1], r[2]])
-            )
+            assert.deepStrictEqual(mapRows(map), yield* tableRows(sql, "hand"))
           }),
         60_000
       )

@@ -109,6 +109,8 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
     }
     return command("DROP PUBLICATION")
   }
+  // The Replication service looks for backfills to resume at start; the fake keeps none (yet).
+  if (sql.includes("/* pgcdc:backfill-exists */")) return rows([field("exists", TEXT)], [["false"]], "SELECT 1")
   const catalog = executeCatalogQuery(server, sql)
   if (catalog !== undefined) return catalog
   if (sqlVerbs.test(sql)) {

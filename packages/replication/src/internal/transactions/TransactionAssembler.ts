@@ -118,6 +118,10 @@ export class TransactionAssembler {
       case "Read":
       case "SnapshotEnd":
       case "SnapshotComplete":
+      // A backfill's messages come inside its watermark transactions, but stand alone: applying them needs no
+      // transaction around them.
+      case "BackfillBegin":
+      case "BackfillEnd":
         out.push(m)
         return
       case "Insert":
