@@ -16,7 +16,10 @@ export interface FaultOutcome {
   readonly record: FaultRecord
   /** Fault start to the consumer's next session (Reconnected), or to a new process's start after a kill. */
   readonly reconnectMs: number | null
-  /** Fault start to the first journal line of a transaction committed after the fault ended. */
+  /**
+   * Fault start to the first journal line of a transaction committed after the fault ended; null when that came
+   * only after the next fault had started (which then counts in it).
+   */
   readonly catchUpMs: number | null
 }
 
@@ -49,7 +52,8 @@ export const outcomes = (
 ): Array<FaultOutcome> => {
   const firstAt = new Map<number, number>()
   for (const e of entries) if (e.seq !== null && !firstAt.has(e.seq)) firstAt.set(e.seq, e.at)
-  return records.map((record) => {
+  return records.map((record, i) => {
+    const nextStart = records[i + 1]?.startedAt ?? Number.POSITIVE_INFINITY
     let reconnectMs: number | null = null
     if (record.kind === "kill") {
       const ms = record.details.nextStartedMs
@@ -64,7 +68,11 @@ export const outcomes = (
       const at = firstAt.get(seq)
       if (at !== undefined && (catchUp === undefined || at < catchUp)) catchUp = at
     }
-    return { record, reconnectMs, catchUpMs: catchUp === undefined ? null : catchUp - record.startedAt }
+    return {
+      record,
+      reconnectMs,
+      catchUpMs: catchUp === undefined || catchUp >= nextStart ? null : catchUp - record.startedAt
+    }
   })
 }
 

@@ -33,6 +33,11 @@ describe("chaos (embedded PostgreSQL 18)", () => {
           assert.strictEqual(of!.failedToInject, 0, `seed ${seed}: a ${kind} fault was not injected\n${text}`)
         }
         assert.isAbove(report.writer.acknowledged, 300, `seed ${seed}: the writer committed too little\n${text}`)
+        // A smart shutdown waits for the writer's session, not for the walsender: it completes once the writer
+        // closes its session, without falling back to a fast stop.
+        for (const o of report.outcomes) {
+          if (o.record.kind === "restart-smart") assert.isFalse(o.record.details.fellBackToFast, text)
+        }
 
         // A consumer killed right after a commit: at most the flush delay's worth of work comes again.
         const kills = report.outcomes.filter((o) => o.record.kind === "kill")
