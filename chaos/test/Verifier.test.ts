@@ -142,6 +142,45 @@ describe("Verifier", () => {
     assert.include(violationsOf({ ...after, items: wrong }), "replaying the journal does not give chaos_items: id 7")
   })
 
+  it("a key move with an unchanged TOAST value applied again after a kill is no problem; applied once without its row is", () => {
+    const input = good()
+    const move = (run: number, at: number): JournalEntry => ({
+      run,
+      lsn: lsn(11),
+      xid: 711,
+      seq: 11,
+      at,
+      changes: [
+        { table: "chaos_log", op: "I", row: { seq: { int8: "11" } } },
+        { table: "chaos_items", op: "U", key: { id: 0 }, row: { id: 7, val: 77, note: { toast: "unchanged" } } }
+      ]
+    })
+    const drop: JournalEntry = {
+      run: 3,
+      lsn: lsn(12),
+      xid: 712,
+      seq: 12,
+      at: 5000,
+      changes: [
+        { table: "chaos_log", op: "I", row: { seq: { int8: "12" } } },
+        { table: "chaos_items", op: "D", key: { id: 7 } }
+      ]
+    }
+    // Run 2 moves row 0 to 7 and is killed at once; run 3 gets the move again (row 0 is gone by then), then deletes 7.
+    const entries = [...input.entries, move(2, 3000), move(3, 4000), drop]
+    const runs = [
+      input.runs[0]!,
+      { ...input.runs[1]!, endedBy: "kill" as const, exitCode: null },
+      { run: 3, endedBy: "stop" as const, exitCode: 0, exitSignal: null, logTail: "" }
+    ]
+    const kills = [...input.kills, { killedRun: 2, killedAt: 3100, confirmedAtKill: lsn(10) }]
+    const items = itemsAfter(10).filter(([id]) => id !== "0")
+    const after = { ...input, entries, runs, kills, items, logged: range(1, 12), finalConfirmed: lsn(12) }
+    assert.deepStrictEqual(verify(after).violations, [])
+    // The move applied once, to a replay that never had row 0 (seq 1 wrote row 1): the journal missed something.
+    assert.include(violationsOf({ ...after, entries: [entry(1, 1), move(1, 100)] }), "for a row the replay lacks")
+  })
+
   it("reports walsender timeouts in the server log and a session lost during a stall", () => {
     const input = good()
     assert.include(
