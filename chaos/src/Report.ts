@@ -111,7 +111,7 @@ export const format = (report: RunReport): string => {
     "  duplicates per kill (repeated / of them journaled by the killed run / journaled in its last flushDelay / oldest repeat before the kill):",
     ...f.kills.map(
       (k) =>
-        `    run ${String(k.killedRun).padStart(3)}: ${k.duplicates} / ${k.journaledByKilled} / ${k.journaledInFlushDelay} / ${ms(k.oldestRepeatedMs)}`
+        `    run ${String(k.killedRun).padStart(3)}: ${k.duplicates} / ${k.journaledByKilled} / ${k.journaledInFlushDelay} / ${ms(k.oldestRepeatedMs)}${k.afterServerCrash ? " (after a server crash: the slot was back at its last checkpoint)" : ""}`
     ),
     ...report.verdict.violations.map((v) => `  VIOLATION ${v}`),
     report.kept ? `  files: ${report.dir}` : "  files: removed (the run passed; --keep keeps them)"

@@ -15,7 +15,7 @@ import * as References from "effect/References"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ChaosError, poll, query, scalar } from "./Admin.ts"
+import { ChaosError, query, scalar } from "./Admin.ts"
 import * as ConsumerProcess from "./ConsumerProcess.ts"
 import type { ConsumerBug } from "./ConsumerProtocol.ts"
 import * as FaultSchedule from "./FaultSchedule.ts"
@@ -32,6 +32,8 @@ export const walSenderTimeoutMs = 2000
 export const flushDelayMs = 1000
 /** Leeway for timers on a loaded machine when judging what a kill may repeat. */
 export const slackMs = 300
+/** After the writer stops, how long the journal may stand still before the consumer counts as stuck. */
+const catchUpStallMs = 30_000
 
 export interface RunOptions {
   readonly seed: number
@@ -112,28 +114,40 @@ export const run = (options: RunOptions): Effect.Effect<Report.RunReport, ChaosE
     const ctx: Faults.FaultContext = { db, control, consumers, writer, journal, stallFile }
     const t0 = Date.now()
     const records: Array<Faults.FaultRecord> = []
+    // A fault that overruns its slot (a fast shutdown waits for a lagging consumer to confirm everything) delays the
+    // rest of the schedule by as much, so that faults never pile up on each other.
+    let delayMs = 0
     for (const fault of schedule.faults) {
-      const wait = t0 + fault.atMs - Date.now()
+      const wait = t0 + fault.atMs + delayMs - Date.now()
       if (wait > 0) yield* Effect.sleep(wait)
       const record = yield* Faults.execute(ctx, fault)
       records.push(record)
+      delayMs = Math.max(delayMs, record.endedAt - (t0 + fault.atMs + FaultSchedule.allowanceMs(fault)))
       const late = record.startedAt - t0 - fault.atMs
       say(
         `  #${String(fault.index).padStart(2)} +${((record.startedAt - t0) / 1000).toFixed(1).padStart(6)} s ${fault.kind} in ${record.endedAt - record.startedAt} ms${late > 100 ? ` (${late} ms late)` : ""}${record.error === undefined ? "" : ` NOT INJECTED: ${record.error}`} ${JSON.stringify(record.details)}`
       )
     }
-    const rest = t0 + schedule.endMs - Date.now()
+    const rest = t0 + schedule.endMs + delayMs - Date.now()
     if (rest > 0) yield* Effect.sleep(rest)
     yield* writer.stop
 
-    // Catch-up: the last committed transaction in the journal (every earlier one is there too, or lost).
+    // Catch-up: until the last committed transaction is in the journal (every earlier one is there too, or lost),
+    // for as long as the consumer makes progress: a consumer that lags behind a fast writer gets the time it needs.
     const last = Number((yield* scalar(db, `SELECT coalesce(max(seq), 0) FROM ${logTable}`)) ?? "0")
-    const caughtUp = yield* poll(
-      Effect.map(Journal.read(journal), (j) => (j.entries.some((e) => e.seq === last) ? true : undefined)),
-      200,
-      30_000
-    )
-    if (caughtUp === undefined) say(`  the consumer did not journal seq ${last} (the last commit) within 30 s`)
+    let caughtUp = false
+    let size = -1
+    let progressAt = Date.now()
+    while (!caughtUp && Date.now() - progressAt < catchUpStallMs) {
+      const entries = (yield* Journal.read(journal)).entries
+      caughtUp = entries.some((e) => e.seq === last)
+      if (entries.length !== size) {
+        size = entries.length
+        progressAt = Date.now()
+      }
+      if (!caughtUp) yield* Effect.sleep(500)
+    }
+    if (!caughtUp) say(`  the consumer stopped making progress before it journaled seq ${last}, the last commit`)
     stopping = true
     yield* consumers.stop
     const endMs = Date.now() - t0
@@ -179,6 +193,9 @@ export const run = (options: RunOptions): Effect.Effect<Report.RunReport, ChaosE
       const end = consumers.events.slice(i).find((x) => x.run === e.run && x.event.ev === "stall-end")
       stalls.push({ run: e.run, from: e.event.at, to: (end?.event.at ?? e.event.at + e.event.ms) + 500 })
     })
+    const serverCrashes = records.flatMap((r) =>
+      r.kind === "restart-immediate" ? [{ run: 0, from: r.startedAt, to: r.endedAt }] : []
+    )
     const reconnects = consumers.events.flatMap((e) =>
       e.event.ev === "reconnected" ? [{ run: e.run, at: e.event.at }] : []
     )
@@ -195,6 +212,8 @@ export const run = (options: RunOptions): Effect.Effect<Report.RunReport, ChaosE
       logged,
       acknowledged: [...writer.acknowledged.keys()],
       serverLog,
+      caughtUp,
+      serverCrashes,
       finalConfirmed,
       flushDelayMs,
       slackMs

@@ -119,9 +119,8 @@ const program = (config: ConsumerConfig) =>
       )
     })
 
-    const apply = (transaction: Transactions.Transaction) =>
+    const record = (transaction: Transactions.Transaction) =>
       Effect.gen(function* () {
-        yield* stallIfAsked
         const lsn = Transactions.commitLsnOf(transaction)
         const entry: Journal.JournalEntry = {
           run: config.run,
@@ -139,6 +138,10 @@ const program = (config: ConsumerConfig) =>
         // Only now is the transaction's effect durable: the server may forget it.
         yield* replication.commit(lsn)
       })
+    // Recording is uninterruptible: a clean stop (SIGTERM) comes between two transactions, never between a journal
+    // line and its commit, so the final status update carries everything journaled. A stall stays interruptible.
+    const apply = (transaction: Transactions.Transaction) =>
+      Effect.andThen(stallIfAsked, Effect.uninterruptible(record(transaction)))
 
     if (config.bug === "buffered-journal") {
       yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(bufferedJournalFlushMs), journal.flush)))

@@ -45,6 +45,8 @@ const good = (): VerifyInput => ({
   logged: range(1, 10),
   acknowledged: range(1, 10),
   serverLog: "LOG:  database system is ready to accept connections\n",
+  caughtUp: true,
+  serverCrashes: [],
   finalConfirmed: lsn(10),
   flushDelayMs: 1000,
   slackMs: 300
@@ -70,7 +72,8 @@ describe("Verifier", () => {
         journaledByKilled: 2,
         oldestRepeatedMs: 150,
         journaledInFlushDelay: 6,
-        beyondConfirmed: 2
+        beyondConfirmed: 2,
+        afterServerCrash: false
       }
     ])
   })
@@ -124,6 +127,22 @@ describe("Verifier", () => {
       violationsOf({ ...input, kills: [{ ...input.kills[0]!, confirmedAtKill: lsn(5) }] }),
       "the slot resent transactions at or below its confirmed position"
     )
+  })
+
+  it("a server crash after the repeated work, with no session since, lifts the flushDelay bound (PostgreSQL's checkpoint)", () => {
+    const input = good()
+    const late = { ...input, kills: [{ ...input.kills[0]!, killedAt: 5000 }] }
+    const crashed = { ...late, serverCrashes: [{ from: 2000, to: 2300 }] }
+    const verdict = verify(crashed)
+    assert.deepStrictEqual(verdict.violations, [])
+    assert.isTrue(verdict.figures.kills[0]!.afterServerCrash)
+    // A crash before the repeated work was journaled, or a session in time after it, does not excuse it.
+    assert.include(violationsOf({ ...late, serverCrashes: [{ from: 100, to: 300 }] }), "more than flushDelay")
+    assert.include(violationsOf({ ...crashed, reconnects: [{ run: 1, at: 2500 }] }), "more than flushDelay")
+  })
+
+  it("reports a consumer that never caught up", () => {
+    assert.include(violationsOf({ ...good(), caughtUp: false }), "stopped making progress before it had journaled")
   })
 
   it("replays unchanged TOAST values and key changes, and reports a replay that differs from the table", () => {
