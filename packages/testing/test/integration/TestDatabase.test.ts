@@ -109,6 +109,23 @@ describe("TestDatabase (embedded)", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("control.stop then control.start: the same port, socket directory and settings", () =>
+    Effect.gen(function* () {
+      const db = yield* TestDatabase.make({ major: 18, settings: { wal_sender_timeout: "2s" } })
+      yield* db.control!.stop("smart")
+      assert.isUndefined(yield* db.control!.pid)
+      assert.isTrue(yield* refusesConnections(db.port))
+      yield* db.control!.start
+      assert.isDefined(yield* db.control!.pid)
+      const [row] = yield* query(
+        db,
+        "SELECT current_setting('wal_level') AS level, current_setting('wal_sender_timeout') AS timeout"
+      )
+      assert.deepStrictEqual(row, { level: "logical", timeout: "2s" })
+      assert.isTrue(existsSync(`${db.socketDir}/.s.PGSQL.${db.port}`))
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("stops the server and removes its directory when the scope closes after a failure", () =>
     Effect.gen(function* () {
       let started: TestDatabaseInfo | undefined
