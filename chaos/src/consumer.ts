@@ -14,8 +14,8 @@
  * It deliberately does not retry anything itself: surviving a lost session is the library's job, and any failure
  * it lets through must show.
  */
-import { Connection } from "@pgcdc/connection"
-import { type ColumnValue, Replication, type Row, Transactions, type WalMessageType } from "@pgcdc/replication"
+import { Connector } from "@pgcdc/connection"
+import { type ColumnValue, Replication, type Row, Transactions, WalMessage } from "@pgcdc/replication"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -86,7 +86,7 @@ const sequenceOf = (changes: ReadonlyArray<Change>): number | null => {
 const program = (config: ConsumerConfig) =>
   Effect.gen(function* () {
     const journal = yield* Journal.open(config.journal)
-    const connection = yield* Connection.make({
+    const connector = Connector.make({
       host: config.host,
       port: config.port,
       user: config.user,
@@ -97,7 +97,7 @@ const program = (config: ConsumerConfig) =>
       replication: "logical"
     })
     const replication = yield* Replication.make({ slot: config.slot, publications: [config.publication] }).pipe(
-      Effect.provideService(Connection, connection)
+      Effect.provideService(Connector, connector)
     )
     yield* emit({ ev: "started", run: config.run, pid: process.pid, at: Date.now() })
 
@@ -121,7 +121,7 @@ const program = (config: ConsumerConfig) =>
 
     const record = (transaction: Transactions.Transaction) =>
       Effect.gen(function* () {
-        const lsn = Transactions.commitLsnOf(transaction)
+        const lsn = WalMessage.lsnToConfirm(transaction)
         const entry: Journal.JournalEntry = {
           run: config.run,
           lsn: Journal.formatLsn(lsn),
@@ -148,7 +148,7 @@ const program = (config: ConsumerConfig) =>
     }
 
     yield* replication.stream.pipe(
-      Stream.tap((message: WalMessageType) =>
+      Stream.tap((message: WalMessage) =>
         message._tag === "Reconnected"
           ? emit({
               ev: "reconnected",

@@ -65,8 +65,9 @@ export interface ReplicationOptions extends StartOptions {
   readonly statusInterval?: Duration.Input | undefined
   /**
    * How soon a commit reaches the server: a status update goes out at most this long after `commit` moves the
-   * position (one update for all the commits in that time). After a crash, the work repeated is what was not
-   * committed plus at most this much of what was. Default 1 second; `flush` sends one at once.
+   * position (one update for all the commits in that time). After a crash of this process, the work repeated is what
+   * was not committed plus at most this much of what was (after a crash of the server, more: the README's contract
+   * says why). Default 1 second; `flush` sends one at once.
    */
   readonly flushDelay?: Duration.Input | undefined
   /**

@@ -12,9 +12,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs/promises"
-import { standardKinds } from "../src/FaultSchedule.ts"
-import * as Report from "../src/Report.ts"
-import { flushDelayMs, run, slackMs } from "../src/Run.ts"
+import { standardKinds } from "../../src/FaultSchedule.ts"
+import * as Report from "../../src/Report.ts"
+import { flushDelayMs, run, slackMs } from "../../src/Run.ts"
 
 describe("chaos (embedded PostgreSQL 18)", () => {
   it.live(

@@ -6,12 +6,12 @@
  * - a crash (restart -m immediate) takes a slot's confirmed_flush_lsn back to where it was last written to disk.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Connection } from "@pgcdc/connection"
+import { Connection, type ConnectionShape, Connector } from "@pgcdc/connection"
 import { Replication, WalMessage } from "@pgcdc/replication"
 import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
-import { Effect, Fiber, Stream } from "effect"
-import { configOf, query, scalar } from "../src/Admin.ts"
-import { parseLsn } from "../src/Journal.ts"
+import { Deferred, Effect, Fiber, Stream } from "effect"
+import { ChaosError, configOf, poll, query, queryOnce, scalar } from "../../src/Admin.ts"
+import { parseLsn } from "../../src/Journal.ts"
 
 const settings = { synchronous_commit: "on", wal_sender_timeout: "2s" }
 
@@ -26,23 +26,59 @@ const setup = (db: TestDatabaseInfo) =>
     { discard: true }
   )
 
-/** A consumer in this process that commits each transaction after `delay` (the first one only, if `once`). */
-const consume = (db: TestDatabaseInfo, delay: (commits: number) => number) =>
+/**
+ * A consumer in this process: commits each transaction once `gate` lets it (the gate of a slow sink), and tells
+ * `received` (when given) that a Commit arrived.
+ */
+const consume = (
+  db: TestDatabaseInfo,
+  gate: Effect.Effect<void> = Effect.void,
+  received: Deferred.Deferred<void> | undefined = undefined
+) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const conn = yield* Connection.make({ ...configOf(db, "postgres-test"), replication: "logical" })
+      const connector = Connector.make({ ...configOf(db, "postgres-test"), replication: "logical" })
       const replication = yield* Replication.make({ slot: "s", publications: ["p"] }).pipe(
-        Effect.provideService(Connection, conn)
+        Effect.provideService(Connector, connector)
       )
-      let commits = 0
       yield* replication.stream.pipe(
         Stream.runForEach((m) =>
           m._tag === "Commit"
-            ? Effect.andThen(Effect.sleep(delay(commits++)), replication.commit(WalMessage.commitLsn(m)))
+            ? Effect.andThen(
+                received === undefined ? Effect.void : Deferred.succeed(received, undefined),
+                Effect.andThen(gate, replication.commit(WalMessage.lsnToConfirm(m)))
+              )
             : Effect.void
         )
       )
     })
+  )
+
+/** Waits until `check` holds (polled every 100 ms, for up to 30 s), or fails naming `what`. */
+const until = (check: Effect.Effect<boolean, ChaosError>, what: string) =>
+  Effect.flatMap(
+    poll(
+      Effect.map(check, (ok) => (ok ? true : undefined)),
+      100,
+      30_000
+    ),
+    (ok) => (ok === true ? Effect.void : Effect.fail(new ChaosError({ message: `gave up waiting: ${what}` })))
+  )
+
+const slotActive = (db: TestDatabaseInfo) =>
+  until(
+    Effect.map(scalar(db, "SELECT active::text FROM pg_replication_slots WHERE slot_name = 's'"), (a) => a === "true"),
+    "the consumer's walsender"
+  )
+
+/** A new session is refused because the server is shutting down (SQLSTATE 57P03). */
+const refusesSessions = (db: TestDatabaseInfo) =>
+  until(
+    Effect.match(queryOnce(db, "SELECT 1"), {
+      onFailure: (e) => /shutting down|57P03/.test(e.message),
+      onSuccess: () => false
+    }),
+    "the server to refuse new sessions"
   )
 
 const lsn = (text: string | null): bigint => parseLsn(text ?? "0/0")
@@ -57,20 +93,27 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
       Effect.gen(function* () {
         const db = yield* TestDatabase.make({ major: 18, settings })
         yield* setup(db)
-        const consumer = yield* Effect.forkChild(consume(db, () => 0))
-        yield* Effect.sleep("1 second")
-        const started = Date.now()
+        const consumer = yield* Effect.forkChild(consume(db))
+        yield* slotActive(db)
+        // Completes with the consumer's walsender still connected (were it waited for, the test would time out).
         yield* db.control!.stop("smart")
-        assert.isBelow(Date.now() - started, 3000, "the smart stop waited for the walsender")
         yield* db.control!.start
 
+        const connected = yield* Deferred.make<ConnectionShape>()
         const session = yield* Effect.forkChild(
-          Effect.scoped(Effect.andThen(Connection.make(configOf(db, "idle")), Effect.never))
+          Effect.scoped(
+            Effect.flatMap(Connection.make(configOf(db, "idle")), (conn) =>
+              Effect.andThen(Deferred.succeed(connected, conn), Effect.never)
+            )
+          )
         )
-        yield* Effect.sleep("500 millis")
+        const idle = yield* Deferred.await(connected)
         const stopping = yield* Effect.forkChild(db.control!.stop("smart"))
-        const waited = yield* Fiber.join(stopping).pipe(Effect.timeoutOption("3 seconds"))
-        assert.strictEqual(waited._tag, "None", "the smart stop did not wait for the idle regular session")
+        yield* refusesSessions(db)
+        // Shutting down, and still serving the regular session that was open: the stop waits for it.
+        const answer = yield* idle.query("SELECT 'still served'")
+        assert.strictEqual(answer[0]?.rows[0]?.[0], "still served")
+        assert.isUndefined(stopping.pollUnsafe(), "the smart stop completed with a regular session open")
         yield* Fiber.interrupt(session)
         yield* Fiber.join(stopping)
         yield* Fiber.interrupt(consumer)
@@ -84,14 +127,18 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
       Effect.gen(function* () {
         const db = yield* TestDatabase.make({ major: 18, settings })
         yield* setup(db)
-        // The first transaction is committed 5 s after it arrives, as by a slow sink.
-        const consumer = yield* Effect.forkChild(consume(db, (n) => (n === 0 ? 5000 : 0)))
+        // The consumer holds its commit, as a slow sink would, until the test lets it go.
+        const release = yield* Deferred.make<void>()
+        const received = yield* Deferred.make<void>()
+        const consumer = yield* Effect.forkChild(consume(db, Deferred.await(release), received))
         yield* query(db, "INSERT INTO t VALUES (1)")
-        yield* Effect.sleep("1 second")
-        const started = Date.now()
-        yield* db.control!.restart("fast")
-        const took = Date.now() - started
-        assert.isAbove(took, 2500, `the fast restart took ${took} ms: it did not wait for the consumer's commit`)
+        yield* Deferred.await(received)
+        const restarting = yield* Effect.forkChild(db.control!.restart("fast"))
+        yield* refusesSessions(db)
+        // The server is shutting down and waits for the walsender, which waits for the consumer's commit.
+        assert.isUndefined(restarting.pollUnsafe(), "the fast restart completed before the consumer committed")
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(restarting)
         yield* Fiber.interrupt(consumer)
       }).pipe(Effect.scoped),
     60_000
@@ -109,10 +156,17 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
         const outcomes: Array<string> = []
         for (let attempt = 1; attempt <= 3; attempt++) {
           const before = yield* confirmed(db)
-          const consumer = yield* Effect.forkChild(consume(db, () => 0))
+          const consumer = yield* Effect.forkChild(consume(db))
           for (let round = 1; round <= 3; round++) {
-            yield* query(db, `INSERT INTO t VALUES (${attempt * 10 + round})`)
-            yield* Effect.sleep("1500 millis")
+            const at = yield* scalar(
+              db,
+              `INSERT INTO t VALUES (${attempt * 10 + round}) RETURNING pg_current_wal_insert_lsn()::text`
+            )
+            // The consumer's commit of it has reached the slot.
+            yield* until(
+              Effect.map(confirmed(db), (c) => lsn(c) >= lsn(at)),
+              "the consumer's commit to reach the slot"
+            )
           }
           const advanced = yield* confirmed(db)
           assert.isTrue(lsn(advanced) > lsn(before), "the consumer's commits did not reach the slot")
