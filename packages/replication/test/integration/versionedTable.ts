@@ -31,8 +31,17 @@ export const createVersioned = (sql: ConnectionShape, table: string, rows: numbe
       CREATE TRIGGER ${table}_reinsert BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ${table}_reinsert()`)
   )
 
-/** Random writes to ids 1 to rows + 200 until `stop` is set; returns the number of transactions. */
-export const versionedWriter = (db: TestDatabaseInfo, table: string, rows: number, stop: Ref.Ref<boolean>) =>
+/**
+ * Random writes to ids 1 to rows + 200 until `stop` is set; returns the number of transactions. `pauseMs` between
+ * transactions sets a rate (a workload's pace, for a consumer that applies each transaction with a round trip).
+ */
+export const versionedWriter = (
+  db: TestDatabaseInfo,
+  table: string,
+  rows: number,
+  stop: Ref.Ref<boolean>,
+  pauseMs = 0
+) =>
   Effect.scoped(
     Effect.gen(function* () {
       const sql = yield* sqlSession(db)
@@ -63,6 +72,7 @@ export const versionedWriter = (db: TestDatabaseInfo, table: string, rows: numbe
         }
         yield* sql.query(`BEGIN; ${statements.join("; ")}; COMMIT`)
         transactions++
+        if (pauseMs > 0) yield* Effect.sleep(pauseMs)
       }
       return transactions
     })

@@ -138,7 +138,11 @@ export const runBackfill = (options: RunBackfillOptions): Effect.Effect<void, Re
     Effect.gen(function* () {
       const b = options.backfill
       const conn = yield* options.connectSql
-      yield* conn.query(textSettings).pipe(Effect.mapError((e) => fromConnectionError(e, "Session settings")))
+      // A watermark reaches the stream only once its commit is flushed: with the server's synchronous_commit off, a
+      // chunk would wait for the WAL writer twice (measured: ~0.4 s per chunk at the default wal_writer_delay).
+      yield* conn
+        .query(`${textSettings}; SET synchronous_commit = local`)
+        .pipe(Effect.mapError((e) => fromConnectionError(e, "Session settings")))
       const plan = yield* planSnapshot(conn, options.publications)
       const t = plan.find((p) => p.table.schema === b.schema && p.table.name === b.name)
       if (t === undefined) {
