@@ -16,8 +16,8 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import { type ReplicationError, replicationError } from "../../ReplicationError.ts"
 import { BackfillDesk, type BackfillRegistration, type ChunkRows } from "./desk.ts"
-import { ensureTable, insertBackfill, markCancelled, type StoredBackfill } from "./progressTable.ts"
-import { type BackfillProgress, emitCancel, runBackfill } from "./runBackfill.ts"
+import { ensureTable, insertBackfill, markCancelled, markFailed, type StoredBackfill } from "./progressTable.ts"
+import { type BackfillProgress, backfillTarget, emitCancel, runBackfill } from "./runBackfill.ts"
 import type { Signal } from "./watermark.ts"
 
 export type { BackfillProgress }
@@ -101,6 +101,20 @@ export const makeBackfills = (options: BackfillsOptions) =>
             Effect.andThen(
               Ref.update(progress, (p): BackfillProgress => ({ ...p, state: "failed" })),
               Effect.logWarning(`Backfill ${stored.id} of ${stored.schema}.${stored.name} stopped: ${e.message}`)
+            ).pipe(
+              // A mistake it would meet again is recorded, so that it is not resumed; a lost connection is not: the
+              // next start of the service resumes it.
+              Effect.andThen(
+                e.reason._tag === "InvalidOption"
+                  ? Effect.scoped(
+                      Effect.flatMap(options.connectSql, (sql) => markFailed(sql, options.schema, stored.id, e.message))
+                    ).pipe(
+                      Effect.catch((w) =>
+                        Effect.logWarning(`Backfill ${stored.id} could not be recorded as failed: ${w.message}`)
+                      )
+                    )
+                  : Effect.void
+              )
             )
           ),
           Effect.ensuring(
@@ -156,9 +170,13 @@ export const makeBackfills = (options: BackfillsOptions) =>
           })
         }
         const stored: StoredBackfill = { id: newId(), ...ref, chunkSize, chunks: 0, rows: 0, afterKey: undefined }
+        // A table it cannot read fails here, before anything is recorded.
         yield* Effect.scoped(
           Effect.flatMap(options.connectSql, (sql) =>
-            Effect.andThen(ensureTable(sql, options.schema), insertBackfill(sql, options.schema, options.slot, stored))
+            backfillTarget(sql, options.publications, ref).pipe(
+              Effect.andThen(ensureTable(sql, options.schema)),
+              Effect.andThen(insertBackfill(sql, options.schema, options.slot, stored))
+            )
           )
         )
         return yield* start(stored)

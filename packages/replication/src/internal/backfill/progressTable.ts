@@ -37,7 +37,7 @@ export const ensureTable = (conn: ConnectionShape, schema: string): Effect.Effec
   Effect.asVoid(
     run(
       conn,
-      `SET client_min_messages = warning; CREATE TABLE IF NOT EXISTS /* pgcdc:backfill-table */ ${tableName(schema)} (id text PRIMARY KEY, slot text NOT NULL, table_schema text NOT NULL, table_name text NOT NULL, chunk_size int NOT NULL, state text NOT NULL, chunks int NOT NULL DEFAULT 0, rows bigint NOT NULL DEFAULT 0, after_key text[], started_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now()); RESET client_min_messages`,
+      `SET client_min_messages = warning; CREATE TABLE IF NOT EXISTS /* pgcdc:backfill-table */ ${tableName(schema)} (id text PRIMARY KEY, slot text NOT NULL, table_schema text NOT NULL, table_name text NOT NULL, chunk_size int NOT NULL, state text NOT NULL, chunks int NOT NULL DEFAULT 0, rows bigint NOT NULL DEFAULT 0, after_key text[], error text, started_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now()); RESET client_min_messages`,
       `Creating the backfill progress table ${schema}.pgcdc_backfills`
     )
   )
@@ -82,6 +82,21 @@ export const markCancelled = (
       conn,
       `UPDATE /* pgcdc:backfill-progress */ ${tableName(schema)} SET state = 'cancelled', updated_at = now() WHERE id = ${literal(id)}`,
       "Recording a cancelled backfill"
+    )
+  )
+
+/** The backfill stopped on an error it will meet again (the table was dropped, unpublished, lost its key): not resumed. */
+export const markFailed = (
+  conn: ConnectionShape,
+  schema: string,
+  id: string,
+  error: string
+): Effect.Effect<void, ReplicationError> =>
+  Effect.asVoid(
+    run(
+      conn,
+      `UPDATE /* pgcdc:backfill-progress */ ${tableName(schema)} SET state = 'failed', error = ${literal(error)}, updated_at = now() WHERE id = ${literal(id)}`,
+      "Recording a failed backfill"
     )
   )
 

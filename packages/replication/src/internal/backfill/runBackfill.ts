@@ -96,6 +96,26 @@ const primaryKey = (conn: ConnectionShape, t: SnapshotTable): Effect.Effect<Read
     return key as ReadonlyArray<Column>
   })
 
+/**
+ * What a backfill of `table` reads (its published columns and row filter) and orders by (its primary key), or a clear
+ * error for a table it cannot read.
+ */
+export const backfillTarget = (
+  conn: ConnectionShape,
+  publications: ReadonlyArray<string>,
+  table: { readonly schema: string; readonly name: string }
+): Effect.Effect<{ readonly t: SnapshotTable; readonly key: ReadonlyArray<Column> }, ReplicationError> =>
+  Effect.gen(function* () {
+    const plan = yield* planSnapshot(conn, publications)
+    const t = plan.find((p) => p.table.schema === table.schema && p.table.name === table.name)
+    if (t === undefined) {
+      return yield* replicationError("InvalidOption", {
+        message: `Table ${table.schema}.${table.name} is not published by ${publications.join(", ")}: add it to a publication (ALTER PUBLICATION ... ADD TABLE) before backfilling it.`
+      })
+    }
+    return { t, key: yield* primaryKey(conn, t) }
+  })
+
 /** The COPY of the chunk after `after` (the last key of the previous one, as text values). */
 const chunkSql = (
   t: SnapshotTable,
@@ -143,14 +163,7 @@ export const runBackfill = (options: RunBackfillOptions): Effect.Effect<void, Re
       yield* conn
         .query(`${textSettings}; SET synchronous_commit = local`)
         .pipe(Effect.mapError((e) => fromConnectionError(e, "Session settings")))
-      const plan = yield* planSnapshot(conn, options.publications)
-      const t = plan.find((p) => p.table.schema === b.schema && p.table.name === b.name)
-      if (t === undefined) {
-        return yield* replicationError("InvalidOption", {
-          message: `Table ${b.schema}.${b.name} is not published by ${options.publications.join(", ")}: add it to a publication (ALTER PUBLICATION ... ADD TABLE) before backfilling it.`
-        })
-      }
-      const key = yield* primaryKey(conn, t)
+      const { t, key } = yield* backfillTarget(conn, options.publications, b)
       yield* Ref.update(options.progress, (p) => ({ ...p, estimatedRows: t.estimatedRows }))
       yield* Queue.offer(options.registrations, { id: b.id, run: options.run, table: t.table, key })
       const codec = new SnapshotRowCodec(t)
