@@ -48,6 +48,7 @@ import { createTemporarySlot } from "./internal/snapshot/temporarySlot.ts"
 import type { Received } from "./internal/received.ts"
 import { runSession, type SessionInfo } from "./internal/session.ts"
 import { command, resolve, type StartOptions } from "./internal/startOptions.ts"
+import { type SlotHealth, watchSlot } from "./internal/slotWatch.ts"
 import { supervise } from "./internal/supervisor.ts"
 import { fromConnectionError, type ReplicationError, replicationError } from "./ReplicationError.ts"
 import type { WalMessage } from "./WalMessage.ts"
@@ -105,6 +106,20 @@ export interface ReplicationOptions extends StartOptions {
    * are resumed from after a restart. Default "public".
    */
   readonly backfillSchema?: string | undefined
+  /**
+   * Write a heartbeat (a non-transactional logical message, `pgcdc.heartbeat`) this often on a regular session, so
+   * the slot advances while the published tables are idle and the rest of the database is busy (without one, the
+   * walsender sends nothing and the slot pins all that WAL). Hidden from the consumer (see `heartbeatMessages`), and
+   * passed by the slot once everything before it is committed. Default: none.
+   */
+  readonly heartbeat?: Duration.Input | undefined
+  /** Hand the heartbeat's messages to the consumer too (as `Message`s with prefix `pgcdc.heartbeat`). Default false. */
+  readonly heartbeatMessages?: boolean | undefined
+  /**
+   * How often to read the slot's health (wal_status, safe_wal_size, retained WAL) on a regular session, for `status`
+   * and the metrics, warning when it nears max_slot_wal_keep_size. Default 1 minute; 0 turns it off.
+   */
+  readonly slotCheckInterval?: Duration.Input | undefined
 }
 
 export interface ReplicationStatus {
@@ -124,6 +139,8 @@ export interface ReplicationStatus {
   readonly statusInterval: Duration.Duration
   /** The server's wal_sender_timeout as the current session read it; undefined before the first session. */
   readonly walSenderTimeout: Duration.Duration | undefined
+  /** The slot's health at the last check (`slotCheckInterval`); undefined before it, or when the slot is missing. */
+  readonly slot: SlotHealth | undefined
 }
 
 export interface ReplicationShape {
@@ -222,6 +239,7 @@ const make = (
       publications: options.publications,
       schema: backfillSchema,
       userMessages: options.messages === true,
+      heartbeats: options.heartbeatMessages === true,
       connectSql,
       // A chunk is the consumer's once it committed the transaction that carried it, and the server was told.
       committed: (lsn) => Effect.andThen(waiters.wait(lsn), flush),
@@ -233,6 +251,14 @@ const make = (
     if (plan._tag === "Snapshot" && stored.length > 0) yield* cancelRunning(first, backfillSchema, options.slot)
     if (plan._tag !== "Snapshot") yield* backfills.resume(stored)
     yield* Effect.forkScoped(backfills.serveSignals)
+    const slotHealth = yield* Ref.make<SlotHealth | undefined>(undefined)
+    yield* watchSlot({
+      slot: options.slot,
+      connectSql,
+      heartbeat: options.heartbeat === undefined ? undefined : Duration.fromInputUnsafe(options.heartbeat),
+      slotCheckInterval: Duration.fromInputUnsafe(options.slotCheckInterval ?? Duration.minutes(1)),
+      health: slotHealth
+    })
     const delivery = new Delivery({
       queue,
       permits,
@@ -358,9 +384,9 @@ const make = (
     const flush = Effect.suspend(flushNow)
 
     const status = Effect.zipWith(
-      Ref.get(state),
+      Effect.zip(Ref.get(state), Ref.get(slotHealth)),
       Ref.get(sessionInfo),
-      (s, info): ReplicationStatus => ({
+      ([s, slotNow], info): ReplicationStatus => ({
         received: s.received,
         committed: s.committed,
         flushed: s.flushed,
@@ -368,7 +394,8 @@ const make = (
         lagBytes: Feedback.lagBytes(s),
         sessions: info.sessions,
         statusInterval: info.statusInterval,
-        walSenderTimeout: info.walSenderTimeout
+        walSenderTimeout: info.walSenderTimeout,
+        slot: slotNow
       })
     )
 
