@@ -67,6 +67,17 @@ export interface SlotInfo {
   readonly activePid: number | undefined
 }
 
+/** One connection to the fake, as `pg_stat_activity` would show it. */
+export interface ConnectionInfo {
+  readonly pid: number
+  /** "logical" for a walsender (replication=database), "physical" (replication=true), or "regular". */
+  readonly mode: "logical" | "physical" | "regular"
+  /** The slot it streams from, while in START_REPLICATION. */
+  readonly streamingSlot: string | undefined
+  /** Whether it has a transaction block open. */
+  readonly inTransaction: boolean
+}
+
 /** An error the server sends on request: FATAL (default) ends the connection, ERROR ends a stream. */
 export interface InjectedError {
   readonly code: string
@@ -148,6 +159,11 @@ export interface FakePostgresShape {
 
   /** Drops every connection at once, without a message. */
   readonly dropConnections: Effect.Effect<void>
+  /**
+   * Drops one connection without a message, as `pg_terminate_backend(pid)` does: its temporary slots and its exported
+   * snapshot go with it. False when no connection has that PID.
+   */
+  readonly terminate: (pid: number) => Effect.Effect<boolean>
   /** Sends an ErrorResponse to every connection. */
   readonly failWith: (error: InjectedError) => Effect.Effect<void>
   /** Stops writing to every connection (keepalives included) until `resume`. */
@@ -163,9 +179,18 @@ export interface FakePostgresShape {
   readonly queries: Effect.Effect<ReadonlyArray<string>>
   readonly disconnections: Effect.Effect<ReadonlyArray<Disconnection>>
   readonly connectionCount: Effect.Effect<number>
+  /** The open connections. */
+  readonly connections: Effect.Effect<ReadonlyArray<ConnectionInfo>>
+  /**
+   * The rows a table holds now ("name" or "schema.name"): what the committed transactions left, by column name, as a
+   * COPY or an initial snapshot reads them.
+   */
+  readonly rows: (table: string) => Effect.Effect<ReadonlyArray<FakeRow>>
 
   /** Waits until a session streams (from `slot`, when given). */
   readonly awaitStreaming: (slot?: string) => Effect.Effect<void>
+  /** Waits until the slot exists (an initial snapshot's slot appears once the consumer confirmed the snapshot). */
+  readonly awaitSlot: (slot: string) => Effect.Effect<SlotInfo>
   /** Waits until the slot's confirmed position reaches `lsn`. */
   readonly awaitConfirmedFlush: (slot: string, lsn: Lsn.Lsn) => Effect.Effect<void>
   /** Waits until at least `count` status updates have arrived in total; returns them all. */
@@ -363,6 +388,12 @@ export const make = (
       keepalive: (keepaliveOptions) => everySession((s) => s.keepalive(keepaliveOptions?.replyRequested === true)),
 
       dropConnections: everySession((s) => s.terminate()),
+      terminate: (pid) =>
+        step(() => {
+          const session = [...server.sessions].find((s) => s.pid === pid)
+          session?.terminate()
+          return session !== undefined
+        }),
       failWith: (e) =>
         everySession((s) => {
           const fields: ErrorFields = {
@@ -385,6 +416,15 @@ export const make = (
       queries: step(() => [...server.queries]),
       disconnections: step(() => [...server.disconnections]),
       connectionCount: step(() => server.sessions.size),
+      connections: step(() =>
+        [...server.sessions].map((s) => ({
+          pid: s.pid,
+          mode: s.mode,
+          streamingSlot: s.streamingSlot,
+          inTransaction: s.inTransaction
+        }))
+      ),
+      rows: (table) => step(() => wal.heap.rows(qualify(table))),
 
       awaitStreaming: (slot) =>
         until(() =>
@@ -394,6 +434,7 @@ export const make = (
             ? true
             : undefined
         ).pipe(Effect.asVoid),
+      awaitSlot: (slot) => until(() => slotInfo().find((s) => s.name === slot)),
       awaitConfirmedFlush: (slot, lsn) =>
         until(() => ((server.slots.get(slot)?.confirmedFlush ?? -1n) >= lsn ? true : undefined)).pipe(Effect.asVoid),
       awaitStatusUpdates: (count) =>
