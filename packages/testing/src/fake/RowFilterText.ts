@@ -5,8 +5,8 @@
  * shown (`(vc)::text`, `(id)::numeric`, `(5)::numeric`), `IN (...)` of several constants as `= ANY (ARRAY[...])`
  * (`NOT IN` as `<> ALL`), chains of AND or OR flattened to the left as PostgreSQL's grammar does.
  *
- * Checked against PostgreSQL 15 to 18 for columns of types int2, int4, int8, numeric, float8, text, varchar and bool
- * (test/integration/snapshotCatalog.postgres.test.ts compares random filters); for other types the constants are
+ * Checked against PostgreSQL 15 to 18 on filters over int4, int8, numeric, float8, text, varchar and bool columns
+ * (test/integration/rowFilter.postgres.test.ts compares random ones with 18); for other types the constants are
  * printed as text literals of the column's type, which PostgreSQL may print otherwise. It deliberately does no
  * constant folding, as PostgreSQL stores filters unfolded.
  */

@@ -4,7 +4,8 @@
  * against 14 to 18 in test/integration/snapshotCatalog.postgres.test.ts). The library tags each one with a comment:
  *
  * - `/* pgcdc:snapshot-tables *\/`: a row per publication and table it holds (`pg_publication_tables`: FOR TABLE, FOR
- *   ALL TABLES, FOR TABLES IN SCHEMA), ordered by schema and name, ties in the order the publications were created:
+ *   ALL TABLES, FOR TABLES IN SCHEMA), ordered by schema and name (the publications of one table in the order they
+ *   were created; PostgreSQL's order of those ties varies):
  *   the table's OID, names, replica identity, kind 'r', reltuples -1 (never analyzed), and from PostgreSQL 15 its
  *   published columns as JSON (the column list, in table order, or every column) and its row filter as PostgreSQL
  *   prints it (RowFilterText.ts).

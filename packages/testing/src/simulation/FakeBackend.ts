@@ -148,7 +148,7 @@ export const fromFake = (fake: FakePostgresShape): FakeBackend => {
             rowFilters: more.rowFilters
           })
         }
-        yield* fake.createSlot(spec.slot)
+        if (spec.createSlot !== false) yield* fake.createSlot(spec.slot)
       }).pipe(Effect.mapError(fail)),
     transaction: (tx: Transaction) =>
       Effect.gen(function* () {
@@ -177,7 +177,21 @@ export const fromFake = (fake: FakePostgresShape): FakeBackend => {
           ? Effect.fail(new BackendError({ backend: name, message: `replication slot "${slot}" does not exist` }))
           : Effect.succeed(Lsn.unsafeMake(lsn))
       ),
-    dropReplicationConnections: () => fake.dropConnections,
+    // As on PostgreSQL: the session holding the slot (streaming from it), not the others.
+    dropReplicationConnections: (slot) =>
+      Effect.flatMap(fake.slots, (slots) => {
+        const pid = slots.find((s) => s.name === slot)?.activePid
+        return pid === undefined ? Effect.void : Effect.asVoid(fake.terminate(pid))
+      }),
+    slotExists: (slot) => Effect.map(fake.slots, (slots) => slots.some((s) => s.name === slot)),
+    awaitSlot: (slot) => Effect.asVoid(fake.awaitSlot(slot)),
+    dropTemporarySlotSessions: Effect.flatMap(fake.slots, (slots) =>
+      Effect.forEach(
+        slots.flatMap((s) => (s.temporary && s.activePid !== undefined ? [s.activePid] : [])),
+        (pid) => fake.terminate(pid),
+        { discard: true }
+      )
+    ),
     readTable: undefined
   }
 }
