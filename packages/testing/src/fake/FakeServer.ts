@@ -188,11 +188,7 @@ export class FakeServer {
   /** The database as of now, unchanged by later writes, table definitions or publications. */
   freezeView(): DatabaseView {
     const rows: HeapSnapshot = this.wal.heap.freeze()
-    return {
-      tables: this.wal.definitions(),
-      publications: new Map(this.publications),
-      rows: (t) => rows.get(t)?.values() ?? []
-    }
+    return { tables: this.wal.definitions(), publications: new Map(this.publications), rows }
   }
 
   /**

@@ -10,8 +10,9 @@
  * nothing). An update's `UnchangedToast` value keeps the stored one.
  *
  * `freeze` hands out the rows as they are now, in O(tables): each table's map is shared until the next write to it
- * copies it. It deliberately checks nothing a database would (unique keys, NOT NULL, types): the fake stores what the
- * test wrote.
+ * copies it. As on PostgreSQL, TRUNCATE is not MVCC-safe: a table truncated after a snapshot was taken reads as empty
+ * in that snapshot (the rows went with the old file; the new rows are not visible to it). It deliberately checks
+ * nothing a database would (unique keys, NOT NULL, types): the fake stores what the test wrote.
  */
 import { UnchangedToast } from "@pgcdc/protocol"
 import type { FakeTable, FakeValue, WalChange } from "./Wal.ts"
@@ -19,8 +20,8 @@ import type { FakeTable, FakeValue, WalChange } from "./Wal.ts"
 /** One stored row: column name → value as the test wrote it (text, NULL, binary, or a TOAST marker). */
 export type HeapRow = Readonly<Record<string, FakeValue>>
 
-/** The rows of every table at one moment ("schema.name" → rows in storage order). */
-export type HeapSnapshot = ReadonlyMap<string, ReadonlyMap<string, HeapRow>>
+/** The rows of every table at one moment: "schema.name" → rows in storage order. */
+export type HeapSnapshot = (qualified: string) => Iterable<HeapRow>
 
 interface StoredTable {
   rows: Map<string, HeapRow>
@@ -30,6 +31,8 @@ interface StoredTable {
   keys: ReadonlyArray<string>
   /** Row ids of a table without key columns. */
   nextId: number
+  /** Counts truncations: the table's file, which a snapshot taken before the last one no longer sees. */
+  generation: number
 }
 
 const keyColumns = (table: FakeTable): ReadonlyArray<string> =>
@@ -65,7 +68,11 @@ export class Heap {
           break
         }
         case "Truncate":
-          for (const table of change.tables) this.writable(table).rows.clear()
+          for (const table of change.tables) {
+            const stored = this.writable(table)
+            stored.rows = new Map()
+            stored.generation++
+          }
           break
         case "Message":
           break
@@ -78,14 +85,19 @@ export class Heap {
     return [...(this.tables.get(qualified)?.rows.values() ?? [])]
   }
 
-  /** Every table's rows as of now; later writes do not change what it holds. */
+  /** Every table's rows as of now; later writes do not change what it reads, but a later TRUNCATE empties it. */
   freeze(): HeapSnapshot {
-    const out = new Map<string, ReadonlyMap<string, HeapRow>>()
+    const frozen = new Map<string, { readonly rows: ReadonlyMap<string, HeapRow>; readonly generation: number }>()
     for (const [name, stored] of this.tables) {
       stored.shared = true
-      out.set(name, stored.rows)
+      frozen.set(name, { rows: stored.rows, generation: stored.generation })
     }
-    return out
+    return (qualified) => {
+      const then = frozen.get(qualified)
+      const now = this.tables.get(qualified)
+      if (then === undefined || (now !== undefined && now.generation !== then.generation)) return []
+      return then.rows.values()
+    }
   }
 
   private writable(table: FakeTable): StoredTable {
@@ -93,7 +105,7 @@ export class Heap {
     const keys = keyColumns(table)
     let stored = this.tables.get(name)
     if (stored === undefined) {
-      stored = { rows: new Map(), shared: false, keys, nextId: 0 }
+      stored = { rows: new Map(), shared: false, keys, nextId: 0, generation: 0 }
       this.tables.set(name, stored)
     }
     if (stored.shared) {

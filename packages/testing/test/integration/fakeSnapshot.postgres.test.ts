@@ -1,7 +1,7 @@
 /**
  * The fake server against PostgreSQL 14 and 18 on what an initial snapshot asks of a server: the same statements on
- * both, compared answer by answer. An exported snapshot imported while its walsender idles, and gone after its next
- * command or its end; the import's checks; a failed block; COPY's text format, inside and outside the snapshot;
+ * both, compared answer by answer. An exported snapshot imported while its walsender idles (a table truncated since
+ * reads as empty in it), and gone after its next command or its end; the import's checks; a failed block; COPY's text format, inside and outside the snapshot;
  * pg_copy_logical_replication_slot; temporary slots dropped after a walsender error; and the three tagged catalog
  * queries of @pgcdc/replication's snapshot plan (taken from a run of the service over the fake, so they are the
  * queries the library sends) over tables and publications of every shape.
@@ -67,6 +67,15 @@ const items: TableSpec = {
   ]
 }
 
+const other: TableSpec = {
+  name: "snap_other",
+  columns: [
+    { name: "id", type: "int4", key: true },
+    { name: "v", type: "text" },
+    { name: "n", type: "int8" }
+  ]
+}
+
 const exportCommand = (conn: ConnectionShape, slot: string) =>
   conn.serverVersion >= 150000
     ? `CREATE_REPLICATION_SLOT ${slot} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')`
@@ -84,12 +93,13 @@ const snapshotScenario = (side: Side) =>
       seen.push([withoutNames(what), JSON.parse(withoutNames(JSON.stringify(value)))])
     }
     const { backend } = side
-    yield* backend.setup({ slot: "snap_unused", createSlot: false, publication: "snap_pub", tables: [items] })
+    yield* backend.setup({ slot: "snap_unused", createSlot: false, publication: "snap_pub", tables: [items, other] })
     yield* backend.transaction({
       ops: [
         { _tag: "Insert", table: items.name, row: { id: "1", v: "tab\there\nnew\\back\r\b\f\v\u0001ë 😀", n: "10" } },
         { _tag: "Insert", table: items.name, row: { id: "2", v: "", n: null } },
-        { _tag: "Insert", table: items.name, row: { id: "3", v: null, n: "-5" } }
+        { _tag: "Insert", table: items.name, row: { id: "3", v: null, n: "-5" } },
+        { _tag: "Insert", table: other.name, row: { id: "1", v: "truncated after the snapshot", n: null } }
       ]
     })
     const ws = yield* Connection.make(side.walsender)
@@ -104,10 +114,18 @@ const snapshotScenario = (side: Side) =>
         { _tag: "Insert", table: items.name, row: { id: "4", v: "after", n: "4" } }
       ]
     })
+    // TRUNCATE is not MVCC-safe: the snapshot, taken before it, reads the table as empty.
+    yield* backend.transaction({
+      ops: [
+        { _tag: "Truncate", tables: [other.name] },
+        { _tag: "Insert", table: other.name, row: { id: "2", v: "after the truncate", n: null } }
+      ]
+    })
     const inSnapshot = yield* Connection.make(side.regular)
     see("import while the exporter idles", yield* outcome(inSnapshot.query(importing(name))))
     const columns = `COPY (SELECT "id", "v", "n" FROM "public"."snap_items") TO STDOUT`
     see("COPY in the snapshot", yield* copyLines(inSnapshot, columns))
+    see("COPY of a table truncated since", yield* copyLines(inSnapshot, `COPY "snap_other" TO STDOUT`))
     see(
       "COPY with a filter as PostgreSQL prints it",
       yield* copyLines(
@@ -118,6 +136,7 @@ const snapshotScenario = (side: Side) =>
     const now = yield* Connection.make(side.regular)
     see("COPY outside it", yield* copyLines(now, columns))
     see("COPY of the table", yield* copyLines(now, `COPY "snap_items" TO STDOUT`))
+    see("COPY of the truncated table", yield* copyLines(now, `COPY "snap_other" TO STDOUT`))
     see("a second import", yield* outcome(inSnapshot.query(`SET TRANSACTION SNAPSHOT '${name}'`)))
     see("after an error", yield* outcome(inSnapshot.query("SELECT 1")))
     see("COMMIT of a failed block", yield* outcome(inSnapshot.query("COMMIT")))
