@@ -7,8 +7,7 @@
  * text as PostgreSQL prints them (`null` is SQL NULL), so a model can hold them and compare them with what a table
  * or a replica holds.
  *
- * It deliberately says nothing about how a backend stores rows (the fake keeps none: `readTable` is absent there)
- * or about timing: backends that need time (status updates reaching a real server) hide it behind effects that
+ * It deliberately says nothing about how a backend stores rows or about timing: backends that need time (status updates reaching a real server) hide it behind effects that
  * complete when the condition holds.
  */
 import type { ConnectionConfig } from "@pgcdc/connection"
@@ -127,6 +126,6 @@ export interface Backend {
    * it is gone): the walsender that exported an initial snapshot, with its slot and its snapshot.
    */
   readonly dropTemporarySlotSessions: Effect.Effect<void, BackendError>
-  /** The rows of a table, as text, when the backend stores rows (PostgreSQL does, the fake does not). */
+  /** The rows of a table, as text, when the backend stores rows (PostgreSQL and the fake do). */
   readonly readTable: ((table: TableSpec) => Effect.Effect<ReadonlyArray<Row>, BackendError>) | undefined
 }

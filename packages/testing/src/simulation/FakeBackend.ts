@@ -2,10 +2,11 @@
  * The fake server as a `Backend`: workload transactions become the fake driver's WAL writes, and the `Replication`
  * service connects over the fake's in-memory socket, so a run needs no port and no time (it works under TestClock).
  *
- * The fake stores no rows, only WAL; this backend keeps the current rows of each table only to give the fake the old
- * row images a real server would send (REPLICA IDENTITY FULL). That copy is not an independent witness, so
- * `readTable` is absent. A rolled-back transaction writes nothing (PostgreSQL decodes nothing of it either), except
- * a streamed one, which the fake sends as segments and a StreamAbort, as PostgreSQL does.
+ * This backend keeps the current rows of each table to give the fake the old row images a real server would send
+ * (REPLICA IDENTITY FULL). `readTable` reads the fake's own rows instead (what its committed WAL left, which an
+ * initial snapshot reads), so the simulation compares them with its model as it compares a real server's tables. A
+ * rolled-back transaction writes nothing (PostgreSQL decodes nothing of it either), except a streamed one, which the
+ * fake sends as segments and a StreamAbort, as PostgreSQL does.
  */
 import type { ConnectionConfig } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
@@ -192,7 +193,17 @@ export const fromFake = (fake: FakePostgresShape): FakeBackend => {
         { discard: true }
       )
     ),
-    readTable: undefined
+    readTable: (t) =>
+      Effect.map(fake.rows(t.name), (rows) =>
+        rows.map((r) => {
+          const out: Record<string, string | null> = {}
+          for (const c of t.columns) {
+            const v = r[c.name]
+            out[c.name] = typeof v === "string" ? v : v === null || v === undefined ? null : `<not text: ${String(v)}>`
+          }
+          return out
+        })
+      )
   }
 }
 
