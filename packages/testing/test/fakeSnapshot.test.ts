@@ -143,6 +143,36 @@ describe("exported snapshots on the fake server", () => {
   }
 
   it.effect(
+    "connections lists the sessions; terminate(pid) ends one as pg_terminate_backend does, its snapshot too",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* FakePostgres.make({ listen: false })
+        yield* fake.defineTable(users)
+        yield* fake.insert("users", { id: "1", name: "ada" })
+        const ws = yield* walsender(fake)
+        const { name } = yield* exportSnapshot(ws, "snap")
+        const reader = yield* sqlSession(fake)
+        yield* reader.query(importing(name))
+        const connections = yield* fake.connections
+        assert.deepStrictEqual(
+          connections.map((c) => [c.mode, c.inTransaction]),
+          [
+            ["logical", false],
+            ["regular", true]
+          ]
+        )
+        assert.deepStrictEqual(yield* fake.rows("users"), [{ id: "1", name: "ada", score: null }])
+        assert.isTrue(yield* fake.terminate(ws.backendKey!.processId))
+        assert.isFalse(yield* fake.terminate(ws.backendKey!.processId))
+        assert.deepStrictEqual(yield* fake.slots, [])
+        // The importer keeps what it imported; a new import finds the snapshot gone.
+        assert.deepStrictEqual(yield* copyLines(reader, `COPY "users" TO STDOUT`), ["1\tada\t\\N\n"])
+        const late = yield* sqlSession(fake)
+        assert.strictEqual((yield* errorOf(late.query(importing(name))))[0], "42704")
+      }).pipe(Effect.scoped)
+  )
+
+  it.effect(
     "importing needs REPEATABLE READ (not SERIALIZABLE) before any query; a failed block refuses the rest",
     () =>
       Effect.gen(function* () {

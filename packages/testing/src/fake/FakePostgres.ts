@@ -3,8 +3,9 @@
  *
  * A test defines tables, writes WAL (`transaction`, `insert`, `update`, `delete`, `truncate`, `message`,
  * `streamed`, `prepared` + `commitPrepared`/`rollbackPrepared`), injects faults (`dropConnections`, `failWith`,
- * `stall`/`resume`, `corrupt`), reads what the client acknowledged (`confirmedFlush`, `statusUpdates`) and waits for
- * it without sleeping (`awaitStreaming`, `awaitConfirmedFlush`, `awaitStatusUpdates`, `awaitDisconnections`). The
+ * `stall`/`resume`, `corrupt`, `terminate`), reads what the client acknowledged (`confirmedFlush`, `statusUpdates`)
+ * and what the tables hold (`rows`, which an initial snapshot reads), and waits for it without sleeping
+ * (`awaitStreaming`, `awaitSlot`, `awaitConfirmedFlush`, `awaitStatusUpdates`, `awaitDisconnections`). The
  * client reaches the server through `socket` (an in-memory Effect `Socket`, no port) or `url`/`host`/`port` (a
  * loopback TCP listener, unless `listen: false`).
  *
