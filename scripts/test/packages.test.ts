@@ -242,7 +242,8 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "freePort",
     "majors",
     "observe",
-    "simulationTables"
+    "simulationTables",
+    "snapshotOf"
   ]
 }
 
