@@ -6,6 +6,7 @@
  * Targets are reported, never asserted: the run's exit status does not depend on them.
  */
 import type { ClientId, ClientSpec } from "./Clients.ts"
+import { megabytes as mb, percent as pct, seconds as s, type Target, verdict, times as x } from "./Format.ts"
 import { type Machine, machineText } from "./Machine.ts"
 import type { Measurement } from "./Runner.ts"
 import { ratio, type Summary, summarize } from "./Stats.ts"
@@ -34,11 +35,6 @@ export interface DecodeResult {
   /** Rows seen by the decoder in one pass (a check that it decoded everything). */
   readonly rowsSeen: number
 }
-
-const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : "–")
-const mb = (kb: number) => (Number.isFinite(kb) && kb > 0 ? (kb / 1024).toFixed(0) : "–")
-const pct = (f: number) => (Number.isFinite(f) ? `${(f * 100).toFixed(0)}%` : "–")
-const x = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : "–")
 
 const summaries = (result: WorkloadResult, specs: ReadonlyArray<ClientSpec>) =>
   specs.flatMap((spec) => {
@@ -93,13 +89,6 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
   }
   return lines.join("\n")
 }
-
-export interface Target {
-  readonly met: boolean | undefined
-  readonly text: string
-}
-
-const verdict = (met: boolean | undefined) => (met === undefined ? "[not measured]" : met ? "[met]" : "[NOT met]")
 
 /** The issue's targets, evaluated for every pgcdc client that ran. */
 export const targets = (results: ReadonlyArray<WorkloadResult>, specs: ReadonlyArray<ClientSpec>): Array<Target> => {
@@ -226,4 +215,4 @@ export const render = (
   return parts.join("\n")
 }
 
-export type { Summary }
+export type { Summary, Target }

@@ -30,10 +30,10 @@ import {
 } from "./Clients.ts"
 import * as Capture from "./decode/Capture.ts"
 import { decoders } from "./decode/Decoders.ts"
-import { connectAdmin, log, requireNode24, versionOf } from "./Driver.ts"
+import { connectAdmin, log, requireNode24, runInterleaved, versionOf } from "./Driver.ts"
 import { describeMachine } from "./Machine.ts"
 import { type DecodeResult, render, type WorkloadResult } from "./Report.ts"
-import { type Measurement, runNodeClient, runRecvlogical } from "./Runner.ts"
+import { runNodeClient, runRecvlogical } from "./Runner.ts"
 import { median } from "./Stats.ts"
 import {
   createSchema,
@@ -139,63 +139,39 @@ const runWorkload = async (db: TestDatabaseInfo, admin: pg.Client, name: Workloa
   await workload.run(admin, sizes)
   const endLsn = await writeEndMarker(admin, name)
   log(`${name}: workload took ${((performance.now() - t0) / 1000).toFixed(1)} s; end position ${endLsn}`)
-  const measured = new Map<ClientId, Array<Measurement>>()
-  const failures = new Map<ClientId, string>()
-  for (let run = 1; run <= runs; run++) {
-    // Rotate the order every run so no client always goes first (or last) on a warm or busy machine.
-    const order = selected.map((_, i) => selected[(i + run - 1) % selected.length]!)
-    for (const spec of order) {
-      if (failures.has(spec.id)) continue
-      const slot = slotOf(spec.id, run)
-      const applicationName = `${slot}_app`
-      try {
-        const m =
-          spec.script === undefined
-            ? await runRecvlogical(admin, {
-                binary: recvlogicalBinary,
-                host: db.host,
-                port: db.port,
-                user: db.user,
-                password: db.password,
-                database: db.database,
-                slot,
-                publication,
-                endLsn,
-                applicationName
-              })
-            : await runNodeClient(
-                admin,
-                spec.script,
-                {
-                  host: db.host,
-                  port: db.port,
-                  user: db.user,
-                  password: db.password,
-                  database: db.database,
-                  slot,
-                  publication,
-                  endTable,
-                  dataTable,
-                  applicationName
-                } satisfies ClientConfig,
-                args.profile === undefined
-                  ? []
-                  : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=${slot}.cpuprofile`]
-              )
-        const list = measured.get(spec.id) ?? []
-        list.push(m)
-        measured.set(spec.id, list)
-        log(
-          `${name} run ${run} ${spec.label}: wall ${(m.wallMs / 1000).toFixed(2)} s, CPU ${((m.cpuUserMs + m.cpuSystemMs) / 1000).toFixed(2)} s, walsender ${(m.serverCpuMs / 1000).toFixed(2)} s, peak RSS ${(m.maxRssKb / 1024).toFixed(0)} MB, changes ${m.changes}`
-        )
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error)
-        failures.set(spec.id, message)
-        log(`${name} run ${run} ${spec.label}: FAILED ${message}`)
-      }
+  const server = { host: db.host, port: db.port, user: db.user, password: db.password, database: db.database }
+  const { measured, failures } = await runInterleaved(name, selected, runs, async (spec, run) => {
+    const slot = slotOf(spec.id, run)
+    const applicationName = `${slot}_app`
+    try {
+      return spec.script === undefined
+        ? await runRecvlogical(admin, {
+            binary: recvlogicalBinary,
+            ...server,
+            slot,
+            publication,
+            endLsn,
+            applicationName
+          })
+        : await runNodeClient(
+            admin,
+            spec.script,
+            {
+              ...server,
+              slot,
+              publication,
+              endTable,
+              dataTable,
+              applicationName
+            } satisfies ClientConfig,
+            args.profile === undefined
+              ? []
+              : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=${slot}.cpuprofile`]
+          )
+    } finally {
       await dropSlots(admin, [slot])
     }
-  }
+  })
   await dropSlots(admin, slots)
   return {
     workload: name,
