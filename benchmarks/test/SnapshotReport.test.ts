@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest"
 import type { Measurement } from "../src/Runner.ts"
 import {
   clientTable,
+  cpuBoundMs,
   factsText,
   perSecond,
   ratioTable,
@@ -76,18 +77,24 @@ describe("snapshot report", () => {
       psql: [run(1000, 100, 10, -1)],
       pg_dump: [run(1250, 100, 12, -1)],
       raw: [run(900, 150, 100)],
-      one: [run(1300, 800, 150)]
+      one: [run(1300, 1800, 150)]
     })
     const ratios = ratioTable(r)
-    // pgcdc 1: 1000 / 1300 = 0.77 of psql's rate, 1250 / 1300 = 0.96 of pg_dump's, 8× psql's CPU, 15× its RSS.
-    expect(ratios).toContain("| pgcdc 1 | 0.77× | 0.96× | 8.00× | 15.00× |")
-    expect(ratios).toContain("| raw drain | 1.11× | 1.39× |")
+    // pgcdc 1: 1000 / 1300 = 0.77 of psql's rate, 1250 / 1300 = 0.96 of pg_dump's; CPU-bound, psql waits on its
+    // server (900 ms) and pgcdc on itself (1800 ms): 0.50; 18× psql's CPU, 15× its RSS.
+    expect(ratios).toContain("| pgcdc 1 | 0.77× | 0.96× | 0.50× | 18.00× | 15.00× |")
+    expect(ratios).toContain("| raw drain | 1.11× | 1.39× | 1.00× |")
     const [rate, rss] = snapshotTargets(r)
     expect(rate!.met).toBe(false)
     expect(rate!.text).toContain("ratio 0.77×")
     expect(rss!.met).toBe(true)
     const fast = snapshotTargets(result({ psql: [run(1000, 100, 10, -1)], one: [run(1250, 800, 250)] }))
     expect(fast.map((t) => t.met)).toEqual([true, false])
+  })
+
+  it("estimates the CPU-bound wall as the larger of the client's and the server's CPU", () => {
+    expect(cpuBoundMs({ cpuMs: 4500, serverCpuMs: 2500 })).toBe(4500)
+    expect(cpuBoundMs({ cpuMs: 400, serverCpuMs: 2500 })).toBe(2500)
   })
 
   it("says what it could not measure", () => {

@@ -4,7 +4,8 @@
  * peak RSS), pgcdc's rates ÷ psql's COPY and pg_dump's, and whether the issue's targets are met. Pure.
  *
  * Rates divide the same work by each client's wall time: the table's rows, and the bytes of its COPY text (what
- * every client reads from the server, whatever it then does with it).
+ * every client reads from the server, whatever it then does with it). Beside the measured ratio, a CPU-bound
+ * estimate (`cpuBoundMs`) that does not depend on what else the shared machine runs.
  */
 import { megabytes, seconds, type Target, times, verdict } from "../Format.ts"
 import { type Machine, machineText } from "../Machine.ts"
@@ -93,7 +94,14 @@ export const clientTable = (result: SnapshotResult): string => {
   return lines.join("\n")
 }
 
-/** pgcdc's rates ÷ the peers' (above 1: pgcdc is faster), its client CPU ÷ psql's. */
+/**
+ * The wall time a client would take if it and its server processes each had a core to themselves and never waited
+ * for each other: the larger of the two CPU times. On a shared machine the measured walls depend on what else runs;
+ * this estimate does not (it ignores that several server sessions could use several cores).
+ */
+export const cpuBoundMs = (s: Pick<Summary, "cpuMs" | "serverCpuMs">): number => Math.max(s.cpuMs, s.serverCpuMs)
+
+/** pgcdc's rates ÷ the peers' (above 1: pgcdc is faster), measured and CPU-bound; its client CPU and RSS ÷ psql's. */
 export const ratioTable = (result: SnapshotResult): string => {
   const rows = rowsOf(result)
   const psql = byRole(rows, "psql")
@@ -101,15 +109,19 @@ export const ratioTable = (result: SnapshotResult): string => {
   const ours = rows.filter((r) => r.client.role === "pgcdc" || r.client.role === "raw")
   if (ours.length === 0 || (psql === undefined && dump === undefined)) return ""
   const lines = [
-    "| pgcdc client | rate ÷ psql COPY | rate ÷ pg_dump | client CPU ÷ psql's | peak RSS ÷ psql's |",
-    "|---|---:|---:|---:|---:|"
+    "| pgcdc client | rate ÷ psql COPY | rate ÷ pg_dump | rate ÷ psql COPY, CPU-bound estimate | client CPU ÷ psql's | peak RSS ÷ psql's |",
+    "|---|---:|---:|---:|---:|---:|"
   ]
-  // The same rows and bytes for everyone: a rate ratio is the inverse ratio of wall times.
-  const rate = (a: Row, b: Row | undefined) =>
-    times(b === undefined ? Number.NaN : ratio(b.summary.wallMs, a.summary.wallMs))
+  // `f(peer) / f(ours)`, or "–" without the peer. The same rows and bytes for everyone: a rate ratio is the inverse
+  // ratio of wall times.
+  const inverse = (ours: Row, peer: Row | undefined, f: (s: Summary) => number) =>
+    times(peer === undefined ? Number.NaN : ratio(f(peer.summary), f(ours.summary)))
+  const wall = (s: Summary) => s.wallMs
   for (const r of ours) {
+    const share = (f: (s: Summary) => number) =>
+      times(psql === undefined ? Number.NaN : ratio(f(r.summary), f(psql.summary)))
     lines.push(
-      `| ${r.client.label} | ${rate(r, psql)} | ${rate(r, dump)} | ${times(psql === undefined ? Number.NaN : ratio(r.summary.cpuMs, psql.summary.cpuMs))} | ${times(psql === undefined ? Number.NaN : ratio(r.summary.maxRssKb, psql.summary.maxRssKb))} |`
+      `| ${r.client.label} | ${inverse(r, psql, wall)} | ${inverse(r, dump, wall)} | ${inverse(r, psql, cpuBoundMs)} | ${share((s) => s.cpuMs)} | ${share((s) => s.maxRssKb)} |`
     )
   }
   return lines.join("\n")
@@ -127,7 +139,7 @@ export const snapshotTargets = (result: SnapshotResult): Array<Target> => {
         ? { met: undefined, text: `${client.label}: rate vs psql COPY (psql did not run)` }
         : {
             met: ratio(psql.summary.wallMs, summary.wallMs) >= rateTarget,
-            text: `${client.label}: ${count(perSecond(rows, summary.wallMs))} rows/s ≥ ${rateTarget} × psql COPY's ${count(perSecond(rows, psql.summary.wallMs))} rows/s (ratio ${times(ratio(psql.summary.wallMs, summary.wallMs))})`
+            text: `${client.label}: ${count(perSecond(rows, summary.wallMs))} rows/s ≥ ${rateTarget} × psql COPY's ${count(perSecond(rows, psql.summary.wallMs))} rows/s (ratio ${times(ratio(psql.summary.wallMs, summary.wallMs))}; CPU-bound estimate ${times(ratio(cpuBoundMs(psql.summary), cpuBoundMs(summary)))})`
           }
     )
     out.push({
