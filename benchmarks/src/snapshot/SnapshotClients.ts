@@ -1,8 +1,8 @@
 /**
  * The clients the snapshot benchmark compares and how each one runs, each in its own process: psql draining the
- * COPY to /dev/null, pg_dump of the table, pgcdc's raw COPY drain, and pgcdc's snapshot with 1 and 2 sessions. Every
- * client's server processes are all the backends of its application_name (Runner.ts), so the server's CPU for a
- * COPY is counted for every client alike.
+ * COPY to /dev/null, pg_dump of the table, pgcdc's raw COPY drain, and pgcdc's snapshot with 1 and 2 sessions
+ * (consumed one message at a time) and with 1 session consumed in batches. Every client's server processes are all
+ * the backends of its application_name (Runner.ts), so the server's CPU for a COPY is counted for every client alike.
  *
  * It deliberately holds no measuring code (Runner.ts) and no report (SnapshotReport.ts).
  */
@@ -39,7 +39,7 @@ const libpqEnv = (db: TestDatabaseInfo, applicationName: string): Record<string,
 })
 
 const nodeClient =
-  (script: string, sessions: number) =>
+  (script: string, sessions: number, batches = false) =>
   (context: RunContext, applicationName: string): Promise<Measurement> => {
     const { db } = context
     const config: SnapshotClientConfig = {
@@ -52,6 +52,7 @@ const nodeClient =
       publication: snapshotPublication,
       slot: applicationName,
       sessions,
+      batches,
       copySql
     }
     const profile =
@@ -91,5 +92,11 @@ export const snapshotClients: ReadonlyArray<SnapshotClient> = [
   },
   { id: "pgcdc-copy", label: "pgcdc raw COPY drain (no decoding)", role: "raw", run: nodeClient("pgcdcCopyOut.ts", 1) },
   { id: "pgcdc-1", label: "pgcdc snapshot, 1 session", role: "pgcdc", run: nodeClient("pgcdcSnapshot.ts", 1) },
-  { id: "pgcdc-2", label: "pgcdc snapshot, 2 sessions", role: "pgcdc", run: nodeClient("pgcdcSnapshot.ts", 2) }
+  { id: "pgcdc-2", label: "pgcdc snapshot, 2 sessions", role: "pgcdc", run: nodeClient("pgcdcSnapshot.ts", 2) },
+  {
+    id: "pgcdc-batches",
+    label: "pgcdc snapshot, 1 session, batches",
+    role: "pgcdc",
+    run: nodeClient("pgcdcSnapshot.ts", 1, true)
+  }
 ]

@@ -11,6 +11,8 @@ export interface SnapshotClientConfig extends ServerConfig {
   readonly slot: string
   /** pgcdc's `snapshotSessions`. */
   readonly sessions: number
+  /** Consume `replication.batches` (arrays of messages) instead of `replication.stream` (one message at a time). */
+  readonly batches: boolean
   /** The COPY statement of the raw drain (the one pgcdc's snapshot runs). */
   readonly copySql: string
 }

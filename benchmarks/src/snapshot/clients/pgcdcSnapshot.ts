@@ -1,7 +1,8 @@
 /**
  * Client process: pgcdc's initial snapshot through the public API: `Replication.make` with `snapshot: "initial_only"`
- * and the driver's `snapshotSessions` (default `pagesPerChunk`), its stream consumed by a plain function per message
- * that touches every value of every `Read` row (each row is decoded losslessly, as the stream hands it out).
+ * and the driver's `snapshotSessions` (default `pagesPerChunk`), consumed by a plain function per message that
+ * touches every value of every `Read` row (each row is decoded losslessly, as the service hands it out): from
+ * `replication.stream` one message at a time, or from `replication.batches` with a loop over each array.
  *
  * Measures from just before `Replication.make` (connecting, the temporary slot, importing the exported snapshot and
  * planning are part of taking a snapshot, as connecting is part of psql's run) to the end of the stream, which
@@ -42,7 +43,12 @@ const program = Effect.gen(function* () {
     snapshot: "initial_only",
     snapshotSessions: config.sessions
   })
-  yield* Stream.runForEach(replication.stream, touch)
+  yield* config.batches
+    ? Stream.runForEach(replication.batches, (batch) => {
+        for (const message of batch) touch(message)
+        return Effect.void
+      })
+    : Stream.runForEach(replication.stream, touch)
   const result = meter.stop(rows, -1)
   if (completeRows !== rows || values === 0) {
     return yield* Effect.die(new Error(`read ${rows} rows (${values} values), SnapshotComplete said ${completeRows}`))
