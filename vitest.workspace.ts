@@ -7,6 +7,7 @@ export const projects = [
   "packages/connection",
   "packages/replication",
   "packages/testing",
+  "packages/sink-postgres",
   "examples/mirror",
   "examples/tail",
   "benchmarks",
