@@ -8,6 +8,7 @@ export const projects = [
   "packages/replication",
   "packages/testing",
   "packages/sink-postgres",
+  "packages/cluster",
   "examples/mirror",
   "examples/tail",
   "benchmarks",

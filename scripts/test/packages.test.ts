@@ -18,7 +18,7 @@ import { beforeAll, describe, expect, it } from "vitest"
 import { withBuildLock } from "./support/buildLock.ts"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
-const packages = ["protocol", "connection", "replication", "testing", "sink-postgres"] as const
+const packages = ["protocol", "connection", "replication", "testing", "sink-postgres", "cluster"] as const
 
 type Specs = Readonly<Record<string, string>>
 
@@ -207,6 +207,7 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "isReplicationError",
     "toNested"
   ],
+  "@pgcdc/cluster": ["ClusterMetrics", "ClusterOptions", "ClusterRunner", "ClusterStatus", "Runner", "SlotConsumer"],
   "@pgcdc/sink-postgres": ["PostgresSink", "SinkError", "SinkErrorReason", "TableMap", "isSinkError"],
   "@pgcdc/testing": [
     "BackendError",

@@ -140,20 +140,24 @@ export const run = (
               ...plan.statements,
               ...(plan.reset === undefined ? [] : [Progress.reset(schema, options.id, plan.reset)])
             ]
-            if (statements.length > 0) {
-              const outcome = yield* Effect.result(transact(conn, statements))
-              if (outcome._tag === "Failure") {
-                if (outcome.failure.code !== Progress.supersededCode) return yield* targetError(outcome.failure)
-                // Another process applied some of these meanwhile: start from where the row is now.
-                progress = yield* readProgress(conn, options.id, schema)
-                yield* Effect.logWarning(
-                  `sink ${options.id}: the progress row moved under this sink (now ${progress === undefined ? "none" : Lsn.format(progress.commitLsn)}); planning again`
-                )
-                continue
-              }
+            // Uninterruptible, with the commit to the slot: a consumer stopped mid-batch (a move) still tells the slot
+            // what the target committed, so its last status update covers it and the next owner skips nothing.
+            const confirm = plan.confirm === undefined ? Effect.void : replication.commit(plan.confirm)
+            const outcome = yield* Effect.uninterruptible(
+              Effect.result(statements.length === 0 ? confirm : Effect.andThen(transact(conn, statements), confirm))
+            )
+            if (outcome._tag === "Failure") {
+              const failure = outcome.failure
+              if (failure._tag === "ReplicationError") return yield* failure
+              if (failure.code !== Progress.supersededCode) return yield* targetError(failure)
+              // Another process applied some of these meanwhile: start from where the row is now.
+              progress = yield* readProgress(conn, options.id, schema)
+              yield* Effect.logWarning(
+                `sink ${options.id}: the progress row moved under this sink (now ${progress === undefined ? "none" : Lsn.format(progress.commitLsn)}); planning again`
+              )
+              continue
             }
             progress = plan.reset ?? plan.advance ?? progress
-            if (plan.confirm !== undefined) yield* replication.commit(plan.confirm)
             if (plan.applied > 0)
               yield* Metric.update(Metric.withAttributes(SinkMetrics.applied, attributes), plan.applied)
             if (plan.skipped > 0)

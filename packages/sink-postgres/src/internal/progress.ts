@@ -34,6 +34,7 @@ export interface Progress {
 export const ensure = (conn: ConnectionShape, schema: string) => {
   const table = `${ident(schema)}.${progressTable}`
   return conn.query(`
+    SET client_min_messages = warning;
     BEGIN;
     SELECT pg_advisory_xact_lock(hashtext(${literal(`pgcdc_sink_progress ${schema}`)}));
     CREATE TABLE IF NOT EXISTS ${table} (
@@ -57,7 +58,8 @@ export const ensure = (conn: ConnectionShape, schema: string) => {
                 HINT = 'Another process applied transactions of this slot; the sink reads the row again and goes on.';
       END IF;
     END $pgcdc$;
-    COMMIT`)
+    COMMIT;
+    RESET client_min_messages`)
 }
 
 /** The row of `id`, if any. */

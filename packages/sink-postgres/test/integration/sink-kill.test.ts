@@ -13,7 +13,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import * as Progress from "../../src/internal/progress.ts"
-import { eventually, session } from "./support.ts"
+import { eventually, session } from "@pgcdc/testing/internal/integration"
 
 const script = fileURLToPath(new URL("./fixtures/sinkProcess.ts", import.meta.url))
 const kills = 22

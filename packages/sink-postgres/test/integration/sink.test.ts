@@ -12,7 +12,7 @@ import { Lsn, Replication, type ReplicationOptions } from "@pgcdc/replication"
 import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import { Effect, Exit, Fiber, Option } from "effect"
 import { PostgresSink } from "../../src/index.ts"
-import { configOf, eventually, session } from "./support.ts"
+import { configOf, eventually, session } from "@pgcdc/testing/internal/integration"
 
 const rowsOf = (conn: ConnectionShape, sql: string) => Effect.map(conn.query(sql), (r) => r.at(-1)!.rows)
 

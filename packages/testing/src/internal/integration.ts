@@ -1,10 +1,13 @@
 /**
- * Helpers of the sink's integration tests: sessions to the source and target databases of one test server, and
- * polling for a condition the server reaches on its own time.
+ * Helpers of the sink and cluster integration tests (inside this workspace only): sessions to the databases of one
+ * test server, and polling for a condition the server or another process reaches on its own time.
  */
 import { Connection, type ConnectionConfig } from "@pgcdc/connection"
-import type { TestDatabaseInfo } from "@pgcdc/testing"
-import { Effect, Option, Redacted, Schedule } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import type { TestDatabaseInfo } from "../TestDatabase.ts"
 
 export const configOf = (db: TestDatabaseInfo, database = db.database): ConnectionConfig => ({
   host: db.host,
