@@ -216,7 +216,10 @@ const make = (
     // until this session's next command.
     const backfillSchema = options.backfillSchema ?? "public"
     const stored = yield* runningBackfills(first, backfillSchema, options.slot)
-    if (plan._tag === "Snapshot" && stored.length > 0) yield* cancelRunning(first, backfillSchema, options.slot)
+    // A snapshot alone ("initial_only") leaves the slot, and the backfills stored under its name, alone.
+    if (plan._tag === "Snapshot" && mode !== "initial_only" && stored.length > 0) {
+      yield* cancelRunning(first, backfillSchema, options.slot)
+    }
     const temporary =
       plan._tag === "Snapshot" ? yield* createTemporarySlot(first, options.slot, options.twoPhase === true) : undefined
 
