@@ -10,8 +10,9 @@
  * - the slot's health: every `slotCheckInterval`, its wal_status, safe_wal_size and the WAL it retains, for `status`
  *   and the metrics, with a warning when it nears max_slot_wal_keep_size or has begun to lose WAL.
  *
- * Failures are logged and retried at the next tick: the watch never fails the stream (the stream reports a lost slot
- * itself). It deliberately reads nothing of the stream.
+ * Each run opens a regular session and closes it (a session held open would keep a smart shutdown waiting). Failures
+ * are retried at the next tick: the watch never fails the stream (the stream reports a lost slot itself). It
+ * deliberately reads nothing of the stream.
  */
 import type { ConnectionShape } from "@pgcdc/connection"
 import * as Duration from "effect/Duration"
@@ -88,18 +89,33 @@ export interface SlotWatchOptions {
   readonly health: Ref.Ref<SlotHealth | undefined>
 }
 
-/** Runs `task` on its own session every `every`, logging failures; a new session after each failure. */
+/**
+ * Runs `task` every `every`, each time on a session of its own that closes right after: a session held open would
+ * count against max_connections and keep a smart shutdown of the server waiting for it. A failure (the server
+ * restarting, say) is retried at the next tick; three in a row are worth a warning, once per streak.
+ */
 const periodically = <A>(
   what: string,
   every: Duration.Duration,
   connectSql: SlotWatchOptions["connectSql"],
   task: (conn: ConnectionShape) => Effect.Effect<A, unknown>
-) =>
-  Effect.scoped(Effect.flatMap(connectSql, (conn) => Effect.repeat(task(conn), Schedule.spaced(every)))).pipe(
-    Effect.catchCause((cause) => Effect.logWarning(`The slot watch's ${what} failed; it starts again.`, cause)),
-    Effect.repeat(Schedule.spaced(every)),
-    Effect.asVoid
+) => {
+  let failures = 0
+  const once = Effect.scoped(Effect.flatMap(connectSql, task)).pipe(
+    Effect.tap(() =>
+      Effect.sync(() => {
+        failures = 0
+      })
+    ),
+    Effect.catchCause((cause) => {
+      failures++
+      return failures === 3
+        ? Effect.logWarning(`The slot watch's ${what} failed three times in a row; it goes on trying.`, cause)
+        : Effect.logDebug(`The slot watch's ${what} failed; it tries again in ${Duration.format(every)}.`, cause)
+    })
   )
+  return Effect.asVoid(Effect.repeat(once, Schedule.spaced(every)))
+}
 
 /** The watch's fibers, for the service's lifetime; nothing when both are off. */
 export const watchSlot = (options: SlotWatchOptions): Effect.Effect<void, never, Scope.Scope> =>
