@@ -90,3 +90,28 @@ export const typeOf = (
   for (const other of all) if (other.typeName === name.slice(1)) return { name, element: other.typeOid }
   return { name, element: 705 }
 }
+
+/** Names SQL accepts for the types above besides their typname (`integer` for int4, `text[]` for _text...). */
+const aliases: ReadonlyMap<string, string> = new Map([
+  ["int", "int4"],
+  ["integer", "int4"],
+  ["smallint", "int2"],
+  ["bigint", "int8"],
+  ["boolean", "bool"],
+  ["real", "float4"],
+  ["double precision", "float8"],
+  ["character varying", "varchar"],
+  ["timestamp with time zone", "timestamptz"],
+  ["timestamp without time zone", "timestamp"],
+  ["decimal", "numeric"]
+])
+
+/** The OID of a built-in type named as SQL names it (`bigint`, `text[]`, `timestamptz`); undefined when unknown. */
+export const typeOidByName = (written: string): number | undefined => {
+  const spaced = written.trim().toLowerCase().replace(/\s+/g, " ")
+  const array = spaced.endsWith("[]")
+  const base = array ? spaced.slice(0, -2).trim() : spaced
+  const name = `${array ? "_" : ""}${aliases.get(base) ?? base}`
+  for (const [oid, type] of types) if (type.name === name) return oid
+  return undefined
+}
