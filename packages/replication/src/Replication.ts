@@ -36,7 +36,7 @@ import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type { Backfill, BackfillOptions } from "./internal/backfill/backfills.ts"
 import { makeBackfills } from "./internal/backfill/backfills.ts"
-import { cancelRunning, runningBackfills } from "./internal/backfill/progressTable.ts"
+import { cancelRunning, defaultProgressSchema, runningBackfills } from "./internal/backfill/progressTable.ts"
 import { makeCommitWaiters } from "./internal/commitWaiters.ts"
 import { Delivery } from "./internal/delivery.ts"
 import { runService } from "./internal/runService.ts"
@@ -214,7 +214,7 @@ const make = (
     // The backfills this slot's last consumer was running go on from their last committed chunk (below); a new
     // initial snapshot supersedes them. Asked before the temporary slot exists: its exported snapshot lives only
     // until this session's next command.
-    const backfillSchema = options.backfillSchema ?? "public"
+    const backfillSchema = options.backfillSchema ?? defaultProgressSchema
     const stored = yield* runningBackfills(first, backfillSchema, options.slot)
     // A snapshot alone ("initial_only") leaves the slot, and the backfills stored under its name, alone.
     if (plan._tag === "Snapshot" && mode !== "initial_only" && stored.length > 0) {

@@ -53,7 +53,6 @@ describe("backfills and the heartbeat tested with the fake server", () => {
       Effect.gen(function* () {
         const fake = yield* FakePostgres
         yield* fake.defineTable(users)
-        // Only `users`: a FOR ALL TABLES publication would also stream the backfill's progress table.
         yield* fake.createPublication("mirror_pub", { tables: ["users"] })
         // Rows from before the slot: the stream will never carry them.
         for (const [id, name] of ["ada", "grace", "edsger", "barbara", "donald"].entries()) {

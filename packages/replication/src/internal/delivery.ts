@@ -240,8 +240,19 @@ export class Delivery {
         case "Insert":
         case "Update":
         case "Delete":
-        case "Truncate":
+          // The progress table's changes are the service's own; the transaction's end is what the consumer commits.
+          if (this.desk.isOwnTable(wal.table)) continue
           if (this.desk.watching) this.desk.onChange(wal)
+          return wal
+        case "Truncate": {
+          const kept = wal.tables.filter((t) => !this.desk.isOwnTable(t))
+          if (kept.length === 0) continue
+          const truncate = kept.length === wal.tables.length ? wal : { ...wal, tables: kept }
+          if (this.desk.watching) this.desk.onChange(truncate)
+          return truncate
+        }
+        case "Relation":
+          if (this.desk.isOwnTable(wal.table)) continue
           return wal
         default:
           if (endsTransaction(wal)) {

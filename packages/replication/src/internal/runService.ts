@@ -26,6 +26,7 @@ import type * as Feedback from "./feedbackState.ts"
 import * as Metrics from "./metrics.ts"
 import type { Received } from "./received.ts"
 import { runSession, type SessionInfo } from "./session.ts"
+import { defaultProgressSchema } from "./backfill/progressTable.ts"
 import { snapshotThen, temporarySlotLost } from "./snapshot/snapshotPhase.ts"
 import type { TemporarySlot } from "./snapshot/temporarySlot.ts"
 import type { ResolvedStart } from "./startOptions.ts"
@@ -133,6 +134,7 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
             temporary,
             slot: options.slot,
             publications: options.publications,
+            backfillSchema: options.backfillSchema ?? defaultProgressSchema,
             sessions: options.snapshotSessions ?? 2,
             connectSql,
             slice,

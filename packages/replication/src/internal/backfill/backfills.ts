@@ -78,7 +78,8 @@ export const makeBackfills = (options: BackfillsOptions) =>
       chunks,
       signals,
       userMessages: options.userMessages,
-      heartbeats: options.heartbeats
+      heartbeats: options.heartbeats,
+      progressSchema: options.schema
     })
     const running = yield* Ref.make<ReadonlyMap<string, Backfill & { readonly table: string }>>(new Map())
 
@@ -181,7 +182,7 @@ export const makeBackfills = (options: BackfillsOptions) =>
         // A table it cannot read fails here, before anything is recorded.
         yield* Effect.scoped(
           Effect.flatMap(options.connectSql, (sql) =>
-            backfillTarget(sql, options.publications, ref).pipe(
+            backfillTarget(sql, options.publications, options.schema, ref).pipe(
               Effect.andThen(ensureTable(sql, options.schema)),
               Effect.andThen(insertBackfill(sql, options.schema, options.slot, stored))
             )

@@ -11,6 +11,7 @@
  * Three catalog queries on a session inside the snapshot's transaction (so the catalog is the snapshot's). Each
  * carries a `/* pgcdc:... *\/` tag, which the fake server answers from its own model. It deliberately reads no rows.
  */
+import { isProgressTable } from "../backfill/progressTable.ts"
 import type { ConnectionShape } from "@pgcdc/connection"
 import * as Effect from "effect/Effect"
 import { fromConnectionError, type ReplicationError, replicationError } from "../../ReplicationError.ts"
@@ -81,20 +82,24 @@ const replicaIdentities: Record<string, Table["replicaIdentity"]> = { d: "d", n:
  */
 export const planSnapshot = (
   conn: ConnectionShape,
-  publications: ReadonlyArray<string>
+  publications: ReadonlyArray<string>,
+  /** The schema of the backfill progress table, which is never read. */
+  progressSchema: string
 ): Effect.Effect<ReadonlyArray<SnapshotTable>, ReplicationError> =>
   Effect.gen(function* () {
-    const published = (yield* query(conn, tablesSql(publications, conn.serverVersion), "Listing published tables")).map(
-      (r): PublishedRow => ({
-        oid: r[0]!,
-        schema: r[1]!,
-        name: r[2]!,
-        replicaIdentity: r[3]!,
-        reltuples: Number(r[5]),
-        attnames: r[6] === null ? undefined : (JSON.parse(r[6]!) as ReadonlyArray<string>),
-        rowFilter: r[7] ?? null
-      })
-    )
+    const published = (yield* query(conn, tablesSql(publications, conn.serverVersion), "Listing published tables"))
+      .map(
+        (r): PublishedRow => ({
+          oid: r[0]!,
+          schema: r[1]!,
+          name: r[2]!,
+          replicaIdentity: r[3]!,
+          reltuples: Number(r[5]),
+          attnames: r[6] === null ? undefined : (JSON.parse(r[6]!) as ReadonlyArray<string>),
+          rowFilter: r[7] ?? null
+        })
+      )
+      .filter((r) => !isProgressTable(progressSchema, r))
     if (published.length === 0) {
       return yield* replicationError("InvalidOption", {
         message: `The publications ${publications.join(", ")} hold no table: there is nothing to snapshot. Add tables to them (ALTER PUBLICATION ... ADD TABLE) or leave out the snapshot option.`

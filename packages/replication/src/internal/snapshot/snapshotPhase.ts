@@ -25,6 +25,7 @@ export interface SnapshotThenOptions {
   readonly temporary: TemporarySlot
   readonly slot: string
   readonly publications: ReadonlyArray<string>
+  readonly backfillSchema: string
   readonly sessions: number
   readonly connectSql: Effect.Effect<ConnectionShape, ReplicationError, Scope.Scope>
   readonly slice: number
@@ -43,6 +44,7 @@ export const snapshotThen = (options: SnapshotThenOptions): Effect.Effect<never,
     snapshotName: options.temporary.snapshotName,
     consistentPoint: options.temporary.consistentPoint,
     publications: options.publications,
+    backfillSchema: options.backfillSchema,
     sessions: options.sessions,
     pagesPerChunk,
     connect: options.connectSql,
