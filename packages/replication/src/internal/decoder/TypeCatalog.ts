@@ -98,12 +98,13 @@ export const loadTypes = (
   wanted: ReadonlyArray<number> = []
 ): Effect.Effect<void> =>
   conn.query(sql).pipe(
-    Effect.map((results) => {
+    Effect.flatMap((results) => {
       for (const row of results[0]?.rows ?? []) {
         const entry = typeOfRow(row)
         if (entry !== undefined) catalog.set(entry[0], entry[1])
       }
       for (const oid of wanted) if (!catalog.has(oid)) catalog.set(oid, { kind: "unknown" })
+      return Effect.void
     }),
     Effect.catch((e) => loadFailed(e.message, catalog, wanted))
   )
