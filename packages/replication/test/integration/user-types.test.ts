@@ -21,16 +21,16 @@ const setup = [
   "CREATE DOMAIN posint AS int4 CHECK (VALUE > 0)",
   "CREATE DOMAIN label AS text",
   "CREATE TYPE pair AS (n int4, t text, m mood, d posint)",
-  "CREATE TABLE u (id int4 PRIMARY KEY, m mood, ma mood[], d posint, da posint[], l label, la label[], c pair, r int4range, nr numrange, tr tstzrange)",
+  "CREATE TABLE u (id int4 PRIMARY KEY, m mood, ma mood[], d posint, da posint[], l label, la label[], c pair, ca pair[], r int4range, nr numrange, tr tstzrange)",
   "CREATE PUBLICATION p_u FOR TABLE u"
 ]
 
 const rows = [
   `INSERT INTO u VALUES (1, 'happy', '{happy,"ok go",NULL}', 42, '{1,2}', 'hello world', '{a,"b c"}',
-     ROW(7, 'x, "y" \\ z', 'ok go', 3), '[1,5)', '(1.50,2]', '[2020-01-01 10:00:00+00,)')`,
+     ROW(7, 'x, "y" \\ z', 'ok go', 3), ARRAY[ROW(1, 'a', 'sad', NULL)::pair, NULL], '[1,5)', '(1.50,2]', '[2020-01-01 10:00:00+00,)')`,
   "INSERT INTO u (id, ma, da, la) VALUES (2, '{}', '{}', '{}')",
   `INSERT INTO u VALUES (3, 'ok go', '[0:1]={sad,happy}', 2147483647, '{{1,2},{3,4}}', '', '{"",NULL}',
-     ROW(NULL, '', 'sad', NULL), 'empty', '(,)', '[2020-01-01 10:00:00.5+00,2021-06-01 00:00:00+00)')`
+     ROW(NULL, '', 'sad', NULL), '{}', 'empty', '(,)', '[2020-01-01 10:00:00.5+00,2021-06-01 00:00:00+00)')`
 ]
 
 const array = (lengths: ReadonlyArray<number>, elements: ReadonlyArray<PgValue | null>, lower = 1): PgValue => ({
@@ -49,6 +49,7 @@ const first: Row = {
   l: "hello world",
   la: array([2], ["a", "b c"]),
   c: '(7,"x, ""y"" \\\\ z","ok go",3)',
+  ca: array([2], ["(1,a,sad,)", null]),
   r: "[1,5)",
   nr: "(1.50,2]",
   tr: '["2020-01-01 10:00:00+00",)'
