@@ -71,7 +71,7 @@ export class Delivery {
   /** Messages a watermark released, handed out before the rest of the item. */
   private pending: ReadonlyArray<WalMessage> = []
   private pendingAt = 0
-  /** Looks user types up in the catalog (never fails); run before the message after a Relation or Type naming one. */
+  /** Looks user types up in the catalog (never fails); run before the message after a Relation naming one. */
   private readonly lookupTypes: ((oids: ReadonlyArray<number>) => Effect.Effect<void>) | undefined
   /** Types the last message handed out named and the catalog does not know: looked up before the next decode. */
   private unresolved: ReadonlyArray<number> | undefined = undefined
@@ -244,8 +244,8 @@ export class Delivery {
       if (wal.walStart !== Lsn.zero) this.lastData = wal.walStart
       switch (wal._tag) {
         case "Relation":
-        case "Type":
-          // A type created after the session started: known before the rows that use it are decoded.
+          // A type created after the session started: known before the rows that use it are decoded. (Its Type
+          // messages come just before the Relation: one lookup for all of them.)
           if (this.lookupTypes !== undefined && item.decoder.cache.hasUnresolved) {
             const oids = item.decoder.cache.takeUnresolved()
             if (oids !== undefined && oids.length > 0) this.unresolved = oids
@@ -259,6 +259,11 @@ export class Delivery {
           return wal
         default:
           if (endsTransaction(wal)) {
+            // A type that a transaction streamed in progress created is visible to other sessions from now on.
+            if (this.lookupTypes !== undefined && item.decoder.cache.catalog.hasRetries) {
+              const oids = item.decoder.cache.catalog.takeRetries()
+              if (oids !== undefined && oids.length > 0) this.unresolved = oids
+            }
             const confirm = lsnToConfirm(wal) ?? wal.walStart
             this.handedOut = Lsn.max(this.handedOut, confirm)
             this.desk.onCommit(confirm)

@@ -6,7 +6,7 @@
  * Each session SETs DateStyle=ISO, IntervalStyle=postgres, extra_float_digits=3, bytea_output=hex and TimeZone=UTC
  * before START_REPLICATION: pgoutput prints text values with the walsender session's settings, so this makes the text
  * form independent of the database's defaults. It reads `wal_sender_timeout` to choose its status interval, and the
- * user-defined types of the published columns into the service's type catalog (docs/design.md, "User-defined types").
+ * user-defined types the tables' columns use into the service's type catalog (docs/design.md, "User-defined types").
  *
  * It deliberately does not retry: it fails with why it ended and the supervisor decides.
  */
@@ -21,7 +21,7 @@ import type * as Scope from "effect/Scope"
 import type * as Semaphore from "effect/Semaphore"
 import { fromConnectionError, type ReplicationError } from "../ReplicationError.ts"
 import type { WalMessage } from "../WalMessage.ts"
-import { loadTypes, type TypeCatalog, typesOfPublications } from "./decoder/TypeCatalog.ts"
+import { loadTypes, type TypeCatalog, typesOfTables } from "./decoder/TypeCatalog.ts"
 import { WalDecoder } from "./decoder/WalDecoder.ts"
 import type { Delivery } from "./delivery.ts"
 import { feedbackLoop, type Signal } from "./feedbackLoop.ts"
@@ -88,8 +88,8 @@ export const runSession =
         .pipe(Effect.mapError((e) => fromConnectionError(e, "Reading wal_sender_timeout"))))[0]?.rows[0]?.[0]
       const timeoutMillis = typeof timeoutText === "string" ? parseTimeSetting(timeoutText) : undefined
       const interval = statusIntervalFor(options.statusInterval, timeoutMillis)
-      // While the walsender still answers SQL (it cannot once it streams): the user types of the published columns.
-      yield* loadTypes(conn, typesOfPublications(options.start.publications), options.catalog)
+      // While the walsender still answers SQL (it cannot once it streams): the user types the tables' columns use.
+      yield* loadTypes(conn, typesOfTables, options.catalog)
 
       // In one synchronous step: retire what older sessions queued and choose where this one starts (Delivery).
       const slot = yield* Ref.get(options.slot)

@@ -3,7 +3,9 @@
  * label), domains over int4 and over text (their base type's value), arrays of each (PgArray), a composite and ranges
  * (their text, as text mode gives it). The binary session learns the types from the catalog before it streams; a type
  * created after the sessions started (a new enum, a domain over it) still decodes, looked up when its Relation
- * arrives. One server per major, one small table.
+ * arrives; one created by a transaction that is streamed while in progress cannot be seen by another session until it
+ * commits: its values are bytes until then, and the type is looked up again after the next transaction end. One server
+ * per major, small tables.
  */
 import { assert, layer } from "@effect/vitest"
 import { Connection } from "@pgcdc/connection"
@@ -12,7 +14,7 @@ import { Effect } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import type { Row } from "../../src/WalMessage.ts"
 import type { PgValue } from "../../src/values/PgValue.ts"
-import { exec, replicate, sqlSession, takeTransactions } from "./support.ts"
+import { exec, replicate, sqlSession, takeThrough, takeTransactions } from "./support.ts"
 
 const majors: ReadonlyArray<Major> = [14, 15, 16, 17, 18]
 
@@ -56,44 +58,72 @@ const first: Row = {
 }
 
 for (const major of majors) {
-  layer(TestDatabase.layer({ major }), { excludeTestServices: true, timeout: "60 seconds" })(
-    `user-defined types on PostgreSQL ${major}`,
-    (it) => {
-      it.effect(
-        "text and binary mode decode enums, domains, their arrays, a composite and ranges to equal values",
-        () =>
-          Effect.gen(function* () {
-            const db = yield* TestDatabase
-            const sql = yield* sqlSession(db)
-            yield* exec(sql, setup)
-            yield* Slot.create("s_text").pipe(Effect.provideService(Connection, sql))
-            yield* Slot.create("s_binary").pipe(Effect.provideService(Connection, sql))
-            yield* exec(sql, rows)
-            const text = yield* replicate(db, { slot: "s_text", publications: ["p_u"] })
-            const binary = yield* replicate(db, { slot: "s_binary", publications: ["p_u"], binary: true })
-            const inserted = (repl: typeof text, n: number) =>
-              Effect.map(takeTransactions(repl, n), (ms) => ms.flatMap((m) => (m._tag === "Insert" ? [m.new] : [])))
-            const textRows = yield* inserted(text, 3)
-            const binaryRows = yield* inserted(binary, 3)
-            assert.strictEqual(textRows.length, 3)
-            assert.deepStrictEqual(textRows[0], first, "text mode, row 1")
-            assert.deepStrictEqual(binaryRows, textRows, "binary mode gives what text mode gives")
-            assert.deepStrictEqual(textRows[2]!.da, array([2, 2], [1, 2, 3, 4]))
-            assert.deepStrictEqual(textRows[2]!.ma, array([2], ["sad", "happy"], 0))
+  layer(TestDatabase.layer({ major, settings: { logical_decoding_work_mem: "64kB" } }), {
+    excludeTestServices: true,
+    timeout: "60 seconds"
+  })(`user-defined types on PostgreSQL ${major}`, (it) => {
+    it.effect(
+      "text and binary mode decode enums, domains, their arrays, a composite and ranges to equal values",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          yield* exec(sql, setup)
+          yield* Slot.create("s_text").pipe(Effect.provideService(Connection, sql))
+          yield* Slot.create("s_binary").pipe(Effect.provideService(Connection, sql))
+          yield* exec(sql, rows)
+          const text = yield* replicate(db, { slot: "s_text", publications: ["p_u"] })
+          const binary = yield* replicate(db, { slot: "s_binary", publications: ["p_u"], binary: true })
+          const inserted = (repl: typeof text, n: number) =>
+            Effect.map(takeTransactions(repl, n), (ms) => ms.flatMap((m) => (m._tag === "Insert" ? [m.new] : [])))
+          const textRows = yield* inserted(text, 3)
+          const binaryRows = yield* inserted(binary, 3)
+          assert.strictEqual(textRows.length, 3)
+          assert.deepStrictEqual(textRows[0], first, "text mode, row 1")
+          assert.deepStrictEqual(binaryRows, textRows, "binary mode gives what text mode gives")
+          assert.deepStrictEqual(textRows[2]!.da, array([2, 2], [1, 2, 3, 4]))
+          assert.deepStrictEqual(textRows[2]!.ma, array([2], ["sad", "happy"], 0))
 
-            // Both sessions stream: a type created now is first seen in a Relation message mid-stream.
-            // One transaction: PostgreSQL 14 sends DDL-only transactions as empty ones.
-            yield* sql.query(`BEGIN; CREATE TYPE later AS ENUM ('new', 'old'); CREATE DOMAIN later_d AS later;
+          // Both sessions stream: a type created now is first seen in a Relation message mid-stream.
+          // One transaction: PostgreSQL 14 sends DDL-only transactions as empty ones.
+          yield* sql.query(`BEGIN; CREATE TYPE later AS ENUM ('new', 'old'); CREATE DOMAIN later_d AS later;
               ALTER TABLE u ADD COLUMN lm later, ADD COLUMN ld later_d[];
               INSERT INTO u (id, lm, ld) VALUES (4, 'new', '{old,new}'); COMMIT`)
-            const [textLater] = yield* inserted(text, 1)
-            const [binaryLater] = yield* inserted(binary, 1)
-            assert.strictEqual(textLater!.lm, "new")
-            assert.deepStrictEqual(textLater!.ld, array([2], ["old", "new"]))
-            assert.deepStrictEqual(binaryLater, textLater, "a type created mid-stream, binary mode")
-          }),
-        60_000
-      )
-    }
-  )
+          const [textLater] = yield* inserted(text, 1)
+          const [binaryLater] = yield* inserted(binary, 1)
+          assert.strictEqual(textLater!.lm, "new")
+          assert.deepStrictEqual(textLater!.ld, array([2], ["old", "new"]))
+          assert.deepStrictEqual(binaryLater, textLater, "a type created mid-stream, binary mode")
+        }),
+      60_000
+    )
+
+    it.effect(
+      "a type created by a transaction streamed in progress is bytes until that commits, then decodes",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          yield* exec(sql, ["CREATE TABLE w (id int4 PRIMARY KEY)", "CREATE PUBLICATION p_w FOR TABLE w"])
+          yield* Slot.create("s_streamed").pipe(Effect.provideService(Connection, sql))
+          const repl = yield* replicate(db, {
+            slot: "s_streamed",
+            publications: ["p_w"],
+            binary: true,
+            streaming: "on"
+          })
+          // Large enough to be streamed while still open: no other session can see the new type yet.
+          yield* sql.query(`BEGIN; CREATE TYPE fresh AS ENUM ('a', 'b'); ALTER TABLE w ADD COLUMN f fresh;
+              INSERT INTO w SELECT g, 'a' FROM generate_series(1, 3000) g`)
+          const streamed = yield* takeThrough(repl, (m) => m._tag === "StreamStop")
+          const first = streamed.find((m) => m._tag === "Insert")
+          assert.isTrue(first?._tag === "Insert" && first.new.f instanceof Uint8Array, "in progress: bytes")
+          yield* sql.query("COMMIT; INSERT INTO w VALUES (5000, 'b')")
+          const after = yield* takeThrough(repl, (m) => m._tag === "Commit")
+          const row = after.find((m) => m._tag === "Insert" && m.new.id === 5000)
+          assert.strictEqual(row?._tag === "Insert" ? row.new.f : undefined, "b", "looked up again after the commit")
+        }),
+      60_000
+    )
+  })
 }

@@ -142,6 +142,19 @@ describe("the type catalog and the relation cache", () => {
     assert.deepStrictEqual(cache.takeUnresolved(), [MOOD])
   })
 
+  it("a type not found is looked up once more at the next transaction end, then unknown", () => {
+    const catalog = new TypeCatalog()
+    const cache = new RelationCache(catalog)
+    catalog.miss(MOOD)
+    cache.relation(relation([MOOD]))
+    assert.isUndefined(cache.takeUnresolved(), "no lookup before the transaction ends")
+    assert.deepStrictEqual(catalog.takeRetries(), [MOOD])
+    assert.isUndefined(catalog.takeRetries())
+    catalog.miss(MOOD)
+    assert.deepStrictEqual(catalog.get(MOOD), { kind: "unknown" })
+    assert.isFalse(catalog.hasRetries)
+  })
+
   it("arrays by the catalog's element type, else by the _name rule", () => {
     const catalog = new TypeCatalog()
     catalog.set(20100, { kind: "array", element: POSINT })

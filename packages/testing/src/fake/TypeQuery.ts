@@ -1,16 +1,15 @@
 /**
  * The Replication service's type query (`/* pgcdc:types *\/`, `@pgcdc/replication`'s TypeCatalog), answered from the
- * fake's user-defined types (`Wal.defineType`): the types reachable from its seed (the user-typed columns of the
- * named publications' tables, or a list of OIDs), through each domain's base type, array's element, range's subtype
+ * fake's user-defined types (`Wal.defineType`): the types reachable from its seed (the user-typed columns of every
+ * table, or a list of OIDs), through each domain's base type, array's element, range's subtype
  * and composite's fields, one row each, ordered by OID: OID, typtype, array element, base type, range subtype, the
  * columns and values PostgreSQL gives for the same types (user-types tests run the same scenario on both).
  *
  * A type the fake was not told about is not in its catalog: the query leaves it out, as PostgreSQL would leave out a
  * dropped one. It deliberately parses nothing of the query but its tag and its seed.
  */
-import { holds, type FakeServer } from "./FakeServer.ts"
+import type { FakeServer } from "./FakeServer.ts"
 import { field, INT8, type Outcome, rows, TEXT } from "./Outcome.ts"
-import { stringLiterals } from "./SqlText.ts"
 import type { FakeTypeDefinition } from "./Wal.ts"
 
 const firstUserTypeOid = 10000
@@ -24,19 +23,13 @@ const typtype: Record<FakeTypeDefinition["kind"], string> = {
   base: "b"
 }
 
-const seedOf = (server: FakeServer, sql: string): Array<number> | undefined => {
+/** The seed: a list of OIDs, or else the user types of every table's columns. */
+const seedOf = (server: FakeServer, sql: string): Array<number> => {
   const oids = /unnest\(ARRAY\[([\d,\s]*)\]::oid\[\]\)/i.exec(sql)
   if (oids !== null) return oids[1]!.split(",").flatMap((o) => (o.trim() === "" ? [] : [Number(o)]))
-  const pubs = /pt\.pubname IN \(([^)]*)\)/i.exec(sql)
-  if (pubs === null) return undefined
-  const names = stringLiterals(pubs[1]!)
   const out: Array<number> = []
   for (const table of server.wal.definitions().values()) {
-    const published = names.some((n) => {
-      const p = server.publications.get(n)
-      return p !== undefined && holds(p, table)
-    })
-    if (published) for (const c of table.columns) if (c.typeOid >= firstUserTypeOid) out.push(c.typeOid)
+    for (const c of table.columns) if (c.typeOid >= firstUserTypeOid) out.push(c.typeOid)
   }
   return out
 }
@@ -45,7 +38,6 @@ const seedOf = (server: FakeServer, sql: string): Array<number> | undefined => {
 export const executeTypeQuery = (server: FakeServer, sql: string): Outcome | undefined => {
   if (!sql.includes("/* pgcdc:types */")) return undefined
   const seed = seedOf(server, sql)
-  if (seed === undefined) return undefined
   const types = server.wal.types
   const found = new Map<number, FakeTypeDefinition>()
   const queue = [...seed]

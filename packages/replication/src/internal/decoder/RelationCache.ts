@@ -6,7 +6,7 @@
  * One cache belongs to one replication session: PostgreSQL resends Relation messages on every new session, so the
  * service starts a fresh cache on reconnect. What user types are comes from the service's `TypeCatalog`, which
  * outlives sessions: the cache notes the user types a Relation or Type message names that the catalog does not know
- * (`takeUnresolved`, which the delivery looks up before it decodes the next message), and a Type message that names
+ * (`takeUnresolved`, which the delivery looks up after the Relation, before it decodes the next message), and a Type message that names
  * an OID differently than before (a type dropped and its OID reused) makes the catalog forget it. It deliberately
  * holds no rows and decodes nothing itself.
  */
@@ -49,7 +49,7 @@ export class RelationCache implements TypeResolver {
   }
 
   private want(typeOid: number): void {
-    if (typeOid < firstUserTypeOid || this.catalog.has(typeOid)) return
+    if (typeOid < firstUserTypeOid || this.catalog.has(typeOid) || this.catalog.awaitsRetry(typeOid)) return
     this.unresolved ??= new Set()
     this.unresolved.add(typeOid)
   }

@@ -14,13 +14,47 @@ import type { ConnectionShape } from "@pgcdc/connection"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { UserType } from "../../values/TypeResolver.ts"
-import { literal } from "../sqlText.ts"
 
 /** pgoutput sends a Type message for every column type at or above this OID (FirstGenbkiObjectId). */
 export const firstUserTypeOid = 10000
 
 export class TypeCatalog {
   private readonly types = new Map<number, UserType>()
+  /** Types a lookup did not find once: looked up again at the next transaction end, then given up as unknown. */
+  private readonly missedOnce = new Set<number>()
+  private retries: Set<number> | undefined = undefined
+
+  /**
+   * A lookup did not find `typeOid`. The first time, it may be a type created by a transaction that is still in
+   * progress (streamed before its commit, so no other session sees it yet): it is looked up once more after the next
+   * transaction end. The second time it is unknown (a type dropped since).
+   */
+  miss(typeOid: number): void {
+    if (this.types.has(typeOid)) return
+    if (this.missedOnce.has(typeOid)) {
+      this.types.set(typeOid, { kind: "unknown" })
+      return
+    }
+    this.missedOnce.add(typeOid)
+    this.retries ??= new Set()
+    this.retries.add(typeOid)
+  }
+
+  /** The types to look up again now that a transaction ended (each once), or undefined. */
+  takeRetries(): ReadonlyArray<number> | undefined {
+    const r = this.retries
+    this.retries = undefined
+    return r === undefined ? undefined : [...r].filter((oid) => !this.types.has(oid))
+  }
+
+  /** Whether a lookup of `typeOid` is due at the next transaction end (no need to look it up before). */
+  awaitsRetry(typeOid: number): boolean {
+    return this.retries?.has(typeOid) === true
+  }
+
+  get hasRetries(): boolean {
+    return this.retries !== undefined
+  }
 
   get(typeOid: number): UserType | undefined {
     return this.types.get(typeOid)
@@ -54,14 +88,15 @@ const closure = (seed: string): string =>
   "t.typbasetype::int8, COALESCE(r.rngsubtype::int8, 0::int8) " +
   "FROM wanted w JOIN pg_type t ON t.oid = w.oid LEFT JOIN pg_range r ON r.rngtypid = t.oid ORDER BY 1"
 
-/** The user types of the columns of the publications' tables (run before START_REPLICATION on the walsender). */
-export const typesOfPublications = (publications: ReadonlyArray<string>): string =>
-  closure(
-    "SELECT a.atttypid FROM pg_publication_tables pt JOIN pg_namespace n ON n.nspname = pt.schemaname " +
-      "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename " +
-      "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped " +
-      `WHERE pt.pubname IN (${publications.map(literal).join(", ")}) AND a.atttypid >= ${firstUserTypeOid}`
-  )
+/**
+ * The user types of every table's columns (run before START_REPLICATION on the walsender). Not only the published
+ * tables': `pg_publication_tables` opens each table, so the query would wait behind any transaction holding a lock on
+ * one (an ALTER TABLE in progress); reading pg_attribute waits for nothing, and the user types in use are few.
+ */
+export const typesOfTables: string = closure(
+  "SELECT DISTINCT a.atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid " +
+    `WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= ${firstUserTypeOid}`
+)
 
 /** The given types (first seen in a session's Relation or Type messages). */
 export const typesByOid = (oids: ReadonlyArray<number>): string =>
@@ -87,9 +122,9 @@ export const typeOfRow = (row: ReadonlyArray<string | null>): readonly [number, 
 }
 
 /**
- * Runs a types query on `conn` and records its answer; every OID of `wanted` the answer leaves out (a type dropped
- * since) is recorded as unknown, so it is not asked for again. Never fails: a refused query is logged once per call
- * and leaves `wanted` unknown.
+ * Runs a types query on `conn` and records its answer; an OID of `wanted` the answer leaves out is a miss (see
+ * `TypeCatalog.miss`: not yet committed, or dropped since). Never fails: a refused query is logged once per call and
+ * leaves `wanted` unknown, so it is not asked for again.
  */
 export const loadTypes = (
   conn: ConnectionShape,
@@ -103,7 +138,7 @@ export const loadTypes = (
         const entry = typeOfRow(row)
         if (entry !== undefined) catalog.set(entry[0], entry[1])
       }
-      for (const oid of wanted) if (!catalog.has(oid)) catalog.set(oid, { kind: "unknown" })
+      for (const oid of wanted) catalog.miss(oid)
       return Effect.void
     }),
     Effect.catch((e) => loadFailed(e.message, catalog, wanted))

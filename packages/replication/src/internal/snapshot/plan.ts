@@ -17,7 +17,7 @@ import { fromConnectionError, type ReplicationError, replicationError } from "..
 import { arrayElementOid } from "../../values/TypeOid.ts"
 import type { TypeResolver } from "../../values/TypeResolver.ts"
 import type { Column, Table } from "../../WalMessage.ts"
-import { loadTypes, TypeCatalog, typesOfPublications } from "../decoder/TypeCatalog.ts"
+import { loadTypes, TypeCatalog, typesOfTables } from "../decoder/TypeCatalog.ts"
 import { ident, literal } from "../sqlText.ts"
 
 /** A relation whose rows a snapshot table reads: the table itself or one of its leaf partitions. */
@@ -108,7 +108,7 @@ export const planSnapshot = (
     const sources = yield* query(conn, sourcesSql(oids), "Reading the published tables' sizes")
     // The stream's decoders know the same user types (enums, domains, ...), so a snapshot row equals a streamed one.
     const catalog = new TypeCatalog()
-    yield* loadTypes(conn, typesOfPublications(publications), catalog)
+    yield* loadTypes(conn, typesOfTables, catalog)
     const out: Array<SnapshotTable> = []
     for (const [oid, rows] of byOid) {
       const first = rows[0]!
