@@ -89,9 +89,10 @@ const closure = (seed: string): string =>
   "FROM wanted w JOIN pg_type t ON t.oid = w.oid LEFT JOIN pg_range r ON r.rngtypid = t.oid ORDER BY 1"
 
 /**
- * The user types of every table's columns (run before START_REPLICATION on the walsender). Not only the published
- * tables': `pg_publication_tables` opens each table, so the query would wait behind any transaction holding a lock on
- * one (an ALTER TABLE in progress); reading pg_attribute waits for nothing, and the user types in use are few.
+ * The user types of every table's columns (run before START_REPLICATION on the walsender). Catalogs only, never
+ * `pg_publication_tables`: that opens each published table, which on a walsender leaves a relation cache entry with
+ * the table's current columns that PostgreSQL 18's pgoutput then used for changes made before a schema change, and
+ * which waits behind any lock on the table (docs/design.md, "User-defined types"). The user types in use are few.
  */
 export const typesOfTables: string = closure(
   "SELECT DISTINCT a.atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid " +
