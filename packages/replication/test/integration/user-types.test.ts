@@ -8,13 +8,14 @@
  * per major, small tables.
  */
 import { assert, layer } from "@effect/vitest"
-import { Connection } from "@pgcdc/connection"
+import { Connection, Connector } from "@pgcdc/connection"
 import { type Major, TestDatabase } from "@pgcdc/testing"
-import { Effect } from "effect"
+import { Effect, Redacted } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import type { Row } from "../../src/WalMessage.ts"
 import type { PgValue } from "../../src/values/PgValue.ts"
-import { exec, replicate, sqlSession, takeThrough, takeTransactions } from "./support.ts"
+import { Replication } from "../../src/Replication.ts"
+import { configOf, exec, replicate, sqlSession, takeThrough, takeTransactions } from "./support.ts"
 
 const majors: ReadonlyArray<Major> = [14, 15, 16, 17, 18]
 
@@ -122,6 +123,45 @@ for (const major of majors) {
           const after = yield* takeThrough(repl, (m) => m._tag === "Commit")
           const row = after.find((m) => m._tag === "Insert" && m.new.id === 5000)
           assert.strictEqual(row?._tag === "Insert" ? row.new.f : undefined, "b", "looked up again after the commit")
+        }),
+      60_000
+    )
+
+    it.effect(
+      "where the catalog query is refused, text mode decodes as before and binary mode hands out bytes, no failure",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          // A role that may replicate but not read pg_range, which every type query joins.
+          yield* exec(sql, [
+            "CREATE TYPE hue AS ENUM ('red')",
+            "CREATE DOMAIN small AS int4",
+            "CREATE TABLE h (id int4 PRIMARY KEY, c hue, s small)",
+            "CREATE PUBLICATION p_h FOR TABLE h",
+            "CREATE ROLE limited LOGIN REPLICATION PASSWORD 'limited'",
+            "REVOKE SELECT ON pg_catalog.pg_range FROM PUBLIC"
+          ])
+          yield* Slot.create("s_h_text").pipe(Effect.provideService(Connection, sql))
+          yield* Slot.create("s_h_binary").pipe(Effect.provideService(Connection, sql))
+          yield* exec(sql, ["INSERT INTO h VALUES (1, 'red', 7)"])
+          const limited = { ...configOf(db, "logical"), user: "limited", password: Redacted.make("limited") }
+          const rowOf = (slot: string, binary: boolean) =>
+            Effect.gen(function* () {
+              const repl = yield* Replication.make({ slot, publications: ["p_h"], binary }).pipe(
+                Effect.provideService(Connector, Connector.make(limited))
+              )
+              const messages = yield* takeTransactions(repl, 1)
+              const insert = messages.find((m) => m._tag === "Insert")
+              return insert?._tag === "Insert" ? insert.new : undefined
+            })
+          assert.deepStrictEqual(yield* rowOf("s_h_text", false), { id: 1, c: "red", s: "7" })
+          assert.deepStrictEqual(yield* rowOf("s_h_binary", true), {
+            id: 1,
+            c: new TextEncoder().encode("red"),
+            s: new Uint8Array([0, 0, 0, 7])
+          })
+          yield* exec(sql, ["GRANT SELECT ON pg_catalog.pg_range TO PUBLIC"])
         }),
       60_000
     )
