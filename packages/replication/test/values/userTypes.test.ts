@@ -8,7 +8,7 @@ import type { Pgoutput } from "@pgcdc/protocol"
 import { assert, describe, it } from "vitest"
 import { RelationCache } from "../../src/internal/decoder/RelationCache.ts"
 import { TypeCatalog, typeOfRow } from "../../src/internal/decoder/TypeCatalog.ts"
-import { decodeBinary, decodeText } from "../../src/values/index.ts"
+import { decodeBinary, decodeText, encodeText, ValueError } from "../../src/values/index.ts"
 import type { TypeResolver, UserType } from "../../src/values/TypeResolver.ts"
 
 const MOOD = 20001
@@ -91,6 +91,19 @@ describe("binary values of user-defined types", () => {
     assert.deepStrictEqual(decodeBinary(PAIR, truncated, types), truncated)
     assert.deepStrictEqual(decodeBinary(UNKNOWN, utf8("x"), types), utf8("x"))
     assert.deepStrictEqual(decodeBinary(MOOD, utf8("happy")), utf8("happy"), "without a resolver: bytes, as before")
+  })
+})
+
+describe("text of user-type values (what a sink writes back)", () => {
+  it("a domain's value by its base type, or by its own kind without a resolver; never an unknown type's bytes", () => {
+    assert.strictEqual(encodeText(POSINT, 42, types), "42")
+    assert.strictEqual(encodeText(POSINT, 42), "42")
+    assert.strictEqual(
+      encodeText(20100, { _tag: "PgArray", dimensions: [{ length: 2, lowerBound: 1 }], elements: [1, null] }),
+      "{1,NULL}"
+    )
+    assert.strictEqual(encodeText(MOOD, "ok go"), "ok go")
+    assert.throws(() => encodeText(UNKNOWN, utf8("x")), ValueError)
   })
 })
 
