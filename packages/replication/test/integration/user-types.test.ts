@@ -3,14 +3,14 @@
  * label), domains over int4 and over text (their base type's value), arrays of each (PgArray), a composite and ranges
  * (their text, as text mode gives it). The binary session learns the types from the catalog before it streams; a type
  * created after the sessions started (a new enum, a domain over it) still decodes, looked up when its Relation
- * arrives; one created by a transaction that is streamed while in progress cannot be seen by another session until it
+ * arrives, and an initial snapshot reads the same values; one created by a transaction that is streamed while in progress cannot be seen by another session until it
  * commits: its values are bytes until then, and the type is looked up again after the next transaction end. One server
  * per major, small tables.
  */
 import { assert, layer } from "@effect/vitest"
 import { Connection, Connector } from "@pgcdc/connection"
 import { type Major, TestDatabase } from "@pgcdc/testing"
-import { Effect, Redacted } from "effect"
+import { Effect, Redacted, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import type { Row } from "../../src/WalMessage.ts"
 import type { PgValue } from "../../src/values/PgValue.ts"
@@ -95,6 +95,20 @@ for (const major of majors) {
           assert.strictEqual(textLater!.lm, "new")
           assert.deepStrictEqual(textLater!.ld, array([2], ["old", "new"]))
           assert.deepStrictEqual(binaryLater, textLater, "a type created mid-stream, binary mode")
+
+          // An initial snapshot of the same table reads the same values (its planner knows the types too).
+          const snapshot = yield* Effect.scoped(
+            Effect.flatMap(replicate(db, { slot: "s_snap", publications: ["p_u"], snapshot: "initial_only" }), (r) =>
+              Effect.map(Stream.runCollect(r.stream), (c) =>
+                Array.from(c).flatMap((m) => (m._tag === "Read" ? [m.new] : []))
+              )
+            )
+          )
+          assert.deepStrictEqual(
+            snapshot,
+            [...textRows.map((r) => ({ ...r, lm: null, ld: null })), textLater],
+            "snapshot rows equal streamed rows"
+          )
         }),
       60_000
     )
