@@ -49,6 +49,7 @@ import type { Received } from "./internal/received.ts"
 import type { SessionInfo } from "./internal/session.ts"
 import { command, resolve, type StartOptions } from "./internal/startOptions.ts"
 import { type SlotHealth, watchSlot } from "./internal/slotWatch.ts"
+import { lookupTypes, TypeCatalog } from "./internal/decoder/TypeCatalog.ts"
 import { fromConnectionError, type ReplicationError, replicationError } from "./ReplicationError.ts"
 import type { WalMessage } from "./WalMessage.ts"
 
@@ -258,7 +259,9 @@ const make = (
       slotCheckInterval: Duration.fromInputUnsafe(options.slotCheckInterval ?? Duration.minutes(1)),
       health: slotHealth
     })
+    const catalog = new TypeCatalog()
     const delivery = new Delivery({
+      lookupTypes: lookupTypes(connectSql, catalog),
       queue,
       permits,
       state,
@@ -282,6 +285,7 @@ const make = (
       queue,
       permits,
       delivery,
+      catalog,
       connectSql,
       endAfterSnapshot,
       snapshotConfirmed: Deferred.await(snapshotConfirmed)

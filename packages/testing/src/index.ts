@@ -56,6 +56,7 @@ export {
   type FakeRow,
   type FakeTable,
   type FakeTableDefinition,
+  type FakeTypeDefinition,
   type FakeValue,
   type PreparedOptions,
   type StreamedOptions,

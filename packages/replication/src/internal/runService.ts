@@ -20,6 +20,7 @@ import * as Scope from "effect/Scope"
 import type * as Semaphore from "effect/Semaphore"
 import { fromConnectionError, type ReplicationError } from "../ReplicationError.ts"
 import type { ReplicationOptions } from "../Replication.ts"
+import type { TypeCatalog } from "./decoder/TypeCatalog.ts"
 import type { Delivery } from "./delivery.ts"
 import type { Signal } from "./feedbackLoop.ts"
 import type * as Feedback from "./feedbackState.ts"
@@ -53,6 +54,7 @@ export interface RunServiceOptions {
   readonly queue: Queue.Queue<Received, ReplicationError | Cause.Done>
   readonly permits: Semaphore.Semaphore
   readonly delivery: Delivery
+  readonly catalog: TypeCatalog
   readonly connectSql: Effect.Effect<ConnectionShape, ReplicationError, Scope.Scope>
   readonly endAfterSnapshot: boolean
   /** Completes when the consumer confirms the snapshot (commits SnapshotComplete). */
@@ -77,6 +79,7 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       queue,
       permits,
       delivery,
+      catalog,
       connectSql,
       endAfterSnapshot,
       snapshotConfirmed
@@ -103,7 +106,8 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       signals,
       queue,
       permits,
-      delivery
+      delivery,
+      catalog
     })
     const supervisor = supervise({
       slot: options.slot,

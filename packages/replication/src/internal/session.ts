@@ -5,7 +5,8 @@
  *
  * Each session SETs DateStyle=ISO, IntervalStyle=postgres, extra_float_digits=3, bytea_output=hex and TimeZone=UTC
  * before START_REPLICATION: pgoutput prints text values with the walsender session's settings, so this makes the text
- * form independent of the database's defaults. It reads `wal_sender_timeout` to choose its status interval.
+ * form independent of the database's defaults. It reads `wal_sender_timeout` to choose its status interval, and the
+ * user-defined types the tables' columns use into the service's type catalog (docs/design.md, "User-defined types").
  *
  * It deliberately does not retry: it fails with why it ended and the supervisor decides.
  */
@@ -20,6 +21,7 @@ import type * as Scope from "effect/Scope"
 import type * as Semaphore from "effect/Semaphore"
 import { fromConnectionError, type ReplicationError } from "../ReplicationError.ts"
 import type { WalMessage } from "../WalMessage.ts"
+import { loadTypes, type TypeCatalog, typesOfTables } from "./decoder/TypeCatalog.ts"
 import { WalDecoder } from "./decoder/WalDecoder.ts"
 import type { Delivery } from "./delivery.ts"
 import { feedbackLoop, type Signal } from "./feedbackLoop.ts"
@@ -57,6 +59,8 @@ export interface SessionOptions {
   readonly queue: Queue.Queue<Received, ReplicationError | Cause.Done>
   readonly permits: Semaphore.Semaphore
   readonly delivery: Delivery
+  /** The service's user types: loaded here before START_REPLICATION, shared with the session's decoder. */
+  readonly catalog: TypeCatalog
 }
 
 const sessionSettings = [
@@ -84,6 +88,8 @@ export const runSession =
         .pipe(Effect.mapError((e) => fromConnectionError(e, "Reading wal_sender_timeout"))))[0]?.rows[0]?.[0]
       const timeoutMillis = typeof timeoutText === "string" ? parseTimeSetting(timeoutText) : undefined
       const interval = statusIntervalFor(options.statusInterval, timeoutMillis)
+      // While the walsender still answers SQL (it cannot once it streams): the user types the tables' columns use.
+      yield* loadTypes(conn, typesOfTables, options.catalog)
 
       // In one synchronous step: retire what older sessions queued and choose where this one starts (Delivery).
       const slot = yield* Ref.get(options.slot)
@@ -117,7 +123,7 @@ export const runSession =
       )
       const reader = readSession(copy.frames, {
         session,
-        decoder: new WalDecoder(options.resolved),
+        decoder: new WalDecoder({ ...options.resolved, catalog: options.catalog }),
         endLsn: options.endLsn,
         slice: options.slice,
         permits: options.permits,

@@ -14,7 +14,8 @@
  *   [WITH (publish = '...')]`, `DROP PUBLICATION [IF EXISTS] name` (the tables a publication holds, their column
  *   lists and row filters (see RowFilter.ts) and the kinds of change it publishes decide what sessions receive; the
  *   other WITH options are ignored)
- * - the catalog queries of `Catalog.ts` (pg_replication_slots, pg_publication, pg_create/drop_replication_slot)
+ * - the catalog queries of `Catalog.ts` (pg_replication_slots, pg_publication, pg_create/drop_replication_slot) and
+ *   the Replication service's type query (TypeQuery.ts)
  *
  * Any other statement that starts with an SQL verb is answered with SQLSTATE 0A000 (feature_not_supported) naming
  * the statement, and anything else with the server's own `syntax error at or near "<first word>"` (42601, position
@@ -26,6 +27,7 @@ import { allPublishActions, type FakeServer, type PublicationState, type Publish
 import { parseRowFilter, type RowFilterExpr, RowFilterUnsupported } from "./RowFilter.ts"
 import { executeBackfillSql } from "./BackfillSql.ts"
 import { executeCopy } from "./Copy.ts"
+import { executeTypeQuery } from "./TypeQuery.ts"
 import { command, error, field, INT4, type Outcome, PG_LSN, rows, TEXT } from "./Outcome.ts"
 import { executeSnapshotCatalogQuery } from "./SnapshotCatalog.ts"
 import { executeTransactionStatement, readView, refusedInFailedBlock, type SqlSessionState } from "./Transaction.ts"
@@ -127,6 +129,8 @@ export const executeSql = (server: FakeServer, pid: number, state: SqlSessionSta
     }
     return command("DROP PUBLICATION")
   }
+  const types = executeTypeQuery(server, sql)
+  if (types !== undefined) return types
   const catalog = executeCatalogQuery(server, pid, sql)
   if (catalog !== undefined) return catalog
   if (sqlVerbs.test(sql)) {

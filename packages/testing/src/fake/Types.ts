@@ -74,6 +74,9 @@ for (const [oid, name, array] of base) {
   types.set(array, { name: `_${name}`, element: oid })
 }
 
+/** The `typname` of a built-in type ("type_<oid>" for one the fake does not list). */
+export const builtinTypeName = (oid: number): string => types.get(oid)?.name ?? `type_${oid}`
+
 /**
  * `typname` and `typelem` of a column's type: built-in ones by OID, others by the column's `typeName` (an array of
  * a user type, named `_<element>`, gets its element's OID from a column of that type in `all`, or 705, "unknown",

@@ -41,7 +41,7 @@ export class WalStream {
   private readonly start: bigint
   private readonly options: OutputOptions
   private readonly send: (message: BackendMessage) => void
-  private readonly cache = new RelationCache()
+  private readonly cache: RelationCache
   private readonly publications: SessionPublications = {
     publishes: (table: FakeTable, action: PublishAction): boolean =>
       this.server.publishes(this.options.publications, table.schema, table.name, action),
@@ -70,6 +70,7 @@ export class WalStream {
     send: (message: BackendMessage) => void
   ) {
     this.server = server
+    this.cache = new RelationCache(server.wal.types)
     this.pid = pid
     this.slot = slot
     this.start = start

@@ -18,6 +18,7 @@ import { fromConnectionError, type ReplicationError, replicationError } from "..
 import { arrayElementOid } from "../../values/TypeOid.ts"
 import type { TypeResolver } from "../../values/TypeResolver.ts"
 import type { Column, Table } from "../../WalMessage.ts"
+import { loadTypes, TypeCatalog, typesOfTables } from "../decoder/TypeCatalog.ts"
 import { ident, literal } from "../sqlText.ts"
 
 /** A relation whose rows a snapshot table reads: the table itself or one of its leaf partitions. */
@@ -110,6 +111,9 @@ export const planSnapshot = (
     const oids = [...byOid.keys()]
     const columns = yield* query(conn, columnsSql(oids), "Reading the published tables' columns")
     const sources = yield* query(conn, sourcesSql(oids), "Reading the published tables' sizes")
+    // The stream's decoders know the same user types (enums, domains, ...), so a snapshot row equals a streamed one.
+    const catalog = new TypeCatalog()
+    yield* loadTypes(conn, typesOfTables, catalog)
     const out: Array<SnapshotTable> = []
     for (const [oid, rows] of byOid) {
       const first = rows[0]!
@@ -151,7 +155,12 @@ export const planSnapshot = (
           .map((s) => ({ relation: `${ident(s[1]!)}.${ident(s[2]!)}`, pages: Number(s[3]) })),
         estimatedRows: first.reltuples >= 0 ? Math.round(first.reltuples) : -1,
         types: {
-          elementOf: (typeOid) => arrayElementOid.get(typeOid) ?? (userArrays.has(typeOid) ? 0 : undefined)
+          elementOf: (typeOid) => {
+            const user = catalog.get(typeOid)
+            if (user !== undefined && user.kind !== "unknown") return user.kind === "array" ? user.element : undefined
+            return arrayElementOid.get(typeOid) ?? (userArrays.has(typeOid) ? 0 : undefined)
+          },
+          userType: (typeOid) => catalog.get(typeOid)
         }
       })
     }
