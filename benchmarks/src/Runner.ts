@@ -17,9 +17,19 @@ import { type CpuTime, cpuOf, peakRssKbOf, stateOf } from "./Proc.ts"
 import { childNodeArgs } from "./Clients.ts"
 
 export interface Measurement {
+  /** The drain: from START_REPLICATION (or the closest point the library exposes) to the end marker. */
   readonly wallMs: number
   readonly cpuUserMs: number
   readonly cpuSystemMs: number
+  /**
+   * The whole process up to the end marker: from the driver spawning it (Node's start-up, imports and connecting
+   * included); for pg_recvlogical, its whole life.
+   */
+  readonly processWallMs: number
+  readonly processCpuMs: number
+  /** CPU time and resident memory once start-up and the imports are done (NaN for pg_recvlogical). */
+  readonly importCpuMs: number
+  readonly importRssKb: number
   readonly maxRssKb: number
   /** user + system of the walsender process. */
   readonly walsenderCpuMs: number
@@ -105,11 +115,15 @@ export const runNodeClient = async (
   admin: pg.Client,
   script: string,
   config: ClientConfig,
-  nodeArgs: ReadonlyArray<string> = []
+  nodeArgs: ReadonlyArray<string> = [],
+  scriptArgs: ReadonlyArray<string> = []
 ): Promise<Measurement> => {
-  const child = spawn(process.execPath, [...childNodeArgs(), ...nodeArgs, script, JSON.stringify(config)], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"]
-  })
+  const spawnedAt = performance.timeOrigin + performance.now()
+  const child = spawn(
+    process.execPath,
+    [...childNodeArgs(), ...nodeArgs, script, JSON.stringify(config), ...scriptArgs],
+    { stdio: ["ignore", "inherit", "inherit", "ipc"] }
+  )
   const watch = new WalsenderWatch(admin, config.applicationName, () => child.pid)
   try {
     const message = await firstMessage(child)
@@ -122,6 +136,10 @@ export const runNodeClient = async (
       wallMs: message.wallMs,
       cpuUserMs: message.cpuUserMs,
       cpuSystemMs: message.cpuSystemMs,
+      processWallMs: message.endEpochMs - spawnedAt,
+      processCpuMs: message.processCpuUserMs + message.processCpuSystemMs,
+      importCpuMs: message.importCpuMs,
+      importRssKb: message.importRssKb,
       maxRssKb: message.maxRssKb,
       walsenderCpuMs: walsender.userMs + walsender.systemMs,
       walsenderSystemMs: walsender.systemMs,
@@ -250,10 +268,15 @@ export const runRecvlogical = async (admin: pg.Client, o: RecvlogicalOptions): P
       throw new Error(`unexpected wrapper output: ${stdout}`)
     }
     const cpu = parseTimes(lines[timesAt + 2]!)
+    const wallMs = (Number(wall[2]) - Number(wall[1])) * 1000
     return {
-      wallMs: (Number(wall[2]) - Number(wall[1])) * 1000,
+      wallMs,
       cpuUserMs: cpu.user,
       cpuSystemMs: cpu.system,
+      processWallMs: wallMs,
+      processCpuMs: cpu.user + cpu.system,
+      importCpuMs: Number.NaN,
+      importRssKb: Number.NaN,
       maxRssKb: peakRssKb,
       walsenderCpuMs: walsender.userMs + walsender.systemMs,
       walsenderSystemMs: walsender.systemMs,

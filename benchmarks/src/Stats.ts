@@ -21,6 +21,13 @@ export interface Summary {
   readonly cpuMaxMs: number
   readonly cpuUserMs: number
   readonly cpuSystemMs: number
+  /** The whole process (start-up included), and its lowest and highest over the runs. */
+  readonly processWallMs: number
+  readonly processCpuMs: number
+  readonly processCpuMinMs: number
+  readonly processCpuMaxMs: number
+  readonly importCpuMs: number
+  readonly importRssKb: number
   readonly maxRssKb: number
   readonly walsenderCpuMs: number
   readonly walsenderSystemMs: number
@@ -36,6 +43,12 @@ export const summarize = (runs: ReadonlyArray<Measurement>): Summary => ({
   cpuMaxMs: Math.max(...runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
   cpuUserMs: median(runs.map((r) => r.cpuUserMs)),
   cpuSystemMs: median(runs.map((r) => r.cpuSystemMs)),
+  processWallMs: median(runs.map((r) => r.processWallMs)),
+  processCpuMs: median(runs.map((r) => r.processCpuMs)),
+  processCpuMinMs: Math.min(...runs.map((r) => r.processCpuMs)),
+  processCpuMaxMs: Math.max(...runs.map((r) => r.processCpuMs)),
+  importCpuMs: median(runs.map((r) => r.importCpuMs)),
+  importRssKb: median(runs.map((r) => r.importRssKb)),
   maxRssKb: median(runs.map((r) => r.maxRssKb)),
   walsenderCpuMs: median(runs.map((r) => r.walsenderCpuMs)),
   walsenderSystemMs: median(runs.map((r) => r.walsenderSystemMs)),
