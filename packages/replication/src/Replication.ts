@@ -43,8 +43,6 @@ import { commitSignal, type Signal } from "./internal/feedbackLoop.ts"
 import * as Feedback from "./internal/feedbackState.ts"
 import * as Metrics from "./internal/metrics.ts"
 import { preflight, type SnapshotMode } from "./internal/preflight.ts"
-import { snapshotThen, temporarySlotLost } from "./internal/snapshot/snapshotPhase.ts"
-import { createTemporarySlot } from "./internal/snapshot/temporarySlot.ts"
 import type { Received } from "./internal/received.ts"
 import { runSession, type SessionInfo } from "./internal/session.ts"
 import { command, resolve, type StartOptions } from "./internal/startOptions.ts"
@@ -216,8 +214,30 @@ const make = (
     yield* Effect.try({ try: () => command(options, resolved, Lsn.zero), catch: (e) => e as ReplicationError })
     const mode = options.snapshot ?? "never"
     const plan = yield* preflight(first, { ...options, waitForSlot: options.waitForSlot !== undefined, snapshot: mode })
+    // The slot's first health reading and the backfills to resume are read on `first` before a snapshot's slot exports
+    // its snapshot there: the exported snapshot lives only until the session's next command.
+    const slotHealth = yield* Ref.make<SlotHealth | undefined>(undefined)
+    const connectSql = connector.connectSql.pipe(Effect.mapError((e) => fromConnectionError(e)))
+    yield* watchSlot({
+      slot: options.slot,
+      first,
+      connectSql,
+      heartbeat: options.heartbeat === undefined ? undefined : Duration.fromInputUnsafe(options.heartbeat),
+      slotCheckInterval: Duration.fromInputUnsafe(options.slotCheckInterval ?? Duration.minutes(1)),
+      health: slotHealth
+    })
+    const backfillSchema = options.backfillSchema ?? "public"
+    // The backfills this slot's last consumer was running go on from their last committed chunk; a new initial
+    // snapshot supersedes them.
+    const stored = yield* runningBackfills(first, backfillSchema, options.slot)
+    if (plan._tag === "Snapshot" && stored.length > 0) yield* cancelRunning(first, backfillSchema, options.slot)
+    // The snapshot machinery is loaded only by a service that takes a snapshot.
+    const snapshots =
+      plan._tag === "Snapshot" ? yield* Effect.promise(() => import("./internal/snapshot/snapshotPhase.ts")) : undefined
     const temporary =
-      plan._tag === "Snapshot" ? yield* createTemporarySlot(first, options.slot, options.twoPhase === true) : undefined
+      snapshots === undefined
+        ? undefined
+        : yield* snapshots.createTemporarySlot(first, options.slot, options.twoPhase === true)
 
     const statusInterval = Duration.fromInputUnsafe(options.statusInterval ?? Duration.seconds(10))
     const start = temporary?.consistentPoint ?? options.startLsn ?? (plan._tag === "Stream" ? plan.start : Lsn.zero)
@@ -231,9 +251,7 @@ const make = (
     const permits = yield* Semaphore.make(bufferSize)
     const slice = Math.min(bufferSize, maxSlice)
     const endAfterSnapshot = mode === "initial_only"
-    const connectSql = connector.connectSql.pipe(Effect.mapError((e) => fromConnectionError(e)))
     const waiters = yield* makeCommitWaiters(Effect.map(Ref.get(state), (s) => s.committed))
-    const backfillSchema = options.backfillSchema ?? "public"
     const backfills = yield* makeBackfills({
       slot: options.slot,
       publications: options.publications,
@@ -245,20 +263,8 @@ const make = (
       committed: (lsn) => Effect.andThen(waiters.wait(lsn), flush),
       scope: yield* Effect.scope
     })
-    // The backfills this slot's last consumer was running go on from their last committed chunk; a new initial
-    // snapshot supersedes them.
-    const stored = yield* runningBackfills(first, backfillSchema, options.slot)
-    if (plan._tag === "Snapshot" && stored.length > 0) yield* cancelRunning(first, backfillSchema, options.slot)
     if (plan._tag !== "Snapshot") yield* backfills.resume(stored)
     yield* Effect.forkScoped(backfills.serveSignals)
-    const slotHealth = yield* Ref.make<SlotHealth | undefined>(undefined)
-    yield* watchSlot({
-      slot: options.slot,
-      connectSql,
-      heartbeat: options.heartbeat === undefined ? undefined : Duration.fromInputUnsafe(options.heartbeat),
-      slotCheckInterval: Duration.fromInputUnsafe(options.slotCheckInterval ?? Duration.minutes(1)),
-      health: slotHealth
-    })
     const delivery = new Delivery({
       queue,
       permits,
@@ -303,8 +309,8 @@ const make = (
               first
             )
           : Effect.flatMap(Ref.get(slot), (current) =>
-              current === temporary?.name
-                ? Effect.fail(temporarySlotLost(current, options.slot))
+              snapshots !== undefined && current === temporary?.name
+                ? Effect.fail(snapshots.temporarySlotLost(current, options.slot))
                 : connector.connect.pipe(Effect.mapError((e) => fromConnectionError(e)))
             ),
       session,
@@ -315,9 +321,9 @@ const make = (
       reconnects: Metrics.reconnectsTotal
     })
     const main =
-      temporary === undefined
+      snapshots === undefined || temporary === undefined
         ? supervisor
-        : snapshotThen({
+        : snapshots.snapshotThen({
             temporary,
             slot: options.slot,
             publications: options.publications,

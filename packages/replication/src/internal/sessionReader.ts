@@ -62,8 +62,9 @@ export const readSession = (
   return frames.pipe(
     Stream.mapError((e) => fromConnectionError(e, "Replication stream")),
     Stream.runForEachArray(handleBatch),
+    // Built only when the copy ends: an error built here, at every session start, costs its construction.
     Effect.andThen(
-      Effect.fail(
+      Effect.failSync(() =>
         replicationError("Connection", { message: "The server ended the replication stream", retryable: true })
       )
     )

@@ -8,12 +8,15 @@
  *   and pgcdc needs no commit from the consumer for it (tools that advance only on commits do: for them the
  *   non-transactional form does nothing).
  * - the slot's health: every `slotCheckInterval`, its wal_status, safe_wal_size and the WAL it retains, for `status`
- *   and the metrics, with a warning when it nears max_slot_wal_keep_size or has begun to lose WAL.
+ *   and the metrics, with a warning when it nears max_slot_wal_keep_size or has begun to lose WAL. The first reading
+ *   is taken at once on the session the service already has open (`first`), so a consumer starts without opening a
+ *   second session; the watch's own session opens one interval later.
  *
  * Failures are logged and retried at the next tick: the watch never fails the stream (the stream reports a lost slot
  * itself). It deliberately reads nothing of the stream.
  */
 import type { ConnectionShape } from "@pgcdc/connection"
+import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -82,11 +85,16 @@ const readHealth = (conn: ConnectionShape, slot: string) =>
 
 export interface SlotWatchOptions {
   readonly slot: string
+  /** The session open now, for the first health reading. */
+  readonly first: ConnectionShape
   readonly connectSql: Effect.Effect<ConnectionShape, ReplicationError, Scope.Scope>
   readonly heartbeat: Duration.Duration | undefined
   readonly slotCheckInterval: Duration.Duration | undefined
   readonly health: Ref.Ref<SlotHealth | undefined>
 }
+
+const failed = (what: string) => (cause: Cause.Cause<unknown>) =>
+  Effect.logWarning(`The slot watch's ${what} failed; it starts again.`, cause)
 
 /** Runs `task` on its own session every `every`, logging failures; a new session after each failure. */
 const periodically = <A>(
@@ -96,7 +104,7 @@ const periodically = <A>(
   task: (conn: ConnectionShape) => Effect.Effect<A, unknown>
 ) =>
   Effect.scoped(Effect.flatMap(connectSql, (conn) => Effect.repeat(task(conn), Schedule.spaced(every)))).pipe(
-    Effect.catchCause((cause) => Effect.logWarning(`The slot watch's ${what} failed; it starts again.`, cause)),
+    Effect.catchCause(failed(what)),
     Effect.repeat(Schedule.spaced(every)),
     Effect.asVoid
   )
@@ -112,22 +120,24 @@ export const watchSlot = (options: SlotWatchOptions): Effect.Effect<void, never,
         )
       )
     }
-    if (options.slotCheckInterval !== undefined && Duration.isGreaterThan(options.slotCheckInterval, Duration.zero)) {
+    const every = options.slotCheckInterval
+    if (every !== undefined && Duration.isGreaterThan(every, Duration.zero)) {
       let warned: string | undefined
+      const check = (conn: ConnectionShape) =>
+        Effect.gen(function* () {
+          const health = yield* readHealth(conn, options.slot)
+          yield* Ref.set(options.health, health)
+          if (health === undefined) return
+          yield* Metric.update(slotRetainedGauge, health.retainedBytes)
+          yield* Metric.update(slotSafeWalSizeGauge, health.safeWalSize ?? -1n)
+          const warning = healthWarning(options.slot, health)
+          // Once per condition, not at every check.
+          if (warning !== undefined && warning.kind !== warned) yield* Effect.logWarning(warning.message)
+          warned = warning?.kind
+        })
+      yield* check(options.first).pipe(Effect.catchCause(failed("first slot check")))
       yield* Effect.forkScoped(
-        periodically("slot check", options.slotCheckInterval, options.connectSql, (conn) =>
-          Effect.gen(function* () {
-            const health = yield* readHealth(conn, options.slot)
-            yield* Ref.set(options.health, health)
-            if (health === undefined) return
-            yield* Metric.update(slotRetainedGauge, health.retainedBytes)
-            yield* Metric.update(slotSafeWalSizeGauge, health.safeWalSize ?? -1n)
-            const warning = healthWarning(options.slot, health)
-            // Once per condition, not at every check.
-            if (warning !== undefined && warning.kind !== warned) yield* Effect.logWarning(warning.message)
-            warned = warning?.kind
-          })
-        )
+        Effect.andThen(Effect.sleep(every), periodically("slot check", every, options.connectSql, check))
       )
     }
   })
