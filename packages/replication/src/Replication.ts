@@ -19,7 +19,7 @@
 import { ConnectionConfig, Connector } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
 import type * as Arr from "effect/Array"
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -30,7 +30,7 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
-import * as Schedule from "effect/Schedule"
+import type * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
@@ -39,15 +39,15 @@ import { makeBackfills } from "./internal/backfill/backfills.ts"
 import { cancelRunning, runningBackfills } from "./internal/backfill/progressTable.ts"
 import { makeCommitWaiters } from "./internal/commitWaiters.ts"
 import { Delivery } from "./internal/delivery.ts"
+import { runService } from "./internal/runService.ts"
 import { commitSignal, type Signal } from "./internal/feedbackLoop.ts"
 import * as Feedback from "./internal/feedbackState.ts"
 import * as Metrics from "./internal/metrics.ts"
 import { preflight, type SnapshotMode } from "./internal/preflight.ts"
 import type { Received } from "./internal/received.ts"
-import { runSession, type SessionInfo } from "./internal/session.ts"
+import type { SessionInfo } from "./internal/session.ts"
 import { command, resolve, type StartOptions } from "./internal/startOptions.ts"
 import { type SlotHealth, watchSlot } from "./internal/slotWatch.ts"
-import { supervise } from "./internal/supervisor.ts"
 import { fromConnectionError, type ReplicationError, replicationError } from "./ReplicationError.ts"
 import type { WalMessage } from "./WalMessage.ts"
 
@@ -186,10 +186,6 @@ export const ReplicationMetrics = {
 const defaultBufferSize = 1024
 /** The most messages queued as one item (a socket chunk holds a few hundred). */
 const maxSlice = 256
-const defaultReconnect: Schedule.Schedule<unknown, ReplicationError> = Schedule.max([
-  Schedule.exponential("100 millis"),
-  Schedule.recurs(10)
-])
 
 const make = (
   options: ReplicationOptions
@@ -226,11 +222,14 @@ const make = (
       slotCheckInterval: Duration.fromInputUnsafe(options.slotCheckInterval ?? Duration.minutes(1)),
       health: slotHealth
     })
+    // The backfills this slot's last consumer was running go on from their last committed chunk (below); a new
+    // initial snapshot supersedes them.
     const backfillSchema = options.backfillSchema ?? "public"
-    // The backfills this slot's last consumer was running go on from their last committed chunk; a new initial
-    // snapshot supersedes them.
     const stored = yield* runningBackfills(first, backfillSchema, options.slot)
-    if (plan._tag === "Snapshot" && stored.length > 0) yield* cancelRunning(first, backfillSchema, options.slot)
+    // A snapshot alone ("initial_only") leaves the slot, and the backfills stored under its name, alone.
+    if (plan._tag === "Snapshot" && mode !== "initial_only" && stored.length > 0) {
+      yield* cancelRunning(first, backfillSchema, options.slot)
+    }
     // The snapshot machinery is loaded only by a service that takes a snapshot.
     const snapshots =
       plan._tag === "Snapshot" ? yield* Effect.promise(() => import("./internal/snapshot/snapshotPhase.ts")) : undefined
@@ -273,84 +272,27 @@ const make = (
       endAfterSnapshot,
       desk: backfills.desk
     })
-    // The slot sessions stream from: the snapshot's temporary slot until the consumer confirms the snapshot.
-    const slot = yield* Ref.make(temporary?.name ?? options.slot)
-    const switchRequests = yield* Queue.bounded<void>(1)
     const snapshotConfirmed = yield* Deferred.make<void>()
-
-    const session = runSession({
-      // Logical messages always: backfill watermarks are messages (the desk hides them, and any message the consumer
-      // did not ask for).
-      start: { ...options, messages: true },
-      slot,
-      temporarySlot: temporary?.name,
-      switchRequests,
+    yield* runService({
+      options,
+      connector,
+      first,
+      firstScope,
       resolved,
-      endLsn: options.endLsn,
+      snapshots,
+      temporary,
       statusInterval,
-      flushDelay: Duration.fromInputUnsafe(options.flushDelay ?? Duration.seconds(1)),
-      stopTimeout: Duration.fromInputUnsafe(options.stopTimeout ?? Duration.seconds(10)),
       slice,
       state,
       sessionInfo,
       signals,
       queue,
       permits,
-      delivery
+      delivery,
+      connectSql,
+      endAfterSnapshot,
+      snapshotConfirmed: Deferred.await(snapshotConfirmed)
     })
-    const supervisor = supervise({
-      slot: options.slot,
-      reconnect: options.reconnect ?? defaultReconnect,
-      waitForSlot: options.waitForSlot,
-      connect: (attempt) =>
-        attempt === 1
-          ? Effect.as(
-              Effect.addFinalizer(() => Scope.close(firstScope, Exit.void)),
-              first
-            )
-          : Effect.flatMap(Ref.get(slot), (current) =>
-              snapshots !== undefined && current === temporary?.name
-                ? Effect.fail(snapshots.temporarySlotLost(current, options.slot))
-                : connector.connect.pipe(Effect.mapError((e) => fromConnectionError(e)))
-            ),
-      session,
-      progress: Effect.zipWith(Ref.get(sessionInfo), Ref.get(state), (info, s) => ({
-        sessions: info.sessions,
-        received: s.received
-      })),
-      reconnects: Metrics.reconnectsTotal
-    })
-    const main =
-      snapshots === undefined || temporary === undefined
-        ? supervisor
-        : snapshots.snapshotThen({
-            temporary,
-            slot: options.slot,
-            publications: options.publications,
-            sessions: options.snapshotSessions ?? 2,
-            connectSql,
-            slice,
-            permits,
-            queue,
-            confirmed: Deferred.await(snapshotConfirmed),
-            // The permanent slot exists: sessions stream from it, and the one on the temporary slot ends.
-            madePermanent: Effect.andThen(Ref.set(slot, options.slot), Queue.offer(switchRequests, undefined)),
-            afterwards: endAfterSnapshot ? Effect.andThen(Scope.close(firstScope, Exit.void), Effect.never) : supervisor
-          })
-    // The stream fails with whatever ended the service, defects and all: it never ends as if it had finished.
-    // Flushes still waiting fail with it.
-    yield* main.pipe(
-      Effect.onExit((exit) =>
-        Effect.gen(function* () {
-          const cause = Exit.isFailure(exit) ? exit.cause : Cause.die(new Error("the replication service ended"))
-          yield* Queue.failCause(queue, cause)
-          const pending = yield* Queue.clear(signals)
-          yield* Queue.failCause(signals, cause)
-          for (const signal of pending) if (signal._tag === "Flush") yield* Deferred.failCause(signal.done, cause)
-        })
-      ),
-      Effect.forkScoped
-    )
 
     const commit = (lsn: Lsn.Lsn): Effect.Effect<void, ReplicationError> =>
       Effect.flatMap(

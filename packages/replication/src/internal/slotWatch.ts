@@ -12,11 +12,11 @@
  *   is taken at once on the session the service already has open (`first`), so a consumer starts without opening a
  *   second session; the watch's own session opens one interval later.
  *
- * Failures are logged and retried at the next tick: the watch never fails the stream (the stream reports a lost slot
- * itself). It deliberately reads nothing of the stream.
+ * Each run opens a regular session and closes it (a session held open would keep a smart shutdown waiting). Failures
+ * are retried at the next tick: the watch never fails the stream (the stream reports a lost slot itself). It
+ * deliberately reads nothing of the stream.
  */
 import type { ConnectionShape } from "@pgcdc/connection"
-import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -93,21 +93,33 @@ export interface SlotWatchOptions {
   readonly health: Ref.Ref<SlotHealth | undefined>
 }
 
-const failed = (what: string) => (cause: Cause.Cause<unknown>) =>
-  Effect.logWarning(`The slot watch's ${what} failed; it starts again.`, cause)
-
-/** Runs `task` on its own session every `every`, logging failures; a new session after each failure. */
+/**
+ * Runs `task` every `every`, each time on a session of its own that closes right after: a session held open would
+ * count against max_connections and keep a smart shutdown of the server waiting for it. A failure (the server
+ * restarting, say) is retried at the next tick; three in a row are worth a warning, once per streak.
+ */
 const periodically = <A>(
   what: string,
   every: Duration.Duration,
   connectSql: SlotWatchOptions["connectSql"],
   task: (conn: ConnectionShape) => Effect.Effect<A, unknown>
-) =>
-  Effect.scoped(Effect.flatMap(connectSql, (conn) => Effect.repeat(task(conn), Schedule.spaced(every)))).pipe(
-    Effect.catchCause(failed(what)),
-    Effect.repeat(Schedule.spaced(every)),
-    Effect.asVoid
+) => {
+  let failures = 0
+  const once = Effect.scoped(Effect.flatMap(connectSql, task)).pipe(
+    Effect.tap(() =>
+      Effect.sync(() => {
+        failures = 0
+      })
+    ),
+    Effect.catchCause((cause) => {
+      failures++
+      return failures === 3
+        ? Effect.logWarning(`The slot watch's ${what} failed three times in a row; it goes on trying.`, cause)
+        : Effect.logDebug(`The slot watch's ${what} failed; it tries again in ${Duration.format(every)}.`, cause)
+    })
   )
+  return Effect.asVoid(Effect.repeat(once, Schedule.spaced(every)))
+}
 
 /** The watch's fibers, for the service's lifetime; nothing when both are off. */
 export const watchSlot = (options: SlotWatchOptions): Effect.Effect<void, never, Scope.Scope> =>
@@ -135,7 +147,11 @@ export const watchSlot = (options: SlotWatchOptions): Effect.Effect<void, never,
           if (warning !== undefined && warning.kind !== warned) yield* Effect.logWarning(warning.message)
           warned = warning?.kind
         })
-      yield* check(options.first).pipe(Effect.catchCause(failed("first slot check")))
+      yield* check(options.first).pipe(
+        Effect.catchCause((cause) =>
+          Effect.logDebug("The slot watch's first slot check failed; it tries again.", cause)
+        )
+      )
       yield* Effect.forkScoped(
         Effect.andThen(Effect.sleep(every), periodically("slot check", every, options.connectSql, check))
       )

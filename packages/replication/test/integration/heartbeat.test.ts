@@ -15,14 +15,14 @@ import { eventually, lsnOf, replicate, scalar, sqlSession } from "./support.ts"
 
 const mb = 1024n * 1024n
 
-/** Fills busy_t until stopped, with a CHECKPOINT now and then (it logs the record a slot's restart point needs). */
+/** Fills busy_t until stopped, with a CHECKPOINT every ~5 MB of WAL: it logs the running-transactions record a slot's restart point moves to, so what the slot retains can fall well below the 32 MB the test asks for. */
 const busyWriter = (db: TestDatabaseInfo, stop: Ref.Ref<boolean>) =>
   Effect.scoped(
     Effect.gen(function* () {
       const sql = yield* sqlSession(db)
       for (let round = 1; !(yield* Ref.get(stop)); round++) {
         yield* sql.query("INSERT INTO busy_t (v) SELECT repeat('x', 1000) FROM generate_series(1, 500)")
-        if (round % 50 === 0) yield* sql.query("CHECKPOINT")
+        if (round % 10 === 0) yield* sql.query("CHECKPOINT")
       }
     })
   )
