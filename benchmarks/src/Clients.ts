@@ -80,7 +80,19 @@ export const clients: ReadonlyArray<ClientSpec> = [
     pgcdc: true,
     script: script("pgcdcBatches.ts")
   },
-  { id: "pgcdc-typed", label: "pgcdc typed rows", jsPeer: false, pgcdc: true, script: script("pgcdcTyped.ts") }
+  { id: "pgcdc-typed", label: "pgcdc typed rows", jsPeer: false, pgcdc: true, script: script("pgcdcTyped.ts") },
+  // Lazy values against eager, for a consumer that reads the key and one that reads every column (through batches).
+  ...(["eager-key", "lazy-key", "eager-all", "lazy-all"] as const).map(
+    (variant): ClientSpec => ({
+      id: `pgcdc-${variant}`,
+      label: `pgcdc batches, ${variant.startsWith("lazy") ? "lazy" : "eager"} values, reads ${variant.endsWith("key") ? "the key" : "every column"}`,
+      jsPeer: false,
+      pgcdc: true,
+      script: script("pgcdcBatches.ts"),
+      args: [variant],
+      baselineable: false
+    })
+  )
 ]
 
 export const clientById = (id: string): ClientSpec | undefined => clients.find((c) => c.id === id)

@@ -118,6 +118,14 @@ export interface ReplicationOptions extends StartOptions {
    * and the metrics, warning when it nears max_slot_wal_keep_size. Default 1 minute; 0 turns it off.
    */
   readonly slotCheckInterval?: Duration.Input | undefined
+  /**
+   * When the values of Insert, Update and Delete rows are decoded. "eager" (the default): every column before the
+   * message is handed out, so an undecodable value fails the stream. "lazy": each column when it is first read, for
+   * consumers that read a key or pass most values through; the values are the same, the row holds a copy of its
+   * undecoded bytes, and an undecodable value throws its `ReplicationError` from the property access that reads it.
+   * Keys of Update and Delete and snapshot rows are decoded eagerly.
+   */
+  readonly values?: "eager" | "lazy" | undefined
 }
 
 export interface ReplicationStatus {

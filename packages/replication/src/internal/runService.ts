@@ -94,6 +94,7 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       temporarySlot: temporary?.name,
       switchRequests,
       resolved,
+      lazyValues: options.values === "lazy",
       endLsn: options.endLsn,
       statusInterval,
       flushDelay: Duration.fromInputUnsafe(options.flushDelay ?? Duration.seconds(1)),

@@ -47,6 +47,8 @@ export interface SessionOptions {
   readonly temporarySlot: string | undefined
   readonly switchRequests: Queue.Queue<void>
   readonly resolved: ResolvedStart
+  /** Rows decode their columns on first access (`ReplicationOptions.values: "lazy"`). */
+  readonly lazyValues: boolean
   readonly endLsn: Lsn.Lsn | undefined
   readonly statusInterval: Duration.Duration
   readonly flushDelay: Duration.Duration
@@ -118,7 +120,7 @@ export const runSession =
       )
       const reader = readSession(copy.frames, {
         session,
-        decoder: new WalDecoder(options.resolved),
+        decoder: new WalDecoder({ ...options.resolved, lazyValues: options.lazyValues }),
         endLsn: options.endLsn,
         slice: options.slice,
         permits: options.permits,
