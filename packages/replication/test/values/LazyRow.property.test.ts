@@ -152,7 +152,8 @@ describe("lazy rows", () => {
     })
     assert.strictEqual(Object.getPrototypeOf(m.new), Object.prototype)
     assert.deepStrictEqual(Object.keys(m.new), ["id", "doc", "__proto__"])
-    assert.strictEqual(m.new["__proto__"], "p")
+    const proto = "__proto__"
+    assert.strictEqual(m.new[proto], "p")
     const row = m.new as Record<string, unknown>
     row.id = 13n
     assert.strictEqual(row.id, 13n)
