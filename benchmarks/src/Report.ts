@@ -247,6 +247,37 @@ export const perRowText = (
   return lines.join("\n")
 }
 
+/**
+ * Lazy values against eager (the `pgcdc-{eager,lazy}-{key,all}` clients): for a consumer that reads the key and one
+ * that reads every column, the client CPU (start-up included) and the drain CPU of each form and their ratio.
+ */
+export const lazyTable = (results: ReadonlyArray<WorkloadResult>, specs: ReadonlyArray<ClientSpec>): string => {
+  const rows: Array<string> = []
+  for (const result of results) {
+    const all = summaries(result, specs)
+    const find = (id: string) => all.find((c) => c.spec.id === id)?.summary
+    for (const [reads, what] of [
+      ["key", "the key"],
+      ["all", "every column"]
+    ] as const) {
+      const eager = find(`pgcdc-eager-${reads}`)
+      const lazy = find(`pgcdc-lazy-${reads}`)
+      if (eager === undefined || lazy === undefined) continue
+      rows.push(
+        `| ${result.workload} | ${what} | ${s(eager.processCpuMs)} | ${s(lazy.processCpuMs)} | ${x(ratio(lazy.processCpuMs, eager.processCpuMs))} | ${s(eager.cpuMs)} | ${s(lazy.cpuMs)} | ${x(ratio(lazy.cpuMs, eager.cpuMs))} | ${mb(eager.maxRssKb)} | ${mb(lazy.maxRssKb)} |`
+      )
+    }
+  }
+  if (rows.length === 0) return ""
+  return [
+    "### Lazy values against eager (batches consumers)",
+    "",
+    "| workload | the consumer reads | client CPU eager (s) | lazy (s) | lazy ÷ eager | drain CPU eager (s) | lazy (s) | lazy ÷ eager | peak RSS eager (MB) | lazy (MB) |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows
+  ].join("\n")
+}
+
 export const render = (
   machine: Machine,
   results: ReadonlyArray<WorkloadResult>,
@@ -258,6 +289,8 @@ export const render = (
   for (const r of results) parts.push(workloadTable(r, specs), "")
   const startup = startupTable(results, specs)
   if (startup !== "") parts.push(startup, "")
+  const lazy = lazyTable(results, specs)
+  if (lazy !== "") parts.push(lazy, "")
   if (decode.length > 0) parts.push(decodeTable(decode), "")
   const perRow = perRowText(results, decode, specs)
   if (perRow !== "") parts.push(perRow, "")

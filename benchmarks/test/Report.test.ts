@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { clients } from "../src/Clients.ts"
 import { parseStatCpu } from "../src/Proc.ts"
-import { type DecodeResult, perRowText, startupTable, targets, type WorkloadResult } from "../src/Report.ts"
+import { type DecodeResult, lazyTable, perRowText, startupTable, targets, type WorkloadResult } from "../src/Report.ts"
 import { type Measurement, parseTimes } from "../src/Runner.ts"
 import { median, summarize } from "../src/Stats.ts"
 
@@ -107,6 +107,24 @@ describe("targets", () => {
     expect(memory.map((t) => t.met)).toEqual([false, false])
     expect(memory[0]!.text).toContain("baseline's 190 MB")
     expect(memory[1]!.text).toContain("200 MB")
+  })
+
+  it("sets lazy values against eager for the key-only and the every-column consumer", () => {
+    const text = lazyTable(
+      [
+        result("A", {
+          "pgcdc-eager-key": [run(1000, 400, 500)],
+          "pgcdc-lazy-key": [run(1000, 200, 500)],
+          "pgcdc-eager-all": [run(1000, 400, 500)]
+        })
+      ],
+      clients
+    )
+    // The every-column pair is incomplete (no lazy run): only the key row.
+    expect(text.split("\n").filter((l) => l.startsWith("| A"))).toEqual([
+      "| A | the key | 0.50 | 0.30 | 0.60× | 0.40 | 0.20 | 0.50× | 100 | 100 |"
+    ])
+    expect(lazyTable([result("A", { pgcdc: [run(1, 1, 1)] })], clients)).toBe("")
   })
 
   it("states A's CPU per row in the drain and in all beside the decoders' cost per row", () => {
