@@ -28,7 +28,6 @@ import * as Metrics from "./metrics.ts"
 import type { Received } from "./received.ts"
 import { runSession, type SessionInfo } from "./session.ts"
 import { defaultProgressSchema } from "./backfill/progressTable.ts"
-import { snapshotThen, temporarySlotLost } from "./snapshot/snapshotPhase.ts"
 import type { TemporarySlot } from "./snapshot/temporarySlot.ts"
 import type { ResolvedStart } from "./startOptions.ts"
 import { supervise } from "./supervisor.ts"
@@ -45,6 +44,8 @@ export interface RunServiceOptions {
   readonly first: ConnectionShape
   readonly firstScope: Scope.Closeable
   readonly resolved: ResolvedStart
+  /** The snapshot machinery, loaded only by a service that takes a snapshot (with `temporary`). */
+  readonly snapshots: typeof import("./snapshot/snapshotPhase.ts") | undefined
   readonly temporary: TemporarySlot | undefined
   readonly statusInterval: Duration.Duration
   readonly slice: number
@@ -70,6 +71,7 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       first,
       firstScope,
       resolved,
+      snapshots,
       temporary,
       statusInterval,
       slice,
@@ -96,6 +98,7 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       temporarySlot: temporary?.name,
       switchRequests,
       resolved,
+      lazyValues: options.values === "lazy",
       endLsn: options.endLsn,
       statusInterval,
       flushDelay: Duration.fromInputUnsafe(options.flushDelay ?? Duration.seconds(1)),
@@ -120,8 +123,8 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
               first
             )
           : Effect.flatMap(Ref.get(slot), (current) =>
-              current === temporary?.name
-                ? Effect.fail(temporarySlotLost(current, options.slot))
+              snapshots !== undefined && current === temporary?.name
+                ? Effect.fail(snapshots.temporarySlotLost(current, options.slot))
                 : connector.connect.pipe(Effect.mapError((e) => fromConnectionError(e)))
             ),
       session,
@@ -132,9 +135,9 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       reconnects: Metrics.reconnectsTotal
     })
     const main =
-      temporary === undefined
+      snapshots === undefined || temporary === undefined
         ? supervisor
-        : snapshotThen({
+        : snapshots.snapshotThen({
             temporary,
             slot: options.slot,
             publications: options.publications,

@@ -34,6 +34,8 @@ export interface WalDecoderOptions {
   readonly streaming?: "off" | "on" | "parallel" | undefined
   /** The service's user types (shared by its sessions); a decoder of its own knows none. */
   readonly catalog?: TypeCatalog | undefined
+  /** Rows of Insert, Update and Delete decode their columns on first access (`ReplicationOptions.values`). */
+  readonly lazyValues?: boolean | undefined
 }
 
 export class WalDecoder {
@@ -48,7 +50,7 @@ export class WalDecoder {
 
   constructor(options: WalDecoderOptions) {
     this.cache = new RelationCache(options.catalog)
-    this.fast = new FastRows(this.cache)
+    this.fast = new FastRows(this.cache, options.lazyValues === true)
     this.outsideStream = { protoVersion: options.protoVersion, inStream: false, streaming: options.streaming }
     this.insideStream = { protoVersion: options.protoVersion, inStream: true, streaming: options.streaming }
   }

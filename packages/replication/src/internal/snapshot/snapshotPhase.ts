@@ -18,6 +18,9 @@ import type { Received } from "../received.ts"
 import { readSnapshot } from "./snapshotReader.ts"
 import { makePermanent, type TemporarySlot } from "./temporarySlot.ts"
 
+// What the service needs of the snapshot machinery, from this one module (it loads it only for a snapshot).
+export { createTemporarySlot } from "./temporarySlot.ts"
+
 /** Pages of a table read by one COPY (256 MB): a larger table is shared by the sessions in ranges this size. */
 export const pagesPerChunk = 32768
 
