@@ -17,8 +17,8 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import { type ReplicationError, replicationError } from "../../ReplicationError.ts"
 import { BackfillDesk, type BackfillRegistration, type ChunkRows } from "./desk.ts"
-import type { StoredBackfill } from "./progressTable.ts"
-import type { BackfillProgress } from "./runBackfill.ts"
+import { ensureTable, insertBackfill, markCancelled, markFailed, type StoredBackfill } from "./progressTable.ts"
+import { type BackfillProgress, backfillTarget, emitCancel, runBackfill } from "./runBackfill.ts"
 import type { Signal } from "./watermark.ts"
 
 export type { BackfillProgress }
@@ -69,14 +69,6 @@ const random = (): string =>
     .padStart(6, "0")
 const newId = (): string => `bf_${Date.now().toString(36)}_${random()}`
 
-/** The runner and the progress table, loaded on the first backfill. */
-const loadRunner = Effect.promise(() =>
-  Promise.all([import("./runBackfill.ts"), import("./progressTable.ts")]).then(([runner, table]) => ({
-    ...runner,
-    ...table
-  }))
-)
-
 export const makeBackfills = (options: BackfillsOptions) =>
   Effect.gen(function* () {
     const registrations = yield* Queue.unbounded<BackfillRegistration>()
@@ -94,7 +86,6 @@ export const makeBackfills = (options: BackfillsOptions) =>
 
     const start = (stored: StoredBackfill): Effect.Effect<Backfill> =>
       Effect.gen(function* () {
-        const { runBackfill, markFailed, emitCancel, markCancelled } = yield* loadRunner
         const progress = yield* Ref.make<BackfillProgress>({
           id: stored.id,
           schema: stored.schema,
@@ -188,7 +179,6 @@ export const makeBackfills = (options: BackfillsOptions) =>
             message: `chunkSize ${backfillOptions?.chunkSize} is not a number of rows: give 1 or more`
           })
         }
-        const { backfillTarget, ensureTable, insertBackfill } = yield* loadRunner
         const stored: StoredBackfill = { id: newId(), ...ref, chunkSize, chunks: 0, rows: 0, afterKey: undefined }
         // A table it cannot read fails here, before anything is recorded.
         yield* Effect.scoped(
