@@ -1,0 +1,160 @@
+/**
+ * One run of one variant of the cluster benchmark, measured from the driver: starts the consumer processes, follows
+ * their messages (DrainProtocol.ts) until the placement is settled, opens every gate at once, then polls
+ * pg_replication_slots until every slot's confirmed_flush_lsn reaches the backlog's end, and reads every process's
+ * CPU time (/proc/<pid>/stat) and peak RSS (VmHWM) at the gate and at the end. Then it kills the processes.
+ *
+ * "Settled": every process is up, every slot's consumer is at the gate, and nothing has changed for `settleMs`
+ * (long enough for a join-triggered rebalance of the cluster to have happened; the single-slot processes wait as long,
+ * so that in both variants the walsenders have had the same time to fill the consumers' buffers).
+ * It deliberately knows nothing about the report (ClusterReport.ts).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { openSync } from "node:fs"
+import type pg from "pg"
+import { childNodeArgs } from "../Clients.ts"
+import { cpuOf, peakRssKbOf } from "../Proc.ts"
+import type { DrainMeasurement } from "./ClusterReport.ts"
+import type { ChildMessage, DrainConfig } from "./DrainProtocol.ts"
+
+export interface DrainRunOptions {
+  readonly admin: pg.Client
+  readonly script: string
+  /** One config per process. */
+  readonly configs: ReadonlyArray<DrainConfig>
+  readonly slots: ReadonlyArray<string>
+  readonly endLsn: string
+  readonly settleMs: number
+  /** Where the processes' output goes. */
+  readonly logFile: string
+  readonly timeoutMs: number
+}
+
+const POLL_MS = 10
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** An LSN as a number ("16/B374D848" → 0x16B374D848); exact below 2^53, far beyond any test server's WAL. */
+export const lsnValue = (lsn: string): number => {
+  const [high, low] = lsn.split("/")
+  return Number.parseInt(high!, 16) * 2 ** 32 + Number.parseInt(low!, 16)
+}
+
+/** user + system of each process (0 for one that is gone). */
+const cpuMsOf = (pids: ReadonlyArray<number>): Array<number> =>
+  pids.map((pid) => {
+    const cpu = cpuOf(pid)
+    return cpu === undefined ? 0 : cpu.userMs + cpu.systemMs
+  })
+
+const sum = (xs: ReadonlyArray<number>): number => xs.reduce((a, b) => a + b, 0)
+
+export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> => {
+  const out = openSync(o.logFile, "a")
+  const spawned = performance.now()
+  const children: Array<ChildProcess> = o.configs.map((config) =>
+    spawn(process.execPath, [...childNodeArgs(), o.script, JSON.stringify(config)], {
+      stdio: ["ignore", out, out, "ipc"]
+    })
+  )
+  const pids = children.map((c) => c.pid!)
+  let up = 0
+  /** slot → the index of the process consuming it. */
+  const owner = new Map<string, number>()
+  let lastChange = performance.now()
+  let lastReady = spawned
+  let readyEvents = 0
+  let leftAfterGo = 0
+  let gateOpen = false
+  let failure: string | undefined
+  children.forEach((child, index) => {
+    child.on("message", (m: ChildMessage) => {
+      const now = performance.now()
+      switch (m._tag) {
+        case "Up":
+          up++
+          lastChange = now
+          break
+        case "Ready":
+          owner.set(m.slot, index)
+          readyEvents++
+          lastChange = now
+          if (!gateOpen) lastReady = now
+          break
+        case "Left":
+          if (owner.get(m.slot) === index) owner.delete(m.slot)
+          if (gateOpen) leftAfterGo++
+          lastChange = now
+          break
+        case "Failure":
+          failure ??= m.message
+          break
+      }
+    })
+    child.once("exit", (code, signal) => {
+      if (signal !== "SIGKILL") failure ??= `a consumer process exited (code ${code}, signal ${signal})`
+    })
+  })
+  const check = () => {
+    if (failure !== undefined) throw new Error(`${failure.split("\n")[0]} (log: ${o.logFile})`)
+    if (performance.now() - spawned > o.timeoutMs) throw new Error(`timed out (log: ${o.logFile})`)
+  }
+  try {
+    // Settle: everything up and every slot at a gate, unchanged for settleMs.
+    for (;;) {
+      check()
+      const now = performance.now()
+      if (up === children.length && owner.size === o.slots.length && now - lastChange >= o.settleMs) break
+      await delay(POLL_MS)
+    }
+    const placement = children.map((_, i) => [...owner.values()].filter((p) => p === i).length)
+    const cpuAtGo = cpuMsOf(pids)
+    const readyAtGo = readyEvents
+    const go = performance.now()
+    gateOpen = true
+    for (const child of children) child.send({ _tag: "Go" })
+    const end = lsnValue(o.endLsn)
+    const slotDoneMs = new Map<string, number>()
+    while (slotDoneMs.size < o.slots.length) {
+      check()
+      const result = await o.admin.query<{ slot_name: string; lsn: string | null }>(
+        "SELECT slot_name, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = ANY($1)",
+        [o.slots]
+      )
+      const now = performance.now()
+      for (const row of result.rows) {
+        if (!slotDoneMs.has(row.slot_name) && row.lsn !== null && lsnValue(row.lsn) >= end) {
+          slotDoneMs.set(row.slot_name, now - go)
+        }
+      }
+      if (slotDoneMs.size < o.slots.length) await delay(POLL_MS)
+    }
+    const drainMs = performance.now() - go
+    const cpuAtEnd = cpuMsOf(pids)
+    const rss = pids.map((pid) => peakRssKbOf(pid) ?? 0)
+    return {
+      startupMs: lastReady - spawned,
+      drainMs,
+      slotDrainMs: o.slots.map((s) => slotDoneMs.get(s)!),
+      cpuStartupMs: sum(cpuAtGo),
+      cpuDrainMs: sum(cpuAtEnd) - sum(cpuAtGo),
+      busiestCpuDrainMs: Math.max(...cpuAtEnd.map((cpu, i) => cpu - cpuAtGo[i]!)),
+      peakRssKb: sum(rss),
+      maxProcessRssKb: Math.max(...rss),
+      startupMoves: readyAtGo - o.slots.length,
+      movesDuringDrain: leftAfterGo,
+      placement
+    }
+  } finally {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) resolve()
+            else c.once("exit", () => resolve())
+          })
+      )
+    )
+  }
+}
