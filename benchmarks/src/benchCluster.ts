@@ -31,6 +31,7 @@ import {
   publicationOf,
   slotCount,
   slotNames,
+  targetSchema,
   writeBacklog
 } from "./cluster/ClusterWorkload.ts"
 import type { DrainConfig } from "./cluster/DrainProtocol.ts"
@@ -50,19 +51,25 @@ const { values: args } = parseArgs({
     "per-slot": { type: "string" },
     runs: { type: "string" },
     variants: { type: "string", default: allVariants.map((v) => v.id).join(",") },
+    consumer: { type: "string", default: "noop" },
     out: { type: "string" },
     help: { type: "boolean", default: false }
   }
 })
 
 if (args.help) {
-  console.log(`usage: node src/benchCluster.ts [--quick] [--per-slot N] [--runs N] [--variants separate,cluster] [--out FILE]
-  --quick      10,000 transactions per slot, 1 run (default: 50,000 per slot, 3 runs, medians)`)
+  console.log(`usage: node src/benchCluster.ts [--quick] [--per-slot N] [--runs N] [--variants separate,cluster]
+                              [--consumer noop|sink] [--out FILE]
+  --quick      10,000 transactions per slot, 1 run (default: 50,000 per slot, 3 runs, medians)
+  --consumer   noop (default): commit every transaction and nothing else; sink: apply it to a target database
+               of the same server with @pgcdc/sink-postgres (exactly once)`)
   process.exit(0)
 }
 
 const perSlot = Number(args["per-slot"] ?? (args.quick ? "10000" : "50000"))
 const runs = Number(args.runs ?? (args.quick ? "1" : "3"))
+const consumer = args.consumer
+if (consumer !== "noop" && consumer !== "sink") throw new Error(`--consumer is noop or sink, not ${consumer}`)
 const variants = args.variants.split(",").map((id) => {
   const v = allVariants.find((x) => x.id === id.trim())
   if (v === undefined) throw new Error(`unknown variant ${id} (${allVariants.map((x) => x.id).join(", ")})`)
@@ -90,6 +97,9 @@ const load = () =>
 const urlOf = (db: TestDatabaseInfo, database: string) =>
   `postgres://${db.user}:${db.password}@${db.host}:${db.port}/${database}?sslmode=disable`
 
+/** The sink's target database of one run of one variant (`--consumer sink`). */
+const targetOf = (variant: VariantId, run: number) => `cb_target_${variant}_${run}`
+
 const configsOf = async (db: TestDatabaseInfo, variant: VariantId, run: number): Promise<Array<DrainConfig>> => {
   const slots = slotNames(variant, run).map((slot, i) => ({ slot, publication: publicationOf(i) }))
   const base = {
@@ -98,7 +108,8 @@ const configsOf = async (db: TestDatabaseInfo, variant: VariantId, run: number):
     user: db.user,
     password: db.password,
     database: db.database,
-    flushDelayMs
+    flushDelayMs,
+    targetDatabase: consumer === "sink" ? targetOf(variant, run) : undefined
   }
   if (variant === "separate") return slots.map((s) => ({ ...base, slots: [s] }))
   const configs: Array<DrainConfig> = []
@@ -111,6 +122,16 @@ const configsOf = async (db: TestDatabaseInfo, variant: VariantId, run: number):
     })
   }
   return configs
+}
+
+/** An empty target database with the four tables, for the sinks of one run of one variant. */
+const createTarget = async (db: TestDatabaseInfo, database: string): Promise<void> => {
+  const admin = await connectAdmin(db)
+  await admin.query(`CREATE DATABASE ${database}`)
+  await admin.end()
+  const target = await connectAdmin({ ...db, database })
+  await target.query(targetSchema)
+  await target.end()
 }
 
 const main = Effect.gen(function* () {
@@ -129,7 +150,10 @@ const main = Effect.gen(function* () {
     await admin.query(`CREATE DATABASE ${storageDatabase}`)
     await createSchema(admin)
     for (let run = 1; run <= runs; run++) {
-      for (const v of variants) await createSlots(admin, slotNames(v.id, run))
+      for (const v of variants) {
+        await createSlots(admin, slotNames(v.id, run))
+        if (consumer === "sink") await createTarget(db, targetOf(v.id, run))
+      }
     }
   })
   log(`writing the backlog: ${perSlot.toLocaleString("en-US")} transactions per slot, ${slotCount} slots`)
@@ -172,7 +196,7 @@ const main = Effect.gen(function* () {
         )
         measured.set(variant.id, [...(measured.get(variant.id) ?? []), m])
         log(
-          `run ${run} ${variant.id}: start-up ${seconds(m.startupMs)} s, drain ${seconds(m.drainMs)} s (slots ${m.slotDrainMs.map(seconds).join(", ")}), CPU drain ${seconds(m.cpuDrainMs)} s (busiest process ${seconds(m.busiestCpuDrainMs)} s) + start-up ${seconds(m.cpuStartupMs)} s, peak RSS ${megabytes(m.peakRssKb)} MB, placement ${m.placement.join("+")}, moves ${m.startupMoves}/${m.movesDuringDrain}; load ${load()}`
+          `run ${run} ${variant.id}: start-up ${seconds(m.startupMs)} s, drain ${seconds(m.drainMs)} s (slots ${m.slotDrainMs.map(seconds).join(", ")}), CPU drain ${seconds(m.cpuDrainMs)} s (busiest process ${seconds(m.busiestCpuDrainMs)} s, walsenders ${m.walsenderCpuDrainMs.map(seconds).join(", ")} s) + start-up ${seconds(m.cpuStartupMs)} s, peak RSS ${megabytes(m.peakRssKb)} MB, placement ${m.placement.join("+")}, moves ${m.startupMoves}/${m.movesDuringDrain}; load ${load()}`
         )
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error)
@@ -182,8 +206,8 @@ const main = Effect.gen(function* () {
     }
   }
   const result: ClusterResult = { perSlot, slots: slotCount, variants, runs: measured, failures }
-  const header = `## Cluster drain (${slotCount} slots × ${perSlot.toLocaleString("en-US")} transactions, ${runs} run${runs === 1 ? "" : "s"} per variant, medians; ${new Date().toISOString().slice(0, 16)}Z; load average before the first measured run ${loadBeforeRuns}, after the last ${load()})`
-  const facts = `- Backlog: ${perSlot.toLocaleString("en-US")} single-row INSERT transactions per slot (round-robin over the four tables) and one closing transaction, ${walMb.toFixed(0)} MB of WAL that every slot's walsender decodes; consumers commit every transaction (no-op consumer, \`flushDelay\` ${flushDelayMs} ms in both variants); in both variants the gates open once nothing changed for ${(settleMs / 1000).toFixed(0)} s (a placement change, a process or consumer starting).`
+  const header = `## Cluster drain, ${consumer === "noop" ? "no-op consumer" : "exactly-once sink"} (${slotCount} slots × ${perSlot.toLocaleString("en-US")} transactions, ${runs} run${runs === 1 ? "" : "s"} per variant, medians; ${new Date().toISOString().slice(0, 16)}Z; load average before the first measured run ${loadBeforeRuns}, after the last ${load()})`
+  const facts = `- Backlog: ${perSlot.toLocaleString("en-US")} single-row INSERT transactions per slot (round-robin over the four tables) and one closing transaction, ${walMb.toFixed(0)} MB of WAL that every slot's walsender decodes; ${consumer === "noop" ? "consumers commit every transaction and do nothing else (no-op consumer)" : "consumers apply every transaction to a target database of the same server with @pgcdc/sink-postgres (exactly once, up to 500 source transactions per target transaction)"}, \`flushDelay\` ${flushDelayMs} ms in both variants; in both variants the gates open once nothing changed for ${(settleMs / 1000).toFixed(0)} s (a placement change, a process or consumer starting).`
   return renderCluster(machine, result, header, facts)
 })
 

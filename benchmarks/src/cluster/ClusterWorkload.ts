@@ -18,14 +18,20 @@ export const publicationOf = (slot: number): string => `cb_p${slot + 1}`
 export const slotNames = (variant: string, run: number): Array<string> =>
   Array.from({ length: slotCount }, (_, i) => `cb_${variant}_${run}_s${i + 1}`)
 
+const createTable = (i: number) =>
+  `CREATE TABLE ${tableOf(i)} (id bigint PRIMARY KEY, name text NOT NULL, amount numeric(12,2), payload jsonb);`
+
 const schema = Array.from(
   { length: slotCount },
   (_, i) => `
 DROP PUBLICATION IF EXISTS ${publicationOf(i)};
 DROP TABLE IF EXISTS ${tableOf(i)};
-CREATE TABLE ${tableOf(i)} (id bigint PRIMARY KEY, name text NOT NULL, amount numeric(12,2), payload jsonb);
+${createTable(i)}
 CREATE PUBLICATION ${publicationOf(i)} FOR TABLE ${tableOf(i)};`
 ).join("\n")
+
+/** The four tables again, for the exactly-once sink's target database (`--consumer sink`). */
+export const targetSchema = Array.from({ length: slotCount }, (_, i) => createTable(i)).join("\n")
 
 /** One row per transaction, a table per slot in turn: the WAL of the four slots interleaved, as concurrent writers'. */
 const backlogProcedure = `

@@ -6,11 +6,13 @@
  * A consumer tells the driver when it is ready (its slot's Replication service is open; it waits at the gate), and
  * when it stops (its slot moved away). The driver opens the gate of every process at once ("Go") when the placement
  * is settled: what follows is the drain alone. The consumer then commits every transaction, as an application that
- * acknowledges each one would. It deliberately does nothing with the rows: the benchmark measures the library, not
- * a target database.
+ * acknowledges each one would. By default it does nothing with the rows (the benchmark measures the library, not a
+ * target database); with `targetDatabase` it is the exactly-once sink instead.
  */
-import { type ReplicationError, type ReplicationShape, WalMessage } from "@pgcdc/replication"
+import { type ReplicationShape, WalMessage } from "@pgcdc/replication"
+import { PostgresSink } from "@pgcdc/sink-postgres"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 
 /** What the driver passes a consumer process (JSON, first argument). */
@@ -23,6 +25,11 @@ export interface DrainConfig {
   readonly slots: ReadonlyArray<{ readonly slot: string; readonly publication: string }>
   /** How soon a commit reaches the server (Replication `flushDelay`), in ms: the same in both variants. */
   readonly flushDelayMs: number
+  /**
+   * Apply every transaction to this database with @pgcdc/sink-postgres (exactly once) instead of the no-op consumer
+   * (`--consumer sink`): the same server, a database of its own per run.
+   */
+  readonly targetDatabase?: string | undefined
   /** Cluster runners only. */
   readonly cluster?:
     | {
@@ -61,18 +68,38 @@ export const readDrainConfig = (): DrainConfig => {
   return JSON.parse(raw) as DrainConfig
 }
 
+/** Commits every transaction of the stream, one message at a time (a plain function per message, as BENCHMARKS.md advises). */
+const noop = (replication: ReplicationShape) =>
+  Stream.runForEach(replication.stream, (message) =>
+    message._tag === "Commit" ? replication.commit(WalMessage.lsnToConfirm(message)) : Effect.void
+  )
+
+const sink = (replication: ReplicationShape, slot: string, config: DrainConfig, database: string) =>
+  PostgresSink.run(replication, {
+    id: slot,
+    target: {
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      password: Redacted.make(config.password),
+      database,
+      sslmode: "disable"
+    }
+  })
+
 /**
- * The consumer both variants run: ready, wait for the gate, then commit every transaction of the stream, one
- * message at a time (a plain function per message, as BENCHMARKS.md advises). Runs until the process is killed or
- * its scope closes (a move), telling the driver when it stops.
+ * The consumer both variants run: ready, wait for the gate, then consume (no-op or sink). Runs until the process is
+ * killed or its scope closes (a move), telling the driver when it stops.
  */
-export const consumeSlot = (replication: ReplicationShape, slot: string): Effect.Effect<void, ReplicationError> =>
+export const consumeSlot = (
+  replication: ReplicationShape,
+  slot: string,
+  config: DrainConfig
+): Effect.Effect<void, unknown> =>
   Effect.sync(() => send({ _tag: "Ready", slot })).pipe(
     Effect.andThen(Effect.promise(() => gate)),
     Effect.andThen(
-      Stream.runForEach(replication.stream, (message) =>
-        message._tag === "Commit" ? replication.commit(WalMessage.lsnToConfirm(message)) : Effect.void
-      )
+      config.targetDatabase === undefined ? noop(replication) : sink(replication, slot, config, config.targetDatabase)
     ),
     Effect.ensuring(Effect.sync(() => send({ _tag: "Left", slot })))
   )

@@ -49,8 +49,43 @@ const cpuMsOf = (pids: ReadonlyArray<number>): Array<number> =>
 
 const sum = (xs: ReadonlyArray<number>): number => xs.reduce((a, b) => a + b, 0)
 
+const activePids = async (admin: pg.Client, slots: ReadonlyArray<string>) =>
+  (
+    await admin.query<{ slot_name: string; pid: number | null }>(
+      "SELECT slot_name, active_pid AS pid FROM pg_replication_slots WHERE slot_name = ANY($1)",
+      [slots]
+    )
+  ).rows
+
+/**
+ * The CPU time each slot's walsender spends in the drain: a walsender streaming at the gate counts from its reading
+ * there, one that appears later (a consumer that starts its stream lazily, or a move) from its start. Each one's
+ * latest reading is kept, so one that exits still counts.
+ */
+class WalsenderCpu {
+  private readonly walsenders = new Map<number, { slot: string; base: number; last: number }>()
+
+  observe(rows: ReadonlyArray<{ slot_name: string; pid: number | null }>, atGate: boolean): void {
+    for (const { slot_name, pid } of rows) {
+      if (pid === null || this.walsenders.has(pid)) continue
+      const now = cpuMsOf([pid])[0]!
+      this.walsenders.set(pid, { slot: slot_name, base: atGate ? now : 0, last: now })
+    }
+    for (const [pid, w] of this.walsenders) {
+      const cpu = cpuOf(pid)
+      if (cpu !== undefined) w.last = cpu.userMs + cpu.systemMs
+    }
+  }
+
+  ofSlot(slot: string): number {
+    let total = 0
+    for (const w of this.walsenders.values()) if (w.slot === slot) total += w.last - w.base
+    return total
+  }
+}
+
 export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> => {
-  const out = openSync(o.logFile, "a")
+  const out = openSync(o.logFile, "w")
   const spawned = performance.now()
   const children: Array<ChildProcess> = o.configs.map((config) =>
     spawn(process.execPath, [...childNodeArgs(), o.script, JSON.stringify(config)], {
@@ -108,6 +143,8 @@ export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> =>
       await delay(POLL_MS)
     }
     const placement = children.map((_, i) => [...owner.values()].filter((p) => p === i).length)
+    const walsenders = new WalsenderCpu()
+    walsenders.observe(await activePids(o.admin, o.slots), true)
     const cpuAtGo = cpuMsOf(pids)
     const readyAtGo = readyEvents
     const go = performance.now()
@@ -117,11 +154,12 @@ export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> =>
     const slotDoneMs = new Map<string, number>()
     while (slotDoneMs.size < o.slots.length) {
       check()
-      const result = await o.admin.query<{ slot_name: string; lsn: string | null }>(
-        "SELECT slot_name, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = ANY($1)",
+      const result = await o.admin.query<{ slot_name: string; lsn: string | null; pid: number | null }>(
+        "SELECT slot_name, confirmed_flush_lsn::text AS lsn, active_pid AS pid FROM pg_replication_slots WHERE slot_name = ANY($1)",
         [o.slots]
       )
       const now = performance.now()
+      walsenders.observe(result.rows, false)
       for (const row of result.rows) {
         if (!slotDoneMs.has(row.slot_name) && row.lsn !== null && lsnValue(row.lsn) >= end) {
           slotDoneMs.set(row.slot_name, now - go)
@@ -131,6 +169,7 @@ export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> =>
     }
     const drainMs = performance.now() - go
     const cpuAtEnd = cpuMsOf(pids)
+    walsenders.observe([], false)
     const rss = pids.map((pid) => peakRssKbOf(pid) ?? 0)
     return {
       startupMs: lastReady - spawned,
@@ -139,6 +178,7 @@ export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> =>
       cpuStartupMs: sum(cpuAtGo),
       cpuDrainMs: sum(cpuAtEnd) - sum(cpuAtGo),
       busiestCpuDrainMs: Math.max(...cpuAtEnd.map((cpu, i) => cpu - cpuAtGo[i]!)),
+      walsenderCpuDrainMs: o.slots.map((slot) => walsenders.ofSlot(slot)),
       peakRssKb: sum(rss),
       maxProcessRssKb: Math.max(...rss),
       startupMoves: readyAtGo - o.slots.length,

@@ -29,7 +29,7 @@ const consumers = Layer.mergeAll(
       slot,
       publications: [publication],
       replication: { flushDelay: Duration.millis(config.flushDelayMs) },
-      consume: ({ replication }) => consumeSlot(replication, slot)
+      consume: ({ replication }) => consumeSlot(replication, slot, config)
     })
   )
 )

@@ -19,7 +19,7 @@ const program = Effect.gen(function* () {
     publications: [publication],
     flushDelay: Duration.millis(config.flushDelayMs)
   })
-  yield* consumeSlot(replication, slot)
+  yield* consumeSlot(replication, slot, config)
 }).pipe(Effect.scoped, Effect.provide(Connector.layer(walsender(config, `cb ${slot}`))))
 
 Effect.runPromise(program).then(
