@@ -27,7 +27,7 @@ import {
 } from "./cluster/ClusterReport.ts"
 import {
   createSchema,
-  createSlots,
+  databaseOf,
   publicationOf,
   slotCount,
   slotNames,
@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     runs: { type: "string" },
     variants: { type: "string", default: allVariants.map((v) => v.id).join(",") },
     consumer: { type: "string", default: "noop" },
+    layout: { type: "string", default: "tables" },
     out: { type: "string" },
     help: { type: "boolean", default: false }
   }
@@ -59,10 +60,12 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(`usage: node src/benchCluster.ts [--quick] [--per-slot N] [--runs N] [--variants separate,cluster]
-                              [--consumer noop|sink] [--out FILE]
+                              [--consumer noop|sink] [--layout tables|databases] [--out FILE]
   --quick      10,000 transactions per slot, 1 run (default: 50,000 per slot, 3 runs, medians)
   --consumer   noop (default): commit every transaction and nothing else; sink: apply it to a target database
-               of the same server with @pgcdc/sink-postgres (exactly once)`)
+               of the same server with @pgcdc/sink-postgres (exactly once)
+  --layout     tables (default): the four tables in one database, every walsender decodes all the WAL;
+               databases: each table in a database of its own (four tenants), the consumers' share grows`)
   process.exit(0)
 }
 
@@ -70,6 +73,8 @@ const perSlot = Number(args["per-slot"] ?? (args.quick ? "10000" : "50000"))
 const runs = Number(args.runs ?? (args.quick ? "1" : "3"))
 const consumer = args.consumer
 if (consumer !== "noop" && consumer !== "sink") throw new Error(`--consumer is noop or sink, not ${consumer}`)
+const layout = args.layout
+if (layout !== "tables" && layout !== "databases") throw new Error(`--layout is tables or databases, not ${layout}`)
 const variants = args.variants.split(",").map((id) => {
   const v = allVariants.find((x) => x.id === id.trim())
   if (v === undefined) throw new Error(`unknown variant ${id} (${allVariants.map((x) => x.id).join(", ")})`)
@@ -101,13 +106,16 @@ const urlOf = (db: TestDatabaseInfo, database: string) =>
 const targetOf = (variant: VariantId, run: number) => `cb_target_${variant}_${run}`
 
 const configsOf = async (db: TestDatabaseInfo, variant: VariantId, run: number): Promise<Array<DrainConfig>> => {
-  const slots = slotNames(variant, run).map((slot, i) => ({ slot, publication: publicationOf(i) }))
+  const slots = slotNames(variant, run).map((slot, i) => ({
+    slot,
+    publication: publicationOf(i),
+    database: databaseOf(layout, db, i)
+  }))
   const base = {
     host: db.host,
     port: db.port,
     user: db.user,
     password: db.password,
-    database: db.database,
     flushDelayMs,
     targetDatabase: consumer === "sink" ? targetOf(variant, run) : undefined
   }
@@ -148,26 +156,23 @@ const main = Effect.gen(function* () {
   const machine = describeMachine(version.rows[0]!.server_version, "no peers (pgcdc against itself)", [])
   yield* Effect.promise(async () => {
     await admin.query(`CREATE DATABASE ${storageDatabase}`)
-    await createSchema(admin)
-    for (let run = 1; run <= runs; run++) {
-      for (const v of variants) {
-        await createSlots(admin, slotNames(v.id, run))
-        if (consumer === "sink") await createTarget(db, targetOf(v.id, run))
-      }
+    const slotSets = Array.from({ length: runs }, (_, r) => variants.map((v) => slotNames(v.id, r + 1))).flat()
+    await createSchema(admin, db, layout, slotSets)
+    if (consumer === "sink") {
+      for (let run = 1; run <= runs; run++) for (const v of variants) await createTarget(db, targetOf(v.id, run))
     }
   })
   log(`writing the backlog: ${perSlot.toLocaleString("en-US")} transactions per slot, ${slotCount} slots`)
   const t0 = performance.now()
-  const endLsn = yield* Effect.promise(() => writeBacklog(admin, perSlot))
+  const endLsns = yield* Effect.promise(() => writeBacklog(admin, db, layout, perSlot))
   const wal = yield* Effect.promise(() =>
     admin.query<{ bytes: string }>(
-      "SELECT pg_wal_lsn_diff($1, min(restart_lsn))::text AS bytes FROM pg_replication_slots",
-      [endLsn]
+      "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), min(restart_lsn))::text AS bytes FROM pg_replication_slots"
     )
   )
   const walMb = Number(wal.rows[0]!.bytes) / 1048576
   log(
-    `backlog written in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${walMb.toFixed(0)} MB of WAL, ends at ${endLsn}`
+    `backlog written in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${walMb.toFixed(0)} MB of WAL, ends at ${endLsns.join(", ")}`
   )
 
   const measured = new Map<VariantId, Array<DrainMeasurement>>()
@@ -188,7 +193,7 @@ const main = Effect.gen(function* () {
             ),
             configs: await configsOf(db, variant.id, run),
             slots: slotNames(variant.id, run),
-            endLsn,
+            endLsns,
             settleMs,
             logFile,
             timeoutMs: 10 * 60_000
@@ -206,8 +211,8 @@ const main = Effect.gen(function* () {
     }
   }
   const result: ClusterResult = { perSlot, slots: slotCount, variants, runs: measured, failures }
-  const header = `## Cluster drain, ${consumer === "noop" ? "no-op consumer" : "exactly-once sink"} (${slotCount} slots × ${perSlot.toLocaleString("en-US")} transactions, ${runs} run${runs === 1 ? "" : "s"} per variant, medians; ${new Date().toISOString().slice(0, 16)}Z; load average before the first measured run ${loadBeforeRuns}, after the last ${load()})`
-  const facts = `- Backlog: ${perSlot.toLocaleString("en-US")} single-row INSERT transactions per slot (round-robin over the four tables) and one closing transaction, ${walMb.toFixed(0)} MB of WAL that every slot's walsender decodes; ${consumer === "noop" ? "consumers commit every transaction and do nothing else (no-op consumer)" : "consumers apply every transaction to a target database of the same server with @pgcdc/sink-postgres (exactly once, up to 500 source transactions per target transaction)"}, \`flushDelay\` ${flushDelayMs} ms in both variants; in both variants the gates open once nothing changed for ${(settleMs / 1000).toFixed(0)} s (a placement change, a process or consumer starting).`
+  const header = `## Cluster drain, ${consumer === "noop" ? "no-op consumer" : "exactly-once sink"}, ${layout === "tables" ? "four tables in one database" : "four databases"} (${slotCount} slots × ${perSlot.toLocaleString("en-US")} transactions, ${runs} run${runs === 1 ? "" : "s"} per variant, medians; ${new Date().toISOString().slice(0, 16)}Z; load average before the first measured run ${loadBeforeRuns}, after the last ${load()})`
+  const facts = `- Backlog: ${perSlot.toLocaleString("en-US")} single-row INSERT transactions per slot and a closing transaction, ${layout === "tables" ? `round-robin over the four tables of one database: ${walMb.toFixed(0)} MB of WAL that every slot's walsender decodes` : `each table in a database of its own, written by four sessions at once: ${walMb.toFixed(0)} MB of WAL, every walsender skipping the other databases' records`}; ${consumer === "noop" ? "consumers commit every transaction and do nothing else (no-op consumer)" : "consumers apply every transaction to a target database of the same server with @pgcdc/sink-postgres (exactly once, up to 500 source transactions per target transaction)"}, \`flushDelay\` ${flushDelayMs} ms in both variants; in both variants the gates open once nothing changed for ${(settleMs / 1000).toFixed(0)} s (a placement change, a process or consumer starting).`
   return renderCluster(machine, result, header, facts)
 })
 

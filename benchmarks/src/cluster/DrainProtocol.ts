@@ -21,8 +21,8 @@ export interface DrainConfig {
   readonly port: number
   readonly user: string
   readonly password: string
-  readonly database: string
-  readonly slots: ReadonlyArray<{ readonly slot: string; readonly publication: string }>
+  /** Each slot, its publication, and the database they are in. */
+  readonly slots: ReadonlyArray<{ readonly slot: string; readonly publication: string; readonly database: string }>
   /** How soon a commit reaches the server (Replication `flushDelay`), in ms: the same in both variants. */
   readonly flushDelayMs: number
   /**

@@ -23,7 +23,8 @@ export interface DrainRunOptions {
   /** One config per process. */
   readonly configs: ReadonlyArray<DrainConfig>
   readonly slots: ReadonlyArray<string>
-  readonly endLsn: string
+  /** Each slot's end position (in slot order). */
+  readonly endLsns: ReadonlyArray<string>
   readonly settleMs: number
   /** Where the processes' output goes. */
   readonly logFile: string
@@ -150,7 +151,7 @@ export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> =>
     const go = performance.now()
     gateOpen = true
     for (const child of children) child.send({ _tag: "Go" })
-    const end = lsnValue(o.endLsn)
+    const end = new Map(o.slots.map((slot, i) => [slot, lsnValue(o.endLsns[i]!)]))
     const slotDoneMs = new Map<string, number>()
     while (slotDoneMs.size < o.slots.length) {
       check()
@@ -161,7 +162,7 @@ export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> =>
       const now = performance.now()
       walsenders.observe(result.rows, false)
       for (const row of result.rows) {
-        if (!slotDoneMs.has(row.slot_name) && row.lsn !== null && lsnValue(row.lsn) >= end) {
+        if (!slotDoneMs.has(row.slot_name) && row.lsn !== null && lsnValue(row.lsn) >= end.get(row.slot_name)!) {
           slotDoneMs.set(row.slot_name, now - go)
         }
       }

@@ -24,13 +24,14 @@ const runner = Runner.layer({
 
 const consumers = Layer.mergeAll(
   Layer.empty,
-  ...config.slots.map(({ slot, publication }) =>
+  // Each slot's Connector to its own database (the same one for all in the "tables" layout).
+  ...config.slots.map(({ slot, publication, database }) =>
     SlotConsumer.layer({
       slot,
       publications: [publication],
       replication: { flushDelay: Duration.millis(config.flushDelayMs) },
       consume: ({ replication }) => consumeSlot(replication, slot, config)
-    })
+    }).pipe(Layer.provide(Connector.layer(walsender(config, database, `cb ${slot} on ${cluster.port}`))))
   )
 )
 
@@ -38,7 +39,7 @@ const program = Effect.gen(function* () {
   yield* Layer.build(consumers.pipe(Layer.provideMerge(runner)))
   send({ _tag: "Up" })
   return yield* Effect.never
-}).pipe(Effect.scoped, Effect.provide(Connector.layer(walsender(config, `cb runner ${cluster.port}`))))
+}).pipe(Effect.scoped)
 
 Effect.runPromise(program).then(
   () => failChild(new Error("the runner ended")),

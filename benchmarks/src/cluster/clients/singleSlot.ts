@@ -10,7 +10,7 @@ import { consumeSlot, failChild, readDrainConfig, send } from "../DrainProtocol.
 import { walsender } from "./walsender.ts"
 
 const config = readDrainConfig()
-const { slot, publication } = config.slots[0]!
+const { slot, publication, database } = config.slots[0]!
 
 const program = Effect.gen(function* () {
   send({ _tag: "Up" })
@@ -20,7 +20,7 @@ const program = Effect.gen(function* () {
     flushDelay: Duration.millis(config.flushDelayMs)
   })
   yield* consumeSlot(replication, slot, config)
-}).pipe(Effect.scoped, Effect.provide(Connector.layer(walsender(config, `cb ${slot}`))))
+}).pipe(Effect.scoped, Effect.provide(Connector.layer(walsender(config, database, `cb ${slot}`))))
 
 Effect.runPromise(program).then(
   () => failChild(new Error("the stream ended")),
