@@ -9,13 +9,11 @@
  * so that in both variants the walsenders have had the same time to fill the consumers' buffers).
  * It deliberately knows nothing about the report (ClusterReport.ts).
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { openSync } from "node:fs"
 import type pg from "pg"
-import { childNodeArgs } from "../Clients.ts"
 import { cpuOf, peakRssKbOf } from "../Proc.ts"
 import type { DrainMeasurement } from "./ClusterReport.ts"
-import type { ChildMessage, DrainConfig } from "./DrainProtocol.ts"
+import { ConsumerProcesses } from "./ConsumerProcesses.ts"
+import type { DrainConfig } from "./DrainProtocol.ts"
 
 export interface DrainRunOptions {
   readonly admin: pg.Client
@@ -86,75 +84,26 @@ class WalsenderCpu {
 }
 
 export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> => {
-  const out = openSync(o.logFile, "w")
-  const spawned = performance.now()
-  const children: Array<ChildProcess> = o.configs.map((config) =>
-    spawn(process.execPath, [...childNodeArgs(), o.script, JSON.stringify(config)], {
-      stdio: ["ignore", out, out, "ipc"]
-    })
-  )
-  const pids = children.map((c) => c.pid!)
-  let up = 0
-  /** slot → the index of the process consuming it. */
-  const owner = new Map<string, number>()
-  let lastChange = performance.now()
-  let lastReady = spawned
-  let readyEvents = 0
-  let leftAfterGo = 0
-  let gateOpen = false
-  let failure: string | undefined
-  children.forEach((child, index) => {
-    child.on("message", (m: ChildMessage) => {
-      const now = performance.now()
-      switch (m._tag) {
-        case "Up":
-          up++
-          lastChange = now
-          break
-        case "Ready":
-          owner.set(m.slot, index)
-          readyEvents++
-          lastChange = now
-          if (!gateOpen) lastReady = now
-          break
-        case "Left":
-          if (owner.get(m.slot) === index) owner.delete(m.slot)
-          if (gateOpen) leftAfterGo++
-          lastChange = now
-          break
-        case "Failure":
-          failure ??= m.message
-          break
-      }
-    })
-    child.once("exit", (code, signal) => {
-      if (signal !== "SIGKILL") failure ??= `a consumer process exited (code ${code}, signal ${signal})`
-    })
-  })
-  const check = () => {
-    if (failure !== undefined) throw new Error(`${failure.split("\n")[0]} (log: ${o.logFile})`)
-    if (performance.now() - spawned > o.timeoutMs) throw new Error(`timed out (log: ${o.logFile})`)
-  }
+  const processes = new ConsumerProcesses(o.script, o.configs, o.logFile)
+  const { pids } = processes
   try {
     // Settle: everything up and every slot at a gate, unchanged for settleMs.
     for (;;) {
-      check()
-      const now = performance.now()
-      if (up === children.length && owner.size === o.slots.length && now - lastChange >= o.settleMs) break
+      processes.check(o.timeoutMs)
+      if (processes.allReady(o.slots.length) && performance.now() - processes.lastChange >= o.settleMs) break
       await delay(POLL_MS)
     }
-    const placement = children.map((_, i) => [...owner.values()].filter((p) => p === i).length)
+    const placement = processes.placement()
     const walsenders = new WalsenderCpu()
     walsenders.observe(await activePids(o.admin, o.slots), true)
     const cpuAtGo = cpuMsOf(pids)
-    const readyAtGo = readyEvents
+    const readyAtGo = processes.readyEvents
     const go = performance.now()
-    gateOpen = true
-    for (const child of children) child.send({ _tag: "Go" })
+    processes.openGates()
     const end = new Map(o.slots.map((slot, i) => [slot, lsnValue(o.endLsns[i]!)]))
     const slotDoneMs = new Map<string, number>()
     while (slotDoneMs.size < o.slots.length) {
-      check()
+      processes.check(o.timeoutMs)
       const result = await o.admin.query<{ slot_name: string; lsn: string | null; pid: number | null }>(
         "SELECT slot_name, confirmed_flush_lsn::text AS lsn, active_pid AS pid FROM pg_replication_slots WHERE slot_name = ANY($1)",
         [o.slots]
@@ -173,7 +122,7 @@ export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> =>
     walsenders.observe([], false)
     const rss = pids.map((pid) => peakRssKbOf(pid) ?? 0)
     return {
-      startupMs: lastReady - spawned,
+      startupMs: processes.lastReady - processes.started,
       drainMs,
       slotDrainMs: o.slots.map((s) => slotDoneMs.get(s)!),
       cpuStartupMs: sum(cpuAtGo),
@@ -183,19 +132,10 @@ export const runDrain = async (o: DrainRunOptions): Promise<DrainMeasurement> =>
       peakRssKb: sum(rss),
       maxProcessRssKb: Math.max(...rss),
       startupMoves: readyAtGo - o.slots.length,
-      movesDuringDrain: leftAfterGo,
+      movesDuringDrain: processes.leftAfterGo,
       placement
     }
   } finally {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) resolve()
-            else c.once("exit", () => resolve())
-          })
-      )
-    )
+    await processes.kill()
   }
 }
