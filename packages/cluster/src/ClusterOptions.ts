@@ -9,8 +9,11 @@
  * - `shardLockRefreshInterval` 3 s: heartbeats and lock refreshes (at most a third of the expiration);
  * - `refreshAssignmentsInterval` 2 s: how soon the others notice a departure and recompute;
  * - `runnerHealthCheckInterval` 10 s: the pings that may mark an unreachable runner unhealthy sooner;
- * - `shardsPerGroup` 32: a handful of slots needs few shards, and fewer shards means fewer lock operations on a move
- *   (with effect/cluster's 300, a mass release under a slow storage link was seen to drop locks still in use);
+ * - `shardsPerGroup` 37: a handful of slots needs few shards, and fewer shards means fewer lock operations on a move
+ *   (with effect/cluster's 300, a mass release under a slow storage link was seen to drop locks still in use). Not a
+ *   power of two: effect/cluster's shard is its string hash (h * 33 ^ char) modulo this count, and modulo 32 that
+ *   hash keeps only the XOR of the characters' low bits, so names that are permutations of each other (tenant_10,
+ *   tenant_01) always shared a shard; over 1,000 names, 32 shards held 3 to 49 each, 37 shards hold 21 to 37;
  * - `runnerJoinDebounce` 5 s: a runner that joins waits until no other has joined for this long before shards move
  *   to it, so a burst of starts (a cold start, a surge deploy) moves each slot once; departures move at once.
  *
@@ -55,7 +58,7 @@ export const defaults: Timings = {
   refreshAssignmentsInterval: Duration.seconds(2),
   runnerHealthCheckInterval: Duration.seconds(10),
   runnerJoinDebounce: Duration.seconds(5),
-  shardsPerGroup: 32
+  shardsPerGroup: 37
 }
 
 export const defaultPrefix = "pgcdc_cluster"
