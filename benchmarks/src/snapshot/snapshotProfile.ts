@@ -43,7 +43,11 @@ if (file === undefined) {
   console.error("usage: node benchmarks/src/snapshot/snapshotProfile.ts FILE.cpuprofile")
   process.exit(1)
 }
-const profile = nameClosures(JSON.parse(readFileSync(file, "utf8")) as CpuProfile, /(ColumnReaders|ArrayReader)\.[jt]s$/, readUrl)
+const profile = nameClosures(
+  JSON.parse(readFileSync(file, "utf8")) as CpuProfile,
+  /(ColumnReaders|ArrayReader)\.[jt]s$/,
+  readUrl
+)
 const { busyMs, shares } = profileShares(profile, snapshotCategories, [STARTUP])
 console.log(`${busyMs.toFixed(0)} ms busy after start-up (profiler time: inflated on a loaded machine; compare shares)`)
 for (const s of shares) console.log(`${(s.share * 100).toFixed(1).padStart(5)}%  ${s.name}`)
