@@ -15,11 +15,14 @@ const STARTUP = "start-up (module loading, compiling)"
 export const snapshotCategories: ReadonlyArray<Category> = [
   { name: "GC", frame: /^\(garbage collector\)/ },
   { name: "jsonb values (number scan, UTF-8, JSON.parse)", frame: /^json closure / },
-  { name: "text[] values (array parse)", frame: /^(arrayText|parseArrayText) / },
+  { name: "text[] values (array parse)", frame: /^(split|arrayText|parseArrayText) / },
   { name: "timestamptz values", frame: /^timestamptz closure / },
   { name: "numeric values", frame: /^numeric closure / },
   { name: "int8 values", frame: /^int8 closure / },
-  { name: "text and bool values (decodeText)", frame: /^(columnReaderFor closure|decodeText) / },
+  {
+    name: "text and bool values",
+    frame: /^(textOrArrayReader closure|bool closure|columnReaderFor closure|decodeText) /
+  },
   { name: "COPY text cursor", frame: /CopyTextRow\.[jt]s/ },
   { name: "row object, Read message, delivery", frame: /rowCodec\.[jt]s|delivery\.[jt]s|RowMaker\.[jt]s/ },
   { name: "socket, framing, queueing rows", frame: /packages\/connection\/|Framer\.[jt]s|snapshotReader\.[jt]s/ },
@@ -40,7 +43,11 @@ if (file === undefined) {
   console.error("usage: node benchmarks/src/snapshot/snapshotProfile.ts FILE.cpuprofile")
   process.exit(1)
 }
-const profile = nameClosures(JSON.parse(readFileSync(file, "utf8")) as CpuProfile, /ColumnReaders\.[jt]s$/, readUrl)
+const profile = nameClosures(
+  JSON.parse(readFileSync(file, "utf8")) as CpuProfile,
+  /(ColumnReaders|ArrayReader)\.[jt]s$/,
+  readUrl
+)
 const { busyMs, shares } = profileShares(profile, snapshotCategories, [STARTUP])
 console.log(`${busyMs.toFixed(0)} ms busy after start-up (profiler time: inflated on a loaded machine; compare shares)`)
 for (const s of shares) console.log(`${(s.share * 100).toFixed(1).padStart(5)}%  ${s.name}`)

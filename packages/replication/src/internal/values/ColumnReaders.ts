@@ -2,7 +2,7 @@
  * Column value decoders that read a text-format value ('t' in pgoutput TupleData) straight from the message bytes,
  * chosen once per column when a Relation arrives instead of once per value. They skip what `decodeText` on a
  * TupleData string would do twice (an intermediate string for integers, a second pass over JSON text to prove that
- * plain `JSON.parse` is exact) and otherwise defer to `decodeText`, so each returns exactly what
+ * plain `JSON.parse` is exact, the array text's element strings: ArrayReader.ts) and otherwise defer to `decodeText`, so each returns exactly what
  * `decodeText(typeOid, text)` returns for the same bytes; property tests check that.
  *
  * A reader consumes exactly `n` bytes at the reader's position. On anything unusual it may throw (a `ValueError`, a
@@ -11,6 +11,7 @@
  */
 import { type Reader, readTextValue } from "@pgcdc/protocol"
 import { decodeText } from "../../values/decodeText.ts"
+import { textOrArrayReader } from "./ArrayReader.ts"
 import { timestampMicrosAt } from "./FastText.ts"
 import type { Json, JsonValue } from "../../values/Json.ts"
 import type { Numeric } from "../../values/Numeric.ts"
@@ -169,6 +170,18 @@ const timestamptz =
     return value
   }
 
+const bool: (types: TypeResolver) => ColumnReader = (types) => (r, n) => {
+  if (n === 1) {
+    r.need(1, "columnValue")
+    const b = r.buf[r.pos]
+    if (b === 0x74 || b === 0x66) {
+      r.pos++
+      return b === 0x74
+    }
+  }
+  return decodeText(TypeOid.bool, readTextValue(r, n), types)
+}
+
 /** The reader for a column of type `typeOid`; `types` resolves user-defined array types at decode time. */
 export const columnReaderFor = (typeOid: number, types: TypeResolver): ColumnReader => {
   switch (typeOid) {
@@ -187,7 +200,23 @@ export const columnReaderFor = (typeOid: number, types: TypeResolver): ColumnRea
       return timestamp(typeOid, types)
     case TypeOid.timestamptz:
       return timestamptz(typeOid, types)
-    default:
+    case TypeOid.bool:
+      return bool(types)
+    // The other types decodeText parses.
+    case TypeOid.oid:
+    case TypeOid.xid:
+    case TypeOid.cid:
+    case TypeOid.float4:
+    case TypeOid.float8:
+    case TypeOid.bytea:
+    case TypeOid.uuid:
+    case TypeOid.date:
+    case TypeOid.time:
+    case TypeOid.timetz:
+    case TypeOid.interval:
       return (r, n) => decodeText(typeOid, readTextValue(r, n), types)
+    // What decodeText's default case decodes: arrays, and every other type as its text.
+    default:
+      return textOrArrayReader(typeOid, types, (element) => columnReaderFor(element, types))
   }
 }
