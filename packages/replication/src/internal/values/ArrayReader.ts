@@ -35,6 +35,9 @@ const isNull = (b: Uint8Array, i: number): boolean =>
  * The reader for a column of type `typeOid`, which `decodeText` handles in its default case (arrays through `types`,
  * any other type as its text). `elementReader` gives the column reader of an element type.
  */
+/** The first OID PostgreSQL gives to objects created after initdb: no built-in type has one as large. */
+const firstNormalObjectId = 16384
+
 export const textOrArrayReader = (
   typeOid: number,
   types: TypeResolver,
@@ -87,7 +90,13 @@ export const textOrArrayReader = (
 
   return (r, n) => {
     const el = types.elementOf(typeOid)
-    if (el === undefined) return readTextValue(r, n)
+    if (el === undefined) {
+      // Not an array: its text, unless the catalog knows it (a domain decodes as its base type). User types have OIDs
+      // from 16384 (FirstNormalObjectId), so built-in text types never pay for the lookup.
+      return typeOid >= firstNormalObjectId && types.userType?.(typeOid) !== undefined
+        ? general(r, r.pos, n)
+        : readTextValue(r, n)
+    }
     r.need(n, "columnValue")
     if (el !== element) {
       element = el
