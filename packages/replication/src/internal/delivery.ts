@@ -248,6 +248,8 @@ export class Delivery {
             const oids = item.decoder.cache.takeUnresolved()
             if (oids !== undefined && oids.length > 0) this.unresolved = oids
           }
+          // The progress table's Relation is the service's own, as its changes (below) are.
+          if (this.desk.isOwnTable(wal.table)) continue
           return wal
         case "Insert":
         case "Update":
@@ -263,9 +265,6 @@ export class Delivery {
           if (this.desk.watching) this.desk.onChange(truncate)
           return truncate
         }
-        case "Relation":
-          if (this.desk.isOwnTable(wal.table)) continue
-          return wal
         default:
           if (endsTransaction(wal)) {
             // A type that a transaction streamed in progress created is visible to other sessions from now on.
