@@ -5,7 +5,7 @@
  * had finished (docs/design.md, invariant 9).
  *
  * It deliberately holds no state of its own: the feedback state, the queues and the delivery belong to
- * Replication.ts, which builds them and hands them in.
+ * service.ts, which builds them and hands them in.
  */
 import type { ConnectionShape, ConnectorShape } from "@pgcdc/connection"
 import * as Cause from "effect/Cause"

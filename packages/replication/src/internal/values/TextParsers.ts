@@ -1,6 +1,6 @@
 /**
  * Parsers for the text forms of the date/time types as PostgreSQL prints them with `DateStyle=ISO` and
- * `IntervalStyle=postgres` (the replication session sets both before START_REPLICATION, see Replication.ts).
+ * `IntervalStyle=postgres` (the replication session sets both before START_REPLICATION, see internal/session.ts).
  *
  * Each returns its value or `undefined` for text it does not recognise; the caller raises the typed error. Offsets
  * in `timestamptz` text are applied arithmetically, so the server's `TimeZone` and the process's zone never matter.
