@@ -199,6 +199,14 @@ const make = (
     yield* Effect.try({ try: () => command(options, resolved, Lsn.zero), catch: (e) => e as ReplicationError })
     const mode = options.snapshot ?? "never"
     const plan = yield* preflight(first, { ...options, waitForSlot: options.waitForSlot !== undefined, snapshot: mode })
+    const backfillSchema = options.backfillSchema ?? "public"
+    // Read before the temporary slot exists: any command on `first` after it would end the snapshot it exports.
+    // The backfills this slot's last consumer was running go on from their last committed chunk; a new initial
+    // snapshot supersedes them (a snapshot alone, "initial_only", leaves the slot and its backfills alone).
+    const stored = yield* runningBackfills(first, backfillSchema, options.slot)
+    if (plan._tag === "Snapshot" && mode !== "initial_only" && stored.length > 0) {
+      yield* cancelRunning(first, backfillSchema, options.slot)
+    }
     const temporary =
       plan._tag === "Snapshot" ? yield* createTemporarySlot(first, options.slot, options.twoPhase === true) : undefined
 
@@ -216,7 +224,6 @@ const make = (
     const endAfterSnapshot = mode === "initial_only"
     const connectSql = connector.connectSql.pipe(Effect.mapError((e) => fromConnectionError(e)))
     const waiters = yield* makeCommitWaiters(Effect.map(Ref.get(state), (s) => s.committed))
-    const backfillSchema = options.backfillSchema ?? "public"
     const backfills = yield* makeBackfills({
       slot: options.slot,
       publications: options.publications,
@@ -227,10 +234,6 @@ const make = (
       committed: (lsn) => Effect.andThen(waiters.wait(lsn), flush),
       scope: yield* Effect.scope
     })
-    // The backfills this slot's last consumer was running go on from their last committed chunk; a new initial
-    // snapshot supersedes them.
-    const stored = yield* runningBackfills(first, backfillSchema, options.slot)
-    if (plan._tag === "Snapshot" && stored.length > 0) yield* cancelRunning(first, backfillSchema, options.slot)
     if (plan._tag !== "Snapshot") yield* backfills.resume(stored)
     yield* Effect.forkScoped(backfills.serveSignals)
     const delivery = new Delivery({
