@@ -24,11 +24,11 @@ import { execFile } from "node:child_process"
 import { existsSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import { createServer } from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { embeddedServerClass, type Major, majors } from "./EmbeddedBinaries.ts"
 import { importPeer } from "./internal/OptionalPeers.ts"
+import { serverDirectory } from "./internal/serverDirectory.ts"
 import { binDirOf, makeServerControl, type ServerControl } from "./ServerControl.ts"
 import { probeServer } from "./ServerProbe.ts"
 import { TestDatabaseError } from "./TestDatabaseError.ts"
@@ -138,19 +138,7 @@ const startEmbedded = (options: TestDatabaseOptions): Effect.Effect<TestDatabase
     const major = options.major ?? 18
     const port = yield* freePort
     // The server runs as the `postgres` OS user, so every directory it touches must be reachable by it.
-    const base = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          const dir = await fs.mkdtemp(path.join(os.tmpdir(), `pgcdc-pg${major}-`))
-          await fs.chmod(dir, 0o777)
-          await fs.mkdir(path.join(dir, "socket"), { mode: 0o777 })
-          await fs.chmod(path.join(dir, "socket"), 0o777)
-          return dir
-        },
-        catch: fail("could not create a temporary directory for the server")
-      }),
-      (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-    )
+    const base = yield* serverDirectory(major, fail("could not create a temporary directory for the server"))
     const dataDir = path.join(base, "data")
     const socketDir = path.join(base, "socket")
     const settings: Record<string, string> = {
