@@ -7,8 +7,8 @@ export const projects = [
   "packages/connection",
   "packages/replication",
   "packages/testing",
+  "packages/cli",
   "examples/mirror",
-  "examples/tail",
   "benchmarks",
   "chaos",
   "scripts"
