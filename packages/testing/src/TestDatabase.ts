@@ -16,9 +16,11 @@
  * This module does not run SQL on behalf of tests and does not create slots or publications: it only provides a
  * server and tells how to reach it.
  */
+import type { ConnectionConfig } from "@pgcdc/connection"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { execFile } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -350,8 +352,19 @@ export const make = (
     return yield* startEmbedded(options)
   }).pipe(Effect.withSpan("TestDatabase.make", { attributes: { major: options.major ?? 18 } }))
 
+/** The settings of a regular session on a test server (add `replication: "logical"` for a walsender). */
+const config = (db: TestDatabaseInfo): ConnectionConfig => ({
+  host: db.host,
+  port: db.port,
+  user: db.user,
+  password: Redacted.make(db.password),
+  database: db.database,
+  sslmode: "disable"
+})
+
 export class TestDatabase extends Context.Service<TestDatabase, TestDatabaseInfo>()("@pgcdc/testing/TestDatabase") {
   static readonly make = make
+  static readonly config = config
   static readonly layer = (options: TestDatabaseOptions = {}): Layer.Layer<TestDatabase, TestDatabaseError> =>
     Layer.effect(TestDatabase, make(options))
 }

@@ -2,10 +2,9 @@
  * Helpers for the command's integration tests: the `pgcdc` executable run as users run it (a child process on the
  * workspace's Node, its exit status, stdout and stderr), and a SQL session on the test server.
  */
-import { Connection, type ConnectionConfig, type ConnectionError, type ConnectionShape } from "@pgcdc/connection"
-import type { TestDatabaseInfo } from "@pgcdc/testing"
+import { Connection, type ConnectionError, type ConnectionShape } from "@pgcdc/connection"
+import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import * as Effect from "effect/Effect"
-import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as path from "node:path"
@@ -48,17 +47,8 @@ export const start = (args: ReadonlyArray<string>): ChildProcess =>
 export const urlAs = (db: TestDatabaseInfo, user: string, password: string) =>
   `postgres://${user}:${password}@${db.host}:${db.port}/${db.database}`
 
-export const configOf = (db: TestDatabaseInfo): ConnectionConfig => ({
-  host: db.host,
-  port: db.port,
-  user: db.user,
-  password: Redacted.make(db.password),
-  database: db.database,
-  sslmode: "disable"
-})
-
 export const sqlSession = (db: TestDatabaseInfo): Effect.Effect<ConnectionShape, ConnectionError, Scope.Scope> =>
-  Connection.make(configOf(db))
+  Connection.make(TestDatabase.config(db))
 
 export const scalar = (conn: ConnectionShape, sql: string) =>
   Effect.map(conn.query(sql), (results) => results.at(-1)?.rows[0]?.[0] ?? null)
