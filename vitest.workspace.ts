@@ -9,6 +9,7 @@ export const projects = [
   "packages/testing",
   "packages/cli",
   "examples/mirror",
+  "examples/observability",
   "benchmarks",
   "chaos",
   "scripts"

@@ -305,7 +305,13 @@ describe("published packages", () => {
     expect(stdout).toBe(`pgcdc ${readManifest("packages/cli").version}\n`)
   })
 
-  const workspaceDirs = [".", ...packages.map((p) => `packages/${p}`), "examples/mirror", "benchmarks"]
+  const workspaceDirs = [
+    ".",
+    ...packages.map((p) => `packages/${p}`),
+    "examples/mirror",
+    "examples/observability",
+    "benchmarks"
+  ]
   const effectVersion = readManifest(".").devDependencies!.effect!
 
   it.each(packages)("%s: dependencies and peers are exactly what src imports; effect is a peer", (pkg) => {
