@@ -105,7 +105,9 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
       // that came before, and there is nothing else.
       assert.strictEqual((yield* pgcdc(["backfill", "bf_key", "--url", db.url])).code, 0)
       const written = yield* signals.pipe(
-        Effect.flatMap((found) => (found.length > 0 ? Effect.succeed(found) : Effect.fail(new Error("not yet flushed")))),
+        Effect.flatMap((found) =>
+          found.length > 0 ? Effect.succeed(found) : Effect.fail(new Error("not yet flushed"))
+        ),
         Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 100 })
       )
       assert.strictEqual(written.length, 1, written.join("\n"))

@@ -183,71 +183,73 @@ const identityName = (t: TableFacts): string =>
         ? "NOTHING"
         : "DEFAULT (primary key)"
 
-const slotFindings = (facts: Facts, s: SlotFacts, limits: Limits): ReadonlyArray<Finding> => {
+/** Whether the slot is one pgcdc can stream from: a problem when it is not, nothing when it is. */
+const slotUsable = (facts: Facts, s: SlotFacts): Finding | undefined => {
   const subject = `slot ${s.name}`
   if (!s.exists) {
-    return [
-      {
-        severity: "problem",
-        subject,
-        message: `slot ${s.name} does not exist`,
-        fix: `SELECT pg_create_logical_replication_slot(${quoteLiteral(s.name)}, 'pgoutput'); -- or: pgcdc slot create ${s.name}`
-      }
-    ]
+    return {
+      severity: "problem",
+      subject,
+      message: `slot ${s.name} does not exist`,
+      fix: `SELECT pg_create_logical_replication_slot(${quoteLiteral(s.name)}, 'pgoutput'); -- or: pgcdc slot create ${s.name}`
+    }
   }
   if (s.slotType !== "logical" || s.plugin !== "pgoutput" || s.database !== facts.database) {
-    return [
-      {
-        severity: "problem",
-        subject,
-        message: `slot ${s.name} is a ${s.slotType ?? "?"} slot with plugin ${s.plugin ?? "none"} in database ${s.database ?? "none"}: pgcdc needs a logical pgoutput slot of database ${facts.database}`,
-        fix: `SELECT pg_drop_replication_slot(${quoteLiteral(s.name)}); SELECT pg_create_logical_replication_slot(${quoteLiteral(s.name)}, 'pgoutput');`
-      }
-    ]
+    return {
+      severity: "problem",
+      subject,
+      message: `slot ${s.name} is a ${s.slotType ?? "?"} slot with plugin ${s.plugin ?? "none"} in database ${s.database ?? "none"}: pgcdc needs a logical pgoutput slot of database ${facts.database}`,
+      fix: `SELECT pg_drop_replication_slot(${quoteLiteral(s.name)}); SELECT pg_create_logical_replication_slot(${quoteLiteral(s.name)}, 'pgoutput');`
+    }
   }
-  const out: Array<Finding> = []
+  return undefined
+}
+
+/** wal_status: whether the WAL the slot needs is still there, and will stay. */
+const walStatus = (s: SlotFacts): Finding => {
+  const subject = `slot ${s.name}`
   switch (s.walStatus) {
     case "lost":
-      out.push({
+      return {
         severity: "problem",
         subject,
         message: `slot ${s.name} has lost WAL it needs (wal_status = lost): it can no longer stream; what it missed must be re-read`,
         fix: `SELECT pg_drop_replication_slot(${quoteLiteral(s.name)}); -- then start the consumer with snapshot "when_needed", which takes a new snapshot and recreates it`
-      })
-      break
+      }
     case "unreserved":
-      out.push({
+      return {
         severity: "problem",
         subject,
         message: `slot ${s.name} holds more WAL than max_slot_wal_keep_size allows (wal_status = unreserved): the next checkpoint invalidates it unless its consumer catches up`,
         fix: "Let the consumer catch up now, or raise the limit: ALTER SYSTEM SET max_slot_wal_keep_size = '<more>'; SELECT pg_reload_conf();"
-      })
-      break
+      }
     case "extended":
-      out.push({
+      return {
         severity: "warning",
         subject,
         message: `slot ${s.name} holds WAL beyond max_wal_size (wal_status = extended)`,
         fix: "Let the consumer catch up"
-      })
-      break
+      }
     default:
-      out.push(ok(subject, `slot ${s.name}: wal_status = ${s.walStatus ?? "unknown"}`))
+      return ok(subject, `slot ${s.name}: wal_status = ${s.walStatus ?? "unknown"}`)
   }
-  if (s.walStatus !== "lost") {
-    out.push(
-      s.safeWalSize === null
-        ? {
-            severity: "warning",
-            subject,
-            message:
-              "max_slot_wal_keep_size = -1: a consumer that stops makes the server keep WAL until its disk is full",
-            fix: "ALTER SYSTEM SET max_slot_wal_keep_size = '<what the disk can spare, e.g. 50GB>'; SELECT pg_reload_conf();"
-          }
-        : ok(subject, `safe_wal_size = ${bytes(s.safeWalSize)} (WAL it may still hold before it is invalidated)`)
-    )
-  }
-  out.push(
+}
+
+/** safe_wal_size: how much more WAL the slot may hold before the server invalidates it (no limit: the disk's). */
+const retention = (s: SlotFacts): Finding =>
+  s.safeWalSize === null
+    ? {
+        severity: "warning",
+        subject: `slot ${s.name}`,
+        message: "max_slot_wal_keep_size = -1: a consumer that stops makes the server keep WAL until its disk is full",
+        fix: "ALTER SYSTEM SET max_slot_wal_keep_size = '<what the disk can spare, e.g. 50GB>'; SELECT pg_reload_conf();"
+      }
+    : ok(`slot ${s.name}`, `safe_wal_size = ${bytes(s.safeWalSize)} (WAL it may still hold before it is invalidated)`)
+
+/** Whether a consumer streams it, and how far behind the server's WAL it is. */
+const activity = (s: SlotFacts, limits: Limits): ReadonlyArray<Finding> => {
+  const subject = `slot ${s.name}`
+  const out: Array<Finding> = [
     s.active
       ? ok(subject, `slot ${s.name} is streamed by pid ${s.activePid ?? "?"}`)
       : {
@@ -256,20 +258,26 @@ const slotFindings = (facts: Facts, s: SlotFacts, limits: Limits): ReadonlyArray
           message: `no consumer streams slot ${s.name}: it holds the WAL after ${s.confirmedFlushLsn ?? "its position"} until one does`,
           fix: `Start its consumer, or drop it if it is abandoned: SELECT pg_drop_replication_slot(${quoteLiteral(s.name)});`
         }
+  ]
+  if (s.lagBytes === null) return out
+  const lag = `slot ${s.name} lags ${bytes(s.lagBytes)} (pg_current_wal_lsn() - confirmed_flush_lsn)`
+  out.push(
+    s.lagBytes > limits.maxLagBytes
+      ? {
+          severity: "warning",
+          subject,
+          message: `${lag}, more than ${bytes(limits.maxLagBytes)}`,
+          fix: "Let the consumer catch up (is it running, and committing?)"
+        }
+      : ok(subject, lag)
   )
-  if (s.lagBytes !== null) {
-    out.push(
-      s.lagBytes > limits.maxLagBytes
-        ? {
-            severity: "warning",
-            subject,
-            message: `slot ${s.name} lags ${bytes(s.lagBytes)} (pg_current_wal_lsn() - confirmed_flush_lsn), more than ${bytes(limits.maxLagBytes)}`,
-            fix: "Let the consumer catch up (is it running, and committing?)"
-          }
-        : ok(subject, `slot ${s.name} lags ${bytes(s.lagBytes)} (pg_current_wal_lsn() - confirmed_flush_lsn)`)
-    )
-  }
   return out
+}
+
+const slotFindings = (facts: Facts, s: SlotFacts, limits: Limits): ReadonlyArray<Finding> => {
+  const unusable = slotUsable(facts, s)
+  if (unusable !== undefined) return [unusable]
+  return [walStatus(s), ...(s.walStatus === "lost" ? [] : [retention(s)]), ...activity(s, limits)]
 }
 
 /** Every finding, in the order a person fixes them: the server, capacity, publications and tables, the slot. */
