@@ -228,6 +228,7 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "SimulationTables",
     "TestDatabase",
     "TestDatabaseError",
+    "TestLogger",
     "UnexpectedMessage",
     "baseSettings",
     "connectScriptedClient",

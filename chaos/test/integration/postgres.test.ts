@@ -8,7 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Connection, type ConnectionShape, Connector } from "@pgcdc/connection"
 import { Replication, WalMessage } from "@pgcdc/replication"
-import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
+import { TestDatabase, type TestDatabaseInfo, TestLogger } from "@pgcdc/testing"
 import { Deferred, Effect, Fiber, Stream } from "effect"
 import { ChaosError, configOf, poll, query, queryOnce, scalar } from "../../src/Admin.ts"
 import { parseLsn } from "../../src/Journal.ts"
@@ -89,8 +89,10 @@ const confirmed = (db: TestDatabaseInfo) =>
 describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
   it.live(
     "a smart shutdown does not wait for a walsender, but waits for a regular session",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      // The consumer's service logs its reconnects after the stop and the restart: kept, and the only warnings.
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const db = yield* TestDatabase.make({ major: 18, settings })
         yield* setup(db)
         const consumer = yield* Effect.forkChild(consume(db))
@@ -117,14 +119,18 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
         yield* Fiber.interrupt(session)
         yield* Fiber.join(stopping)
         yield* Fiber.interrupt(consumer)
-      }).pipe(Effect.scoped),
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    },
     60_000
   )
 
   it.live(
     "a fast restart waits until the consumer has committed what it was sent",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      // The consumer's service logs its reconnects after the stop and the restart: kept, and the only warnings.
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const db = yield* TestDatabase.make({ major: 18, settings })
         yield* setup(db)
         // The consumer holds its commit, as a slow sink would, until the test lets it go.
@@ -140,7 +146,9 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
         yield* Deferred.succeed(release, undefined)
         yield* Fiber.join(restarting)
         yield* Fiber.interrupt(consumer)
-      }).pipe(Effect.scoped),
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    },
     60_000
   )
 

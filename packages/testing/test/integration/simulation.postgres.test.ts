@@ -9,6 +9,7 @@ import { commitBeforeApply } from "../../src/simulation/Consumer.ts"
 import * as PostgresBackend from "../../src/simulation/PostgresBackend.ts"
 import { Simulation } from "../../src/simulation/Simulation.ts"
 import { TestDatabase } from "../../src/TestDatabase.ts"
+import * as TestLogger from "../../src/TestLogger.ts"
 
 // A small logical_decoding_work_mem, so that the streamed variant's large transactions are streamed.
 layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64kB" } }), {
@@ -17,8 +18,10 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
 })("Simulation on PostgreSQL 18", (it) => {
   it.effect(
     "model, table and replica stay equal through crashes and dropped connections",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      // Each dropped connection makes the service log its reconnect: kept here, and asserted.
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
         const started = performance.now()
         const report = yield* Simulation.run({
@@ -33,18 +36,22 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         assert.isAbove(report.crashes, 5)
         assert.isAbove(report.drops, 2)
         assert.isAbove(report.replayedTransactions, 0)
+        assert.isAbove(logs.messages("Warn").length, 0, "the dropped connections were not logged")
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
         console.log(
           `PostgreSQL simulation: ${(report.iterations / seconds).toFixed(0)} iterations/s`,
           JSON.stringify({ ...report, trace: report.trace.length })
         )
-      }).pipe(Effect.scoped),
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    },
     { timeout: 120_000 }
   )
 
   it.effect(
     "with large transactions streamed in progress (some rolled back) the three stay equal",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
         const report = yield* Simulation.run({
           seed: 1818,
@@ -59,10 +66,12 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         assert.isAbove(streamed.filter((line) => line.includes(": commit streamed")).length, 5)
         assert.isAbove(streamed.filter((line) => line.includes(": rollback streamed")).length, 0)
         assert.isAbove(report.crashes, 3)
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
         console.log(
           `PostgreSQL simulation with streaming: ${JSON.stringify({ ...report, trace: report.trace.length })}`
         )
-      }).pipe(Effect.scoped),
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    },
     { timeout: 120_000 }
   )
 
