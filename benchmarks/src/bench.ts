@@ -9,14 +9,14 @@
  *
  * It deliberately installs nothing: without pg_recvlogical it prints the command that installs it and stops.
  */
-import { execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import * as Effect from "effect/Effect"
-import pg from "pg"
+import type pg from "pg"
 import type { ClientConfig } from "./ChildProtocol.ts"
 import {
   baselineClients,
@@ -30,8 +30,10 @@ import {
 } from "./Clients.ts"
 import * as Capture from "./decode/Capture.ts"
 import { decoders } from "./decode/Decoders.ts"
-import { type DecodeResult, type Machine, render, type WorkloadResult } from "./Report.ts"
-import { type Measurement, runNodeClient, runRecvlogical } from "./Runner.ts"
+import { connectAdmin, log, requireNode24, runInterleaved, versionOf } from "./Driver.ts"
+import { describeMachine } from "./Machine.ts"
+import { type DecodeResult, render, type WorkloadResult } from "./Report.ts"
+import { runNodeClient, runRecvlogical } from "./Runner.ts"
 import { median } from "./Stats.ts"
 import {
   createSchema,
@@ -99,16 +101,13 @@ const selected: Array<ClientSpec> = [
   ...(args.baseline === undefined ? [] : baselineClients(path.resolve(args.baseline), chosen))
 ]
 
-const log = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`)
-
 // ---- prerequisites ------------------------------------------------------------------------------------------------
 
 const recvlogicalBinary = process.env.PG_RECVLOGICAL ?? "pg_recvlogical"
 let recvlogicalVersion = "not used"
 if (selected.some((c) => c.id === "recvlogical")) {
-  try {
-    recvlogicalVersion = execFileSync(recvlogicalBinary, ["--version"], { encoding: "utf8" }).trim()
-  } catch {
+  const version = versionOf(recvlogicalBinary)
+  if (version === undefined) {
     console.error(
       [
         "pg_recvlogical (PostgreSQL's own logical replication receiver, the benchmark's floor) is not installed.",
@@ -121,31 +120,11 @@ if (selected.some((c) => c.id === "recvlogical")) {
     )
     process.exit(1)
   }
+  recvlogicalVersion = version
 }
-const [nodeMajor] = process.versions.node.split(".").map(Number)
-if (nodeMajor === undefined || nodeMajor < 24) {
-  console.error(
-    `Node ${process.versions.node}: run the benchmark with Node 24 (node_modules/.bin/node), as the bench script does`
-  )
-  process.exit(1)
-}
+requireNode24()
 
 // ---- one workload -------------------------------------------------------------------------------------------------
-
-const connect = async (db: TestDatabaseInfo): Promise<pg.Client> => {
-  const client = new pg.Client({
-    host: db.host,
-    port: db.port,
-    user: db.user,
-    password: db.password,
-    database: db.database
-  })
-  await client.connect()
-  // Every workload commit is flushed before it returns: logical decoding only reads flushed WAL, so the end marker
-  // and the captured stream are complete as soon as the workload's statements return (fsync is off, so this is cheap).
-  await client.query("SET synchronous_commit = on")
-  return client
-}
 
 const runWorkload = async (db: TestDatabaseInfo, admin: pg.Client, name: WorkloadName): Promise<WorkloadResult> => {
   const workload = workloads[name]
@@ -160,63 +139,39 @@ const runWorkload = async (db: TestDatabaseInfo, admin: pg.Client, name: Workloa
   await workload.run(admin, sizes)
   const endLsn = await writeEndMarker(admin, name)
   log(`${name}: workload took ${((performance.now() - t0) / 1000).toFixed(1)} s; end position ${endLsn}`)
-  const measured = new Map<ClientId, Array<Measurement>>()
-  const failures = new Map<ClientId, string>()
-  for (let run = 1; run <= runs; run++) {
-    // Rotate the order every run so no client always goes first (or last) on a warm or busy machine.
-    const order = selected.map((_, i) => selected[(i + run - 1) % selected.length]!)
-    for (const spec of order) {
-      if (failures.has(spec.id)) continue
-      const slot = slotOf(spec.id, run)
-      const applicationName = `${slot}_app`
-      try {
-        const m =
-          spec.script === undefined
-            ? await runRecvlogical(admin, {
-                binary: recvlogicalBinary,
-                host: db.host,
-                port: db.port,
-                user: db.user,
-                password: db.password,
-                database: db.database,
-                slot,
-                publication,
-                endLsn,
-                applicationName
-              })
-            : await runNodeClient(
-                admin,
-                spec.script,
-                {
-                  host: db.host,
-                  port: db.port,
-                  user: db.user,
-                  password: db.password,
-                  database: db.database,
-                  slot,
-                  publication,
-                  endTable,
-                  dataTable,
-                  applicationName
-                } satisfies ClientConfig,
-                args.profile === undefined
-                  ? []
-                  : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=${slot}.cpuprofile`]
-              )
-        const list = measured.get(spec.id) ?? []
-        list.push(m)
-        measured.set(spec.id, list)
-        log(
-          `${name} run ${run} ${spec.label}: wall ${(m.wallMs / 1000).toFixed(2)} s, CPU ${((m.cpuUserMs + m.cpuSystemMs) / 1000).toFixed(2)} s, walsender ${(m.walsenderCpuMs / 1000).toFixed(2)} s, peak RSS ${(m.maxRssKb / 1024).toFixed(0)} MB, changes ${m.changes}`
-        )
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error)
-        failures.set(spec.id, message)
-        log(`${name} run ${run} ${spec.label}: FAILED ${message}`)
-      }
+  const server = { host: db.host, port: db.port, user: db.user, password: db.password, database: db.database }
+  const { measured, failures } = await runInterleaved(name, selected, runs, async (spec, run) => {
+    const slot = slotOf(spec.id, run)
+    const applicationName = `${slot}_app`
+    try {
+      return spec.script === undefined
+        ? await runRecvlogical(admin, {
+            binary: recvlogicalBinary,
+            ...server,
+            slot,
+            publication,
+            endLsn,
+            applicationName
+          })
+        : await runNodeClient(
+            admin,
+            spec.script,
+            {
+              ...server,
+              slot,
+              publication,
+              endTable,
+              dataTable,
+              applicationName
+            } satisfies ClientConfig,
+            args.profile === undefined
+              ? []
+              : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=${slot}.cpuprofile`]
+          )
+    } finally {
       await dropSlots(admin, [slot])
     }
-  }
+  })
   await dropSlots(admin, slots)
   return {
     workload: name,
@@ -293,17 +248,6 @@ const runDecode = async (admin: pg.Client, dir: string): Promise<Array<DecodeRes
   return out
 }
 
-/** The measured checkout, so a report says what it measured. */
-const checkout = (): string => {
-  try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim()
-    return dirty === "" ? head : `${head} with uncommitted changes`
-  } catch {
-    return "unknown (not a git checkout)"
-  }
-}
-
 // ---- main ---------------------------------------------------------------------------------------------------------
 
 const main = Effect.gen(function* () {
@@ -314,28 +258,15 @@ const main = Effect.gen(function* () {
   })
   log(`PostgreSQL ${db.serverVersionNum} on port ${db.port} (${db.source})`)
   const admin = yield* Effect.acquireRelease(
-    Effect.promise(() => connect(db)),
+    Effect.promise(() => connectAdmin(db)),
     (c) => Effect.promise(() => c.end())
   )
   const dir = yield* Effect.acquireRelease(
     Effect.sync(() => mkdtempSync(path.join(os.tmpdir(), "pgcdc-bench-"))),
     (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true }))
   )
-  const machine: Machine = {
-    cpus: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model ?? "unknown",
-    memoryGiB: os.totalmem() / 1024 ** 3,
-    node: process.version,
-    postgres: (yield* Effect.promise(() => admin.query<{ server_version: string }>("SHOW server_version"))).rows[0]!
-      .server_version,
-    recvlogical: recvlogicalVersion,
-    nodeFlags: nodeFlags.join(" "),
-    load: os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" "),
-    commit: checkout()
-  }
+  const postgres = yield* Effect.promise(() => admin.query<{ server_version: string }>("SHOW server_version"))
+  const machine = describeMachine(postgres.rows[0]!.server_version, `pg_recvlogical: ${recvlogicalVersion}`, nodeFlags)
   yield* Effect.promise(() => createSchema(admin))
   const results: Array<WorkloadResult> = []
   for (const name of workloadNames) results.push(yield* Effect.promise(() => runWorkload(db, admin, name)))

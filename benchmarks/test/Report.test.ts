@@ -2,16 +2,17 @@ import { describe, expect, it } from "vitest"
 import { clients } from "../src/Clients.ts"
 import { parseStatCpu } from "../src/Proc.ts"
 import { budgetText, type DecodeResult, targets, type WorkloadResult } from "../src/Report.ts"
-import type { Measurement } from "../src/Runner.ts"
+import { type Measurement, parseTimes } from "../src/Runner.ts"
 import { median, summarize } from "../src/Stats.ts"
 
-const run = (wallMs: number, cpuMs: number, walsenderCpuMs: number, maxRssKb = 100 * 1024): Measurement => ({
+const run = (wallMs: number, cpuMs: number, serverCpuMs: number, maxRssKb = 100 * 1024): Measurement => ({
   wallMs,
+  processWallMs: wallMs,
   cpuUserMs: cpuMs,
   cpuSystemMs: 0,
   maxRssKb,
-  walsenderCpuMs,
-  walsenderSystemMs: 0,
+  serverCpuMs,
+  serverSystemMs: 0,
   bothIdle: 0,
   changes: 10,
   commits: 1
@@ -26,7 +27,7 @@ describe("median", () => {
 
   it("summarizes every field over the runs separately", () => {
     const s = summarize([run(10, 5, 1), run(30, 1, 3), run(20, 3, 2)])
-    expect(s).toMatchObject({ runs: 3, wallMs: 20, cpuMs: 3, cpuMinMs: 1, cpuMaxMs: 5, walsenderCpuMs: 2 })
+    expect(s).toMatchObject({ runs: 3, wallMs: 20, cpuMs: 3, cpuMinMs: 1, cpuMaxMs: 5, serverCpuMs: 2 })
   })
 })
 
@@ -42,6 +43,13 @@ describe("parseStatCpu", () => {
 
   it("rejects text that is not a stat line", () => {
     expect(parseStatCpu("no parenthesis here")).toBeUndefined()
+  })
+})
+
+describe("parseTimes", () => {
+  it("reads the children's user and system time of bash's times builtin, minutes included", () => {
+    expect(parseTimes("1m2.500s 0m0.040s")).toEqual({ user: 62_500, system: 40 })
+    expect(() => parseTimes("garbage here")).toThrow("unexpected 'times' output")
   })
 })
 

@@ -18,7 +18,7 @@ import { beforeAll, describe, expect, it } from "vitest"
 import { withBuildLock } from "./support/buildLock.ts"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
-const packages = ["protocol", "connection", "replication", "testing", "cli"] as const
+const packages = ["protocol", "connection", "replication", "testing", "sink-postgres", "cluster", "cli"] as const
 
 type Specs = Readonly<Record<string, string>>
 
@@ -209,6 +209,8 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "toNested"
   ],
   "@pgcdc/cli": ["JsonLine", "Main", "command", "version"],
+  "@pgcdc/cluster": ["ClusterMetrics", "ClusterOptions", "ClusterRunner", "ClusterStatus", "Runner", "SlotConsumer"],
+  "@pgcdc/sink-postgres": ["PostgresSink", "SinkError", "SinkErrorReason", "TableMap", "isSinkError"],
   "@pgcdc/testing": [
     "BackendError",
     "Change",
@@ -245,7 +247,8 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "freePort",
     "majors",
     "observe",
-    "simulationTables"
+    "simulationTables",
+    "snapshotOf"
   ]
 }
 

@@ -7,8 +7,11 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { type ClientConfig, fail } from "../ChildProtocol.ts"
 
+/** Where a client connects, and as whom. */
+export type ServerConfig = Pick<ClientConfig, "host" | "port" | "user" | "password" | "database" | "applicationName">
+
 /** A logical walsender session to the benchmark's server, without TLS (no peer uses it). */
-export const walsenderConfig = (config: ClientConfig): ConnectionConfig => ({
+export const walsenderConfig = (config: ServerConfig): ConnectionConfig => ({
   host: config.host,
   port: config.port,
   user: config.user,

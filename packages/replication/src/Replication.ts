@@ -19,7 +19,7 @@
 import { ConnectionConfig, Connector } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
 import type * as Arr from "effect/Array"
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -30,7 +30,7 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
-import * as Schedule from "effect/Schedule"
+import type * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
@@ -39,16 +39,16 @@ import { makeBackfills } from "./internal/backfill/backfills.ts"
 import { cancelRunning, runningBackfills } from "./internal/backfill/progressTable.ts"
 import { makeCommitWaiters } from "./internal/commitWaiters.ts"
 import { Delivery } from "./internal/delivery.ts"
+import { runService } from "./internal/runService.ts"
 import { commitSignal, type Signal } from "./internal/feedbackLoop.ts"
 import * as Feedback from "./internal/feedbackState.ts"
 import * as Metrics from "./internal/metrics.ts"
 import { preflight, type SnapshotMode } from "./internal/preflight.ts"
-import { snapshotThen, temporarySlotLost } from "./internal/snapshot/snapshotPhase.ts"
 import { createTemporarySlot } from "./internal/snapshot/temporarySlot.ts"
 import type { Received } from "./internal/received.ts"
-import { runSession, type SessionInfo } from "./internal/session.ts"
+import type { SessionInfo } from "./internal/session.ts"
 import { command, resolve, type StartOptions } from "./internal/startOptions.ts"
-import { supervise } from "./internal/supervisor.ts"
+import { type SlotHealth, watchSlot } from "./internal/slotWatch.ts"
 import { fromConnectionError, type ReplicationError, replicationError } from "./ReplicationError.ts"
 import type { WalMessage } from "./WalMessage.ts"
 
@@ -105,6 +105,20 @@ export interface ReplicationOptions extends StartOptions {
    * are resumed from after a restart. Default "public".
    */
   readonly backfillSchema?: string | undefined
+  /**
+   * Write a heartbeat (a non-transactional logical message, `pgcdc.heartbeat`) this often on a regular session, so
+   * the slot advances while the published tables are idle and the rest of the database is busy (without one, the
+   * walsender sends nothing and the slot pins all that WAL). Hidden from the consumer (see `heartbeatMessages`), and
+   * passed by the slot once everything before it is committed. Default: none.
+   */
+  readonly heartbeat?: Duration.Input | undefined
+  /** Hand the heartbeat's messages to the consumer too (as `Message`s with prefix `pgcdc.heartbeat`). Default false. */
+  readonly heartbeatMessages?: boolean | undefined
+  /**
+   * How often to read the slot's health (wal_status, safe_wal_size, retained WAL) on a regular session, for `status`
+   * and the metrics, warning when it nears max_slot_wal_keep_size. Default 1 minute; 0 turns it off.
+   */
+  readonly slotCheckInterval?: Duration.Input | undefined
 }
 
 export interface ReplicationStatus {
@@ -124,6 +138,8 @@ export interface ReplicationStatus {
   readonly statusInterval: Duration.Duration
   /** The server's wal_sender_timeout as the current session read it; undefined before the first session. */
   readonly walSenderTimeout: Duration.Duration | undefined
+  /** The slot's health at the last check (`slotCheckInterval`); undefined before it, or when the slot is missing. */
+  readonly slot: SlotHealth | undefined
 }
 
 export interface ReplicationShape {
@@ -171,10 +187,6 @@ export const ReplicationMetrics = {
 const defaultBufferSize = 1024
 /** The most messages queued as one item (a socket chunk holds a few hundred). */
 const maxSlice = 256
-const defaultReconnect: Schedule.Schedule<unknown, ReplicationError> = Schedule.max([
-  Schedule.exponential("100 millis"),
-  Schedule.recurs(10)
-])
 
 const make = (
   options: ReplicationOptions
@@ -199,11 +211,12 @@ const make = (
     yield* Effect.try({ try: () => command(options, resolved, Lsn.zero), catch: (e) => e as ReplicationError })
     const mode = options.snapshot ?? "never"
     const plan = yield* preflight(first, { ...options, waitForSlot: options.waitForSlot !== undefined, snapshot: mode })
+    // The backfills this slot's last consumer was running go on from their last committed chunk (below); a new
+    // initial snapshot supersedes them. Asked before the temporary slot exists: its exported snapshot lives only
+    // until this session's next command.
     const backfillSchema = options.backfillSchema ?? "public"
-    // Read before the temporary slot exists: any command on `first` after it would end the snapshot it exports.
-    // The backfills this slot's last consumer was running go on from their last committed chunk; a new initial
-    // snapshot supersedes them (a snapshot alone, "initial_only", leaves the slot and its backfills alone).
     const stored = yield* runningBackfills(first, backfillSchema, options.slot)
+    // A snapshot alone ("initial_only") leaves the slot, and the backfills stored under its name, alone.
     if (plan._tag === "Snapshot" && mode !== "initial_only" && stored.length > 0) {
       yield* cancelRunning(first, backfillSchema, options.slot)
     }
@@ -229,6 +242,7 @@ const make = (
       publications: options.publications,
       schema: backfillSchema,
       userMessages: options.messages === true,
+      heartbeats: options.heartbeatMessages === true,
       connectSql,
       // A chunk is the consumer's once it committed the transaction that carried it, and the server was told.
       committed: (lsn) => Effect.andThen(waiters.wait(lsn), flush),
@@ -236,6 +250,14 @@ const make = (
     })
     if (plan._tag !== "Snapshot") yield* backfills.resume(stored)
     yield* Effect.forkScoped(backfills.serveSignals)
+    const slotHealth = yield* Ref.make<SlotHealth | undefined>(undefined)
+    yield* watchSlot({
+      slot: options.slot,
+      connectSql,
+      heartbeat: options.heartbeat === undefined ? undefined : Duration.fromInputUnsafe(options.heartbeat),
+      slotCheckInterval: Duration.fromInputUnsafe(options.slotCheckInterval ?? Duration.minutes(1)),
+      health: slotHealth
+    })
     const delivery = new Delivery({
       queue,
       permits,
@@ -244,84 +266,26 @@ const make = (
       endAfterSnapshot,
       desk: backfills.desk
     })
-    // The slot sessions stream from: the snapshot's temporary slot until the consumer confirms the snapshot.
-    const slot = yield* Ref.make(temporary?.name ?? options.slot)
-    const switchRequests = yield* Queue.bounded<void>(1)
     const snapshotConfirmed = yield* Deferred.make<void>()
-
-    const session = runSession({
-      // Logical messages always: backfill watermarks are messages (the desk hides them, and any message the consumer
-      // did not ask for).
-      start: { ...options, messages: true },
-      slot,
-      temporarySlot: temporary?.name,
-      switchRequests,
+    yield* runService({
+      options,
+      connector,
+      first,
+      firstScope,
       resolved,
-      endLsn: options.endLsn,
+      temporary,
       statusInterval,
-      flushDelay: Duration.fromInputUnsafe(options.flushDelay ?? Duration.seconds(1)),
-      stopTimeout: Duration.fromInputUnsafe(options.stopTimeout ?? Duration.seconds(10)),
       slice,
       state,
       sessionInfo,
       signals,
       queue,
       permits,
-      delivery
+      delivery,
+      connectSql,
+      endAfterSnapshot,
+      snapshotConfirmed: Deferred.await(snapshotConfirmed)
     })
-    const supervisor = supervise({
-      slot: options.slot,
-      reconnect: options.reconnect ?? defaultReconnect,
-      waitForSlot: options.waitForSlot,
-      connect: (attempt) =>
-        attempt === 1
-          ? Effect.as(
-              Effect.addFinalizer(() => Scope.close(firstScope, Exit.void)),
-              first
-            )
-          : Effect.flatMap(Ref.get(slot), (current) =>
-              current === temporary?.name
-                ? Effect.fail(temporarySlotLost(current, options.slot))
-                : connector.connect.pipe(Effect.mapError((e) => fromConnectionError(e)))
-            ),
-      session,
-      progress: Effect.zipWith(Ref.get(sessionInfo), Ref.get(state), (info, s) => ({
-        sessions: info.sessions,
-        received: s.received
-      })),
-      reconnects: Metrics.reconnectsTotal
-    })
-    const main =
-      temporary === undefined
-        ? supervisor
-        : snapshotThen({
-            temporary,
-            slot: options.slot,
-            publications: options.publications,
-            sessions: options.snapshotSessions ?? 2,
-            connectSql,
-            slice,
-            permits,
-            queue,
-            confirmed: Deferred.await(snapshotConfirmed),
-            // The permanent slot exists: sessions stream from it, and the one on the temporary slot ends.
-            madePermanent: Effect.andThen(Ref.set(slot, options.slot), Queue.offer(switchRequests, undefined)),
-            afterwards: endAfterSnapshot ? Effect.andThen(Scope.close(firstScope, Exit.void), Effect.never) : supervisor
-          })
-    // The stream fails with whatever ended the service, defects and all: it never ends as if it had finished.
-    // Flushes still waiting fail with it.
-    yield* main.pipe(
-      Effect.onExit((exit) =>
-        Effect.gen(function* () {
-          const cause = Exit.isFailure(exit) ? exit.cause : Cause.die(new Error("the replication service ended"))
-          yield* Queue.failCause(queue, cause)
-          const pending = yield* Queue.clear(signals)
-          yield* Queue.failCause(signals, cause)
-          for (const signal of pending) if (signal._tag === "Flush") yield* Deferred.failCause(signal.done, cause)
-        })
-      ),
-      Effect.forkScoped
-    )
 
     const commit = (lsn: Lsn.Lsn): Effect.Effect<void, ReplicationError> =>
       Effect.flatMap(
@@ -361,9 +325,9 @@ const make = (
     const flush = Effect.suspend(flushNow)
 
     const status = Effect.zipWith(
-      Ref.get(state),
+      Effect.zip(Ref.get(state), Ref.get(slotHealth)),
       Ref.get(sessionInfo),
-      (s, info): ReplicationStatus => ({
+      ([s, slotNow], info): ReplicationStatus => ({
         received: s.received,
         committed: s.committed,
         flushed: s.flushed,
@@ -371,7 +335,8 @@ const make = (
         lagBytes: Feedback.lagBytes(s),
         sessions: info.sessions,
         statusInterval: info.statusInterval,
-        walSenderTimeout: info.walSenderTimeout
+        walSenderTimeout: info.walSenderTimeout,
+        slot: slotNow
       })
     )
 

@@ -6,6 +6,7 @@
  */
 export { Lsn, Timestamp, UnchangedToast } from "@pgcdc/protocol"
 export type { Backfill, BackfillOptions, BackfillProgress } from "./internal/backfill/backfills.ts"
+export type { SlotHealth } from "./internal/slotWatch.ts"
 export * as Publication from "./Publication.ts"
 export {
   Replication,

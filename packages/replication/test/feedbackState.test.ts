@@ -303,4 +303,24 @@ describe("Feedback", () => {
     s = ok(Feedback.commit(s, L(120)))
     assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(600))
   })
+
+  it("a hidden message outside a transaction (a heartbeat) is passed once what came before it is committed", () => {
+    let s = Feedback.initial(L(100))
+    const update = new ReceivedBatch()
+    dataOf(update, L(110), L(110))
+    dataOf(update, L(120), L(120))
+    dataOf(update, L(130), L(130))
+    s = update.apply(s, 1)
+    // A transaction ending at 120 was handed out; the heartbeat at 130 was not: it is passable, not data.
+    s = Feedback.onDecoded(s, L(120), false, L(130))
+    // The consumer has not committed the transaction: the heartbeat cannot be reported past it.
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(100))
+    s = ok(Feedback.commit(s, L(120)))
+    assert.strictEqual(Feedback.nextStatus(s)[0].flushed, L(130))
+    // Without a passable position, only the commit is reported.
+    let plain = update.apply(Feedback.initial(L(100)), 1)
+    plain = Feedback.onDecoded(plain, L(120), false)
+    plain = ok(Feedback.commit(plain, L(120)))
+    assert.strictEqual(Feedback.nextStatus(plain)[0].flushed, L(120))
+  })
 })

@@ -24,7 +24,8 @@ export {
   type FakePostgresOptions,
   type FakePostgresShape,
   type InjectedError,
-  type SlotInfo
+  type SlotInfo,
+  type ConnectionInfo as FakeConnectionInfo
 } from "./fake/FakePostgres.ts"
 export { fakeTlsCa, fakeTlsCertificate, fakeTlsKey } from "./fake/TestCertificate.ts"
 export {
@@ -83,7 +84,7 @@ export {
   type ConformanceCase,
   ConformanceError
 } from "./conformance/Conformance.ts"
-export { type Observation, observe } from "./conformance/Observe.ts"
+export { type Observation, observe, snapshotOf } from "./conformance/Observe.ts"
 export {
   type Consumer,
   type ConsumerContext,

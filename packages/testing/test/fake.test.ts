@@ -166,10 +166,9 @@ describe("FakePostgres replication commands", () => {
       assert.deepStrictEqual([read.code, read.message], ["42601", `syntax error at or near "READ_REPLICATION_SLOT"`])
 
       const pg16 = yield* replicationClient({ serverVersion: "16.4" })
+      // Not TEMPORARY: the errors below would drop a temporary slot of this session, as PostgreSQL does.
       const withOptions = rowsOf(
-        yield* pg16.client.query(
-          "CREATE_REPLICATION_SLOT s2 TEMPORARY LOGICAL pgoutput (SNAPSHOT 'nothing', TWO_PHASE)"
-        )
+        yield* pg16.client.query("CREATE_REPLICATION_SLOT s2 LOGICAL pgoutput (SNAPSHOT 'nothing', TWO_PHASE)")
       )
       assert.deepStrictEqual(withOptions.rows, [["s2", "0/1000000", null, "pgoutput"]])
       assert.isTrue((yield* pg16.fake.slots).find((s) => s.name === "s2")!.twoPhase)

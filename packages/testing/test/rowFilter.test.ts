@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { evaluateRowFilter, parseRowFilter, RowFilterUnsupported } from "../src/fake/RowFilter.ts"
+import { rowFilterText } from "../src/fake/RowFilterText.ts"
 
 const INT4 = 23
 const INT8 = 20
@@ -53,12 +54,42 @@ describe("row filters of the fake server", () => {
     expect(evaluate("NOT id > 10 AND (name = 'a' OR done)")).toBe(true)
   })
 
+  it("reads what PostgreSQL prints for a stored filter: casts, = ANY (ARRAY[...]), <> ALL (ARRAY[...])", () => {
+    // As text "7" > "10"; as numbers 9 < 10: the cast decides how values compare.
+    expect(evaluate("((id)::text > '10'::text)")).toBe(true)
+    expect(evaluate("((code)::integer > 10)")).toBe(false)
+    expect(evaluate("(price > (10)::numeric)")).toBe(true)
+    expect(evaluate("(big = '9007199254740993'::bigint)")).toBe(true)
+    expect(evaluate("(id = ANY (ARRAY[1, 7]))")).toBe(true)
+    expect(evaluate("(id <> ALL (ARRAY[1, '-7'::integer]))")).toBe(true)
+    expect(evaluate("(id = ANY (ARRAY[1, NULL::integer]))")).toBeNull()
+    expect(evaluate("(id <> ALL (ARRAY[7, NULL::integer]))")).toBe(false)
+    expect(evaluate("(done = NULL::boolean)")).toBeNull()
+  })
+
+  it("prints a filter as PostgreSQL's pg_get_expr does (the text seen on 15 to 18)", () => {
+    const types: Record<string, number> = { id: 23, v: 25, n: 20, b: 16, nu: 1700, vc: 1043, f: 701 }
+    const text = (filter: string) => rowFilterText(parseRowFilter(filter), (name) => types[name])
+    expect(text("w <> 'x'")).toBe("(w <> 'x'::text)")
+    expect(text("b")).toBe("b")
+    expect(
+      text(
+        "n > 100 AND v <> 'skip' AND vc = 'a' AND nu > 5 AND f < 1.5 AND b AND id IN (1, 2, -3) AND v NOT IN ('a', 'b') AND n IS NOT NULL AND NOT (id = -5) AND n > 9007199254740993 AND id > 7.5 AND n < -1.5 AND b = NULL OR v = NULL OR (b IS NULL)"
+      )
+    ).toBe(
+      "(((n > 100) AND (v <> 'skip'::text) AND ((vc)::text = 'a'::text) AND (nu > (5)::numeric) AND (f < (1.5)::double precision) AND b AND (id = ANY (ARRAY[1, 2, '-3'::integer])) AND (v <> ALL (ARRAY['a'::text, 'b'::text])) AND (n IS NOT NULL) AND (NOT (id = '-5'::integer)) AND (n > '9007199254740993'::bigint) AND ((id)::numeric > 7.5) AND ((n)::numeric < '-1.5'::numeric) AND (b = NULL::boolean)) OR (v = NULL::text) OR (b IS NULL))"
+    )
+    // What it prints, it reads back to the same filter.
+    const filter = "id IN (1, 7) AND v NOT IN ('a', NULL) AND nu > 5"
+    expect(text(rowFilterText(parseRowFilter(filter), (name) => types[name]))).toBe(text(filter))
+  })
+
   it("refuses what it cannot evaluate instead of guessing, naming it", () => {
     for (const [text, named] of [
       ["lower(name) = 'zoë'", "lower()"],
       ["id + 1 > 2", '"+"'],
       ["name LIKE 'Z%'", '"like"'],
-      ["id::text = '7'", '":"'],
+      ["id::date = '2026-01-01'", "the cast to date"],
       ["id >", "ends too early"],
       ["(id > 1", 'expected ")"'],
       ["name = 'open", "unterminated string"]

@@ -50,6 +50,8 @@ export class Delivery {
   private next = 0
   /** The walStart of the last message with a position handed out of the item; what the item held. */
   private lastData: Lsn.Lsn | undefined = undefined
+  /** The last message of the item that was not handed out and sits outside any transaction (a heartbeat). */
+  private passable: Lsn.Lsn | undefined = undefined
   private delivered = 0
   /** The item belongs to a session older than `liveSession`: its rest is dropped. */
   private stale = false
@@ -122,6 +124,8 @@ export class Delivery {
     const wasStale = this.stale
     const inTransaction = item.decoder.inTransaction
     const last = this.lastData
+    const passable = this.passable
+    this.passable = undefined
     if (item.endCheck && !inTransaction && !wasStale) this.finished ??= Cause.done()
     this.stale = false
     this.lastData = undefined
@@ -131,7 +135,9 @@ export class Delivery {
         effect,
         Ref.update(this.state, (s) =>
           // A dropped item only stops counting as undecoded: what its session had open is not open any more.
-          wasStale ? Feedback.onDecoded(s, undefined, s.inTransaction) : Feedback.onDecoded(s, last, inTransaction)
+          wasStale
+            ? Feedback.onDecoded(s, undefined, s.inTransaction)
+            : Feedback.onDecoded(s, last, inTransaction, passable)
         )
       )
     }
@@ -212,18 +218,25 @@ export class Delivery {
       this.position++
       this.next++
       this.left--
-      if (wal.walStart !== Lsn.zero) this.lastData = wal.walStart
       this.delivered++
-      switch (wal._tag) {
-        case "Message": {
-          // Watermarks and signals are the service's own; other messages only when the consumer asked for them.
-          const instead = this.desk.onMessage(wal)
-          if (instead === undefined) return wal
-          if (instead.length === 0) continue
-          this.pending = instead
-          this.pendingAt = 1
-          return instead[0]
+      if (wal._tag === "Message") {
+        // Watermarks, signals and heartbeats are the service's own; other messages only when the consumer asked.
+        const instead = this.desk.onMessage(wal)
+        if (instead !== undefined && instead.length === 0) {
+          // Hidden outside a transaction, it needs no commit from the consumer (feedbackState.onDecoded); inside
+          // one, the transaction's end is what the consumer commits.
+          if (!wal.transactional && !item.decoder.inTransaction) this.passable = wal.walStart
+          else this.lastData = wal.walStart
+          continue
         }
+        this.lastData = wal.walStart
+        if (instead === undefined) return wal
+        this.pending = instead
+        this.pendingAt = 1
+        return instead[0]
+      }
+      if (wal.walStart !== Lsn.zero) this.lastData = wal.walStart
+      switch (wal._tag) {
         case "Insert":
         case "Update":
         case "Delete":

@@ -157,11 +157,20 @@ export const onSnapshotHandedOut = (s: FeedbackState): FeedbackState =>
  * The consumer decoded one item that `ReceivedBatch.apply` counted as received: `lastData` is the walStart of its last
  * message with a position (undefined when none had one), `inTransaction` whether a transaction is open after it.
  */
-export const onDecoded = (s: FeedbackState, lastData: Lsn.Lsn | undefined, inTransaction: boolean): FeedbackState => ({
+export const onDecoded = (
+  s: FeedbackState,
+  lastData: Lsn.Lsn | undefined,
+  inTransaction: boolean,
+  passable?: Lsn.Lsn | undefined
+): FeedbackState => ({
   ...s,
   lastData: lastData ?? s.lastData,
   inTransaction,
-  undecoded: s.undecoded > 0 ? s.undecoded - 1 : 0
+  undecoded: s.undecoded > 0 ? s.undecoded - 1 : 0,
+  // A message the consumer was not handed, outside any transaction (a heartbeat): nothing for the consumer to commit,
+  // so once everything before it is committed the slot may pass it, as it may pass a keepalive's WAL end.
+  idleWalEnd:
+    passable === undefined ? s.idleWalEnd : s.idleWalEnd === undefined ? passable : Lsn.max(s.idleWalEnd, passable)
 })
 
 /** Whether every received message is decoded and committed, and no transaction is open. */

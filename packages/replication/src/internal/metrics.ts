@@ -25,3 +25,15 @@ export const snapshotRowsTotal = Metric.counter("pgcdc_snapshot_rows_total", {
   description: "Rows of initial snapshots handed to the consumer",
   incremental: true
 })
+export const slotRetainedGauge = Metric.gauge("pgcdc_slot_retained_wal_bytes", {
+  description: "Bytes of WAL the slot keeps on the server (current WAL position minus the slot's restart_lsn)",
+  bigint: true
+})
+export const slotSafeWalSizeGauge = Metric.gauge("pgcdc_slot_safe_wal_size_bytes", {
+  description: "Bytes of WAL that can still be written before the slot is in danger of losing WAL (-1: no limit)",
+  bigint: true
+})
+export const heartbeatsTotal = Metric.counter("pgcdc_heartbeats_total", {
+  description: "Heartbeat messages written",
+  incremental: true
+})

@@ -6,6 +6,7 @@
  * snapshot handover and backfill tests.
  */
 import type { TestDatabaseInfo } from "@pgcdc/testing"
+import { seeded, writeOnce } from "@pgcdc/testing/internal/versionedWorkload"
 import { Effect, Ref } from "effect"
 import type { Row } from "../../src/WalMessage.ts"
 import { sqlSession } from "./support.ts"
@@ -45,32 +46,10 @@ export const versionedWriter = (
   Effect.scoped(
     Effect.gen(function* () {
       const sql = yield* sqlSession(db)
-      let seed = 42
-      const random = (n: number) => {
-        seed = (seed * 1103515245 + 12345) % 2147483648
-        return seed % n
-      }
+      const random = seeded(42)
       let transactions = 0
       while (!(yield* Ref.get(stop))) {
-        const statements: Array<string> = []
-        for (let i = 0; i < 1 + random(4); i++) {
-          const id = 1 + random(rows + 200)
-          switch (random(3)) {
-            case 0:
-              statements.push(
-                `INSERT INTO ${table} (id, ver, v) VALUES (${id}, 1, 'i') ON CONFLICT (id) DO UPDATE SET ver = ${table}.ver + 1, v = 'u'`
-              )
-              break
-            case 1:
-              statements.push(`UPDATE ${table} SET ver = ver + 1, v = md5(random()::text) WHERE id = ${id}`)
-              break
-            default:
-              statements.push(
-                `WITH d AS (DELETE FROM ${table} WHERE id = ${id} RETURNING id, ver) INSERT INTO ${table}_gone SELECT id, ver FROM d ON CONFLICT (id) DO UPDATE SET ver = excluded.ver`
-              )
-          }
-        }
-        yield* sql.query(`BEGIN; ${statements.join("; ")}; COMMIT`)
+        yield* writeOnce(sql, table, rows + 200, random)
         transactions++
         if (pauseMs > 0) yield* Effect.sleep(pauseMs)
       }

@@ -56,14 +56,26 @@ export const expectEqual = (backend: Backend, name: string, what: string, actual
 export const expectThat = (backend: Backend, name: string, what: string, ok: boolean) =>
   ok ? Effect.void : Effect.fail(new ConformanceError({ backend: backend.name, case: name, message: what }))
 
-/** The `Replication` service over a new walsender session to the backend, for the current scope. */
+/**
+ * The `Replication` service over a new walsender session to the backend, for the current scope. With `beforeSql`, each
+ * regular session the service opens (an initial snapshot's readers) waits for it first: what a test writes before it
+ * completes commits after the snapshot's consistent point and before any COPY reads it.
+ */
 export const replicate = (
   backend: Backend,
-  options: ReplicationOptions
-): Effect.Effect<ReplicationShape, ReplicationError | ConnectionError, Scope.Scope> =>
-  Replication.make({ ...backend.replicationOptions, ...options }).pipe(
-    Effect.provideService(Connector, Connector.make(backend.connection))
+  options: ReplicationOptions,
+  beforeSql?: Effect.Effect<void>
+): Effect.Effect<ReplicationShape, ReplicationError | ConnectionError, Scope.Scope> => {
+  const connector = Connector.make(backend.connection)
+  return Replication.make({ ...backend.replicationOptions, ...options }).pipe(
+    Effect.provideService(
+      Connector,
+      beforeSql === undefined
+        ? connector
+        : { ...connector, connectSql: Effect.andThen(beforeSql, connector.connectSql) }
+    )
   )
+}
 
 export const itemsTable = (name: string, replicaIdentity: "default" | "full" = "default"): TableSpec => ({
   name,

@@ -15,6 +15,8 @@
  *   after the abort is in the WAL, PostgreSQL 17 and later see that the transaction aborted and send nothing (seen
  *   on 18). The fake always sends every segment and StreamAbort.
  * - Key rows keep only key columns: pgoutput fills the other columns of a key tuple with NULLs, which say nothing.
+ * - An initial snapshot's `Read` rows keep their table and values; the order of rows within a table (heap order) and
+ *   of tables read in parallel is the server's, so cases compare them sorted (`snapshotOf`).
  *
  * It deliberately knows no backend: the same function runs on every stream.
  */
@@ -109,6 +111,18 @@ export const observe = (
       case "Message":
         push(["Message", m.transactional, m.prefix, text(m.content)])
         continue
+      case "SnapshotBegin":
+        push(["SnapshotBegin", m.table.name])
+        continue
+      case "Read":
+        push(["Read", m.table.name, rowFromDecoded(specOf(m.table.name), m.new)])
+        continue
+      case "SnapshotEnd":
+        push(["SnapshotEnd", m.table.name, m.rows])
+        continue
+      case "SnapshotComplete":
+        push(["SnapshotComplete", m.tables, m.rows])
+        continue
       case "StreamStart":
         inStream = true
         continue
@@ -128,4 +142,33 @@ export const observe = (
     }
   }
   return { events, relations: [...relations.values()], changedBeforeRelation: [...changedBeforeRelation].sort() }
+}
+
+/**
+ * Splits events at an initial snapshot's end: the snapshot's events in an order every server gives alike (per table,
+ * by name: its SnapshotBegin, its Reads sorted, its SnapshotEnd; then SnapshotComplete), and what followed, as it came.
+ */
+export const snapshotOf = (
+  events: ReadonlyArray<Event>
+): { readonly snapshot: ReadonlyArray<Event>; readonly after: ReadonlyArray<Event> } => {
+  const end = events.findIndex((e) => e[0] === "SnapshotComplete")
+  if (end < 0) return { snapshot: [], after: events }
+  const tables = new Map<string, { begin: Array<Event>; reads: Array<Event>; end: Array<Event> }>()
+  for (const e of events.slice(0, end)) {
+    const name = String(e[1])
+    let t = tables.get(name)
+    if (t === undefined) {
+      t = { begin: [], reads: [], end: [] }
+      tables.set(name, t)
+    }
+    if (e[0] === "SnapshotBegin") t.begin.push(e)
+    else if (e[0] === "Read") t.reads.push(e)
+    else t.end.push(e)
+  }
+  const json = (e: Event) => JSON.stringify(e)
+  const snapshot = [...tables.keys()].sort().flatMap((name) => {
+    const t = tables.get(name)!
+    return [...t.begin, ...t.reads.sort((a, b) => (json(a) < json(b) ? -1 : json(a) > json(b) ? 1 : 0)), ...t.end]
+  })
+  return { snapshot: [...snapshot, events[end]!], after: events.slice(end + 1) }
 }

@@ -8,45 +8,22 @@
  * - `SELECT 1 FROM [pg_catalog.]pg_publication WHERE pubname = '<name>'`: one row when the publication exists.
  * - `SELECT ... FROM [pg_catalog.]pg_create_logical_replication_slot('<name>', 'pgoutput'[, temporary[, two_phase]])`
  *   (columns slot_name and lsn) and `SELECT [pg_catalog.]pg_drop_replication_slot('<name>')`.
+ * - `SELECT [pg_catalog.]pg_copy_logical_replication_slot('<source>', '<target>'[, temporary[, 'plugin']])` (one
+ *   record column) and `SELECT * FROM pg_copy_logical_replication_slot(...)` (slot_name, lsn): a new slot at the
+ *   source's restart and confirmed positions, with its plugin (two_phase is not copied, as on PostgreSQL 14 to 18);
+ *   temporary like the source unless told, owned by the calling session.
+ * - `SELECT pg_is_in_recovery()` (false: the fake is a primary), also `::text`.
  *
  * It deliberately parses nothing but these shapes (a select list split at top-level commas, one optional
  * `WHERE column = 'literal'`); anything else falls through to the generic SQL answers.
  */
 import { Lsn } from "@pgcdc/protocol"
 import type { FakeServer, SlotState } from "./FakeServer.ts"
-import { error, field, type Outcome, rows, TEXT } from "./Outcome.ts"
+import { BOOL, error, field, NAME, type Outcome, PG_LSN, RECORD, rows, TEXT } from "./Outcome.ts"
+import { splitSelectList, stringLiteral } from "./SqlText.ts"
 import { checkSlotName } from "./Walsender.ts"
 
 const fmt = (lsn: bigint): string => Lsn.format(Lsn.unsafeMake(lsn))
-
-/** Splits a select list at commas outside parentheses, quotes and CASE ... END. */
-const splitList = (list: string): Array<string> => {
-  const out: Array<string> = []
-  let depth = 0
-  let current = ""
-  let quoted = false
-  const words = list.split(/(\s+|,|\(|\)|')/)
-  for (const w of words) {
-    if (w === "'") quoted = !quoted
-    else if (!quoted) {
-      if (w === "(" || /^case$/i.test(w)) depth++
-      else if (w === ")" || /^end$/i.test(w)) depth--
-      else if (w === "," && depth === 0) {
-        out.push(current.trim())
-        current = ""
-        continue
-      }
-    }
-    current += w
-  }
-  if (current.trim() !== "") out.push(current.trim())
-  return out
-}
-
-const stringLiteral = (s: string): string | undefined => {
-  const m = /^E?'((?:[^']|'')*)'$/.exec(s.trim())
-  return m === null ? undefined : m[1]!.replaceAll("''", "'")
-}
 
 const slotColumn = (server: FakeServer, slot: SlotState, column: string, asText: boolean): string | null => {
   const bool = (b: boolean): string => (asText ? String(b) : b ? "t" : "f")
@@ -80,9 +57,58 @@ const slotColumn = (server: FakeServer, slot: SlotState, column: string, asText:
   }
 }
 
-/** Answers the catalog queries above; undefined when `sql` is not one of them. */
-export const executeCatalogQuery = (server: FakeServer, sql: string): Outcome | undefined => {
+/** `pg_copy_logical_replication_slot(source, target[, temporary[, plugin]])` for the session `pid`. */
+const copySlot = (server: FakeServer, pid: number, args: ReadonlyArray<string>): SlotState | Outcome | undefined => {
+  const source = stringLiteral(args[0] ?? "")
+  const target = stringLiteral(args[1] ?? "")
+  if (source === undefined || target === undefined) return undefined
+  const temporaryArg = args[2]?.trim()
+  const plugin = args[3] === undefined ? undefined : stringLiteral(args[3])
+  const invalid = checkSlotName(target)
+  if (invalid !== undefined) return invalid
+  const from = server.slots.get(source)
+  if (from === undefined) return error("42704", `replication slot "${source}" does not exist`)
+  if (from.kind !== "logical") {
+    // PostgreSQL's message says it the other way round (checked against 18).
+    return error("0A000", `cannot copy logical replication slot "${source}" as a physical replication slot`)
+  }
+  if (server.slots.has(target)) return error("42710", `replication slot "${target}" already exists`)
+  if (plugin !== undefined && plugin !== "pgoutput")
+    return error("58P01", `could not access file "${plugin}": No such file or directory`)
+  const temporary = temporaryArg === undefined ? from.temporary : /^(true|'t'|'true'|'on')$/i.test(temporaryArg)
+  const slot: SlotState = {
+    name: target,
+    kind: "logical",
+    plugin: plugin ?? from.plugin,
+    temporary,
+    twoPhase: false,
+    confirmedFlush: from.confirmedFlush,
+    restartLsn: from.restartLsn,
+    activePid: temporary ? pid : undefined,
+    ownerPid: temporary ? pid : undefined
+  }
+  server.slots.set(target, slot)
+  return slot
+}
+
+/** Answers the catalog queries above for the session `pid`; undefined when `sql` is not one of them. */
+export const executeCatalogQuery = (server: FakeServer, pid: number, sql: string): Outcome | undefined => {
   const flat = sql.replace(/\s+/g, " ").trim()
+  const recovery = /^select (?:pg_catalog\.)?pg_is_in_recovery\(\)(::text)?$/i.exec(flat)
+  if (recovery !== null) {
+    return recovery[1] === undefined
+      ? rows([field("pg_is_in_recovery", BOOL)], [["f"]], "SELECT 1")
+      : rows([field("pg_is_in_recovery", TEXT)], [["false"]], "SELECT 1")
+  }
+  const copy = /^select (\* from )?(?:pg_catalog\.)?pg_copy_logical_replication_slot\((.+)\)$/i.exec(flat)
+  if (copy !== null) {
+    const made = copySlot(server, pid, splitSelectList(copy[2]!))
+    if (made === undefined || !("kind" in made)) return made
+    const lsn = fmt(made.confirmedFlush)
+    return copy[1] === undefined
+      ? rows([field("pg_copy_logical_replication_slot", RECORD)], [[`(${made.name},${lsn})`]], "SELECT 1")
+      : rows([field("slot_name", NAME), field("lsn", PG_LSN)], [[made.name, lsn]], "SELECT 1")
+  }
   const drop = /^select (?:pg_catalog\.)?pg_drop_replication_slot\((.+)\)$/i.exec(flat)
   if (drop !== null) {
     const name = stringLiteral(drop[1]!)
@@ -96,7 +122,7 @@ export const executeCatalogQuery = (server: FakeServer, sql: string): Outcome | 
   }
   const create = /^select (.+) from (?:pg_catalog\.)?pg_create_logical_replication_slot\((.+)\)$/i.exec(flat)
   if (create !== null) {
-    const args = splitList(create[2]!)
+    const args = splitSelectList(create[2]!)
     const name = stringLiteral(args[0] ?? "")
     const plugin = stringLiteral(args[1] ?? "")
     if (name === undefined || plugin === undefined) return undefined
@@ -105,16 +131,18 @@ export const executeCatalogQuery = (server: FakeServer, sql: string): Outcome | 
     if (server.slots.has(name)) return error("42710", `replication slot "${name}" already exists`)
     if (plugin !== "pgoutput") return error("58P01", `could not access file "${plugin}": No such file or directory`)
     const position = server.wal.position
+    const temporary = /^true$/i.test(args[2] ?? "")
     server.slots.set(name, {
       name,
       kind: "logical",
       plugin,
-      temporary: /^true$/i.test(args[2] ?? ""),
+      temporary,
       twoPhase: /^true$/i.test(args[3] ?? ""),
       confirmedFlush: position,
       restartLsn: position,
-      activePid: undefined,
-      ownerPid: undefined
+      // A temporary slot belongs to the session that made it and goes with it.
+      activePid: temporary ? pid : undefined,
+      ownerPid: temporary ? pid : undefined
     })
     return rows([field("slot_name", 19), field("lsn", TEXT)], [[name, fmt(position)]], "SELECT 1")
   }
@@ -132,7 +160,7 @@ export const executeCatalogQuery = (server: FakeServer, sql: string): Outcome | 
   if (slots !== null) {
     const filter = slots[2] === undefined ? undefined : stringLiteral(slots[2])
     if (slots[2] !== undefined && filter === undefined) return undefined
-    const items = splitList(slots[1]!).map((item) => {
+    const items = splitSelectList(slots[1]!).map((item) => {
       const alias = /\bas ("?)([a-z_][a-z0-9_]*)\1$/i.exec(item)
       const base = /^(?:[a-z_]+\.)?([a-z_][a-z0-9_]*)(::text)?$/i.exec(
         alias === null ? item : item.slice(0, alias.index).trim()

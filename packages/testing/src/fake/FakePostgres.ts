@@ -3,8 +3,9 @@
  *
  * A test defines tables, writes WAL (`transaction`, `insert`, `update`, `delete`, `truncate`, `message`,
  * `streamed`, `prepared` + `commitPrepared`/`rollbackPrepared`), injects faults (`dropConnections`, `failWith`,
- * `stall`/`resume`, `corrupt`), reads what the client acknowledged (`confirmedFlush`, `statusUpdates`) and waits for
- * it without sleeping (`awaitStreaming`, `awaitConfirmedFlush`, `awaitStatusUpdates`, `awaitDisconnections`). The
+ * `stall`/`resume`, `corrupt`, `terminate`), reads what the client acknowledged (`confirmedFlush`, `statusUpdates`)
+ * and what the tables hold (`rows`, which an initial snapshot reads), and waits for it without sleeping
+ * (`awaitStreaming`, `awaitSlot`, `awaitConfirmedFlush`, `awaitStatusUpdates`, `awaitDisconnections`). The
  * client reaches the server through `socket` (an in-memory Effect `Socket`, no port) or `url`/`host`/`port` (a
  * loopback TCP listener, unless `listen: false`).
  *
@@ -65,6 +66,17 @@ export interface SlotInfo {
   readonly confirmedFlush: Lsn.Lsn
   /** PID of the session streaming from it. */
   readonly activePid: number | undefined
+}
+
+/** One connection to the fake, as `pg_stat_activity` would show it. */
+export interface ConnectionInfo {
+  readonly pid: number
+  /** "logical" for a walsender (replication=database), "physical" (replication=true), or "regular". */
+  readonly mode: "logical" | "physical" | "regular"
+  /** The slot it streams from, while in START_REPLICATION. */
+  readonly streamingSlot: string | undefined
+  /** Whether it has a transaction block open. */
+  readonly inTransaction: boolean
 }
 
 /** An error the server sends on request: FATAL (default) ends the connection, ERROR ends a stream. */
@@ -148,6 +160,11 @@ export interface FakePostgresShape {
 
   /** Drops every connection at once, without a message. */
   readonly dropConnections: Effect.Effect<void>
+  /**
+   * Drops one connection without a message, as `pg_terminate_backend(pid)` does: its temporary slots and its exported
+   * snapshot go with it. False when no connection has that PID.
+   */
+  readonly terminate: (pid: number) => Effect.Effect<boolean>
   /** Sends an ErrorResponse to every connection. */
   readonly failWith: (error: InjectedError) => Effect.Effect<void>
   /** Stops writing to every connection (keepalives included) until `resume`. */
@@ -163,9 +180,18 @@ export interface FakePostgresShape {
   readonly queries: Effect.Effect<ReadonlyArray<string>>
   readonly disconnections: Effect.Effect<ReadonlyArray<Disconnection>>
   readonly connectionCount: Effect.Effect<number>
+  /** The open connections. */
+  readonly connections: Effect.Effect<ReadonlyArray<ConnectionInfo>>
+  /**
+   * The rows a table holds now ("name" or "schema.name"): what the committed transactions left, by column name, as a
+   * COPY or an initial snapshot reads them.
+   */
+  readonly rows: (table: string) => Effect.Effect<ReadonlyArray<FakeRow>>
 
   /** Waits until a session streams (from `slot`, when given). */
   readonly awaitStreaming: (slot?: string) => Effect.Effect<void>
+  /** Waits until the slot exists (an initial snapshot's slot appears once the consumer confirmed the snapshot). */
+  readonly awaitSlot: (slot: string) => Effect.Effect<SlotInfo>
   /** Waits until the slot's confirmed position reaches `lsn`. */
   readonly awaitConfirmedFlush: (slot: string, lsn: Lsn.Lsn) => Effect.Effect<void>
   /** Waits until at least `count` status updates have arrived in total; returns them all. */
@@ -363,6 +389,12 @@ export const make = (
       keepalive: (keepaliveOptions) => everySession((s) => s.keepalive(keepaliveOptions?.replyRequested === true)),
 
       dropConnections: everySession((s) => s.terminate()),
+      terminate: (pid) =>
+        step(() => {
+          const session = [...server.sessions].find((s) => s.pid === pid)
+          session?.terminate()
+          return session !== undefined
+        }),
       failWith: (e) =>
         everySession((s) => {
           const fields: ErrorFields = {
@@ -385,6 +417,15 @@ export const make = (
       queries: step(() => [...server.queries]),
       disconnections: step(() => [...server.disconnections]),
       connectionCount: step(() => server.sessions.size),
+      connections: step(() =>
+        [...server.sessions].map((s) => ({
+          pid: s.pid,
+          mode: s.mode,
+          streamingSlot: s.streamingSlot,
+          inTransaction: s.inTransaction
+        }))
+      ),
+      rows: (table) => step(() => wal.heap.rows(qualify(table))),
 
       awaitStreaming: (slot) =>
         until(() =>
@@ -394,6 +435,7 @@ export const make = (
             ? true
             : undefined
         ).pipe(Effect.asVoid),
+      awaitSlot: (slot) => until(() => slotInfo().find((s) => s.name === slot)),
       awaitConfirmedFlush: (slot, lsn) =>
         until(() => ((server.slots.get(slot)?.confirmedFlush ?? -1n) >= lsn ? true : undefined)).pipe(Effect.asVoid),
       awaitStatusUpdates: (count) =>

@@ -1,6 +1,8 @@
 /**
- * The state one fake PostgreSQL server shares between its connections: the WAL, the replication slots, the
- * publications, the live sessions, and what tests read back (status updates received, queries run, disconnections).
+ * The state one fake PostgreSQL server shares between its connections: the WAL (with the rows it leaves), the
+ * replication slots, the publications, the live sessions, the snapshots walsenders exported, and what tests read back
+ * (status updates received, queries run, disconnections). A statement reads a `DatabaseView`: the database now, or
+ * frozen at one moment (a REPEATABLE READ transaction's first query, or an exported snapshot).
  *
  * Everything here is plain synchronous JavaScript driven from one thread, so sessions mutate it directly; time comes
  * from the Effect `Clock` of whoever drives it (so `TestClock` controls it). Observers
@@ -12,6 +14,7 @@
 import type { Lsn, StandbyStatusUpdate, TupleData } from "@pgcdc/protocol"
 import type * as Clock from "effect/Clock"
 import { type FakeServerOptions, type ResolvedOptions, resolveOptions } from "./FakeServerOptions.ts"
+import type { HeapRow, HeapSnapshot } from "./Heap.ts"
 import { evaluateRowFilter, filterColumns, type RowFilterExpr, RowFilterUnsupported } from "./RowFilter.ts"
 import { makeVerifier, type ScramVerifier } from "./Scram.ts"
 import { Session, type SessionHost } from "./Session.ts"
@@ -73,6 +76,18 @@ export class ColumnListConflict extends DecodingError {
   }
 }
 
+/**
+ * What a statement reads: the catalog (table definitions, publications) and the tables' rows, either as they are now
+ * or frozen at one moment (a snapshot: REPEATABLE READ, or one a walsender exported).
+ */
+export interface DatabaseView {
+  /** "schema.name" → the table as defined at that moment. */
+  readonly tables: ReadonlyMap<string, FakeTable>
+  readonly publications: ReadonlyMap<string, PublicationState>
+  /** The rows of a table ("schema.name") at that moment, in storage order. */
+  readonly rows: (qualified: string) => Iterable<HeapRow>
+}
+
 export interface ReceivedStatusUpdate {
   readonly pid: number
   readonly slot: string
@@ -92,11 +107,11 @@ export interface Disconnection {
 const keyColumns = (table: FakeTable): Array<string> => table.columns.filter((c) => c.key === true).map((c) => c.name)
 
 /** Whether a publication holds a table (FOR ALL TABLES, FOR TABLES IN SCHEMA, or listed). */
-const holds = (p: PublicationState, table: { readonly schema: string; readonly name: string }): boolean =>
+export const holds = (p: PublicationState, table: { readonly schema: string; readonly name: string }): boolean =>
   p.allTables || p.schemas.has(table.schema) || p.tables.has(`${table.schema}.${table.name}`)
 
 /** The table's own entry of a publication (column list, row filter), which FOR ALL TABLES and schemas lack. */
-const listed = (p: PublicationState, qualified: string): boolean => !p.allTables && p.tables.has(qualified)
+export const listed = (p: PublicationState, qualified: string): boolean => !p.allTables && p.tables.has(qualified)
 
 const sameColumns = (a: ReadonlyArray<number> | undefined, b: ReadonlyArray<number> | undefined): boolean =>
   a === undefined || b === undefined ? a === b : a.length === b.length && a.every((x, i) => x === b[i])
@@ -115,6 +130,10 @@ export class FakeServer {
   clock: Clock.Clock
   private readonly listeners = new Set<() => void>()
   private nextPid = 4242
+  /** Snapshots exported by CREATE_REPLICATION_SLOT and still importable, by name; and which session holds each. */
+  readonly exportedSnapshots = new Map<string, DatabaseView>()
+  private readonly exportedBy = new Map<number, string>()
+  private snapshotsExported = 0
 
   constructor(options: FakeServerOptions | undefined, clock: Clock.Clock) {
     this.config = resolveOptions(options)
@@ -141,15 +160,56 @@ export class FakeServer {
     return session
   }
 
-  /** Called by a session when it ends (for any reason). */
+  /** Called by a session when it ends (for any reason): its temporary slots and its exported snapshot go with it. */
   sessionEnded(session: Session, disconnection: Omit<Disconnection, "pid" | "at">): void {
     if (!this.sessions.delete(session)) return
-    for (const slot of [...this.slots.values()]) {
-      if (slot.activePid === session.pid) slot.activePid = undefined
-      if (slot.temporary && slot.ownerPid === session.pid) this.slots.delete(slot.name)
-    }
+    this.dropTemporarySlots(session.pid)
+    this.clearExportedSnapshot(session.pid)
+    for (const slot of this.slots.values()) if (slot.activePid === session.pid) slot.activePid = undefined
     this.disconnections.push({ ...disconnection, pid: session.pid, at: this.now() })
     this.changed()
+  }
+
+  /**
+   * Drops the temporary slots a session owns: at its end, and after any ERROR on a walsender (PostgreSQL's
+   * WalSndErrorCleanup does the same; checked against 14 to 18).
+   */
+  dropTemporarySlots(pid: number): void {
+    for (const slot of [...this.slots.values()]) {
+      if (slot.temporary && slot.ownerPid === pid) this.slots.delete(slot.name)
+    }
+  }
+
+  /** The database as it is now (each read sees the latest writes). */
+  liveView(): DatabaseView {
+    return { tables: this.wal.definitions(), publications: this.publications, rows: (t) => this.wal.heap.rows(t) }
+  }
+
+  /** The database as of now, unchanged by later writes, table definitions or publications. */
+  freezeView(): DatabaseView {
+    const rows: HeapSnapshot = this.wal.heap.freeze()
+    return { tables: this.wal.definitions(), publications: new Map(this.publications), rows }
+  }
+
+  /**
+   * Exports a snapshot of the database as of now for the walsender `pid` (CREATE_REPLICATION_SLOT ... SNAPSHOT
+   * 'export'): importable until that session runs another command or ends. Returns its name, in PostgreSQL's format.
+   */
+  exportSnapshot(pid: number): string {
+    this.clearExportedSnapshot(pid)
+    const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, "0")
+    const name = `${hex(pid)}-${hex(++this.snapshotsExported)}-1`
+    this.exportedSnapshots.set(name, this.freezeView())
+    this.exportedBy.set(pid, name)
+    return name
+  }
+
+  /** The session's exported snapshot can no longer be imported (its next command, or its end). */
+  clearExportedSnapshot(pid: number): void {
+    const name = this.exportedBy.get(pid)
+    if (name === undefined) return
+    this.exportedBy.delete(pid)
+    this.exportedSnapshots.delete(name)
   }
 
   /** New WAL was written: streaming sessions send it now. */

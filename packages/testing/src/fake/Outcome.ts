@@ -1,6 +1,7 @@
 /**
  * What executing one statement produced, before it is put on the wire: rows with their description, a bare command
- * tag, an error with the fields PostgreSQL would send, or the start of a replication stream.
+ * tag, an error with the fields PostgreSQL would send, the rows of a COPY TO STDOUT, or the start of a replication
+ * stream.
  *
  * Shared by the replication-command and SQL executors so that the session alone writes protocol messages.
  */
@@ -27,6 +28,8 @@ export type Outcome =
   | { readonly _tag: "Command"; readonly commandTag: string; readonly status?: Backend.TransactionStatus | undefined }
   | { readonly _tag: "Error"; readonly error: ErrorFields }
   | { readonly _tag: "Empty" }
+  /** COPY ... TO STDOUT in text format: each line one row, ending with its newline. */
+  | { readonly _tag: "CopyOut"; readonly columns: number; readonly lines: ReadonlyArray<string> }
   | {
       readonly _tag: "StartReplication"
       readonly slot: SlotState
@@ -39,7 +42,21 @@ export const INT4 = 23
 export const INT8 = 20
 export const PG_LSN = 3220
 
-const sizes: Record<number, number> = { [TEXT]: -1, [INT4]: 4, [INT8]: 8, [PG_LSN]: 8 }
+export const BOOL = 16
+export const NAME = 19
+export const FLOAT8 = 701
+export const RECORD = 2249
+
+const sizes: Record<number, number> = {
+  [TEXT]: -1,
+  [INT4]: 4,
+  [INT8]: 8,
+  [PG_LSN]: 8,
+  [BOOL]: 1,
+  [NAME]: 64,
+  [FLOAT8]: 8,
+  [RECORD]: -1
+}
 
 export const field = (name: string, typeOid: number): Backend.FieldDescription => ({
   name,

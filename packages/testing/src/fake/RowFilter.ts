@@ -3,11 +3,15 @@
  * parser and an evaluator for the part of SQL's expression language that row filters use in practice. Columns and
  * constants (numbers, 'strings', TRUE, FALSE, NULL), the comparisons = <> != < <= > >=, IS [NOT] NULL, [NOT] IN
  * (...), AND, OR, NOT and parentheses, with SQL's three-valued logic: a row passes only when the filter is true.
+ * It also reads what PostgreSQL prints for a stored filter (`pg_publication_tables.rowfilter`, see RowFilterText.ts),
+ * which the fake's COPY evaluates for an initial snapshot: casts to the built-in number, text and boolean types
+ * (`'skip'::text`, `(id)::numeric`) and `x = ANY (ARRAY[...])` / `x <> ALL (ARRAY[...])`.
  *
- * Values are compared by the column's type: integers, numeric and floats as numbers, booleans as booleans, anything
- * else as text in code-point order (the C collation; a server with another collation may order text differently).
- * Anything else (functions, casts, arithmetic, LIKE...) is refused when the publication is created, with an error
- * that says so, rather than evaluated wrongly. It deliberately knows nothing of publications or changes.
+ * Values are compared by the column's type (or the type cast to): integers, numeric and floats as numbers, booleans
+ * as booleans, anything else as text in code-point order (the C collation; a server with another collation may order
+ * text differently). Anything else (functions, other casts, arithmetic, LIKE...) is refused when the publication is
+ * created, with an error that says so, rather than evaluated wrongly. It deliberately knows nothing of publications
+ * or changes.
  */
 
 export type CompareOp = "=" | "<>" | "<" | "<=" | ">" | ">="
@@ -23,8 +27,42 @@ export type RowFilterExpr =
       readonly operand: RowFilterExpr
       readonly list: ReadonlyArray<RowFilterExpr>
     }
+  | {
+      /** `operand op ANY (ARRAY[...])` (`all: false`) or `operand op ALL (ARRAY[...])`. */
+      readonly kind: "quantified"
+      readonly op: CompareOp
+      readonly all: boolean
+      readonly operand: RowFilterExpr
+      readonly list: ReadonlyArray<RowFilterExpr>
+    }
+  | { readonly kind: "cast"; readonly operand: RowFilterExpr; readonly typeOid: number }
   | { readonly kind: "and" | "or"; readonly left: RowFilterExpr; readonly right: RowFilterExpr }
   | { readonly kind: "not"; readonly operand: RowFilterExpr }
+
+/** The types a cast may name (PostgreSQL's spellings, as `format_type` prints them and as users write them). */
+export const castTypes: ReadonlyMap<string, number> = new Map([
+  ["smallint", 21],
+  ["int2", 21],
+  ["integer", 23],
+  ["int", 23],
+  ["int4", 23],
+  ["bigint", 20],
+  ["int8", 20],
+  ["numeric", 1700],
+  ["decimal", 1700],
+  ["real", 700],
+  ["float4", 700],
+  ["double precision", 701],
+  ["float8", 701],
+  ["float", 701],
+  ["text", 25],
+  ["character varying", 1043],
+  ["varchar", 1043],
+  ["bpchar", 1042],
+  ["name", 19],
+  ["boolean", 16],
+  ["bool", 16]
+])
 
 /** A row filter the fake cannot evaluate, or text that is not one. */
 export class RowFilterUnsupported extends Error {}
@@ -49,7 +87,7 @@ const tokenize = (text: string): Array<Token> => {
     const last = out[out.length - 1]
     const valueStarts =
       last === undefined ||
-      (last.t === "op" && last.v !== ")") ||
+      (last.t === "op" && last.v !== ")" && last.v !== "]") ||
       (last.t === "id" && !last.quoted && ["and", "or", "not"].includes(last.v))
     const num = (valueStarts ? /^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?/ : /^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?/).exec(
       rest
@@ -84,7 +122,7 @@ const tokenize = (text: string): Array<Token> => {
       i += word[0].length
       continue
     }
-    const op = /^(<>|!=|<=|>=|=|<|>|\(|\)|,)/.exec(rest)
+    const op = /^(::|<>|!=|<=|>=|=|<|>|\(|\)|\[|\]|,)/.exec(rest)
     if (op === null) throw new RowFilterUnsupported(`"${c}" (only comparisons, IS NULL, IN, AND, OR and NOT)`)
     out.push({ t: "op", v: op[0] === "!=" ? "<>" : op[0] })
     i += op[0].length
@@ -103,7 +141,7 @@ export const parseRowFilter = (text: string): RowFilterExpr => {
     if (!isOp(o)) throw new RowFilterUnsupported(`expected "${o}" in the row filter`)
     pos++
   }
-  const primary = (): RowFilterExpr => {
+  const atom = (): RowFilterExpr => {
     const t = peek()
     if (t === undefined) throw new RowFilterUnsupported("the row filter ends too early")
     pos++
@@ -124,11 +162,54 @@ export const parseRowFilter = (text: string): RowFilterExpr => {
     }
     throw new RowFilterUnsupported(`"${t.v}" where a column or a constant belongs`)
   }
+  /** A type name after `::`: one word, or PostgreSQL's two-word spellings. */
+  const typeName = (): number => {
+    const first = peek()
+    if (first === undefined || first.t !== "id") throw new RowFilterUnsupported("a type name expected after ::")
+    pos++
+    const second = peek()
+    const two = second !== undefined && second.t === "id" ? `${first.v} ${second.v}` : undefined
+    if (two !== undefined && castTypes.has(two)) {
+      pos++
+      return castTypes.get(two)!
+    }
+    const oid = castTypes.get(first.v)
+    if (oid === undefined || isOp("[") || isOp("(")) throw new RowFilterUnsupported(`the cast to ${first.v}`)
+    return oid
+  }
+  const primary = (): RowFilterExpr => {
+    let e = atom()
+    while (isOp("::")) {
+      pos++
+      e = { kind: "cast", operand: e, typeOid: typeName() }
+    }
+    return e
+  }
+  /** `(ARRAY[a, b, ...])` after ANY or ALL. */
+  const arrayList = (): Array<RowFilterExpr> => {
+    expectOp("(")
+    if (!isWord("array")) throw new RowFilterUnsupported("ANY or ALL of anything but ARRAY[...]")
+    pos++
+    expectOp("[")
+    const list = [primary()]
+    while (isOp(",")) {
+      pos++
+      list.push(primary())
+    }
+    expectOp("]")
+    expectOp(")")
+    return list
+  }
   const comparison = (): RowFilterExpr => {
     const left = primary()
     const t = peek()
     if (t !== undefined && t.t === "op" && ["=", "<>", "<", "<=", ">", ">="].includes(t.v)) {
       pos++
+      if ((isWord("any") || isWord("all")) && isOp("(", tokens[pos + 1])) {
+        const all = isWord("all")
+        pos++
+        return { kind: "quantified", op: t.v as CompareOp, all, operand: left, list: arrayList() }
+      }
       return { kind: "compare", op: t.v as CompareOp, left, right: primary() }
     }
     if (isWord("is")) {
@@ -231,6 +312,23 @@ const compareCodePoints = (x: string, y: string): number => {
   return x.length === y.length ? 0 : x.length < y.length ? -1 : 1
 }
 
+const holds = (op: CompareOp, d: number): boolean => {
+  switch (op) {
+    case "=":
+      return d === 0
+    case "<>":
+      return d !== 0
+    case "<":
+      return d < 0
+    case "<=":
+      return d <= 0
+    case ">":
+      return d > 0
+    case ">=":
+      return d >= 0
+  }
+}
+
 /**
  * Evaluates a filter on a row (`column(name)` gives a column's value, undefined for a column the table does not
  * have): true, false or null (unknown), with SQL's three-valued logic.
@@ -246,6 +344,16 @@ export const evaluateRowFilter = (
       if (c === undefined) throw new RowFilterUnsupported(`column "${e.name}" does not exist`)
       return { value: c.text, typeOid: c.typeOid, numeric: numericTypes.has(c.typeOid) }
     }
+    if (e.kind === "cast") {
+      // A cast changes how the value compares (text, number, boolean), not its text.
+      const inner = value(e.operand)
+      const text = typeof inner.value === "boolean" ? (inner.value ? "true" : "false") : inner.value
+      return {
+        value: e.typeOid === BOOL ? inner.value : text,
+        typeOid: e.typeOid,
+        numeric: numericTypes.has(e.typeOid)
+      }
+    }
     const b = truth(e)
     return { value: b, typeOid: BOOL, numeric: false }
   }
@@ -253,22 +361,7 @@ export const evaluateRowFilter = (
     switch (e.kind) {
       case "compare": {
         const d = compareTyped(value(e.left), value(e.right))
-        if (d === null) return null
-        switch (e.op) {
-          case "=":
-            return d === 0
-          case "<>":
-            return d !== 0
-          case "<":
-            return d < 0
-          case "<=":
-            return d <= 0
-          case ">":
-            return d > 0
-          case ">=":
-            return d >= 0
-        }
-        return null
+        return d === null ? null : holds(e.op, d)
       }
       case "isNull": {
         const isNull = value(e.operand).value === null
@@ -283,6 +376,18 @@ export const evaluateRowFilter = (
           if (d === null) unknown = true
         }
         return unknown ? null : e.negate
+      }
+      case "quantified": {
+        // ANY: true if one comparison is; ALL: false if one is; otherwise unknown if one is, as SQL says.
+        const left = value(e.operand)
+        let unknown = false
+        for (const item of e.list) {
+          const d = compareTyped(left, value(item))
+          const r = d === null ? null : holds(e.op, d)
+          if (r === !e.all) return r
+          if (r === null) unknown = true
+        }
+        return unknown ? null : e.all
       }
       case "and": {
         const l = truth(e.left)
@@ -301,7 +406,8 @@ export const evaluateRowFilter = (
         return v === null ? null : !v
       }
       case "literal":
-      case "column": {
+      case "column":
+      case "cast": {
         const v = value(e).value
         if (v === null) return null
         return typeof v === "boolean" ? v : /^(t|true)$/i.test(v)
@@ -329,9 +435,11 @@ export const filterColumns = (expr: RowFilterExpr): Set<string> => {
         return
       case "isNull":
       case "not":
+      case "cast":
         visit(e.operand)
         return
       case "in":
+      case "quantified":
         visit(e.operand)
         for (const item of e.list) visit(item)
         return

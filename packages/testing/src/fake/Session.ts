@@ -14,8 +14,13 @@
  * logs "terminating walsender process due to replication timeout" (COMMERROR), which `FakeServer.disconnections`
  * records. Every message from the client counts as a reply, as in the real server.
  *
+ * A walsender's snapshot exported by CREATE_REPLICATION_SLOT stays importable until its next command or its end;
+ * any ERROR on a walsender drops the temporary slots it owns, as PostgreSQL's WalSndErrorCleanup does. Regular
+ * sessions run SQL in transaction blocks (Transaction.ts) and `COPY ... TO STDOUT` (CopyOutResponse, a CopyData per
+ * row, CopyDone, CommandComplete "COPY n").
+ *
  * Faults (`terminate`, `injectError`, `setStalled`, `sendRaw`) are entry points too. It deliberately does not
- * implement the extended query protocol, COPY FROM/TO, GSSAPI encryption or physical streaming.
+ * implement the extended query protocol, COPY FROM STDIN, GSSAPI encryption or physical streaming.
  */
 import {
   type BackendMessage,
@@ -37,6 +42,7 @@ import type { OutputOptions } from "./Output.ts"
 import { type ErrorFields, errorMessage, type Outcome } from "./Outcome.ts"
 import { md5Response, ScramServer, scramMechanism } from "./Scram.ts"
 import { executeSql, splitStatements } from "./Sql.ts"
+import { failBlock, type SqlSessionState, transactionStatus } from "./Transaction.ts"
 import { executeReplicationCommand } from "./Walsender.ts"
 import { WalStream } from "./WalStream.ts"
 
@@ -66,6 +72,7 @@ type Phase =
   | { readonly _tag: "Streaming" }
   | { readonly _tag: "Closed" }
 
+const encoder = new TextEncoder()
 const N = new Uint8Array([0x4e])
 const S = new Uint8Array([0x53])
 
@@ -84,7 +91,7 @@ export class Session {
   /** Whether the connection switched to TLS (after an accepted SSLRequest). */
   private tls = false
   private streaming: WalStream | undefined = undefined
-  private readonly sqlState = { settings: new Map<string, string>(), inTransaction: false }
+  private readonly sqlState: SqlSessionState = { settings: new Map<string, string>(), block: undefined }
   private protocolMinor = 0
   private readonly server: FakeServer
   private readonly host: SessionHost
@@ -110,6 +117,11 @@ export class Session {
     let n = 0
     for (const chunk of this.pending) n += chunk.length
     return n
+  }
+
+  /** Whether a transaction block is open. */
+  get inTransaction(): boolean {
+    return this.sqlState.block !== undefined
   }
 
   /** The slot this session streams from, if it is in START_REPLICATION. */
@@ -310,7 +322,7 @@ export class Session {
 
   private ready() {
     this.phase = { _tag: "Ready" }
-    this.send({ _tag: "ReadyForQuery", status: this.sqlState.inTransaction ? "T" : "I" })
+    this.send({ _tag: "ReadyForQuery", status: transactionStatus(this.sqlState) })
   }
 
   private onMessage(type: number, buf: Uint8Array, start: number, end: number) {
@@ -342,6 +354,8 @@ export class Session {
 
   private onQuery(sql: string) {
     this.server.queries.push(sql)
+    // A walsender's exported snapshot lives until its next command (PostgreSQL clears it before parsing any).
+    if (this.mode !== "regular") this.server.clearExportedSnapshot(this.pid)
     if (sql.trim() === "" || /^\s*;\s*$/.test(sql)) {
       this.send({ _tag: "EmptyQueryResponse" })
       return this.ready()
@@ -363,6 +377,15 @@ export class Session {
           break
         case "Error":
           this.send(errorMessage(outcome.error))
+          failBlock(this.sqlState)
+          // Any ERROR in a walsender drops the temporary slots it owns (WalSndErrorCleanup).
+          if (this.mode !== "regular") this.server.dropTemporarySlots(this.pid)
+          break
+        case "CopyOut":
+          this.send({ _tag: "CopyOutResponse", format: 0, columnFormats: new Array(outcome.columns).fill(0) })
+          for (const line of outcome.lines) this.send({ _tag: "CopyData", data: encoder.encode(line) })
+          this.send({ _tag: "CopyDone" })
+          this.send({ _tag: "CommandComplete", commandTag: `COPY ${outcome.lines.length}` })
           break
         case "Empty":
           this.send({ _tag: "EmptyQueryResponse" })
@@ -384,7 +407,12 @@ export class Session {
       if (cmd === undefined) return undefined
       return executeReplicationCommand(
         this.server,
-        { pid: this.pid, mode: this.mode === "physical" ? "physical" : "logical", settings: this.sqlState.settings },
+        {
+          pid: this.pid,
+          mode: this.mode === "physical" ? "physical" : "logical",
+          settings: this.sqlState.settings,
+          inTransaction: this.sqlState.block !== undefined
+        },
         cmd
       )
     } catch (e) {
@@ -404,7 +432,7 @@ export class Session {
         }
       }
     }
-    return executeSql(this.server, this.sqlState, sql)
+    return executeSql(this.server, this.pid, this.sqlState, sql)
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -492,6 +520,7 @@ export class Session {
     const wasStreaming = this.streaming !== undefined
     this.stopStreaming()
     this.send(errorMessage(error))
+    if (this.mode !== "regular") this.server.dropTemporarySlots(this.pid)
     if (wasStreaming || this.phase._tag === "Ready") this.ready()
     this.flush()
     this.server.changed()

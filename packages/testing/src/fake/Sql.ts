@@ -4,7 +4,10 @@
  *
  * - `SELECT 1`, `SELECT version()`, `SELECT pg_current_wal_lsn()`, `SELECT current_setting('name')`
  * - `SHOW name` (also on a regular connection), `SET name = value` / `SET name TO value`
- * - `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK` (tracked only for ReadyForQuery's status byte)
+ * - transaction blocks (Transaction.ts): `BEGIN` / `START TRANSACTION` with isolation and access modes, `COMMIT`,
+ *   `ROLLBACK`, `SET TRANSACTION SNAPSHOT` (importing a walsender's exported snapshot), the failed state after an error
+ * - `COPY ... TO STDOUT` of a table's rows in the transaction's view (Copy.ts), and the tagged catalog queries of a
+ *   pgcdc initial snapshot (SnapshotCatalog.ts)
  * - `CREATE PUBLICATION name [FOR ALL TABLES | FOR TABLE a, s.b (c1, c2) WHERE (...) | FOR TABLES IN SCHEMA s]
  *   [WITH (publish = '...')]`, `DROP PUBLICATION [IF EXISTS] name` (the tables a publication holds, their column
  *   lists and row filters (see RowFilter.ts) and the kinds of change it publishes decide what sessions receive; the
@@ -19,7 +22,10 @@ import { Lsn } from "@pgcdc/protocol"
 import { executeCatalogQuery } from "./Catalog.ts"
 import { allPublishActions, type FakeServer, type PublicationState, type PublishAction } from "./FakeServer.ts"
 import { parseRowFilter, type RowFilterExpr, RowFilterUnsupported } from "./RowFilter.ts"
+import { executeCopy } from "./Copy.ts"
 import { command, error, field, INT4, type Outcome, PG_LSN, rows, TEXT } from "./Outcome.ts"
+import { executeSnapshotCatalogQuery } from "./SnapshotCatalog.ts"
+import { executeTransactionStatement, readView, refusedInFailedBlock, type SqlSessionState } from "./Transaction.ts"
 
 const sqlVerbs =
   /^(select|insert|update|delete|with|values|table|create|alter|drop|grant|revoke|copy|vacuum|analyze|explain|lock|truncate|comment|do|call|prepare|execute|deallocate|listen|notify|discard|reset|savepoint|release|fetch|declare|close|abort|checkpoint|reindex|cluster|refresh|import|security|load)\b/i
@@ -31,13 +37,21 @@ export const showSetting = (server: FakeServer, settings: ReadonlyMap<string, st
   return rows([field(key, TEXT)], [[value]], "SHOW")
 }
 
-export interface SqlSessionState {
-  readonly settings: Map<string, string>
-  inTransaction: boolean
-}
+export type { SqlSessionState }
 
-export const executeSql = (server: FakeServer, state: SqlSessionState, statement: string): Outcome => {
+/** Runs one SQL statement of the session `pid`. */
+export const executeSql = (server: FakeServer, pid: number, state: SqlSessionState, statement: string): Outcome => {
   const sql = statement.trim().replace(/;\s*$/, "").trim()
+  const refused = refusedInFailedBlock(state, sql)
+  if (refused !== undefined) return refused
+  const transaction = executeTransactionStatement(server, state, sql)
+  if (transaction !== undefined) return transaction
+  // A query takes the transaction's snapshot (PostgreSQL's FirstSnapshotSet), whatever it reads.
+  const view = /^(select|copy|with|values|table)\b/i.test(sql) ? readView(server, state) : undefined
+  if (view !== undefined) {
+    const read = executeCopy(view, sql) ?? executeSnapshotCatalogQuery(server, view, sql)
+    if (read !== undefined) return read
+  }
   if (/^select\s+1$/i.test(sql)) return rows([field("?column?", INT4)], [["1"]], "SELECT 1")
   if (/^select\s+version\(\s*\)$/i.test(sql)) {
     return rows(
@@ -60,14 +74,6 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
   if (set !== null) {
     state.settings.set(set[1]!.toLowerCase(), set[2]!.trim().replace(/^'(.*)'$/, "$1"))
     return command("SET")
-  }
-  if (/^(begin|start\s+transaction)$/i.test(sql)) {
-    state.inTransaction = true
-    return command("BEGIN", "T")
-  }
-  if (/^(commit|end|rollback|abort)$/i.test(sql)) {
-    state.inTransaction = false
-    return command(/^(rollback|abort)$/i.test(sql) ? "ROLLBACK" : "COMMIT", "I")
   }
   const createPub = /^create\s+publication\s+("[^"]+"|[a-z_][a-z0-9_]*)(.*)$/is.exec(sql)
   if (createPub !== null) {
@@ -111,7 +117,7 @@ export const executeSql = (server: FakeServer, state: SqlSessionState, statement
   }
   // The Replication service looks for backfills to resume at start; the fake keeps none (yet).
   if (sql.includes("/* pgcdc:backfill-exists */")) return rows([field("exists", TEXT)], [["false"]], "SELECT 1")
-  const catalog = executeCatalogQuery(server, sql)
+  const catalog = executeCatalogQuery(server, pid, sql)
   if (catalog !== undefined) return catalog
   if (sqlVerbs.test(sql)) {
     return error("0A000", `the pgcdc fake server does not execute this statement: ${sql.slice(0, 80)}`, {

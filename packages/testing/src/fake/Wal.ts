@@ -5,13 +5,15 @@
  * A test describes changes with plain rows (`{ column: text value }`); `Wal` resolves them against the table
  * definitions into tuples in column order (a missing column is NULL), assigns the transaction id, the LSN of every
  * change, the commit LSN and the end LSN, and keeps the table definition as it was at write time so a later
- * `defineTable` (a schema change) makes sessions send a new Relation message, as the real server does.
+ * `defineTable` (a schema change) makes sessions send a new Relation message, as the real server does. Each committed
+ * transaction is applied to `heap` (Heap.ts), the rows a COPY or an initial snapshot reads.
  *
  * It deliberately does not know sessions or the pgoutput encoding (see `Output.ts`) and never validates values
  * against their types: the fake sends what the test wrote, which is how tests feed consumers odd values on purpose.
  */
 import type { Pgoutput, ReplicaIdentity, TupleData, TupleValue } from "@pgcdc/protocol"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
+import { Heap } from "./Heap.ts"
 
 export interface FakeColumn {
   readonly name: string
@@ -195,6 +197,8 @@ const commitSize = 0x28n
 
 export class Wal {
   readonly entries: Array<WalEntry> = []
+  /** The tables' rows as the committed entries leave them (what COPY and snapshots read). */
+  readonly heap = new Heap()
   private readonly tables = new Map<string, FakeTable>()
   private readonly prepared = new Map<string, PrepareEntry>()
   private nextRelationId = 16384
@@ -226,6 +230,11 @@ export class Wal {
     }
     this.tables.set(key, table)
     return table
+  }
+
+  /** The table definitions now ("schema.name" → table); later `defineTable` calls do not change it. */
+  definitions(): ReadonlyMap<string, FakeTable> {
+    return new Map(this.tables)
   }
 
   table(name: string): FakeTable {
@@ -265,6 +274,7 @@ export class Wal {
       segments,
       aborted: options.abort === true
     })
+    if (options.abort !== true) this.heap.apply(resolved)
     return { xid, lsn: Lsn.unsafeMake(commitLsn), endLsn: Lsn.unsafeMake(endLsn) }
   }
 
@@ -312,6 +322,7 @@ export class Wal {
     const endLsn = align8(lsn + commitSize + BigInt(gid.length))
     this.position = endLsn
     this.entries.push({ _tag: commit ? "CommitPrepared" : "RollbackPrepared", prepare, lsn, endLsn, time: now })
+    if (commit) this.heap.apply(prepare.changes)
     return { xid: prepare.xid, lsn: Lsn.unsafeMake(lsn), endLsn: Lsn.unsafeMake(endLsn) }
   }
 

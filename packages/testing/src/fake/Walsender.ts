@@ -24,6 +24,8 @@ export interface WalsenderSession {
   /** "logical" for replication=database, "physical" for replication=true. */
   readonly mode: "logical" | "physical"
   readonly settings: ReadonlyMap<string, string>
+  /** Inside a transaction block (BEGIN): a snapshot cannot be exported there. */
+  readonly inTransaction: boolean
 }
 
 const fmt = (lsn: bigint): string => Lsn.format(Lsn.unsafeMake(lsn))
@@ -149,6 +151,12 @@ const createSlot = (
   const invalid = checkSlotName(cmd.name)
   if (invalid !== undefined) return invalid
   if (server.slots.has(cmd.name)) return error("42710", `replication slot "${cmd.name}" already exists`)
+  if (cmd.kind === "logical" && snapshot === "export" && session.inTransaction) {
+    // PostgreSQL creates the slot before it finds this out and keeps it; the fake refuses before creating it.
+    const what =
+      major < 15 ? "CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT" : "CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export')"
+    return error("XX000", `${what} must not be called inside a transaction`)
+  }
   if (cmd.kind === "logical") {
     if (session.mode !== "logical") return error("55000", "logical decoding requires a database connection")
     if (cmd.plugin !== "pgoutput") {
@@ -168,10 +176,8 @@ const createSlot = (
     ownerPid: cmd.temporary ? session.pid : undefined
   }
   server.slots.set(cmd.name, slot)
-  const snapshotName =
-    cmd.kind === "logical" && snapshot === "export"
-      ? `00000003-${session.pid.toString(16).toUpperCase().padStart(8, "0")}-1`
-      : null
+  // The snapshot freezes what a transaction importing it sees: the tables as of the consistent point.
+  const snapshotName = cmd.kind === "logical" && snapshot === "export" ? server.exportSnapshot(session.pid) : null
   return rows(
     [
       field("slot_name", TEXT),

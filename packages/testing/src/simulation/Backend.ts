@@ -7,8 +7,7 @@
  * text as PostgreSQL prints them (`null` is SQL NULL), so a model can hold them and compare them with what a table
  * or a replica holds.
  *
- * It deliberately says nothing about how a backend stores rows (the fake keeps none: `readTable` is absent there)
- * or about timing: backends that need time (status updates reaching a real server) hide it behind effects that
+ * It deliberately says nothing about how a backend stores rows or about timing: backends that need time (status updates reaching a real server) hide it behind effects that
  * complete when the condition holds.
  */
 import type { ConnectionConfig } from "@pgcdc/connection"
@@ -75,7 +74,10 @@ export class BackendError extends Schema.TaggedError<BackendError>()("BackendErr
 }) {}
 
 export interface SetupSpec {
+  /** The pgoutput slot the workload uses (dropped when the backend's scope closes). */
   readonly slot: string
+  /** Create the slot now (default true); false leaves it to an initial snapshot, which creates it. */
+  readonly createSlot?: boolean | undefined
   readonly publication: string
   /** Tables created and published. */
   readonly tables: ReadonlyArray<TableSpec>
@@ -105,7 +107,7 @@ export interface Backend {
   readonly connection: ConnectionConfig
   /** Options that make the service fit the backend (status interval, reconnect schedule). */
   readonly replicationOptions: Partial<ReplicationOptions>
-  /** Creates the tables, a publication of the published ones and a pgoutput slot. */
+  /** Creates the tables, a publication of the published ones and (unless told not to) a pgoutput slot. */
   readonly setup: (spec: SetupSpec) => Effect.Effect<void, BackendError>
   /** Runs one transaction (nothing reaches the stream when it is rolled back). */
   readonly transaction: (tx: Transaction) => Effect.Effect<void, BackendError>
@@ -115,6 +117,15 @@ export interface Backend {
   readonly confirmedFlush: (slot: string) => Effect.Effect<Lsn.Lsn, BackendError>
   /** Ends the walsender sessions streaming from the slot, without a message (a lost connection). */
   readonly dropReplicationConnections: (slot: string) => Effect.Effect<void, BackendError>
-  /** The rows of a table, as text, when the backend stores rows (PostgreSQL does, the fake does not). */
+  /** Whether the slot exists. */
+  readonly slotExists: (slot: string) => Effect.Effect<boolean, BackendError>
+  /** Waits until the slot exists (an initial snapshot's slot appears once the consumer confirmed the snapshot). */
+  readonly awaitSlot: (slot: string) => Effect.Effect<void, BackendError>
+  /**
+   * Ends, without a message, every session that holds a temporary slot (as `pg_terminate_backend` does, waiting until
+   * it is gone): the walsender that exported an initial snapshot, with its slot and its snapshot.
+   */
+  readonly dropTemporarySlotSessions: Effect.Effect<void, BackendError>
+  /** The rows of a table, as text, when the backend stores rows (PostgreSQL and the fake do). */
   readonly readTable: ((table: TableSpec) => Effect.Effect<ReadonlyArray<Row>, BackendError>) | undefined
 }

@@ -16,7 +16,10 @@
  *   Commit, and only then applies it; a crash in between loses the transaction for good.
  *
  * Both hold streamed transactions (StreamStart ... StreamCommit) until they commit, and drop them on StreamAbort or
- * when the service reconnects (`Reconnected`: what was open is sent again from its start).
+ * when the service reconnects (`Reconnected`: what was open is sent again from its start). Both take an initial
+ * snapshot as its contract asks: SnapshotBegin empties the table in the replica (a snapshot taken again after a crash
+ * starts from nothing: rows a first, unconfirmed attempt applied may have been deleted since), each Read is an upsert,
+ * and SnapshotComplete is committed like a Commit, once everything before it is applied.
  * A consumer's per-session state (such as a buffered transaction) lives in what `session` returns and dies with a
  * crash; the replica survives (it stands for a durable store).
  */
@@ -57,10 +60,13 @@ const changesOf = (replica: Tables, message: WalMessage): ReadonlyArray<Change> 
   const known = (name: string): TableSpec | undefined => replica.specs.find((s) => s.name === name)
   switch (message._tag) {
     case "Insert":
-    case "Update": {
+    case "Update":
+    case "Read": {
       const spec = known(message.table.name)
       return spec === undefined ? [] : [{ _tag: "Upsert", table: spec.name, row: rowFromDecoded(spec, message.new) }]
     }
+    case "SnapshotBegin":
+      return known(message.table.name) === undefined ? [] : [{ _tag: "Clear", table: message.table.name }]
     case "Delete": {
       const spec = known(message.table.name)
       const key = message.key ?? message.old
@@ -76,6 +82,9 @@ const changesOf = (replica: Tables, message: WalMessage): ReadonlyArray<Change> 
       return []
   }
 }
+
+/** What a Commit, StreamCommit or SnapshotComplete confirms (each has a position to confirm). */
+const confirm = (message: WalMessage): Lsn.Lsn => WalMessage.lsnToConfirm(message) ?? message.walStart
 
 const applyChange = (replica: Tables, change: Change): void => {
   if (change._tag === "Upsert") replica.upsert(change.table, change.row)
@@ -144,10 +153,10 @@ export const applyThenCommit: Consumer = {
         if (streams.take(ctx.replica, message)) return
         if (message._tag === "StreamCommit") {
           for (const change of streams.commit(message.xid)) applyChange(ctx.replica, change)
-          return yield* ctx.commit(WalMessage.lsnToConfirm(message))
+          return yield* ctx.commit(confirm(message))
         }
         for (const change of changesOf(ctx.replica, message)) applyChange(ctx.replica, change)
-        if (message._tag === "Commit") yield* ctx.commit(WalMessage.lsnToConfirm(message))
+        if (message._tag === "Commit" || message._tag === "SnapshotComplete") yield* ctx.commit(confirm(message))
       })
   }
 }
@@ -166,9 +175,9 @@ export const commitBeforeApply: Consumer = {
           pending.push(...streams.commit(message.xid))
         } else {
           pending.push(...changesOf(ctx.replica, message))
-          if (message._tag !== "Commit") return
+          if (message._tag !== "Commit" && message._tag !== "SnapshotComplete") return
         }
-        yield* ctx.commit(WalMessage.lsnToConfirm(message))
+        yield* ctx.commit(confirm(message))
         yield* ctx.crashPoint("after commit, before apply")
         for (const change of pending) applyChange(ctx.replica, change)
         pending = []

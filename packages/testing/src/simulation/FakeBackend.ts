@@ -2,10 +2,11 @@
  * The fake server as a `Backend`: workload transactions become the fake driver's WAL writes, and the `Replication`
  * service connects over the fake's in-memory socket, so a run needs no port and no time (it works under TestClock).
  *
- * The fake stores no rows, only WAL; this backend keeps the current rows of each table only to give the fake the old
- * row images a real server would send (REPLICA IDENTITY FULL). That copy is not an independent witness, so
- * `readTable` is absent. A rolled-back transaction writes nothing (PostgreSQL decodes nothing of it either), except
- * a streamed one, which the fake sends as segments and a StreamAbort, as PostgreSQL does.
+ * This backend keeps the current rows of each table to give the fake the old row images a real server would send
+ * (REPLICA IDENTITY FULL). `readTable` reads the fake's own rows instead (what its committed WAL left, which an
+ * initial snapshot reads), so the simulation compares them with its model as it compares a real server's tables. A
+ * rolled-back transaction writes nothing (PostgreSQL decodes nothing of it either), except a streamed one, which the
+ * fake sends as segments and a StreamAbort, as PostgreSQL does.
  */
 import type { ConnectionConfig } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
@@ -148,7 +149,7 @@ export const fromFake = (fake: FakePostgresShape): FakeBackend => {
             rowFilters: more.rowFilters
           })
         }
-        yield* fake.createSlot(spec.slot)
+        if (spec.createSlot !== false) yield* fake.createSlot(spec.slot)
       }).pipe(Effect.mapError(fail)),
     transaction: (tx: Transaction) =>
       Effect.gen(function* () {
@@ -177,8 +178,32 @@ export const fromFake = (fake: FakePostgresShape): FakeBackend => {
           ? Effect.fail(new BackendError({ backend: name, message: `replication slot "${slot}" does not exist` }))
           : Effect.succeed(Lsn.unsafeMake(lsn))
       ),
-    dropReplicationConnections: () => fake.dropConnections,
-    readTable: undefined
+    // As on PostgreSQL: the session holding the slot (streaming from it), not the others.
+    dropReplicationConnections: (slot) =>
+      Effect.flatMap(fake.slots, (slots) => {
+        const pid = slots.find((s) => s.name === slot)?.activePid
+        return pid === undefined ? Effect.void : Effect.asVoid(fake.terminate(pid))
+      }),
+    slotExists: (slot) => Effect.map(fake.slots, (slots) => slots.some((s) => s.name === slot)),
+    awaitSlot: (slot) => Effect.asVoid(fake.awaitSlot(slot)),
+    dropTemporarySlotSessions: Effect.flatMap(fake.slots, (slots) =>
+      Effect.forEach(
+        slots.flatMap((s) => (s.temporary && s.activePid !== undefined ? [s.activePid] : [])),
+        (pid) => fake.terminate(pid),
+        { discard: true }
+      )
+    ),
+    readTable: (t) =>
+      Effect.map(fake.rows(t.name), (rows) =>
+        rows.map((r) => {
+          const out: Record<string, string | null> = {}
+          for (const c of t.columns) {
+            const v = r[c.name]
+            out[c.name] = typeof v === "string" ? v : v === null || v === undefined ? null : `<not text: ${String(v)}>`
+          }
+          return out
+        })
+      )
   }
 }
 

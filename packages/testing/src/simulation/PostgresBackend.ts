@@ -130,7 +130,10 @@ export const make = (
               `CREATE PUBLICATION ${ident(more.publication)} FOR TABLE ${targets(more.columns, more.rowFilters)}`
             )
           }
-          yield* run(`SELECT pg_create_logical_replication_slot(${literal(spec.slot)}, 'pgoutput')`)
+          if (spec.createSlot !== false) {
+            yield* run(`SELECT pg_create_logical_replication_slot(${literal(spec.slot)}, 'pgoutput')`)
+          }
+          // Created now or by an initial snapshot later: dropped when the scope closes either way.
           slots.push(spec.slot)
         }),
       transaction: (tx) =>
@@ -160,6 +163,27 @@ export const make = (
             `SELECT pg_terminate_backend(active_pid, 10000) FROM pg_replication_slots WHERE slot_name = ${literal(slot)} AND active_pid IS NOT NULL`
           )
         ),
+      slotExists: (slot) =>
+        Effect.map(
+          scalar(`SELECT count(*)::text FROM pg_replication_slots WHERE slot_name = ${literal(slot)}`),
+          (n) => n === "1"
+        ),
+      // The slot appears when the service's own session has copied it: a short wait, polled.
+      awaitSlot: (slot) =>
+        Effect.flatMap(
+          scalar(`SELECT count(*)::text FROM pg_replication_slots WHERE slot_name = ${literal(slot)}`),
+          (n) =>
+            n === "1"
+              ? Effect.void
+              : Effect.fail(
+                  new BackendError({ backend: backendName, message: `replication slot "${slot}" does not exist yet` })
+                )
+        ).pipe(Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 500 })),
+      dropTemporarySlotSessions: Effect.asVoid(
+        run(
+          "SELECT pg_terminate_backend(active_pid, 10000) FROM pg_replication_slots WHERE temporary AND active_pid IS NOT NULL"
+        )
+      ),
       readTable: (t) =>
         Effect.map(
           run(`SELECT ${t.columns.map((c) => `${ident(c.name)}::text`).join(", ")} FROM ${ident(t.name)}`),

@@ -14,6 +14,13 @@
  * With `workload.streamedProbability`, some transactions are large enough to be streamed (`streaming: "on"`), some
  * of them rolled back (StreamAbort, or nothing at all when PostgreSQL already knows of the abort when it decodes).
  *
+ * With `snapshot`, the tables hold rows before any slot exists and every start of the consumer asks for
+ * `snapshot: "when_needed"`: the first start reads the rows (SnapshotBegin, Read, SnapshotEnd, SnapshotComplete) and
+ * creates the slot once the consumer commits SnapshotComplete; a crash before that leaves no slot, so the next start
+ * takes the snapshot again; a crash after it streams from the slot. While the snapshot is delivered the harness
+ * crashes the consumer with its own probability and commits workload transactions (after the snapshot's consistent
+ * point: they must come as the stream, not as rows).
+ *
  * A failure is a `SimulationFailure` whose message starts with the seed. It deliberately does not shrink failing
  * runs or generate schema changes and subtransactions.
  */
@@ -26,11 +33,17 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { replicate } from "../conformance/Conformance.ts"
-import type { Backend, BackendError, TableSpec } from "./Backend.ts"
+import type { Backend, BackendError, TableSpec, Transaction } from "./Backend.ts"
 import { applyThenCommit, type Consumer, Crash, type Handler } from "./Consumer.ts"
 import { diff, Tables } from "./Model.ts"
 import { Random } from "./Random.ts"
-import { defaultTables, describeTransaction, generateTransaction, type WorkloadOptions } from "./Workload.ts"
+import {
+  defaultTables,
+  describeTransaction,
+  generateTransaction,
+  initialRows,
+  type WorkloadOptions
+} from "./Workload.ts"
 
 export interface SimulationOptions {
   /** A non-negative safe integer; the same seed gives the same workload, crash points and drops. */
@@ -48,6 +61,21 @@ export interface SimulationOptions {
   readonly name?: string | undefined
   /** Default: `<name>_a` (primary key identity) and `<name>_b` (REPLICA IDENTITY FULL), columns id, v, n. */
   readonly tables?: ReadonlyArray<TableSpec> | undefined
+  /** Start from an initial snapshot of tables that already hold rows (see the module header). */
+  readonly snapshot?: SnapshotSimulationOptions | undefined
+}
+
+export interface SnapshotSimulationOptions {
+  /**
+   * Rows each table holds before the first start (keys 1 to `rows`; give the workload a `keySpace` as large for its
+   * updates and deletes to meet them). Keep it under the service's `bufferSize` (1024) on PostgreSQL: a workload
+   * TRUNCATE during the snapshot waits for the snapshot's sessions, which wait for the consumer.
+   */
+  readonly rows: number
+  /** Chance that a crash point crashes the consumer while it handles a snapshot message. Default 0.01. */
+  readonly crashProbability?: number | undefined
+  /** Chance, per snapshot message, that the harness commits a workload transaction then. Default 0.05. */
+  readonly writeProbability?: number | undefined
 }
 
 export interface SimulationReport {
@@ -66,6 +94,14 @@ export interface SimulationReport {
   readonly drops: number
   /** Replication services started by the harness (1 + restarts after crashes). */
   readonly restarts: number
+  /**
+   * Starts that took an initial snapshot (no slot existed), and crashes before the consumer committed one's
+   * SnapshotComplete (a crash just after it, before the slot is created, also makes the next start take it again).
+   */
+  readonly snapshots: number
+  readonly snapshotCrashes: number
+  /** Transactions the harness committed while a snapshot was delivered. */
+  readonly writesDuringSnapshot: number
   /** Walsender sessions in total, the service's own reconnects included. */
   readonly sessions: number
   /** Rows per table at the end. */
@@ -88,7 +124,11 @@ interface Session {
   readonly scope: Scope.Closeable
   readonly replication: ReplicationShape
   readonly handler: Handler
+  /** It started with an initial snapshot that its consumer has not committed yet. */
+  snapshotPending: boolean
 }
+
+const snapshotMessages = new Set(["SnapshotBegin", "Read", "SnapshotEnd", "SnapshotComplete"])
 
 export const run = (options: SimulationOptions): Effect.Effect<SimulationReport, SimulationFailure> =>
   Effect.suspend(() => {
@@ -117,53 +157,109 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
       const root = new Random(seed)
       const workRandom = root.fork("workload")
       const faultRandom = root.fork("faults")
+      // Drawn from only with a snapshot, so the runs without one keep their workloads and faults.
+      const snapshotRandom = root.fork("snapshot")
       const name = options.name ?? `sim_${seed}`
       const tables = options.tables ?? defaultTables(name)
       const slot = `${name}_slot`
       const publication = `${name}_pub`
-      yield* backend.setup({ slot, publication, tables })
+      const snapshot = options.snapshot
+      yield* backend.setup({ slot, publication, tables, createSlot: snapshot === undefined })
 
       const streaming = (options.workload?.streamedProbability ?? 0) > 0
       let seriesFrom = 100_000
       const model = new Tables(tables)
       const replica = new Tables(tables)
-      const stats = { committed: 0, rolledBack: 0, operations: 0, messages: 0, replayed: 0, crashes: 0, drops: 0 }
+      const stats = {
+        committed: 0,
+        rolledBack: 0,
+        operations: 0,
+        messages: 0,
+        replayed: 0,
+        crashes: 0,
+        drops: 0,
+        snapshots: 0,
+        snapshotCrashes: 0,
+        writesDuringSnapshot: 0
+      }
       let restarts = 0
       let sessionsBefore = 0
       let highestCommit = Lsn.zero
       let session: Session | undefined
+      /** The message being handled is part of a snapshot: crash points use the snapshot's probability. */
+      let inSnapshot = false
+
+      /** Writes a transaction to the backend and, once committed, to the model. */
+      const write = (tx: Transaction, label: string) =>
+        Effect.gen(function* () {
+          for (const op of tx.ops) if (op._tag === "InsertSeries") seriesFrom = op.from + op.count
+          yield* backend.transaction(tx)
+          trace.push(`${label}: ${describeTransaction(tx)}`)
+          if (tx.rollback === true) {
+            stats.rolledBack++
+            return
+          }
+          stats.committed++
+          for (const op of tx.ops) {
+            model.apply(op)
+            stats.operations++
+          }
+        })
+
+      if (snapshot !== undefined) {
+        // Before any slot: what the first start reads as its snapshot.
+        for (const tx of initialRows(workRandom, tables, snapshot.rows)) {
+          yield* backend.transaction(tx)
+          for (const op of tx.ops) model.apply(op)
+        }
+        trace.push(`${snapshot.rows} rows in each table before the first start`)
+      }
 
       const open = Effect.gen(function* () {
         const scope = yield* Scope.make()
+        // No session is streaming now, so whether the slot exists, and where, is settled.
+        const slotExisted = snapshot === undefined || (yield* backend.slotExists(slot))
         const replication = yield* Scope.provide(
           replicate(backend, {
             slot,
             publications: [publication],
             messages: true,
-            ...(streaming ? { streaming: "on" as const } : {})
+            ...(streaming ? { streaming: "on" as const } : {}),
+            ...(snapshot !== undefined ? { snapshot: "when_needed" as const } : {})
           }),
           scope
         )
         restarts++
         const from = (yield* replication.status).committed
-        // No session is streaming now, so the slot's position is settled: a (re)start must begin exactly there.
-        const confirmed = yield* backend.confirmedFlush(slot)
-        if (from !== confirmed) {
-          return yield* Effect.fail(
-            failure(`the service started from ${Lsn.format(from)}, the slot is at ${Lsn.format(confirmed)}`)
-          )
+        if (slotExisted) {
+          // A (re)start from the slot must begin exactly at its confirmed position.
+          const confirmed = yield* backend.confirmedFlush(slot)
+          if (from !== confirmed) {
+            return yield* Effect.fail(
+              failure(`the service started from ${Lsn.format(from)}, the slot is at ${Lsn.format(confirmed)}`)
+            )
+          }
+          trace.push(`start from ${Lsn.format(from)}`)
+        } else {
+          stats.snapshots++
+          trace.push(`start with a snapshot (no slot) consistent at ${Lsn.format(from)}`)
         }
-        trace.push(`start from ${Lsn.format(from)}`)
         const handler = consumer.session({
           replica,
           committed: Effect.map(replication.status, (s) => s.committed),
           commit: replication.commit,
           crashPoint: (where) =>
             Effect.suspend(() =>
-              faultRandom.chance(crashProbability) ? Effect.fail(new Crash({ where })) : Effect.void
+              (
+                inSnapshot
+                  ? snapshotRandom.chance(snapshot?.crashProbability ?? 0.01)
+                  : faultRandom.chance(crashProbability)
+              )
+                ? Effect.fail(new Crash({ where }))
+                : Effect.void
             )
         })
-        return { scope, replication, handler } satisfies Session
+        return { scope, replication, handler, snapshotPending: !slotExisted } satisfies Session
       })
 
       const close = (s: Session) =>
@@ -174,13 +270,27 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
 
       yield* Effect.addFinalizer(() => (session === undefined ? Effect.void : Effect.ignore(close(session))))
 
-      /** Delivers messages until the marker's Commit is handled or the slot is past it. */
-      const catchUp = (marker: string) =>
+      /**
+       * Delivers messages until the marker's Commit is handled or the slot is past it. A transaction the harness
+       * commits during a snapshot is followed by a new marker, which is then the one to wait for.
+       */
+      const catchUp = (first: string) =>
         Effect.gen(function* () {
+          let marker = first
+          let writes = 0
           let markerCommit: Lsn.Lsn | undefined
+          let sawMarker = false
+          /** A marker written now, after everything so far, becomes the one to wait for. */
+          const newMarker = Effect.suspend(() => {
+            marker = `${first}.${++writes}`
+            markerCommit = undefined
+            sawMarker = false
+            return backend.transaction({ ops: [{ _tag: "Message", prefix: MARKER, content: marker }] })
+          })
           for (;;) {
             if (session === undefined) {
-              if (markerCommit !== undefined) {
+              // Without a slot (a snapshot not yet confirmed) there is no position to be past the marker.
+              if (markerCommit !== undefined && (snapshot === undefined || (yield* backend.slotExists(slot)))) {
                 const confirmed = yield* backend.confirmedFlush(slot)
                 if (confirmed >= markerCommit) {
                   trace.push(`slot confirmed ${Lsn.format(confirmed)}, past the marker: nothing left to deliver`)
@@ -190,11 +300,21 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
               session = yield* open
             }
             const current = session
-            let sawMarker = false
+            sawMarker = false
             const outcome = yield* current.replication.stream.pipe(
               Stream.runForEachWhile((m) =>
                 Effect.gen(function* () {
                   stats.messages++
+                  inSnapshot = snapshotMessages.has(m._tag)
+                  if (inSnapshot && snapshotRandom.chance(snapshot?.writeProbability ?? 0.05)) {
+                    // After the snapshot's consistent point: it must arrive as the stream, not as rows.
+                    stats.writesDuringSnapshot++
+                    yield* write(
+                      generateTransaction(workRandom, model, options.workload, seriesFrom),
+                      `${iteration}: during the snapshot (${m._tag})`
+                    )
+                    yield* newMarker
+                  }
                   if (m._tag === "Message" && m.prefix === MARKER && textDecoder.decode(m.content) === marker) {
                     sawMarker = true
                   }
@@ -211,6 +331,13 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
                     yield* backend.dropReplicationConnections(slot)
                   }
                   yield* current.handler(m)
+                  if (m._tag === "SnapshotComplete") {
+                    current.snapshotPending = false
+                    trace.push(`snapshot complete: ${m.rows} rows, consistent at ${Lsn.format(m.consistentPoint)}`)
+                    // The marker may lie before this snapshot's consistent point (taken again after a crash): then
+                    // the snapshot holds its effects and the stream never sends it. Wait for one written after it.
+                    yield* newMarker
+                  }
                   return !isMarkerCommit
                 })
               ),
@@ -219,6 +346,7 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
             )
             if (outcome === undefined) return
             stats.crashes++
+            if (current.snapshotPending) stats.snapshotCrashes++
             trace.push(`crash ${outcome.where} at message ${stats.messages}`)
             session = undefined
             yield* close(current)
@@ -245,19 +373,7 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
         const [minTx, maxTx] = options.workload?.transactions ?? [1, 4]
         const count = workRandom.between(minTx, maxTx)
         for (let i = 0; i < count; i++) {
-          const tx = generateTransaction(workRandom, model, options.workload, seriesFrom)
-          for (const op of tx.ops) if (op._tag === "InsertSeries") seriesFrom = op.from + op.count
-          yield* backend.transaction(tx)
-          trace.push(`${iteration}: ${describeTransaction(tx)}`)
-          if (tx.rollback === true) {
-            stats.rolledBack++
-            continue
-          }
-          stats.committed++
-          for (const op of tx.ops) {
-            model.apply(op)
-            stats.operations++
-          }
+          yield* write(generateTransaction(workRandom, model, options.workload, seriesFrom), String(iteration))
         }
         const marker = String(iteration)
         yield* backend.transaction({ ops: [{ _tag: "Message", prefix: MARKER, content: marker }] })
@@ -279,6 +395,9 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
         crashes: stats.crashes,
         drops: stats.drops,
         restarts,
+        snapshots: stats.snapshots,
+        snapshotCrashes: stats.snapshotCrashes,
+        writesDuringSnapshot: stats.writesDuringSnapshot,
         sessions,
         rows,
         trace

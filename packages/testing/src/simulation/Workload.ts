@@ -58,6 +58,23 @@ const int8 = (random: Random): Value => {
 
 const rowFor = (random: Random, id: number): Row => ({ id: String(id), v: text(random), n: int8(random) })
 
+/**
+ * The rows a table holds before a run that starts with an initial snapshot: keys 1 to `rows` in every table, inserted
+ * in transactions of at most 50 rows.
+ */
+export const initialRows = (random: Random, tables: ReadonlyArray<TableSpec>, rows: number): Array<Transaction> => {
+  const out: Array<Transaction> = []
+  for (const table of tables) {
+    for (let from = 1; from <= rows; from += 50) {
+      const ops: Array<Op> = []
+      for (let id = from; id <= Math.min(rows, from + 49); id++)
+        ops.push({ _tag: "Insert", table: table.name, row: rowFor(random, id) })
+      out.push({ ops })
+    }
+  }
+  return out
+}
+
 /** The tables a simulation uses by default: one with the primary key as identity, one with REPLICA IDENTITY FULL. */
 export const defaultTables = (prefix: string): ReadonlyArray<TableSpec> =>
   (["a", "b"] as const).map((suffix) => ({

@@ -1,11 +1,12 @@
 /**
  * The shared conformance suite (src/conformance) against the fake server and against real PostgreSQL 18: the same
- * cases, the same expectations. The fake runs under TestClock (it needs no time); PostgreSQL with the live clock
+ * cases, the same expectations (and on the fake as PostgreSQL 14, the cases whose answer depends on the version). The fake runs under TestClock (it needs no time); PostgreSQL with the live clock
  * and a small logical_decoding_work_mem so that the large transaction is streamed.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { Conformance } from "../../src/conformance/Conformance.ts"
+import { snapshotCases } from "../../src/conformance/SnapshotCases.ts"
 import * as FakeBackend from "../../src/simulation/FakeBackend.ts"
 import * as PostgresBackend from "../../src/simulation/PostgresBackend.ts"
 import { TestDatabase } from "../../src/TestDatabase.ts"
@@ -18,6 +19,11 @@ describe("conformance: the fake server", () => {
   it.effect("on the fake as PostgreSQL 14, the empty transaction arrives as Begin/Commit", () =>
     Effect.flatMap(FakeBackend.make({ serverVersion: "14.13" }), Conformance.cases[0]!.run).pipe(Effect.scoped)
   )
+  for (const c of snapshotCases) {
+    it.effect(`on the fake as PostgreSQL 14: ${c.name}`, () =>
+      Effect.flatMap(FakeBackend.make({ serverVersion: "14.13" }), c.run).pipe(Effect.scoped)
+    )
+  }
 })
 
 layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64kB" } }), {

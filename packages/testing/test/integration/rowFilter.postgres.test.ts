@@ -2,13 +2,16 @@
  * The fake server's row filter evaluator against PostgreSQL 18's own: random filters in the language the fake accepts
  * (columns of four types against constants, IS NULL, IN, AND, OR, NOT), evaluated by both on the same rows, must give
  * the same true, false or NULL for every row. PostgreSQL evaluates them with `SELECT (filter) FROM (VALUES ...)` on a
- * server initialised with the C locale, as the embedded test servers are.
+ * server initialised with the C locale, as the embedded test servers are. And the text PostgreSQL prints for a stored
+ * filter (`pg_publication_tables.rowfilter`, which an initial snapshot puts in its COPY) is the text the fake prints,
+ * which the fake reads back as the same filter.
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
 import pg from "pg"
 import { evaluateRowFilter, parseRowFilter } from "../../src/fake/RowFilter.ts"
+import { rowFilterText } from "../../src/fake/RowFilterText.ts"
 import { TestDatabase } from "../../src/TestDatabase.ts"
 
 const INT4 = 23
@@ -120,6 +123,63 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
         }
         assert.isAbove(compared, 300)
       }).pipe(Effect.scoped)
+    )
+
+    it.effect(
+      "random filters print as PostgreSQL prints them (pg_publication_tables.rowfilter), and read back the same",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const client = new pg.Client({ connectionString: db.url })
+          yield* Effect.promise(() => client.connect())
+          yield* Effect.addFinalizer(() => Effect.promise(() => client.end()))
+          yield* Effect.promise(() =>
+            client.query(
+              "CREATE TABLE filtered (id int4 PRIMARY KEY, n int8, v text, b bool, nu numeric, f float8, vc varchar(10))"
+            )
+          )
+          const types: Record<string, number> = { id: INT4, n: INT8, v: TEXT, b: BOOL, nu: 1700, f: 701, vc: 1043 }
+          const extra = fc.oneof(
+            fc.tuple(op, fc.oneof(intConst, fc.constantFrom("2.5", "-7.25"))).map(([o, c]) => `nu ${o} ${c}`),
+            fc.tuple(op, fc.oneof(intConst, fc.constantFrom("2.5", "-1e3"))).map(([o, c]) => `f ${o} ${c}`),
+            fc.tuple(op, textConst).map(([o, c]) => `vc ${o} ${c}`),
+            fc
+              .tuple(fc.boolean(), fc.array(bigConst, { minLength: 1, maxLength: 3 }))
+              .map(([not, list]) => `n ${not ? "NOT " : ""}IN (${list.join(", ")})`),
+            fc.constantFrom("id IN (1, n, 2)", "v NOT IN ('a', v)", "id IN (n)", "NOT b AND (b OR id > 3) AND id < 9")
+          )
+          const samples = fc.sample(fc.oneof(filter, extra), { numRuns: 400, seed: 20261206 })
+          const mismatches: Array<string> = []
+          let printedCount = 0
+          for (const [i, expression] of samples.entries()) {
+            const created = yield* Effect.promise(() =>
+              client
+                .query(`CREATE PUBLICATION printed_${i} FOR TABLE filtered WHERE (${expression})`)
+                .then(() => true)
+                .catch(() => false)
+            )
+            // PostgreSQL refuses some filters the fake would take (e.g. a constant compared with a constant).
+            if (!created) continue
+            const printed = yield* Effect.promise(() =>
+              client.query<{ rowfilter: string }>(
+                `SELECT rowfilter FROM pg_publication_tables WHERE pubname = 'printed_${i}'`
+              )
+            )
+            yield* Effect.promise(() => client.query(`DROP PUBLICATION printed_${i}`))
+            const theirs = printed.rows[0]!.rowfilter
+            printedCount++
+            const ours = rowFilterText(parseRowFilter(expression), (name) => types[name])
+            if (ours !== theirs) mismatches.push(`${expression}\n  PostgreSQL: ${theirs}\n  fake:       ${ours}`)
+            // What PostgreSQL prints, the fake reads as the same filter: it prints it back the same way.
+            assert.strictEqual(
+              rowFilterText(parseRowFilter(theirs), (name) => types[name]),
+              theirs,
+              expression
+            )
+          }
+          assert.deepStrictEqual(mismatches, [])
+          assert.isAbove(printedCount, 300)
+        }).pipe(Effect.scoped)
     )
   }
 )

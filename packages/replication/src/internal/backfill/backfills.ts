@@ -47,6 +47,8 @@ export interface BackfillsOptions {
   readonly schema: string
   /** Whether the consumer asked for logical messages. */
   readonly userMessages: boolean
+  /** Whether the consumer asked for the heartbeat's messages. */
+  readonly heartbeats?: boolean | undefined
   readonly connectSql: Effect.Effect<ConnectionShape, ReplicationError, Scope.Scope>
   readonly committed: (lsn: Lsn.Lsn) => Effect.Effect<void, ReplicationError>
   /** Where the runners' fibers live: the service's scope. */
@@ -71,7 +73,13 @@ export const makeBackfills = (options: BackfillsOptions) =>
     const registrations = yield* Queue.unbounded<BackfillRegistration>()
     const chunks = yield* Queue.unbounded<ChunkRows>()
     const signals = yield* Queue.unbounded<Signal>()
-    const desk = new BackfillDesk({ registrations, chunks, signals, userMessages: options.userMessages })
+    const desk = new BackfillDesk({
+      registrations,
+      chunks,
+      signals,
+      userMessages: options.userMessages,
+      heartbeats: options.heartbeats
+    })
     const running = yield* Ref.make<ReadonlyMap<string, Backfill & { readonly table: string }>>(new Map())
 
     const start = (stored: StoredBackfill): Effect.Effect<Backfill> =>

@@ -7,7 +7,7 @@
  *   of those that is at least as new, so a backfilled row is never behind a newer change of the same row;
  * - tells the backfill when the transaction holding the high watermark has been handed out (its Commit's LSN), so it
  *   can wait for the consumer to commit it before the next chunk;
- * - hides watermarks and signals (`pgcdc.signal`, passed on to start a backfill), and every logical message when the
+ * - hides watermarks, heartbeats (`pgcdc.heartbeat`) and signals (`pgcdc.signal`, passed on to start a backfill), and every logical message when the
  *   consumer did not ask for messages (the service always asks pgoutput for them, to see its watermarks).
  *
  * Owned by the consumer's side (one fiber at a time, synchronously inside a pull). Backfills hand it registrations and
@@ -19,7 +19,14 @@ import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
 import { encodeText } from "../../values/encode.ts"
 import type { Column, Row, Table, WalMessage } from "../../WalMessage.ts"
-import { decodeSignal, decodeWatermark, type Signal, signalPrefix, watermarkPrefix } from "./watermark.ts"
+import {
+  decodeSignal,
+  decodeWatermark,
+  heartbeatPrefix,
+  type Signal,
+  signalPrefix,
+  watermarkPrefix
+} from "./watermark.ts"
 
 type Of<T extends WalMessage["_tag"]> = Extract<WalMessage, { readonly _tag: T }>
 
@@ -66,6 +73,8 @@ export class BackfillDesk {
   private readonly chunks: Queue.Queue<ChunkRows>
   private readonly signals: Queue.Queue<Signal>
   private readonly userMessages: boolean
+  /** Whether the consumer asked to see the heartbeat's messages. */
+  private readonly heartbeats: boolean
   private readonly known = new Map<string, BackfillRegistration>()
   private readonly active = new Map<string, Active>()
   private readonly ready = new Map<string, ChunkRows>()
@@ -77,11 +86,13 @@ export class BackfillDesk {
     readonly chunks: Queue.Queue<ChunkRows>
     readonly signals: Queue.Queue<Signal>
     readonly userMessages: boolean
+    readonly heartbeats?: boolean | undefined
   }) {
     this.registrations = options.registrations
     this.chunks = options.chunks
     this.signals = options.signals
     this.userMessages = options.userMessages
+    this.heartbeats = options.heartbeats === true
   }
 
   /** Whether a change must be looked at (only while a backfill is active). */
@@ -114,6 +125,7 @@ export class BackfillDesk {
    */
   onMessage(m: Of<"Message">): ReadonlyArray<WalMessage> | undefined {
     if (m.prefix === watermarkPrefix) return this.onWatermark(m)
+    if (m.prefix === heartbeatPrefix) return this.heartbeats ? undefined : []
     if (m.prefix === signalPrefix) {
       const signal = decodeSignal(m.content)
       if (signal !== undefined) Queue.offerUnsafe(this.signals, signal)

@@ -9,6 +9,8 @@
  */
 export const watermarkPrefix = "pgcdc.backfill"
 export const signalPrefix = "pgcdc.signal"
+/** The service's heartbeat (internal/heartbeat.ts): non-transactional messages that keep an idle slot moving. */
+export const heartbeatPrefix = "pgcdc.heartbeat"
 
 export interface Watermark {
   /** The backfill's id. */

@@ -19,7 +19,7 @@ import { readSnapshot } from "./snapshotReader.ts"
 import { makePermanent, type TemporarySlot } from "./temporarySlot.ts"
 
 /** Pages of a table read by one COPY (256 MB): a larger table is shared by the sessions in ranges this size. */
-const pagesPerChunk = 32768
+export const pagesPerChunk = 32768
 
 export interface SnapshotThenOptions {
   readonly temporary: TemporarySlot

@@ -64,7 +64,8 @@ const importSnapshot = (options: SnapshotReadOptions) =>
       )
       .pipe(
         Effect.mapError((e) =>
-          e.code === "22023"
+          // A snapshot that is gone: 22023 (invalid parameter) on 14 to 16, 42704 (undefined object) from 17 on.
+          e.code === "22023" || e.code === "42704"
             ? replicationError("Snapshot", {
                 message: `The exported snapshot ${options.snapshotName} is gone (${e.message}): the walsender session that exported it ended during the snapshot. Start again to take a new one.`,
                 code: e.code,
