@@ -78,8 +78,9 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
 
   it.effect(
     "from an initial snapshot of tables that hold rows, crashing during the snapshot and after: the three stay equal",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
         const report = yield* Simulation.run({
           seed: 1206,
@@ -96,17 +97,20 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         assert.isAtLeast(report.snapshots, report.snapshotCrashes + 1)
         assert.isAbove(report.crashes, report.snapshotCrashes)
         assert.isAbove(report.writesDuringSnapshot, 0)
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
         console.log(
           `PostgreSQL simulation from a snapshot: ${JSON.stringify({ ...report, trace: report.trace.length })}`
         )
-      }).pipe(Effect.scoped),
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    },
     { timeout: 120_000 }
   )
 
   it.effect(
     "the wrong consumer is caught on the real server too, with the seed",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
         const result = yield* Effect.result(
           Simulation.run({ seed: 7, iterations: 300, backend, consumer: commitBeforeApply, dropProbability: 0 })
@@ -116,7 +120,9 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
           assert.match(result.failure.message, /^Simulation failed with seed 7 at iteration \d+/)
           assert.include(result.failure.message, "differs from the model")
         }
-      }).pipe(Effect.scoped),
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    },
     { timeout: 120_000 }
   )
 })
