@@ -164,12 +164,12 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
       const ran = yield* pgcdc(["tail", "-d", db.url, "-S", "orphan_slot", "-P", "missing_pub", "--create-slot"])
       assert.strictEqual(ran.code, 1)
       assert.strictEqual(ran.stdout, "")
+      const slots = yield* scalar(sql, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'orphan_slot'")
+      assert.strictEqual(slots, "0", "the failed tail left a slot holding WAL")
       assert.match(
         ran.stderr,
         /^pgcdc tail: Publication "missing_pub" does not exist in database "postgres": [^\n]+\n$/
       )
-      const slots = yield* scalar(sql, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'orphan_slot'")
-      assert.strictEqual(slots, "0", "the failed tail left a slot holding WAL")
     }).pipe(Effect.scoped)
   )
 
