@@ -120,7 +120,7 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
         yield* Fiber.join(stopping)
         yield* Fiber.interrupt(consumer)
         assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
-      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
     },
     60_000
   )
@@ -147,7 +147,7 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
         yield* Fiber.join(restarting)
         yield* Fiber.interrupt(consumer)
         assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
-      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
     },
     60_000
   )
@@ -194,7 +194,7 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
       }).pipe(
         Effect.ensuring(Effect.sync(() => assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), []))),
         Effect.scoped,
-        Effect.provide(logs.layer)
+        TestLogger.provide(logs)
       )
     },
     90_000

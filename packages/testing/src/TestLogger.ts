@@ -5,8 +5,10 @@
  * server NOTICE) asserts the warnings it expects instead of printing them among the test results, where they would
  * look like trouble in a green run.
  *
- * It deliberately filters nothing: every line is kept, at every level the effect logs at.
+ * It deliberately filters nothing: every line is kept, at every level the effect logs at. `provide` prints what was
+ * kept when the test fails, where those lines help find why.
  */
+import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
@@ -41,6 +43,23 @@ export const make = (): TestLogger => {
     messages: (level) => entries.filter((e) => level === undefined || e.level === level).map((e) => e.message)
   }
 }
+
+/**
+ * Provides `logger` to `effect` (its lines are kept, not printed) and, if `effect` fails (an assertion included),
+ * writes what was kept to stderr before the failure is reported.
+ */
+export const provide =
+  (logger: TestLogger) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    effect.pipe(
+      Effect.tapCause(() =>
+        Effect.sync(() => {
+          const lines = logger.entries.map((e) => `${e.level.toUpperCase()}: ${e.message}\n`).join("")
+          process.stderr.write(`Log lines kept by TestLogger (${logger.entries.length}):\n${lines}`)
+        })
+      ),
+      Effect.provide(logger.layer)
+    )
 
 /**
  * The warning the Replication service logs each time it restarts a session, naming the cause and the delay

@@ -120,7 +120,7 @@ for (const major of [18, 14] as const) {
                 { id: 4, shown: "s4" }
               ]
             )
-          }).pipe(Effect.provide(logs.layer))
+          }).pipe(TestLogger.provide(logs))
         },
         30_000
       )

@@ -157,7 +157,7 @@ for (const major of [18, 14] as const) {
           assert.strictEqual(deliveries, 40)
           assert.notStrictEqual(yield* walsenderPid(sql, "s_kill"), killed.pid?.split(":")[1])
           assertReconnectsLogged(logs)
-        }).pipe(Effect.provide(logs.layer))
+        }).pipe(TestLogger.provide(logs))
       },
       40_000
     )

@@ -61,7 +61,7 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
         assert.deepStrictEqual(insertedIds(after), [2])
         assert.strictEqual((yield* repl.status).sessions, 2)
         assertReconnectsLogged(logs)
-      }).pipe(Effect.provide(logs.layer))
+      }).pipe(TestLogger.provide(logs))
     })
 
     it.effect(
@@ -132,7 +132,7 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
           assert.strictEqual(new Set(seen).size, seen.length, "a row was handed out twice")
           assert.isAtLeast(reconnects, 2)
           assertReconnectsLogged(logs)
-        }).pipe(Effect.provide(logs.layer))
+        }).pipe(TestLogger.provide(logs))
       },
       60_000
     )

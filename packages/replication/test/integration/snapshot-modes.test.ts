@@ -155,7 +155,7 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
           assert.strictEqual(yield* slotCount(db, "s_lost"), "0")
           // The terminated session was reported before the next one found the temporary slot gone.
           assertReconnectsLogged(logs)
-        }).pipe(Effect.provide(logs.layer))
+        }).pipe(TestLogger.provide(logs))
       }
     )
   }

@@ -107,7 +107,7 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
         logs.entries.map((e) => `${e.level}: ${e.message}`),
         ["Info: sink s_items: resuming after nothing (no progress row yet)"]
       )
-    }).pipe(Effect.provide(logs.layer))
+    }).pipe(TestLogger.provide(logs))
   })
 
   it.effect("a snapshot replaces the target table's rows and sets the progress to its consistent point", () => {
@@ -146,6 +146,6 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
         logs.entries.map((e) => `${e.level}: ${e.message}`),
         ["Info: sink s_snap: resuming after nothing (no progress row yet)"]
       )
-    }).pipe(Effect.provide(logs.layer))
+    }).pipe(TestLogger.provide(logs))
   })
 })

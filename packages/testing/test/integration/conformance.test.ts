@@ -39,7 +39,7 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         assert.strictEqual(Math.floor(backend.serverVersion / 10000), 18)
         yield* c.run(backend)
         assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
-      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
     })
   }
 })

@@ -362,7 +362,7 @@ for (const major of [18, 14] as const) {
               "Warn: PostgreSQL WARNING: there is no transaction in progress"
             ]
           )
-        }).pipe(Effect.scoped, Effect.provide(logs.layer))
+        }).pipe(Effect.scoped, TestLogger.provide(logs))
       })
 
       it.effect("the snapshot plan's catalog queries answer the same for tables and publications of every shape", () =>

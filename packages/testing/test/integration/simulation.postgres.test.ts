@@ -43,7 +43,7 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
           `PostgreSQL simulation: ${(report.iterations / seconds).toFixed(0)} iterations/s`,
           JSON.stringify({ ...report, trace: report.trace.length })
         )
-      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
     },
     { timeout: 120_000 }
   )
@@ -71,7 +71,7 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         console.log(
           `PostgreSQL simulation with streaming: ${JSON.stringify({ ...report, trace: report.trace.length })}`
         )
-      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
     },
     { timeout: 120_000 }
   )
@@ -101,7 +101,7 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         console.log(
           `PostgreSQL simulation from a snapshot: ${JSON.stringify({ ...report, trace: report.trace.length })}`
         )
-      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
     },
     { timeout: 120_000 }
   )
@@ -121,7 +121,7 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
           assert.include(result.failure.message, "differs from the model")
         }
         assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
-      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
     },
     { timeout: 120_000 }
   )
