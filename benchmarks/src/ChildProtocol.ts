@@ -7,7 +7,12 @@
  * INSERT into the end table), calls `finish`, and keeps its replication connection open until the driver answers
  * `release`: the driver reads the walsender's CPU time while that walsender is still alive.
  *
- * It deliberately measures the same way for every Node client (`process.cpuUsage()`, `performance.now()`,
+ * Two intervals are measured. The *process* interval is the client's whole life up to the end marker: Node's start-up,
+ * loading the library, connecting, and the drain (what a short-lived consumer pays, and what pg_recvlogical's figures
+ * include). The *drain* interval starts at START_REPLICATION. The start-up share is read when the client's first line
+ * runs (`new Meter()`, after every static import): CPU time and resident memory at that point.
+ *
+ * It deliberately measures the same way for every Node client (`process.cpuUsage()`, `performance`,
  * `process.resourceUsage().maxRSS`) and does nothing else: the clients decide what a "change" is.
  */
 
@@ -36,6 +41,15 @@ export interface ClientResult {
   /** `process.cpuUsage()` difference over the same interval (user + system of every thread of the process). */
   readonly cpuUserMs: number
   readonly cpuSystemMs: number
+  /** `process.cpuUsage()` of the whole process up to the end marker (start-up, imports and connecting included). */
+  readonly processCpuUserMs: number
+  readonly processCpuSystemMs: number
+  /** The end marker's time as milliseconds since the Unix epoch (the driver knows when it spawned the process). */
+  readonly endEpochMs: number
+  /** CPU time (user + system) the process had used when its first line ran: Node's start-up and every import. */
+  readonly importCpuMs: number
+  /** Resident memory at the same moment (`process.memoryUsage().rss`). */
+  readonly importRssKb: number
   /** `process.resourceUsage().maxRSS`: the process's peak resident set, start-up included. */
   readonly maxRssKb: number
   /** INSERT/UPDATE/DELETE changes of the data table seen before the end marker (a snapshot client: rows read). */
@@ -62,11 +76,18 @@ export const readConfig = <Config = ClientConfig>(): Config => {
   return JSON.parse(raw) as Config
 }
 
-/** Wall clock and CPU time from `start()` to `stop()`. */
+const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000
+
+/**
+ * Wall clock and CPU time from `start()` to `stop()`, and of the whole process. Construct it on the client's first
+ * line: it records what start-up and the imports cost.
+ */
 export class Meter {
   private t0 = 0
   private cpu0: NodeJS.CpuUsage = { user: 0, system: 0 }
   private started = false
+  private readonly importCpuMs = cpuMs(process.cpuUsage())
+  private readonly importRssKb = process.memoryUsage().rss / 1024
 
   start(): void {
     if (this.started) return
@@ -76,13 +97,19 @@ export class Meter {
   }
 
   stop(changes: number, commits: number): ClientResult {
-    const wallMs = performance.now() - this.t0
+    const now = performance.now()
+    const total = process.cpuUsage()
     const cpu = process.cpuUsage(this.cpu0)
     return {
       _tag: "Result",
-      wallMs,
+      wallMs: now - this.t0,
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,
+      processCpuUserMs: total.user / 1000,
+      processCpuSystemMs: total.system / 1000,
+      endEpochMs: performance.timeOrigin + now,
+      importCpuMs: this.importCpuMs,
+      importRssKb: this.importRssKb,
       maxRssKb: process.resourceUsage().maxRSS,
       changes,
       commits

@@ -73,7 +73,7 @@ export const runInterleaved = async <Id extends string, Client extends { readonl
         const m = await runOne(client, run)
         measured.set(client.id, [...(measured.get(client.id) ?? []), m])
         log(
-          `${title} run ${run} ${client.label}: wall ${(m.wallMs / 1000).toFixed(2)} s, CPU ${((m.cpuUserMs + m.cpuSystemMs) / 1000).toFixed(2)} s, server ${(m.serverCpuMs / 1000).toFixed(2)} s, peak RSS ${(m.maxRssKb / 1024).toFixed(0)} MB, changes or rows ${m.changes}`
+          `${title} run ${run} ${client.label}: wall ${(m.processWallMs / 1000).toFixed(2)} s (measured part ${(m.wallMs / 1000).toFixed(2)} s), CPU ${(m.processCpuMs / 1000).toFixed(2)} s (measured part ${((m.cpuUserMs + m.cpuSystemMs) / 1000).toFixed(2)} s, start-up ${(m.importCpuMs / 1000).toFixed(2)} s), server ${(m.serverCpuMs / 1000).toFixed(2)} s, peak RSS ${(m.maxRssKb / 1024).toFixed(0)} MB, changes or rows ${m.changes}`
         )
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error)

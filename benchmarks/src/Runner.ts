@@ -20,10 +20,17 @@ import { type CpuTime, cpuOf, peakRssKbOf, stateOf } from "./Proc.ts"
 export interface Measurement {
   /** The measured interval: what the client reports (Node), or the life of the process (a binary). */
   readonly wallMs: number
-  /** From spawning the process to its report (Node: start-up and module loading included), or its life (a binary). */
-  readonly processWallMs: number
   readonly cpuUserMs: number
   readonly cpuSystemMs: number
+  /**
+   * The whole process up to the end marker: from the driver spawning it (Node's start-up, imports and connecting
+   * included); for pg_recvlogical, its whole life.
+   */
+  readonly processWallMs: number
+  readonly processCpuMs: number
+  /** CPU time and resident memory once start-up and the imports are done (NaN for pg_recvlogical). */
+  readonly importCpuMs: number
+  readonly importRssKb: number
   readonly maxRssKb: number
   /** user + system of the server processes that served the client (`Backends`: its walsender by default). */
   readonly serverCpuMs: number
@@ -140,16 +147,18 @@ export const runNodeClient = async <Config extends { readonly applicationName: s
   script: string,
   config: Config,
   nodeArgs: ReadonlyArray<string> = [],
-  backends: Backends = "walsender"
+  backends: Backends = "walsender",
+  scriptArgs: ReadonlyArray<string> = []
 ): Promise<Measurement> => {
-  const spawned = performance.now()
-  const child = spawn(process.execPath, [...childNodeArgs(), ...nodeArgs, script, JSON.stringify(config)], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"]
-  })
+  const spawnedAt = performance.timeOrigin + performance.now()
+  const child = spawn(
+    process.execPath,
+    [...childNodeArgs(), ...nodeArgs, script, JSON.stringify(config), ...scriptArgs],
+    { stdio: ["ignore", "inherit", "inherit", "ipc"] }
+  )
   const watch = new BackendWatch(admin, config.applicationName, () => child.pid, backends)
   try {
     const message = await firstMessage(child)
-    const processWallMs = performance.now() - spawned
     if (message._tag === "Failure") throw new Error(`${script} failed: ${message.message}`)
     watch.sample()
     const server = await watch.stop()
@@ -157,9 +166,12 @@ export const runNodeClient = async <Config extends { readonly applicationName: s
     await exited(child)
     return {
       wallMs: message.wallMs,
-      processWallMs,
       cpuUserMs: message.cpuUserMs,
       cpuSystemMs: message.cpuSystemMs,
+      processWallMs: message.endEpochMs - spawnedAt,
+      processCpuMs: message.processCpuUserMs + message.processCpuSystemMs,
+      importCpuMs: message.importCpuMs,
+      importRssKb: message.importRssKb,
       maxRssKb: message.maxRssKb,
       serverCpuMs: server.userMs + server.systemMs,
       serverSystemMs: server.systemMs,
@@ -278,9 +290,12 @@ export const runProcess = async (admin: pg.Client, o: ProcessOptions): Promise<M
     const wallMs = (Number(wall[2]) - Number(wall[1])) * 1000
     return {
       wallMs,
-      processWallMs: wallMs,
       cpuUserMs: cpu.user,
       cpuSystemMs: cpu.system,
+      processWallMs: wallMs,
+      processCpuMs: cpu.user + cpu.system,
+      importCpuMs: Number.NaN,
+      importRssKb: Number.NaN,
       maxRssKb: peakRssKb,
       serverCpuMs: server.userMs + server.systemMs,
       serverSystemMs: server.systemMs,

@@ -14,7 +14,6 @@ export const median = (xs: ReadonlyArray<number>): number => {
 export interface Summary {
   readonly runs: number
   readonly wallMs: number
-  readonly processWallMs: number
   /** user + system. */
   readonly cpuMs: number
   /** The lowest and highest client CPU (user + system) of the runs: how much the runs differed. */
@@ -22,6 +21,13 @@ export interface Summary {
   readonly cpuMaxMs: number
   readonly cpuUserMs: number
   readonly cpuSystemMs: number
+  /** The whole process (start-up included), and its lowest and highest over the runs. */
+  readonly processWallMs: number
+  readonly processCpuMs: number
+  readonly processCpuMinMs: number
+  readonly processCpuMaxMs: number
+  readonly importCpuMs: number
+  readonly importRssKb: number
   readonly maxRssKb: number
   readonly serverCpuMs: number
   readonly serverSystemMs: number
@@ -32,12 +38,17 @@ export interface Summary {
 export const summarize = (runs: ReadonlyArray<Measurement>): Summary => ({
   runs: runs.length,
   wallMs: median(runs.map((r) => r.wallMs)),
-  processWallMs: median(runs.map((r) => r.processWallMs)),
   cpuMs: median(runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
   cpuMinMs: Math.min(...runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
   cpuMaxMs: Math.max(...runs.map((r) => r.cpuUserMs + r.cpuSystemMs)),
   cpuUserMs: median(runs.map((r) => r.cpuUserMs)),
   cpuSystemMs: median(runs.map((r) => r.cpuSystemMs)),
+  processWallMs: median(runs.map((r) => r.processWallMs)),
+  processCpuMs: median(runs.map((r) => r.processCpuMs)),
+  processCpuMinMs: Math.min(...runs.map((r) => r.processCpuMs)),
+  processCpuMaxMs: Math.max(...runs.map((r) => r.processCpuMs)),
+  importCpuMs: median(runs.map((r) => r.importCpuMs)),
+  importRssKb: median(runs.map((r) => r.importRssKb)),
   maxRssKb: median(runs.map((r) => r.maxRssKb)),
   serverCpuMs: median(runs.map((r) => r.serverCpuMs)),
   serverSystemMs: median(runs.map((r) => r.serverSystemMs)),

@@ -25,6 +25,7 @@ import {
   childNodeArgs,
   clientById,
   clients,
+  prepareBaseline,
   scriptPath,
   setExtraNodeFlags
 } from "./Clients.ts"
@@ -76,8 +77,9 @@ if (args.help) {
   --profile   write a V8 CPU profile of every Node client run into DIR (open in Chrome DevTools; slows the clients)
   --keep-capture  also copy the decode micro-benchmark's capture to FILE, to rerun one decoder on it:
               node src/decode/decodeChild.ts <decoder> FILE [passes]
-  --baseline  also run the pgcdc clients of another checkout, built at DIR (git worktree add DIR REV; pnpm install;
-              tsc -b), and report this checkout's ÷ the baseline's
+  --baseline  also run the pgcdc clients against another checkout, built at DIR (git worktree add DIR REV; pnpm
+              install; tsc -b), and report this checkout's ÷ the baseline's; this checkout's client scripts are
+              copied into DIR/benchmarks/build/current-clients, so both sides run the same consumer code
   --node-flags  extra Node/V8 flags for every Node client and decoder alike (space-separated; the report names them),
               e.g. --node-flags=--min-semi-space-size=16 (with "=": the flags start with a dash)`)
   process.exit(0)
@@ -96,6 +98,7 @@ const chosen: Array<ClientSpec> = args.clients.split(",").map((id) => {
   if (spec === undefined) throw new Error(`unknown client ${id} (${clients.map((c) => c.id).join(", ")})`)
   return spec
 })
+if (args.baseline !== undefined) prepareBaseline(path.resolve(args.baseline))
 const selected: Array<ClientSpec> = [
   ...chosen,
   ...(args.baseline === undefined ? [] : baselineClients(path.resolve(args.baseline), chosen))
@@ -166,7 +169,9 @@ const runWorkload = async (db: TestDatabaseInfo, admin: pg.Client, name: Workloa
             } satisfies ClientConfig,
             args.profile === undefined
               ? []
-              : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=${slot}.cpuprofile`]
+              : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=${slot}.cpuprofile`],
+            "walsender",
+            spec.args
           )
     } finally {
       await dropSlots(admin, [slot])

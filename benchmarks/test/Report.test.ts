@@ -1,15 +1,19 @@
 import { describe, expect, it } from "vitest"
 import { clients } from "../src/Clients.ts"
 import { parseStatCpu } from "../src/Proc.ts"
-import { budgetText, type DecodeResult, targets, type WorkloadResult } from "../src/Report.ts"
+import { type DecodeResult, lazyTable, perRowText, startupTable, targets, type WorkloadResult } from "../src/Report.ts"
 import { type Measurement, parseTimes } from "../src/Runner.ts"
 import { median, summarize } from "../src/Stats.ts"
 
+/** A run whose drain took `wallMs` and `cpuMs`; the whole process 100 ms more of each (start-up). */
 const run = (wallMs: number, cpuMs: number, serverCpuMs: number, maxRssKb = 100 * 1024): Measurement => ({
   wallMs,
-  processWallMs: wallMs,
   cpuUserMs: cpuMs,
   cpuSystemMs: 0,
+  processWallMs: wallMs + 100,
+  processCpuMs: cpuMs + 100,
+  importCpuMs: 80,
+  importRssKb: 50 * 1024,
   maxRssKb,
   serverCpuMs,
   serverSystemMs: 0,
@@ -62,34 +66,68 @@ describe("targets", () => {
     failures: new Map()
   })
 
-  it("compares pgcdc with the best JS peer, its walsender and pg_recvlogical", () => {
+  it("compares batches with every JS peer, stream with batches, and both with pg_recvlogical's wall, start-up included", () => {
     const texts = targets(
       [
         result("A", {
-          recvlogical: [run(1000, 100, 900)],
+          recvlogical: [run(1100, 100, 900)],
           pglr: [run(1200, 800, 500)],
+          "pglr-noack": [run(1000, 400, 500)],
           postgresjs: [run(1300, 600, 500)],
-          pgcdc: [run(1040, 290, 600)]
+          "pgcdc-batches": [run(1040, 300, 600)],
+          pgcdc: [run(1040, 330, 600)]
         })
       ],
       clients
     )
-    expect(texts.map((t) => t.met)).toEqual([true, true, true])
-    expect(texts[0]!.text).toContain("postgres.js")
+    // Three peers, stream vs batches, two walls; the lowest peer first.
+    expect(texts.map((t) => t.met)).toEqual([true, true, true, true, true, true])
+    expect(texts[0]!.text).toContain("no acknowledgements 0.50 s")
+    expect(texts[3]!.text).toContain("within 10% of batches 0.40 s")
   })
 
-  it("reports a missed target and the memory target on C", () => {
-    const [cpuVsPeer, cpuVsWalsender, wall] = targets(
-      [result("A", { recvlogical: [run(1000, 100, 900)], pglr: [run(1200, 800, 500)], pgcdc: [run(1100, 500, 600)] })],
+  it("reports missed targets, RSS against the baseline, and the memory target on C", () => {
+    const texts = targets(
+      [
+        result("A", {
+          recvlogical: [run(1000, 100, 900)],
+          "pglr-noack": [run(1000, 300, 500)],
+          "pgcdc-batches": [run(1100, 500, 600)],
+          pgcdc: [run(1100, 700, 600)]
+        })
+      ],
       clients
     )
-    expect([cpuVsPeer!.met, cpuVsWalsender!.met, wall!.met]).toEqual([false, false, false])
-    const [memory] = targets([result("C", { pgcdc: [run(1, 1, 1, 200 * 1024)] })], clients)
-    expect(memory!.met).toBe(false)
-    expect(memory!.text).toContain("200 MB")
+    expect(texts.map((t) => t.met)).toEqual([false, false, false, false])
+    const base = { ...clients.find((c) => c.id === "pgcdc")!, id: "base-pgcdc", pgcdc: false, baselineOf: "pgcdc" }
+    const memory = targets(
+      [result("C", { pgcdc: [run(1, 1, 1, 200 * 1024)], "base-pgcdc": [run(1, 1, 1, 190 * 1024)] })],
+      [...clients, base]
+    )
+    expect(memory.map((t) => t.met)).toEqual([false, false])
+    expect(memory[0]!.text).toContain("baseline's 190 MB")
+    expect(memory[1]!.text).toContain("200 MB")
   })
 
-  it("states A's CPU budget per row beside the drain's and the decoders' cost per row", () => {
+  it("sets lazy values against eager for the key-only and the every-column consumer", () => {
+    const text = lazyTable(
+      [
+        result("A", {
+          "pgcdc-eager-key": [run(1000, 400, 500)],
+          "pgcdc-lazy-key": [run(1000, 200, 500)],
+          "pgcdc-eager-all": [run(1000, 400, 500)]
+        })
+      ],
+      clients
+    )
+    // The every-column pair is incomplete (no lazy run): only the key row.
+    expect(text.split("\n").filter((l) => l.startsWith("| A"))).toEqual([
+      "| A | the key | 0.50 | 0.30 | 0.60× | 0.40 | 0.20 | 0.50× | 100 | 100 |"
+    ])
+    expect(lazyTable([result("A", { pgcdc: [run(1, 1, 1)] })], clients)).toBe("")
+  })
+
+  it("states A's CPU per row in the drain and in all beside the decoders' cost per row", () => {
     const decoded = (id: string, passMs: number, firstPassMs: number): DecodeResult => ({
       id,
       label: id,
@@ -101,17 +139,24 @@ describe("targets", () => {
       passes: 5,
       rowsSeen: 10
     })
-    const text = budgetText(
-      [result("A", { pglr: [run(1200, 800, 500)], pgcdc: [run(1100, 500, 600)], "pgcdc-core": [run(1000, 400, 400)] })],
+    const text = perRowText(
+      [result("A", { pglr: [run(1200, 800, 500)], pgcdc: [run(1100, 500, 600)] })],
       [decoded("json-floor", 2, 4), decoded("pgcdc", 3, 6), decoded("pgcdc-values", 5, 9)],
       clients
     )
-    // ½ × min(best JS peer 800 ms, the pgcdc clients' median walsender 600 ms) = 300 ms for 10 rows: 30 ms per row.
-    expect(text).toContain("allow 0.30 s for 10 rows")
-    expect(text).toContain(": 30000.00 µs per row")
     expect(text).toContain("pg-logical-replication 80000.00 µs")
+    expect(text).toContain("pg-logical-replication 90000.00 µs")
     expect(text).toContain("JSON.parse of the jsonb text alone 200.00 µs warm, 400.00 µs in a cold first pass")
     expect(text).toContain("WalDecoder (every value decoded) 500.00 µs warm, 900.00 µs")
-    expect(budgetText([result("C", { pgcdc: [run(1, 1, 1)] })], [], clients)).toBe("")
+    expect(perRowText([result("C", { pgcdc: [run(1, 1, 1)] })], [], clients)).toBe("")
+  })
+
+  it("lists every client's start-up cost once, over all workloads", () => {
+    const text = startupTable(
+      [result("A", { pgcdc: [run(1, 1, 1)] }), result("C", { pgcdc: [run(1, 1, 1)], recvlogical: [] })],
+      clients
+    )
+    expect(text).toContain("| pgcdc Replication stream | 2 | 0.08 | 50 |")
+    expect(text).not.toContain("pg_recvlogical")
   })
 })

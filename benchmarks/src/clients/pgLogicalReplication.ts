@@ -1,6 +1,8 @@
 /**
  * Client process: pg-logical-replication 2.5 (npm) with its pgoutput plugin, protocol version 1, and manual
- * acknowledgement of every transaction's commit LSN (its documented way to acknowledge only what was processed).
+ * acknowledgement of every transaction's commit LSN (its documented way to acknowledge only what was processed), or,
+ * with the argument `no-ack` after the config, no acknowledgement at all (what its users get when they leave
+ * acknowledgement off: nothing is ever confirmed, so the slot never advances).
  *
  * Measures from the service's "start" event (CopyBothResponse received: START_REPLICATION accepted) to the end
  * marker. Values are parsed by the library itself (node-postgres's type parsers).
@@ -9,6 +11,7 @@ import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from "pg-log
 import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
 
 const config = readConfig()
+const acknowledge = process.argv[3] !== "no-ack"
 const meter = new Meter()
 let changes = 0
 let commits = 0
@@ -52,7 +55,7 @@ service.on("data", (lsn: string, message: Pgoutput.Message) => {
       return
     case "commit":
       commits++
-      void service.acknowledge(lsn)
+      if (acknowledge) void service.acknowledge(lsn)
       return
     default:
       return

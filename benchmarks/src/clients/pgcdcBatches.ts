@@ -6,10 +6,14 @@
  *
  * Measures from the moment `Replication.make` returns to the end marker. It does not decode rows into typed values
  * (pgcdcTyped.ts does).
+ *
+ * Its variant argument (after the config) makes it a consumer that reads row values, for the lazy-values comparison:
+ * `eager-key`, `lazy-key` (the `id` column of each new row), `eager-all`, `lazy-all` (every column), where `lazy-*`
+ * runs the service with `values: "lazy"`. Without one it reads no values (the table name only).
  */
 import type { Lsn } from "@pgcdc/protocol"
 import { Connector } from "@pgcdc/connection"
-import { Replication, type ReplicationError, WalMessage } from "@pgcdc/replication"
+import { Replication, type ReplicationError, type Row, WalMessage } from "@pgcdc/replication"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -19,15 +23,29 @@ import { runClient, walsenderConfig } from "./pgcdcSession.ts"
 class EndMarker extends Data.TaggedError("EndMarker")<{}> {}
 
 const config = readConfig()
+const variant = process.argv[3] ?? "none"
+const lazy = variant.startsWith("lazy-")
+const reads = variant.endsWith("-key") ? "key" : variant.endsWith("-all") ? "all" : "none"
 const meter = new Meter()
 let changes = 0
 let commits = 0
+/** Values read that were not NULL: keeps the reads from being optimised away. */
+let seen = 0
+
+const read = (row: Row): void => {
+  if (reads === "key") {
+    if (row.id !== null) seen++
+  } else if (reads === "all") {
+    for (const name in row) if (row[name] !== null) seen++
+  }
+}
 
 const program = Effect.gen(function* () {
   const replication = yield* Replication.make({
     slot: config.slot,
     publications: [config.publication],
-    protoVersion: 1
+    protoVersion: 1,
+    values: lazy ? "lazy" : "eager"
   })
   meter.start()
   yield* Stream.runForEach(replication.batches, (batch): Effect.Effect<void, ReplicationError | EndMarker> => {
@@ -40,9 +58,17 @@ const program = Effect.gen(function* () {
             const end = Effect.fail(new EndMarker())
             return last === undefined ? end : Effect.andThen(replication.commit(last), end)
           }
-          if (message.table.name === config.dataTable) changes++
+          if (message.table.name === config.dataTable) {
+            changes++
+            read(message.new)
+          }
           break
         case "Update":
+          if (message.table.name === config.dataTable) {
+            changes++
+            read(message.new)
+          }
+          break
         case "Delete":
           if (message.table.name === config.dataTable) changes++
           break
@@ -55,7 +81,14 @@ const program = Effect.gen(function* () {
       }
     }
     return last === undefined ? Effect.void : replication.commit(last)
-  }).pipe(Effect.catchTag("EndMarker", () => Effect.promise(() => finish(meter.stop(changes, commits)))))
+  }).pipe(
+    Effect.catchTag("EndMarker", () =>
+      Effect.promise(() => {
+        if (reads !== "none" && seen === 0) throw new Error("the consumer read no value")
+        return finish(meter.stop(changes, commits))
+      })
+    )
+  )
 }).pipe(Effect.scoped, Effect.provide(Connector.layer(walsenderConfig(config))))
 
 await runClient(program)

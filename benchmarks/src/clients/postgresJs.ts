@@ -16,7 +16,6 @@ import postgres from "postgres"
 import { fail, finish, Meter, readConfig } from "../ChildProtocol.ts"
 
 const config = readConfig()
-const meter = new Meter()
 let changes = 0
 let ended = false
 
@@ -33,6 +32,8 @@ type SubscribeFactory = (factory: (options: object) => Sql, options: object) => 
 // `postgres` has an exports map with only ".", so resolve its entry point and load the sibling module by URL.
 const subscribeUrl = new URL("./subscribe.js", import.meta.resolve("postgres"))
 const Subscribe = ((await import(subscribeUrl.href)) as { default: SubscribeFactory }).default
+// After the last import, as in every client: the Meter records what start-up and the imports cost.
+const meter = new Meter()
 
 const slotOf = (query: string): string | undefined => /^CREATE_REPLICATION_SLOT (\S+) TEMPORARY/.exec(query)?.[1]
 let randomSlot: string | undefined

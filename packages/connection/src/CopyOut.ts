@@ -149,7 +149,7 @@ const makeCopyOut = (
     const tail = { ready: false }
     let rows: number | undefined
 
-    /** After CopyDone (or the ErrorResponse): CommandComplete and ReadyForQuery, as any statement ends. */
+    /** After CopyDone (or the ErrorResponse): CommandComplete and ReadyForQuery, as every statement ends. */
     const readTail: Effect.Effect<void, ConnectionError> = Effect.suspend(() => {
       if (tail.ready) return Effect.void
       return collectResults(wire, hooks, tail).pipe(

@@ -36,7 +36,7 @@ import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type { Backfill, BackfillOptions } from "./internal/backfill/backfills.ts"
 import { makeBackfills } from "./internal/backfill/backfills.ts"
-import { cancelRunning, runningBackfills } from "./internal/backfill/progressTable.ts"
+import { cancelRunning, defaultProgressSchema, runningBackfills } from "./internal/backfill/progressTable.ts"
 import { makeCommitWaiters } from "./internal/commitWaiters.ts"
 import { Delivery } from "./internal/delivery.ts"
 import { runService } from "./internal/runService.ts"
@@ -44,11 +44,11 @@ import { commitSignal, type Signal } from "./internal/feedbackLoop.ts"
 import * as Feedback from "./internal/feedbackState.ts"
 import * as Metrics from "./internal/metrics.ts"
 import { preflight, type SnapshotMode } from "./internal/preflight.ts"
-import { createTemporarySlot } from "./internal/snapshot/temporarySlot.ts"
 import type { Received } from "./internal/received.ts"
 import type { SessionInfo } from "./internal/session.ts"
 import { command, resolve, type StartOptions } from "./internal/startOptions.ts"
 import { type SlotHealth, watchSlot } from "./internal/slotWatch.ts"
+import { lookupTypes, TypeCatalog } from "./internal/decoder/TypeCatalog.ts"
 import { fromConnectionError, type ReplicationError, replicationError } from "./ReplicationError.ts"
 import type { WalMessage } from "./WalMessage.ts"
 
@@ -119,6 +119,14 @@ export interface ReplicationOptions extends StartOptions {
    * and the metrics, warning when it nears max_slot_wal_keep_size. Default 1 minute; 0 turns it off.
    */
   readonly slotCheckInterval?: Duration.Input | undefined
+  /**
+   * When the values of Insert, Update and Delete rows are decoded. "eager" (the default): every column before the
+   * message is handed out, so an undecodable value fails the stream. "lazy": each column when it is first read, for
+   * consumers that read a key or pass most values through; the values are the same, the row holds a copy of its
+   * undecoded bytes, and an undecodable value throws its `ReplicationError` from the property access that reads it.
+   * Keys of Update and Delete and snapshot rows are decoded eagerly.
+   */
+  readonly values?: "eager" | "lazy" | undefined
 }
 
 export interface ReplicationStatus {
@@ -211,17 +219,34 @@ const make = (
     yield* Effect.try({ try: () => command(options, resolved, Lsn.zero), catch: (e) => e as ReplicationError })
     const mode = options.snapshot ?? "never"
     const plan = yield* preflight(first, { ...options, waitForSlot: options.waitForSlot !== undefined, snapshot: mode })
+    // The slot's first health reading and the backfills to resume are read on `first` before a snapshot's slot exports
+    // its snapshot there: the exported snapshot lives only until the session's next command.
+    const slotHealth = yield* Ref.make<SlotHealth | undefined>(undefined)
+    const connectSql = connector.connectSql.pipe(Effect.mapError((e) => fromConnectionError(e)))
+    yield* watchSlot({
+      slot: options.slot,
+      first,
+      connectSql,
+      heartbeat: options.heartbeat === undefined ? undefined : Duration.fromInputUnsafe(options.heartbeat),
+      slotCheckInterval: Duration.fromInputUnsafe(options.slotCheckInterval ?? Duration.minutes(1)),
+      health: slotHealth
+    })
     // The backfills this slot's last consumer was running go on from their last committed chunk (below); a new
     // initial snapshot supersedes them. Asked before the temporary slot exists: its exported snapshot lives only
     // until this session's next command.
-    const backfillSchema = options.backfillSchema ?? "public"
+    const backfillSchema = options.backfillSchema ?? defaultProgressSchema
     const stored = yield* runningBackfills(first, backfillSchema, options.slot)
     // A snapshot alone ("initial_only") leaves the slot, and the backfills stored under its name, alone.
     if (plan._tag === "Snapshot" && mode !== "initial_only" && stored.length > 0) {
       yield* cancelRunning(first, backfillSchema, options.slot)
     }
+    // The snapshot machinery is loaded only by a service that takes a snapshot.
+    const snapshots =
+      plan._tag === "Snapshot" ? yield* Effect.promise(() => import("./internal/snapshot/snapshotPhase.ts")) : undefined
     const temporary =
-      plan._tag === "Snapshot" ? yield* createTemporarySlot(first, options.slot, options.twoPhase === true) : undefined
+      snapshots === undefined
+        ? undefined
+        : yield* snapshots.createTemporarySlot(first, options.slot, options.twoPhase === true)
 
     const statusInterval = Duration.fromInputUnsafe(options.statusInterval ?? Duration.seconds(10))
     const start = temporary?.consistentPoint ?? options.startLsn ?? (plan._tag === "Stream" ? plan.start : Lsn.zero)
@@ -235,7 +260,6 @@ const make = (
     const permits = yield* Semaphore.make(bufferSize)
     const slice = Math.min(bufferSize, maxSlice)
     const endAfterSnapshot = mode === "initial_only"
-    const connectSql = connector.connectSql.pipe(Effect.mapError((e) => fromConnectionError(e)))
     const waiters = yield* makeCommitWaiters(Effect.map(Ref.get(state), (s) => s.committed))
     const backfills = yield* makeBackfills({
       slot: options.slot,
@@ -250,15 +274,9 @@ const make = (
     })
     if (plan._tag !== "Snapshot") yield* backfills.resume(stored)
     yield* Effect.forkScoped(backfills.serveSignals)
-    const slotHealth = yield* Ref.make<SlotHealth | undefined>(undefined)
-    yield* watchSlot({
-      slot: options.slot,
-      connectSql,
-      heartbeat: options.heartbeat === undefined ? undefined : Duration.fromInputUnsafe(options.heartbeat),
-      slotCheckInterval: Duration.fromInputUnsafe(options.slotCheckInterval ?? Duration.minutes(1)),
-      health: slotHealth
-    })
+    const catalog = new TypeCatalog()
     const delivery = new Delivery({
+      lookupTypes: lookupTypes(connectSql, catalog),
       queue,
       permits,
       state,
@@ -273,6 +291,7 @@ const make = (
       first,
       firstScope,
       resolved,
+      snapshots,
       temporary,
       statusInterval,
       slice,
@@ -282,36 +301,36 @@ const make = (
       queue,
       permits,
       delivery,
+      catalog,
       connectSql,
       endAfterSnapshot,
       snapshotConfirmed: Deferred.await(snapshotConfirmed)
     })
 
+    // One synchronous step per call (JavaScript runs it whole, so it is atomic as a Ref update is): a consumer commits
+    // once per transaction, and on many small transactions the Effects of a Ref.modify, a flatMap and the waiters'
+    // check were a measurable share of the drain.
     const commit = (lsn: Lsn.Lsn): Effect.Effect<void, ReplicationError> =>
-      Effect.flatMap(
-        Ref.modify(
-          state,
-          (s): readonly [Feedback.CommitBeyondReceived | Feedback.CommitSignals, Feedback.FeedbackState] => {
-            const r = Feedback.commitWithSignal(s, lsn)
-            return Result.isSuccess(r) ? [r.success[1], r.success[0]] : [r.failure, s]
-          }
-        ),
-        (signal) => {
-          if (typeof signal !== "number") {
-            return Effect.fail(
-              replicationError("CommitBeyondReceived", {
-                message: `Cannot commit ${Lsn.format(signal.lsn)}: nothing beyond ${Lsn.format(signal.received)} has been received. Commit the WalMessage.lsnToConfirm of a message you processed.`
-              })
-            )
-          }
-          if (signal === 0) return Effect.void
-          const wake = signal & Feedback.wakeFeedback ? Queue.offer(signals, commitSignal) : Effect.void
-          const confirm =
-            signal & Feedback.snapshotConfirmed ? Deferred.succeed(snapshotConfirmed, undefined) : Effect.void
-          const release = signal & Feedback.committedMoved ? waiters.release(lsn) : Effect.void
-          return Effect.andThen(Effect.andThen(wake, confirm), release)
+      Effect.suspend(() => {
+        const s = state.ref.current
+        const r = Feedback.commitWithSignal(s, lsn)
+        if (Result.isFailure(r)) {
+          return Effect.fail(
+            replicationError("CommitBeyondReceived", {
+              message: `Cannot commit ${Lsn.format(r.failure.lsn)}: nothing beyond ${Lsn.format(r.failure.received)} has been received. Commit the WalMessage.lsnToConfirm of a message you processed.`
+            })
+          )
         }
-      )
+        const [next, signal] = r.success
+        state.ref.current = next
+        if (signal === 0) return Effect.void
+        // The signal queue is unbounded: an offer never waits (after the service ended it is refused, as before).
+        if (signal & Feedback.wakeFeedback) Queue.offerUnsafe(signals, commitSignal)
+        const release = signal & Feedback.committedMoved && waiters.waiting() ? waiters.release(lsn) : Effect.void
+        return signal & Feedback.snapshotConfirmed
+          ? Effect.andThen(Deferred.succeed(snapshotConfirmed, undefined), release)
+          : release
+      })
 
     function flushNow(): Effect.Effect<void, ReplicationError> {
       // A snapshot alone has no slot to report to.

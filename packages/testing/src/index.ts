@@ -57,6 +57,7 @@ export {
   type FakeRow,
   type FakeTable,
   type FakeTableDefinition,
+  type FakeTypeDefinition,
   type FakeValue,
   type PreparedOptions,
   type StreamedOptions,
@@ -95,9 +96,11 @@ export {
 export { Tables as SimulationTables } from "./simulation/Model.ts"
 export { Random } from "./simulation/Random.ts"
 export {
+  type BackfillSimulationOptions,
   Simulation,
   SimulationFailure,
   type SimulationOptions,
-  type SimulationReport
+  type SimulationReport,
+  type SnapshotSimulationOptions
 } from "./simulation/Simulation.ts"
 export { defaultTables as simulationTables, type WorkloadOptions } from "./simulation/Workload.ts"

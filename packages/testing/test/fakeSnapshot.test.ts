@@ -14,6 +14,7 @@ import { Deferred, Effect, Result, Stream } from "effect"
 import { connectionConfig } from "../src/fake/FakeConnection.ts"
 import { FakePostgres, type FakePostgresShape } from "../src/fake/FakePostgres.ts"
 import { Change } from "../src/fake/Wal.ts"
+import { copyLines } from "./copyLines.ts"
 
 const users = {
   name: "users",
@@ -24,30 +25,9 @@ const users = {
   ]
 } as const
 
-const decoder = new TextDecoder()
-
 /** A regular session to the fake (no replication). */
 const sqlSession = (fake: FakePostgresShape) => Connection.make(connectionConfig(fake, { replication: undefined }))
 const walsender = (fake: FakePostgresShape) => Connection.make(connectionConfig(fake))
-
-/** The payloads of a COPY ... TO STDOUT, as text (one row each, with its newline). */
-const copyLines = (conn: ConnectionShape, sql: string) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const copy = yield* conn.copyOut(sql)
-      const lines: Array<string> = []
-      yield* copy.frames.pipe(
-        Stream.runForEach((frames) =>
-          Effect.sync(() => {
-            frames.buffers.forEach((b, i) => {
-              lines.push(decoder.decode(b.subarray(frames.starts[i], frames.ends[i])))
-            })
-          })
-        )
-      )
-      return lines
-    })
-  )
 
 const errorOf = <A, E extends { readonly code?: string | undefined; readonly message: string }, R>(
   effect: Effect.Effect<A, E, R>

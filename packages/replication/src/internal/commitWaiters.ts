@@ -21,6 +21,8 @@ export interface CommitWaiters {
   readonly wait: (lsn: Lsn.Lsn) => Effect.Effect<void>
   /** The committed position is now `committed`. */
   readonly release: (committed: Lsn.Lsn) => Effect.Effect<void>
+  /** Whether anyone waits (read synchronously: `commit` calls `release` only then). */
+  readonly waiting: () => boolean
 }
 
 export const makeCommitWaiters = (committed: Effect.Effect<Lsn.Lsn>): Effect.Effect<CommitWaiters> =>
@@ -43,5 +45,5 @@ export const makeCommitWaiters = (committed: Effect.Effect<Lsn.Lsn>): Effect.Eff
               discard: true
             })
       )
-    return { wait, release }
+    return { wait, release, waiting: () => waiters.ref.current.length > 0 }
   })

@@ -71,6 +71,10 @@ export class Delivery {
   /** Messages a watermark released, handed out before the rest of the item. */
   private pending: ReadonlyArray<WalMessage> = []
   private pendingAt = 0
+  /** Looks user types up in the catalog (never fails); run before the message after a Relation naming one. */
+  private readonly lookupTypes: ((oids: ReadonlyArray<number>) => Effect.Effect<void>) | undefined
+  /** Types the last message handed out named and the catalog does not know: looked up before the next decode. */
+  private unresolved: ReadonlyArray<number> | undefined = undefined
 
   constructor(options: {
     readonly queue: Queue.Queue<Received, ReplicationError | Cause.Done>
@@ -79,7 +83,9 @@ export class Delivery {
     readonly endLsn: Lsn.Lsn | undefined
     readonly endAfterSnapshot?: boolean | undefined
     readonly desk: BackfillDesk
+    readonly lookupTypes?: ((oids: ReadonlyArray<number>) => Effect.Effect<void>) | undefined
   }) {
+    this.lookupTypes = options.lookupTypes
     this.queue = options.queue
     this.permits = options.permits
     this.state = options.state
@@ -129,21 +135,19 @@ export class Delivery {
     if (item.endCheck && !inTransaction && !wasStale) this.finished ??= Cause.done()
     this.stale = false
     this.lastData = undefined
-    let effect: Effect.Effect<unknown> = this.permits.release(item.count > 0 ? item.count : 1)
     if (item.count > 0) {
-      effect = Effect.andThen(
-        effect,
-        Ref.update(this.state, (s) =>
-          // A dropped item only stops counting as undecoded: what its session had open is not open any more.
-          wasStale
-            ? Feedback.onDecoded(s, undefined, s.inTransaction)
-            : Feedback.onDecoded(s, last, inTransaction, passable)
-        )
-      )
+      // Synchronously, as Ref.update would (one step fewer per item on many small transactions).
+      const s = this.state.ref.current
+      // A dropped item only stops counting as undecoded: what its session had open is not open any more.
+      this.state.ref.current = wasStale
+        ? Feedback.onDecoded(s, undefined, s.inTransaction)
+        : Feedback.onDecoded(s, last, inTransaction, passable)
     }
-    if (messages > 0) effect = Effect.andThen(effect, Metric.update(messagesTotal, messages))
-    // The item is already gone from the consumer's state: its permits and its feedback must follow, whatever happens.
-    return Effect.uninterruptible(Effect.asVoid(effect))
+    const release = this.permits.release(item.count > 0 ? item.count : 1)
+    // The item is already gone from the consumer's state: its permits must follow, whatever happens.
+    return Effect.uninterruptible(
+      messages > 0 ? Effect.andThen(release, Metric.update(messagesTotal, messages)) : Effect.asVoid(release)
+    )
   }
 
   /** The next row of a snapshot item, as a `Read`. */
@@ -237,14 +241,38 @@ export class Delivery {
       }
       if (wal.walStart !== Lsn.zero) this.lastData = wal.walStart
       switch (wal._tag) {
+        case "Relation":
+          // A type created after the session started: known before the rows that use it are decoded. (Its Type
+          // messages come just before the Relation: one lookup for all of them.)
+          if (this.lookupTypes !== undefined && item.decoder.cache.hasUnresolved) {
+            const oids = item.decoder.cache.takeUnresolved()
+            if (oids !== undefined && oids.length > 0) this.unresolved = oids
+          }
+          return wal
         case "Insert":
         case "Update":
         case "Delete":
-        case "Truncate":
+          // The progress table's changes are the service's own; the transaction's end is what the consumer commits.
+          if (this.desk.isOwnTable(wal.table)) continue
           if (this.desk.watching) this.desk.onChange(wal)
+          return wal
+        case "Truncate": {
+          const kept = wal.tables.filter((t) => !this.desk.isOwnTable(t))
+          if (kept.length === 0) continue
+          const truncate = kept.length === wal.tables.length ? wal : { ...wal, tables: kept }
+          if (this.desk.watching) this.desk.onChange(truncate)
+          return truncate
+        }
+        case "Relation":
+          if (this.desk.isOwnTable(wal.table)) continue
           return wal
         default:
           if (endsTransaction(wal)) {
+            // A type that a transaction streamed in progress created is visible to other sessions from now on.
+            if (this.lookupTypes !== undefined && item.decoder.cache.catalog.hasRetries) {
+              const oids = item.decoder.cache.catalog.takeRetries()
+              if (oids !== undefined && oids.length > 0) this.unresolved = oids
+            }
             const confirm = lsnToConfirm(wal) ?? wal.walStart
             this.handedOut = Lsn.max(this.handedOut, confirm)
             this.desk.onCommit(confirm)
@@ -288,23 +316,41 @@ export class Delivery {
     return this.own !== undefined || (this.left === 0 && this.pendingAt >= this.pending.length)
   }
 
+  /** The type lookup the last decoded message asked for, to run before the next decode (or undefined). */
+  private takeLookup(): Effect.Effect<void> | undefined {
+    const oids = this.unresolved
+    if (oids === undefined) return undefined
+    this.unresolved = undefined
+    return this.lookupTypes!(oids)
+  }
+
   /** One message per pull (`Replication.stream`). */
   readonly pullOne: Pulled<WalMessage> = Effect.suspend(() => {
     const message = this.decodeNext()
     if (message === undefined) return this.advance(this.pullOne)
-    if (this.exhausted) return Effect.as(this.complete(), [message] as const)
-    return Effect.succeed([message] as const)
+    const lookup = this.takeLookup()
+    const out: Pulled<WalMessage> = this.exhausted
+      ? Effect.as(this.complete(), [message] as const)
+      : Effect.succeed([message] as const)
+    return lookup === undefined ? out : Effect.andThen(lookup, out)
   })
 
   /** The rest of the current item per pull (`Replication.batches`). */
   readonly pullBatch: Pulled<Arr.NonEmptyReadonlyArray<WalMessage>> = Effect.suspend(() => {
     const out: Array<WalMessage> = []
-    for (let m = this.decodeNext(); m !== undefined; m = this.own !== undefined ? undefined : this.decodeNext()) {
+    for (
+      let m = this.decodeNext();
+      m !== undefined;
+      m = this.own !== undefined || this.unresolved !== undefined ? undefined : this.decodeNext()
+    ) {
       out.push(m)
     }
     if (!Arr.isArrayNonEmpty(out)) return this.advance(this.pullBatch)
-    if (this.exhausted) return Effect.as(this.complete(), [out] as const)
-    // Stopped early: past the end or a failure; the next pull reports it.
-    return Effect.succeed([out] as const)
+    const lookup = this.takeLookup()
+    const result: Pulled<Arr.NonEmptyReadonlyArray<WalMessage>> = this.exhausted
+      ? Effect.as(this.complete(), [out] as const)
+      : // Stopped early: past the end, a failure (the next pull reports it) or types to look up.
+        Effect.succeed([out] as const)
+    return lookup === undefined ? result : Effect.andThen(lookup, result)
   })
 }

@@ -20,13 +20,14 @@ import * as Scope from "effect/Scope"
 import type * as Semaphore from "effect/Semaphore"
 import { fromConnectionError, type ReplicationError } from "../ReplicationError.ts"
 import type { ReplicationOptions } from "../Replication.ts"
+import type { TypeCatalog } from "./decoder/TypeCatalog.ts"
 import type { Delivery } from "./delivery.ts"
 import type { Signal } from "./feedbackLoop.ts"
 import type * as Feedback from "./feedbackState.ts"
 import * as Metrics from "./metrics.ts"
 import type { Received } from "./received.ts"
 import { runSession, type SessionInfo } from "./session.ts"
-import { snapshotThen, temporarySlotLost } from "./snapshot/snapshotPhase.ts"
+import { defaultProgressSchema } from "./backfill/progressTable.ts"
 import type { TemporarySlot } from "./snapshot/temporarySlot.ts"
 import type { ResolvedStart } from "./startOptions.ts"
 import { supervise } from "./supervisor.ts"
@@ -43,6 +44,8 @@ export interface RunServiceOptions {
   readonly first: ConnectionShape
   readonly firstScope: Scope.Closeable
   readonly resolved: ResolvedStart
+  /** The snapshot machinery, loaded only by a service that takes a snapshot (with `temporary`). */
+  readonly snapshots: typeof import("./snapshot/snapshotPhase.ts") | undefined
   readonly temporary: TemporarySlot | undefined
   readonly statusInterval: Duration.Duration
   readonly slice: number
@@ -52,6 +55,7 @@ export interface RunServiceOptions {
   readonly queue: Queue.Queue<Received, ReplicationError | Cause.Done>
   readonly permits: Semaphore.Semaphore
   readonly delivery: Delivery
+  readonly catalog: TypeCatalog
   readonly connectSql: Effect.Effect<ConnectionShape, ReplicationError, Scope.Scope>
   readonly endAfterSnapshot: boolean
   /** Completes when the consumer confirms the snapshot (commits SnapshotComplete). */
@@ -67,6 +71,7 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       first,
       firstScope,
       resolved,
+      snapshots,
       temporary,
       statusInterval,
       slice,
@@ -76,6 +81,7 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       queue,
       permits,
       delivery,
+      catalog,
       connectSql,
       endAfterSnapshot,
       snapshotConfirmed
@@ -92,6 +98,7 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       temporarySlot: temporary?.name,
       switchRequests,
       resolved,
+      lazyValues: options.values === "lazy",
       endLsn: options.endLsn,
       statusInterval,
       flushDelay: Duration.fromInputUnsafe(options.flushDelay ?? Duration.seconds(1)),
@@ -102,7 +109,8 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       signals,
       queue,
       permits,
-      delivery
+      delivery,
+      catalog
     })
     const supervisor = supervise({
       slot: options.slot,
@@ -115,8 +123,8 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
               first
             )
           : Effect.flatMap(Ref.get(slot), (current) =>
-              current === temporary?.name
-                ? Effect.fail(temporarySlotLost(current, options.slot))
+              snapshots !== undefined && current === temporary?.name
+                ? Effect.fail(snapshots.temporarySlotLost(current, options.slot))
                 : connector.connect.pipe(Effect.mapError((e) => fromConnectionError(e)))
             ),
       session,
@@ -127,12 +135,13 @@ export const runService = (o: RunServiceOptions): Effect.Effect<void, never, Sco
       reconnects: Metrics.reconnectsTotal
     })
     const main =
-      temporary === undefined
+      snapshots === undefined || temporary === undefined
         ? supervisor
-        : snapshotThen({
+        : snapshots.snapshotThen({
             temporary,
             slot: options.slot,
             publications: options.publications,
+            backfillSchema: options.backfillSchema ?? defaultProgressSchema,
             sessions: options.snapshotSessions ?? 2,
             connectSql,
             slice,

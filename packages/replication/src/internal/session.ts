@@ -5,7 +5,9 @@
  *
  * Each session SETs DateStyle=ISO, IntervalStyle=postgres, extra_float_digits=3, bytea_output=hex and TimeZone=UTC
  * before START_REPLICATION: pgoutput prints text values with the walsender session's settings, so this makes the text
- * form independent of the database's defaults. It reads `wal_sender_timeout` to choose its status interval.
+ * form independent of the database's defaults. It reads `wal_sender_timeout` to choose its status interval (settings
+ * and the read go to the server as one simple query: one round trip instead of six), and the user-defined types the
+ * tables' columns use into the service's type catalog (docs/design.md, "User-defined types").
  *
  * It deliberately does not retry: it fails with why it ended and the supervisor decides.
  */
@@ -20,6 +22,7 @@ import type * as Scope from "effect/Scope"
 import type * as Semaphore from "effect/Semaphore"
 import { fromConnectionError, type ReplicationError } from "../ReplicationError.ts"
 import type { WalMessage } from "../WalMessage.ts"
+import { loadTypes, type TypeCatalog, typesOfTables } from "./decoder/TypeCatalog.ts"
 import { WalDecoder } from "./decoder/WalDecoder.ts"
 import type { Delivery } from "./delivery.ts"
 import { feedbackLoop, type Signal } from "./feedbackLoop.ts"
@@ -46,6 +49,8 @@ export interface SessionOptions {
   readonly temporarySlot: string | undefined
   readonly switchRequests: Queue.Queue<void>
   readonly resolved: ResolvedStart
+  /** Rows decode their columns on first access (`ReplicationOptions.values: "lazy"`). */
+  readonly lazyValues: boolean
   readonly endLsn: Lsn.Lsn | undefined
   readonly statusInterval: Duration.Duration
   readonly flushDelay: Duration.Duration
@@ -57,15 +62,19 @@ export interface SessionOptions {
   readonly queue: Queue.Queue<Received, ReplicationError | Cause.Done>
   readonly permits: Semaphore.Semaphore
   readonly delivery: Delivery
+  /** The service's user types: loaded here before START_REPLICATION, shared with the session's decoder. */
+  readonly catalog: TypeCatalog
 }
 
-const sessionSettings = [
+/** The session's settings, then the timeout it reads: one simple query, whose last result is the SHOW. */
+const sessionSetup = [
   "SET DateStyle = 'ISO'",
   "SET IntervalStyle = 'postgres'",
   "SET extra_float_digits = 3",
   "SET bytea_output = 'hex'",
-  "SET TimeZone = 'UTC'"
-]
+  "SET TimeZone = 'UTC'",
+  "SHOW wal_sender_timeout"
+].join("; ")
 
 /**
  * Runs one session over `conn` until it ends: fails with why, or succeeds when it was asked to end (a session on the
@@ -76,14 +85,14 @@ export const runSession =
   (conn: ConnectionShape): Effect.Effect<void, ReplicationError, Scope.Scope> =>
     Effect.gen(function* () {
       const { state, sessionInfo } = options
-      for (const sql of sessionSettings) {
-        yield* conn.query(sql).pipe(Effect.mapError((e) => fromConnectionError(e, sql)))
-      }
-      const timeoutText = (yield* conn
-        .query("SHOW wal_sender_timeout")
-        .pipe(Effect.mapError((e) => fromConnectionError(e, "Reading wal_sender_timeout"))))[0]?.rows[0]?.[0]
+      const setup = yield* conn
+        .query(sessionSetup)
+        .pipe(Effect.mapError((e) => fromConnectionError(e, "Setting up the session (DateStyle, IntervalStyle, ...)")))
+      const timeoutText = setup.at(-1)?.rows[0]?.[0]
       const timeoutMillis = typeof timeoutText === "string" ? parseTimeSetting(timeoutText) : undefined
       const interval = statusIntervalFor(options.statusInterval, timeoutMillis)
+      // While the walsender still answers SQL (it cannot once it streams): the user types the tables' columns use.
+      yield* loadTypes(conn, typesOfTables, options.catalog)
 
       // In one synchronous step: retire what older sessions queued and choose where this one starts (Delivery).
       const slot = yield* Ref.get(options.slot)
@@ -117,7 +126,7 @@ export const runSession =
       )
       const reader = readSession(copy.frames, {
         session,
-        decoder: new WalDecoder(options.resolved),
+        decoder: new WalDecoder({ ...options.resolved, catalog: options.catalog, lazyValues: options.lazyValues }),
         endLsn: options.endLsn,
         slice: options.slice,
         permits: options.permits,

@@ -8,7 +8,9 @@
  *   and pgcdc needs no commit from the consumer for it (tools that advance only on commits do: for them the
  *   non-transactional form does nothing).
  * - the slot's health: every `slotCheckInterval`, its wal_status, safe_wal_size and the WAL it retains, for `status`
- *   and the metrics, with a warning when it nears max_slot_wal_keep_size or has begun to lose WAL.
+ *   and the metrics, with a warning when it nears max_slot_wal_keep_size or has begun to lose WAL. The first reading
+ *   is taken at once on the session the service already has open (`first`), so a consumer starts without opening a
+ *   second session; the watch's own session opens one interval later.
  *
  * Each run opens a regular session and closes it (a session held open would keep a smart shutdown waiting). Failures
  * are retried at the next tick: the watch never fails the stream (the stream reports a lost slot itself). It
@@ -83,6 +85,8 @@ const readHealth = (conn: ConnectionShape, slot: string) =>
 
 export interface SlotWatchOptions {
   readonly slot: string
+  /** The session open now, for the first health reading. */
+  readonly first: ConnectionShape
   readonly connectSql: Effect.Effect<ConnectionShape, ReplicationError, Scope.Scope>
   readonly heartbeat: Duration.Duration | undefined
   readonly slotCheckInterval: Duration.Duration | undefined
@@ -128,22 +132,28 @@ export const watchSlot = (options: SlotWatchOptions): Effect.Effect<void, never,
         )
       )
     }
-    if (options.slotCheckInterval !== undefined && Duration.isGreaterThan(options.slotCheckInterval, Duration.zero)) {
+    const every = options.slotCheckInterval
+    if (every !== undefined && Duration.isGreaterThan(every, Duration.zero)) {
       let warned: string | undefined
-      yield* Effect.forkScoped(
-        periodically("slot check", options.slotCheckInterval, options.connectSql, (conn) =>
-          Effect.gen(function* () {
-            const health = yield* readHealth(conn, options.slot)
-            yield* Ref.set(options.health, health)
-            if (health === undefined) return
-            yield* Metric.update(slotRetainedGauge, health.retainedBytes)
-            yield* Metric.update(slotSafeWalSizeGauge, health.safeWalSize ?? -1n)
-            const warning = healthWarning(options.slot, health)
-            // Once per condition, not at every check.
-            if (warning !== undefined && warning.kind !== warned) yield* Effect.logWarning(warning.message)
-            warned = warning?.kind
-          })
+      const check = (conn: ConnectionShape) =>
+        Effect.gen(function* () {
+          const health = yield* readHealth(conn, options.slot)
+          yield* Ref.set(options.health, health)
+          if (health === undefined) return
+          yield* Metric.update(slotRetainedGauge, health.retainedBytes)
+          yield* Metric.update(slotSafeWalSizeGauge, health.safeWalSize ?? -1n)
+          const warning = healthWarning(options.slot, health)
+          // Once per condition, not at every check.
+          if (warning !== undefined && warning.kind !== warned) yield* Effect.logWarning(warning.message)
+          warned = warning?.kind
+        })
+      yield* check(options.first).pipe(
+        Effect.catchCause((cause) =>
+          Effect.logDebug("The slot watch's first slot check failed; it tries again.", cause)
         )
+      )
+      yield* Effect.forkScoped(
+        Effect.andThen(Effect.sleep(every), periodically("slot check", every, options.connectSql, check))
       )
     }
   })

@@ -26,7 +26,15 @@ export interface StartOptions {
   readonly messages?: boolean | undefined
   /** Column values in binary format. Default false (text). */
   readonly binary?: boolean | undefined
-  /** Stream large in-progress transactions. Default "off". */
+  /**
+   * Stream large in-progress transactions. Default "off".
+   *
+   * Limitation of pgoutput with "on" and "parallel": a transactional logical message written inside a subtransaction
+   * that later rolls back is delivered as committed (pgoutput sends it with the top-level xid, so the StreamAbort of the
+   * subtransaction cannot name it; the transaction views drop it only when it follows a row change of that
+   * subtransaction). When messages carry meaning, use "off", or do not write transactional messages in savepoints
+   * that may roll back (docs/transactions.md, "Logical messages and streaming").
+   */
   readonly streaming?: Streaming | undefined
   /** Decode prepared transactions at PREPARE TRANSACTION (PostgreSQL 15+). Default false. */
   readonly twoPhase?: boolean | undefined

@@ -3,7 +3,8 @@
  *
  * The mapping from PostgreSQL types is fixed (see README): int2/int4/oid/float → `number`, int8 → `bigint`,
  * numeric → `Numeric`, bool → `boolean`, character types/uuid/enums/unknown types in text → `string`, bytea → a
- * copied `Uint8Array`, json/jsonb → `Json`, the date/time types → their `Pg*` value, arrays → `PgArray`.
+ * copied `Uint8Array`, json/jsonb → `Json`, the date/time types → their `Pg*` value, arrays → `PgArray`, domains →
+ * their base type's value, composites and ranges → their text (in both modes, when the type catalog knows them).
  * Values of types this package does not know arrive as their text, or (binary mode) as their bytes.
  */
 import type { Json } from "./Json.ts"

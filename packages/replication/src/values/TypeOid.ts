@@ -2,7 +2,8 @@
  * The built-in type OIDs that the value decoders know, and the element type of each built-in array type.
  *
  * The OIDs are fixed in PostgreSQL's catalog (pg_type.dat) and identical in every major version we support.
- * Types that are not listed here (enums, domains, composite types, extensions) decode to their text form.
+ * Types that are not listed here (enums, domains, composite types, extensions) decode by what the resolver says of
+ * them (TypeResolver.ts), and otherwise to their text form (their bytes in binary mode).
  */
 export const TypeOid = {
   bool: 16,

@@ -3,8 +3,9 @@
  * giving exactly the value `decodeText` gives for the same datum.
  *
  * Throws `ValueError` on a wrong length or an impossible value; never keeps a view of the input (bytea and unknown
- * types are copied). Types it does not know come back as a copy of their bytes, since only the type's own `recv`
- * function knows their layout.
+ * types are copied). User types the resolver describes decode like their text (enums, domains, arrays, composites and
+ * ranges: see `userValue`); types it does not know come back as a copy of their bytes, since only the type's own
+ * `recv` function knows their layout.
  */
 import * as JsonValue from "./Json.ts"
 import * as Numeric from "./Numeric.ts"
@@ -16,6 +17,7 @@ import type { PgArrayDimension, PgValue } from "./PgValue.ts"
 import { TypeOid } from "./TypeOid.ts"
 import { builtinTypes, type TypeResolver } from "./TypeResolver.ts"
 import { ValueError } from "./ValueError.ts"
+import { builtinRanges, rangeText, recordText } from "../internal/values/CompositeText.ts"
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
@@ -177,6 +179,28 @@ export const decodeBinary = (typeOid: number, b: Uint8Array, types: TypeResolver
       const v = exact(typeOid, b, 16)
       return PgInterval.make(v.getInt32(12), v.getInt32(8), v.getBigInt64(0))
     }
+    default:
+      return userValue(typeOid, b, types)
+  }
+}
+
+/**
+ * A type outside the built-in ones, as far as the resolver knows it: an enum is its label, a domain its base type's
+ * value, an array a `PgArray`, a composite or a range its text (what text mode gives); anything else a copy of its
+ * bytes.
+ */
+const userValue = (typeOid: number, b: Uint8Array, types: TypeResolver): PgValue => {
+  const range = builtinRanges.get(typeOid)
+  const t = range !== undefined ? ({ kind: "range", subtype: range } as const) : types.userType?.(typeOid)
+  switch (t?.kind) {
+    case "enum":
+      return text(typeOid, b)
+    case "domain":
+      return decodeBinary(t.base, b, types)
+    case "composite":
+      return recordText(b, types, decodeBinary) ?? b.slice()
+    case "range":
+      return rangeText(t.subtype, b, types, decodeBinary) ?? b.slice()
     default:
       return types.elementOf(typeOid) !== undefined ? array(typeOid, b, types) : b.slice()
   }

@@ -2,7 +2,8 @@
  * Decodes a column value sent in text format ('t' in pgoutput tuple data) by its type OID.
  *
  * Throws `ValueError` (the relation decoder turns it into a `Result`); never returns a lossy value. Types it does
- * not know come back as their text unchanged.
+ * not know come back as their text unchanged, and so do enums, composites and ranges; a domain decodes as its base
+ * type when the resolver knows it.
  */
 import { arrayText } from "../internal/values/arrayDelimiter.ts"
 import { smallInteger } from "../internal/values/FastText.ts"
@@ -121,6 +122,9 @@ export const decodeText = (typeOid: number, text: string, types: TypeResolver = 
     case TypeOid.interval:
       return orFail(typeOid, text, parseInterval(text), "an interval (IntervalStyle postgres)")
     default: {
+      const user = types.userType?.(typeOid)
+      // A domain's text is its base type's (enums, composites and ranges are their text, as below).
+      if (user?.kind === "domain") return decodeText(user.base, text, types)
       const element = types.elementOf(typeOid)
       if (element === undefined) return text
       const parts = arrayText(typeOid, element, text)

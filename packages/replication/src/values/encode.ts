@@ -75,6 +75,8 @@ export const encodeText = (typeOid: number, value: PgValue, types: TypeResolver 
     case TypeOid.interval:
       return tagged(value, "PgInterval") ? PgInterval.format(value) : bad()
     default: {
+      const user = types.userType?.(typeOid)
+      if (user?.kind === "domain") return encodeText(user.base, value, types)
       const element = types.elementOf(typeOid)
       if (element !== undefined && tagged(value, "PgArray")) {
         const a: PgArray = value
@@ -86,7 +88,53 @@ export const encodeText = (typeOid: number, value: PgValue, types: TypeResolver 
           delimiterOf(element)
         )
       }
-      return typeof value === "string" ? value : bad()
+      return textByShape(value) ?? bad()
+    }
+  }
+}
+
+/**
+ * The text of a value of a type the resolver does not know, by the value's own kind: a domain's value is its base
+ * type's (a number, a date, ...), and an array of a domain a `PgArray` of those, so a caller without the type catalog
+ * (a sink writing rows back) can still write them. Bytes are not written: they are an unknown type's binary form.
+ */
+const textByShape = (value: PgValue): string | undefined => {
+  switch (typeof value) {
+    case "string":
+      return value
+    case "number":
+      return floatText(value)
+    case "bigint":
+      return String(value)
+    case "boolean":
+      return value ? "t" : "f"
+  }
+  if (value instanceof Uint8Array) return undefined
+  switch (value._tag) {
+    case "Numeric":
+      return value.value
+    case "Json":
+      return value.text
+    case "PgDate":
+      return PgDate.format(value)
+    case "PgTime":
+      return PgTime.format(value)
+    case "PgTimeTz":
+      return PgTime.formatTz(value)
+    case "PgTimestamp":
+      return PgTimestamp.format(value)
+    case "PgTimestampTz":
+      return PgTimestamp.formatTz(value)
+    case "PgInterval":
+      return PgInterval.format(value)
+    case "PgArray": {
+      const elements: Array<string | null> = []
+      for (const e of value.elements) {
+        const text = e === null ? null : textByShape(e)
+        if (text === undefined) return undefined
+        elements.push(text)
+      }
+      return formatArrayText({ dimensions: value.dimensions, elements }, ",")
     }
   }
 }

@@ -134,6 +134,64 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
       })
     )
 
+    it.effect(
+      "a publication of a whole schema also publishes the progress table: neither stream nor snapshot shows it",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          yield* sql.query(`
+          CREATE SCHEMA own;
+          CREATE TABLE own.t (id int PRIMARY KEY);
+          INSERT INTO own.t SELECT generate_series(1, 300);
+          CREATE PUBLICATION p_own FOR TABLES IN SCHEMA own`)
+          yield* createSlot(sql, "s_own")
+          const tablesOf = (m: WalMessage.WalMessage): ReadonlyArray<string> =>
+            m._tag === "Truncate"
+              ? m.tables.map((t) => t.name)
+              : "table" in m && m.table !== undefined
+                ? [m.table.name]
+                : []
+          // The progress table lives in the published schema: the first backfill creates it and writes each chunk.
+          const streamed = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const repl = yield* replicate(db, { slot: "s_own", publications: ["p_own"], backfillSchema: "own" })
+              const backfill = yield* repl.backfill("own.t", { chunkSize: 100 })
+              const through = yield* consumeThrough(repl, endOfBackfill())
+              // The backfill records its end once the consumer has committed it; a row written after that ends what
+              // this consumer reads, so the transaction that recorded the end is among what it read.
+              assert.strictEqual((yield* backfill.done).state, "done")
+              yield* sql.query("INSERT INTO own.t VALUES (301)")
+              const after = yield* consumeThrough(repl, (m) => m._tag === "Insert")
+              return [...through, ...after]
+            })
+          )
+          assert.strictEqual(streamed.filter((m) => m._tag === "Read").length, 300)
+          assert.deepStrictEqual([...new Set(streamed.flatMap(tablesOf))], ["t"])
+          // The progress table was written in the stream's transactions (each chunk's progress, then the end).
+          const progress = yield* scalar(sql, "SELECT state || ':' || chunks FROM own.pgcdc_backfills")
+          assert.match(progress ?? "", /^done:\d+$/)
+          assert.isAbove(streamed.filter((m) => m._tag === "Commit").length, 3)
+          // An initial snapshot of the same publication reads own.t only.
+          const snapshot = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const repl = yield* replicate(db, {
+                slot: "s_own_snap",
+                publications: ["p_own"],
+                backfillSchema: "own",
+                snapshot: "initial_only"
+              })
+              return yield* Stream.runCollect(repl.stream)
+            })
+          )
+          const begun = Array.from(snapshot).filter((m) => m._tag === "SnapshotBegin")
+          assert.deepStrictEqual(
+            begun.map((m) => `${m.table.schema}.${m.table.name}`),
+            ["own.t"]
+          )
+        })
+    )
+
     it.effect("rows and columns as the publication publishes them, in composite-key order, each once", () =>
       Effect.gen(function* () {
         const sql = yield* sqlSession(yield* TestDatabase)

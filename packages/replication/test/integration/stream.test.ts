@@ -201,13 +201,14 @@ for (const major of [18, 14] as const) {
     )
 
     it.effect(
-      "a schema change mid-stream: the new Relation message replaces the cached one",
+      "a schema change mid-stream: the new Relation message replaces the cached one (eager and lazy values alike)",
       () =>
         Effect.gen(function* () {
           const db = yield* TestDatabase
           const sql = yield* sqlSession(db)
           yield* sql.query("CREATE TABLE alt (id int PRIMARY KEY, v text); CREATE PUBLICATION p_alt FOR TABLE alt")
           yield* createSlot(sql, "s_alt")
+          yield* createSlot(sql, "s_alt_lazy")
           yield* exec(sql, [
             "INSERT INTO alt VALUES (1, 'a')",
             "ALTER TABLE alt ADD COLUMN extra int8",
@@ -215,18 +216,23 @@ for (const major of [18, 14] as const) {
             "ALTER TABLE alt DROP COLUMN v",
             "INSERT INTO alt VALUES (3, NULL)"
           ])
-          const repl = yield* replicate(db, { slot: "s_alt", publications: ["p_alt"] })
-          // Through the third insert (PostgreSQL 14 also sends the DDL's transactions, empty).
-          const messages = yield* takeThrough(repl, (m) => m._tag === "Insert" && m.new.id === 3)
-          assert.deepStrictEqual(
-            messages.flatMap((m) => (m._tag === "Insert" ? [m.new] : [])),
-            [
-              { id: 1, v: "a" },
-              { id: 2, v: "b", extra: 9007199254740993n },
-              { id: 3, extra: null }
-            ]
-          )
-          assert.strictEqual(messages.filter((m) => m._tag === "Relation").length, 3)
+          for (const [slot, values] of [
+            ["s_alt", "eager"],
+            ["s_alt_lazy", "lazy"]
+          ] as const) {
+            const repl = yield* replicate(db, { slot, publications: ["p_alt"], values })
+            // Through the third insert (PostgreSQL 14 also sends the DDL's transactions, empty).
+            const messages = yield* takeThrough(repl, (m) => m._tag === "Insert" && m.new.id === 3)
+            assert.deepStrictEqual(
+              messages.flatMap((m) => (m._tag === "Insert" ? [{ ...m.new }] : [])),
+              [
+                { id: 1, v: "a" },
+                { id: 2, v: "b", extra: 9007199254740993n },
+                { id: 3, extra: null }
+              ]
+            )
+            assert.strictEqual(messages.filter((m) => m._tag === "Relation").length, 3)
+          }
         }),
       30_000
     )

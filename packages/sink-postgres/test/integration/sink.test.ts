@@ -110,6 +110,39 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
     }).pipe(TestLogger.provide(logs))
   })
 
+  it.effect("applies domains, enums and their arrays, which the stream decodes by the catalog", () => {
+    const logs = TestLogger.make()
+    return Effect.gen(function* () {
+      const db = yield* TestDatabase
+      const source = yield* session(db)
+      yield* source.query("CREATE DATABASE target_types")
+      const target = yield* session(db, "target_types")
+      const types = `CREATE TYPE mood AS ENUM ('happy', 'sad'); CREATE DOMAIN posint AS int4 CHECK (VALUE > 0);
+        CREATE DOMAIN stamp AS timestamptz; CREATE TABLE typed (id int PRIMARY KEY, m mood, ma mood[], d posint,
+        da posint[], s stamp)`
+      yield* source.query(`${types}; CREATE PUBLICATION p_typed FOR TABLE typed`)
+      yield* source.query("SELECT pg_create_logical_replication_slot('s_typed', 'pgoutput')")
+      yield* target.query(types)
+      const sink = yield* startSink(
+        db,
+        source,
+        { session: target, database: "target_types" },
+        { slot: "s_typed", publication: "p_typed" },
+        {}
+      )
+      yield* source.query(`INSERT INTO typed VALUES (1, 'sad', '{happy,NULL}', 42, '{1,2}', '2024-02-29 12:34:56.5+00'),
+        (2, NULL, '{}', NULL, '{{3},{4}}', 'infinity')`)
+      yield* source.query("UPDATE typed SET d = 43 WHERE id = 1")
+      yield* sink.caughtUp
+      const query = "SELECT id, m, ma, d, da, s FROM typed ORDER BY id"
+      assert.deepStrictEqual(yield* rowsOf(target, query), yield* rowsOf(source, query))
+      assert.deepStrictEqual(
+        logs.entries.map((e) => `${e.level}: ${e.message}`),
+        ["Info: sink s_typed: resuming after nothing (no progress row yet)"]
+      )
+    }).pipe(TestLogger.provide(logs))
+  })
+
   it.effect("a snapshot replaces the target table's rows and sets the progress to its consistent point", () => {
     const logs = TestLogger.make()
     return Effect.gen(function* () {

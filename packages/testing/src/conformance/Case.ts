@@ -3,7 +3,7 @@
  * a backend, the tables and rows the cases use, and comparisons that name the backend, the case and the first
  * difference. It deliberately holds no case itself (Conformance.ts and PublicationCases.ts do).
  */
-import { type ConnectionError, Connector } from "@pgcdc/connection"
+import { type ConnectionError, type ConnectionShape, Connector } from "@pgcdc/connection"
 import type { Lsn } from "@pgcdc/protocol"
 import {
   Replication,
@@ -56,24 +56,44 @@ export const expectEqual = (backend: Backend, name: string, what: string, actual
 export const expectThat = (backend: Backend, name: string, what: string, ok: boolean) =>
   ok ? Effect.void : Effect.fail(new ConformanceError({ backend: backend.name, case: name, message: what }))
 
-/**
- * The `Replication` service over a new walsender session to the backend, for the current scope. With `beforeSql`, each
- * regular session the service opens (an initial snapshot's readers) waits for it first: what a test writes before it
- * completes commits after the snapshot's consistent point and before any COPY reads it.
- */
+/** What a case does to the regular sessions the service opens (an initial snapshot's readers, a backfill's). */
+export interface SessionHooks {
+  /**
+   * Each regular session waits for it before it connects: what a test writes before it completes commits after the
+   * snapshot's consistent point and before any COPY reads it.
+   */
+  readonly beforeSql?: Effect.Effect<void> | undefined
+  /**
+   * Runs before each statement (query or COPY) a regular session sends, with its text: a case commits a write at a
+   * chosen point of a backfill (between a watermark and the chunk's COPY, say) without depending on timing.
+   */
+  readonly beforeStatement?: ((sql: string) => Effect.Effect<void>) | undefined
+}
+
+/** The `Replication` service over a new walsender session to the backend, for the current scope. */
 export const replicate = (
   backend: Backend,
   options: ReplicationOptions,
-  beforeSql?: Effect.Effect<void>
+  hooks: SessionHooks = {}
 ): Effect.Effect<ReplicationShape, ReplicationError | ConnectionError, Scope.Scope> => {
   const connector = Connector.make(backend.connection)
+  const { beforeSql, beforeStatement } = hooks
+  const connectSql =
+    beforeStatement === undefined
+      ? connector.connectSql
+      : Effect.map(
+          connector.connectSql,
+          (conn): ConnectionShape => ({
+            ...conn,
+            query: (sql) => Effect.andThen(beforeStatement(sql), conn.query(sql)),
+            copyOut: (sql) => Effect.andThen(beforeStatement(sql), conn.copyOut(sql))
+          })
+        )
   return Replication.make({ ...backend.replicationOptions, ...options }).pipe(
-    Effect.provideService(
-      Connector,
-      beforeSql === undefined
-        ? connector
-        : { ...connector, connectSql: Effect.andThen(beforeSql, connector.connectSql) }
-    )
+    Effect.provideService(Connector, {
+      ...connector,
+      connectSql: beforeSql === undefined ? connectSql : Effect.andThen(beforeSql, connectSql)
+    })
   )
 }
 

@@ -9,8 +9,8 @@
  * needs no test framework and users can run it against their own setup:
  * `Effect.forEach(Conformance.cases, (c) => c.run(backend))`. Each case creates tables, a publication and a slot
  * with names of its own, so cases can share one server. This module holds the stream, commit and resume cases and
- * the list; the publication cases are in PublicationCases.ts, the initial snapshot's in SnapshotCases.ts, what cases
- * share in Case.ts.
+ * the list; the publication cases are in PublicationCases.ts, the initial snapshot's in SnapshotCases.ts, the
+ * backfills' in BackfillCases.ts, the heartbeat's in HeartbeatCases.ts, what cases share in Case.ts.
  */
 import { Lsn } from "@pgcdc/protocol"
 import { WalMessage } from "@pgcdc/replication"
@@ -31,6 +31,8 @@ import {
   untilInsertCommitted
 } from "./Case.ts"
 import { type Event, observe } from "./Observe.ts"
+import { backfillCases } from "./BackfillCases.ts"
+import { heartbeatCases } from "./HeartbeatCases.ts"
 import { columnListCase, publishCase, rowFilterCase } from "./PublicationCases.ts"
 import { snapshotCases } from "./SnapshotCases.ts"
 
@@ -309,7 +311,9 @@ export const cases: ReadonlyArray<ConformanceCase> = [
   publishCase,
   columnListCase,
   rowFilterCase,
-  ...snapshotCases
+  ...snapshotCases,
+  ...backfillCases,
+  ...heartbeatCases
 ]
 
 /** Runs every case against the backend, one after another, each in its own scope. */

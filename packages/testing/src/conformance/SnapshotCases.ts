@@ -4,7 +4,7 @@
  * every change after it as the stream, with a writer committing on both sides of the point; the slot exists only once
  * the consumer committed SnapshotComplete; column lists and row filters shape the snapshot as they shape the stream;
  * an existing slot is streamed from (`when_needed`) or refused (`initial`); and a snapshot whose exporting session dies
- * before it is confirmed fails with reason Snapshot.
+ * before it is confirmed, or even before its sessions import it, fails with reason Snapshot.
  *
  * A writer "during" the snapshot commits after the temporary slot exists and before the snapshot's sessions connect
  * (`replicate`'s `beforeSql` gate), so the case does not depend on timing. It deliberately leaves the snapshot's
@@ -65,7 +65,7 @@ export const initialSnapshotCase: ConformanceCase = {
       const replication = yield* replicate(
         backend,
         { slot, publications: ["conf_snap_pub"], snapshot: "initial" },
-        Deferred.await(gate)
+        { beforeSql: Deferred.await(gate) }
       )
       // The temporary slot exists: these commit after the consistent point, before any row is read.
       yield* backend.transaction({
@@ -307,9 +307,41 @@ export const snapshotLostCase: ConformanceCase = {
     })
 }
 
+export const snapshotImportLostCase: ConformanceCase = {
+  name: "a snapshot whose exporting walsender dies before its sessions import it fails with reason Snapshot",
+  run: (backend) =>
+    Effect.gen(function* () {
+      const name = snapshotImportLostCase.name
+      const items = itemsTable("conf_snapgone_items")
+      const slot = "conf_snapgone"
+      yield* backend.setup({ slot, createSlot: false, publication: "conf_snapgone_pub", tables: [items] })
+      yield* backend.transaction({ ops: [ins(items, row(1, "a", null))] })
+      // The snapshot's sessions wait at the gate: the exported snapshot is not imported yet.
+      const gate = yield* Deferred.make<void>()
+      const replication = yield* replicate(
+        backend,
+        { slot, publications: ["conf_snapgone_pub"], snapshot: "initial" },
+        { beforeSql: Deferred.await(gate) }
+      )
+      // The walsender that exported it (and holds the temporary slot) dies; then the sessions try to import it.
+      yield* backend.dropTemporarySlotSessions
+      yield* Deferred.succeed(gate, undefined)
+      const ended = yield* Effect.result(Stream.runDrain(replication.stream))
+      yield* expectEqual(
+        backend,
+        name,
+        "How the stream ends (reason, and the SQLSTATE of the import: 22023 before PostgreSQL 17, 42704 from 17)",
+        Result.isFailure(ended) ? [ended.failure.reason._tag, ended.failure.code] : "it ended without an error",
+        ["Snapshot", backend.serverVersion >= 170000 ? "42704" : "22023"]
+      )
+      yield* expectEqual(backend, name, "The slot", yield* backend.slotExists(slot), false)
+    })
+}
+
 export const snapshotCases: ReadonlyArray<ConformanceCase> = [
   initialSnapshotCase,
   snapshotShapeCase,
   whenNeededCase,
-  snapshotLostCase
+  snapshotLostCase,
+  snapshotImportLostCase
 ]

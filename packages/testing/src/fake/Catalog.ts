@@ -13,6 +13,8 @@
  *   source's restart and confirmed positions, with its plugin (two_phase is not copied, as on PostgreSQL 14 to 18);
  *   temporary like the source unless told, owned by the calling session.
  * - `SELECT pg_is_in_recovery()` (false: the fake is a primary), also `::text`.
+ * - The Replication service's slot check (`/* pgcdc:slot-health *\/`: wal_status, safe_wal_size, the WAL the slot
+ *   retains and max_slot_wal_keep_size in bytes), from the fake's WAL positions and its max_slot_wal_keep_size setting.
  *
  * It deliberately parses nothing but these shapes (a select list split at top-level commas, one optional
  * `WHERE column = 'literal'`); anything else falls through to the generic SQL answers.
@@ -91,9 +93,71 @@ const copySlot = (server: FakeServer, pid: number, args: ReadonlyArray<string>):
   return slot
 }
 
+/** `pg_size_bytes` of a size setting (`-1`, `1024`, `64MB`, `1 GB`); undefined when it is not one. */
+const sizeBytes = (text: string): bigint | undefined => {
+  const m = /^\s*(-?\d+)\s*(bytes|B|kB|MB|GB|TB|PB)?\s*$/i.exec(text)
+  if (m === null) return undefined
+  const units = ["bytes", "kb", "mb", "gb", "tb", "pb"]
+  const power = m[2] === undefined || m[2].toLowerCase() === "b" ? 0 : units.indexOf(m[2].toLowerCase())
+  return BigInt(m[1]!) * 1024n ** BigInt(Math.max(0, power))
+}
+
+/**
+ * The select list of the Replication service's slot check (`/* pgcdc:slot-health *\/`), per expression: its column
+ * name and value. Retained WAL is the WAL position minus the slot's restart_lsn (which follows confirmed_flush_lsn);
+ * without max_slot_wal_keep_size (-1, the default) the slot is "reserved" and safe_wal_size NULL; with it, the fake
+ * counts bytes, not segments: safe_wal_size is the limit minus the retained WAL, and the slot "unreserved" below 0.
+ */
+const slotHealthColumns = (server: FakeServer, slot: SlotState) => {
+  const retained = server.wal.position - slot.restartLsn
+  const max = sizeBytes(server.config.settings.get("max_slot_wal_keep_size") ?? "-1") ?? -1n
+  const safe = max < 0n ? undefined : max - retained
+  return new Map<string, readonly [string, string | null]>([
+    ["wal_status", ["wal_status", safe === undefined || safe >= 0n ? "reserved" : "unreserved"]],
+    ["safe_wal_size::text", ["safe_wal_size", safe === undefined ? null : String(safe)]],
+    ["pg_wal_lsn_diff(pg_current_wal_lsn(),restart_lsn)::bigint::text", ["pg_wal_lsn_diff", String(retained)]],
+    ["pg_size_bytes(current_setting('max_slot_wal_keep_size'))::text", ["pg_size_bytes", String(max)]]
+  ])
+}
+
+const slotHealth = (server: FakeServer, flat: string): Outcome => {
+  const m = /^select \/\* pgcdc:slot-health \*\/ (.+) from pg_replication_slots where slot_name = (.+)$/i.exec(flat)
+  const name = m === null ? undefined : stringLiteral(m[2]!)
+  if (m === null || name === undefined) {
+    return error("0A000", `the pgcdc fake server cannot read this pgcdc:slot-health query: ${flat.slice(0, 120)}`)
+  }
+  // Compared without blanks (the keys above are written so).
+  const expressions = splitSelectList(m[1]!).map((e) => e.replace(/\s+/g, "").toLowerCase())
+  const slot = server.slots.get(name)
+  const known = slotHealthColumns(server, slot ?? { ...anySlot, restartLsn: server.wal.position })
+  const unknown = expressions.find((e) => !known.has(e))
+  if (unknown !== undefined) {
+    return error("0A000", `the pgcdc fake server does not know the expression ${unknown} of the slot-health query`)
+  }
+  const columns = expressions.map((e) => known.get(e)!)
+  return rows(
+    columns.map(([column]) => field(column, TEXT)),
+    slot === undefined ? [] : [columns.map(([, value]) => value)],
+    `SELECT ${slot === undefined ? 0 : 1}`
+  )
+}
+
+const anySlot: SlotState = {
+  name: "",
+  kind: "logical",
+  plugin: undefined,
+  temporary: false,
+  twoPhase: false,
+  confirmedFlush: 0n,
+  restartLsn: 0n,
+  activePid: undefined,
+  ownerPid: undefined
+}
+
 /** Answers the catalog queries above for the session `pid`; undefined when `sql` is not one of them. */
 export const executeCatalogQuery = (server: FakeServer, pid: number, sql: string): Outcome | undefined => {
   const flat = sql.replace(/\s+/g, " ").trim()
+  if (flat.includes("/* pgcdc:slot-health */")) return slotHealth(server, flat)
   const recovery = /^select (?:pg_catalog\.)?pg_is_in_recovery\(\)(::text)?$/i.exec(flat)
   if (recovery !== null) {
     return recovery[1] === undefined

@@ -3,6 +3,8 @@
  *
  * - `COPY (SELECT "c1", "c2" FROM "schema"."table" [WHERE <filter>]) TO STDOUT`, the filter in the row filter
  *   language of RowFilter.ts (which reads what `pg_publication_tables.rowfilter` prints);
+ * - a backfill's chunk, `COPY (SELECT ... FROM ... [WHERE [(<filter>) AND] ("k1", ...) > ('v1', ...)] ORDER BY "k1",
+ *   ... LIMIT n) TO STDOUT` (the SELECT is TableRead.ts's);
  * - `COPY "schema"."table" [("c1", ...)] TO STDOUT`.
  *
  * Rows come from the statement's view (the imported snapshot, or the database now), one line each: fields separated
@@ -12,26 +14,13 @@
  * `Uint8Array`, or an `UnchangedToast` the table never had a value for) fails the COPY with 0A000 naming the column.
  *
  * It deliberately knows no other COPY options (CSV, BINARY, delimiters), no COPY FROM, and no SELECT other than
- * columns of one table with an optional filter.
+ * TableRead.ts's (columns of one table, a filter, a key condition, an order and a limit).
  */
 import type { DatabaseView } from "./FakeServer.ts"
 import { error, type Outcome } from "./Outcome.ts"
-import { evaluateRowFilter, parseRowFilter, type RowFilterExpr, RowFilterUnsupported } from "./RowFilter.ts"
+import { nameList, qualifiedPattern } from "./SqlText.ts"
+import { isTableSelect, type Selection, selectRows } from "./TableRead.ts"
 import type { FakeTable, FakeValue } from "./Wal.ts"
-
-/** A name as written: `"quoted"` (quotes doubled) or unquoted (folded to lower case). */
-const namePattern = `(?:"(?:[^"]|"")+"|[a-zA-Z_][a-zA-Z0-9_$]*)`
-const qualifiedPattern = `${namePattern}(?:\\s*\\.\\s*${namePattern})?`
-
-const unquote = (name: string): string =>
-  name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase()
-
-/** Splits `a, "b", c` at the commas outside double quotes. */
-const names = (list: string): Array<string> =>
-  [...list.matchAll(new RegExp(namePattern, "g"))].map((m) => unquote(m[0]))
-
-const parts = (qualified: string): Array<string> =>
-  [...qualified.matchAll(new RegExp(namePattern, "g"))].map((m) => m[0])
 
 /** PostgreSQL's CopyAttributeOutText: backslash, the six control characters with letters, nothing else. */
 const escapeField = (text: string): string =>
@@ -55,7 +44,7 @@ const escapeField = (text: string): string =>
   })
 
 const copyStatement = new RegExp(
-  String.raw`^copy\s+(?:\(\s*select\s+(.*?)\s*\bfrom\s+(${qualifiedPattern})(?:\s+where\s+(.+))?\s*\)|(${qualifiedPattern})(?:\s*\(([^)]*)\))?)\s+to\s+stdout$`,
+  String.raw`^copy\s+(?:\(\s*(select\b.*)\)|(${qualifiedPattern})(?:\s*\(([^)]*)\))?)\s+to\s+stdout$`,
   "is"
 )
 
@@ -63,75 +52,42 @@ const copyStatement = new RegExp(
 export const executeCopy = (view: DatabaseView, sql: string): Outcome | undefined => {
   if (!/^copy\b/i.test(sql)) return undefined
   const m = copyStatement.exec(sql)
-  if (m === null) {
+  if (m === null || (m[1] !== undefined && !isTableSelect(m[1]))) {
     return error("0A000", `the pgcdc fake server does not run this COPY: ${sql.slice(0, 120)}`, {
-      hint: "It runs COPY (SELECT columns FROM table [WHERE filter]) TO STDOUT and COPY table [(columns)] TO STDOUT."
+      hint: "It runs COPY (SELECT columns FROM table [WHERE filter] [ORDER BY columns] [LIMIT n]) TO STDOUT and COPY table [(columns)] TO STDOUT."
     })
   }
-  const select = m[1]
-  const relation = parts(m[2] ?? m[4]!)
-  const schema = relation.length === 2 ? unquote(relation[0]!) : "public"
-  const name = unquote(relation.at(-1)!)
-  const table = view.tables.get(`${schema}.${name}`)
-  if (table === undefined) {
-    return error("42P01", `relation "${relation.length === 2 ? `${schema}.${name}` : name}" does not exist`)
+  let selection: Selection | Outcome
+  if (m[1] !== undefined) selection = selectRows(view, m[1])
+  else {
+    const list = m[3]
+    const columns =
+      list === undefined
+        ? "*"
+        : nameList(list)
+            .map((n) => `"${n.replaceAll('"', '""')}"`)
+            .join(", ")
+    selection = selectRows(view, `SELECT ${columns} FROM ${m[2]!}`)
   }
-  const list = select !== undefined ? select.trim() : m[5]
-  let wanted: ReadonlyArray<string>
-  if (list === undefined) wanted = table.columns.map((c) => c.name)
-  else if (list === "*") wanted = table.columns.map((c) => c.name)
-  else wanted = names(list)
-  const indexes: Array<number> = []
-  for (const column of wanted) {
-    const i = table.columns.findIndex((c) => c.name === column)
-    if (i < 0) return error("42703", `column "${column}" does not exist`)
-    indexes.push(i)
-  }
-  let filter: RowFilterExpr | undefined
-  if (m[3] !== undefined) {
-    try {
-      filter = parseRowFilter(m[3])
-    } catch (e) {
-      if (!(e instanceof RowFilterUnsupported)) throw e
-      return error("0A000", `the pgcdc fake server cannot evaluate this WHERE clause of COPY: ${e.message}`, {
-        hint: "It evaluates what publication row filters use: see the @pgcdc/testing README."
-      })
-    }
-  }
+  if ("_tag" in selection) return selection
   const lines: Array<string> = []
-  for (const row of view.rows(`${table.schema}.${table.name}`)) {
-    if (filter !== undefined) {
-      const column = (c: string) => {
-        const def = table.columns.find((d) => d.name === c)
-        if (def === undefined) return undefined
-        const v = row[c]
-        return { text: typeof v === "string" ? v : null, typeOid: def.typeOid }
-      }
-      let passes: boolean | null
-      try {
-        passes = evaluateRowFilter(filter, column)
-      } catch (e) {
-        if (!(e instanceof RowFilterUnsupported)) throw e
-        return error("42703", e.message)
-      }
-      if (passes !== true) continue
-    }
+  for (const row of selection.rows) {
     const fields: Array<string> = []
-    for (const i of indexes) {
-      const text = printable(table, i, row[table.columns[i]!.name])
+    for (const output of selection.outputs) {
+      const text = printable(selection.table, output.name, output.value(row))
       if (typeof text === "object" && text !== null) return text
       fields.push(text === null ? "\\N" : escapeField(text))
     }
     lines.push(`${fields.join("\t")}\n`)
   }
-  return { _tag: "CopyOut", columns: indexes.length, lines }
+  return { _tag: "CopyOut", columns: selection.outputs.length, lines }
 }
 
 /** A stored value as COPY prints it: its text, NULL, or the error for what the fake has no text of. */
-const printable = (table: FakeTable, index: number, value: FakeValue | undefined): string | null | Outcome => {
+const printable = (table: FakeTable, name: string, value: FakeValue | undefined): string | null | Outcome => {
   if (value === undefined || value === null) return null
   if (typeof value === "string") return value
-  const column = `${table.schema}.${table.name}.${table.columns[index]!.name}`
+  const column = `${table.schema}.${table.name}.${name}`
   return error(
     "0A000",
     value instanceof Uint8Array

@@ -41,6 +41,7 @@ import {
   type FakeRow,
   type FakeTable,
   type FakeTableDefinition,
+  type FakeTypeDefinition,
   FakeWalError,
   type PreparedOptions,
   type StreamedOptions,
@@ -102,6 +103,11 @@ export interface FakePostgresShape {
   readonly socket: Effect.Effect<Socket.Socket>
 
   readonly defineTable: (definition: FakeTableDefinition) => Effect.Effect<FakeTable, FakePostgresError>
+  /**
+   * Defines a user-defined type (enum, domain, array, composite, range): Type messages name it as pgoutput does and
+   * the Replication service's catalog query finds it. Values stay what the test writes (text, or binary bytes).
+   */
+  readonly defineType: (definition: FakeTypeDefinition) => Effect.Effect<void, FakePostgresError>
   readonly createSlot: (
     name: string,
     options?: { readonly twoPhase?: boolean }
@@ -321,6 +327,7 @@ export const make = (
       socket: makeMemorySocket(attach, step),
 
       defineTable: (definition) => stepTry(() => wal.defineTable(definition)),
+      defineType: (definition) => stepTry(() => wal.defineType(definition)),
       createSlot: (name, slotOptions) =>
         stepTry(() => {
           if (server.slots.has(name)) throw new FakeWalError(`replication slot "${name}" already exists`)

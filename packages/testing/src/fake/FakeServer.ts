@@ -18,6 +18,7 @@ import type { HeapRow, HeapSnapshot } from "./Heap.ts"
 import { evaluateRowFilter, filterColumns, type RowFilterExpr, RowFilterUnsupported } from "./RowFilter.ts"
 import { makeVerifier, type ScramVerifier } from "./Scram.ts"
 import { Session, type SessionHost } from "./Session.ts"
+import type { SqlTableInfo } from "./TableWrite.ts"
 import { type FakeTable, FakeWalError, Wal, type WalChange } from "./Wal.ts"
 
 export interface SlotState {
@@ -130,6 +131,8 @@ export class FakeServer {
   clock: Clock.Clock
   private readonly listeners = new Set<() => void>()
   private nextPid = 4242
+  /** What CREATE TABLE said of the tables it made ("schema.name"): defaults and NOT NULL columns, for INSERT. */
+  readonly sqlTables = new Map<string, SqlTableInfo>()
   /** Snapshots exported by CREATE_REPLICATION_SLOT and still importable, by name; and which session holds each. */
   readonly exportedSnapshots = new Map<string, DatabaseView>()
   private readonly exportedBy = new Map<number, string>()

@@ -97,6 +97,7 @@ export const resolveOptions = (options: FakeServerOptions = {}): ResolvedOptions
       walSenderTimeoutMillis % 1000 === 0 ? `${walSenderTimeoutMillis / 1000}s` : `${walSenderTimeoutMillis}ms`
     ],
     ["logical_decoding_work_mem", "64MB"],
+    ["max_slot_wal_keep_size", "-1"],
     ["max_prepared_transactions", "0"],
     ["block_size", "8192"],
     ["data_checksums", "off"]

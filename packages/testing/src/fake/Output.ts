@@ -24,7 +24,15 @@
  */
 import { Lsn, type Pgoutput, type PgoutputMessage, type ProtoVersion, type TupleData } from "@pgcdc/protocol"
 import type { PublishAction, RowPredicate } from "./FakeServer.ts"
-import { type FakeTable, relationMessage, type WalChange, type WalEntry } from "./Wal.ts"
+import { builtinTypeName } from "./Types.ts"
+import {
+  type FakeColumn,
+  type FakeTable,
+  type FakeTypeDefinition,
+  relationMessage,
+  type WalChange,
+  type WalEntry
+} from "./Wal.ts"
 
 export interface OutputOptions {
   readonly protoVersion: ProtoVersion
@@ -48,6 +56,12 @@ export interface OutputItem {
 /** Relations already described to one session. */
 export class RelationCache {
   private readonly sent = new Map<number, number>()
+  /** The server's user-defined types (Wal.defineType), which Type messages name. */
+  readonly types: ReadonlyMap<number, FakeTypeDefinition>
+
+  constructor(types: ReadonlyMap<number, FakeTypeDefinition> = new Map()) {
+    this.types = types
+  }
 
   isCurrent(table: FakeTable): boolean {
     return this.sent.get(table.relationId) === table.version
@@ -59,6 +73,27 @@ export class RelationCache {
 }
 
 const firstCatalogFreeOid = 16384
+
+/**
+ * What a Type message says of a column's type: a defined type by its name, except that pgoutput names a domain by its
+ * base type (`getBaseType`), with "" for pg_catalog; an undefined type by the column's `typeName`, if it has one.
+ */
+const typeMessageName = (
+  types: ReadonlyMap<number, FakeTypeDefinition>,
+  c: FakeColumn
+): { readonly namespace: string; readonly typeName: string } | undefined => {
+  let def = types.get(c.typeOid)
+  if (def === undefined) {
+    return c.typeName === undefined ? undefined : { namespace: c.typeNamespace ?? "public", typeName: c.typeName }
+  }
+  for (let depth = 0; def.kind === "domain" && depth < 32; depth++) {
+    const base: number = def.base ?? 0
+    const next: FakeTypeDefinition | undefined = types.get(base)
+    if (next === undefined) return { namespace: "", typeName: builtinTypeName(base) }
+    def = next
+  }
+  return { namespace: def.namespace ?? "public", typeName: def.name }
+}
 const L = Lsn.unsafeMake
 
 /** What the session's publications send of a table (`FakeServer.publishes` and `publishedColumns`). */
@@ -167,17 +202,12 @@ class Emitter {
     }
     const types = new Set<number>()
     for (const c of table.columns) {
-      if (c.typeOid >= firstCatalogFreeOid && c.typeName !== undefined && !types.has(c.typeOid)) {
-        types.add(c.typeOid)
-        const type: Pgoutput.Type = {
-          _tag: "Type",
-          xid,
-          typeOid: c.typeOid,
-          namespace: c.typeNamespace ?? "public",
-          typeName: c.typeName
-        }
-        this.push(0n, type, inStream)
-      }
+      if (c.typeOid < firstCatalogFreeOid || types.has(c.typeOid)) continue
+      const named = typeMessageName(this.cache.types, c)
+      if (named === undefined) continue
+      types.add(c.typeOid)
+      const type: Pgoutput.Type = { _tag: "Type", xid, typeOid: c.typeOid, ...named }
+      this.push(0n, type, inStream)
     }
     // The walsender sends Relation and Type with 0/0 in the XLogData header (checked against PostgreSQL 18).
     this.push(0n, relationMessage(table, xid), inStream)

@@ -312,6 +312,15 @@ const compareCodePoints = (x: string, y: string): number => {
   return x.length === y.length ? 0 : x.length < y.length ? -1 : 1
 }
 
+/**
+ * Orders two values of a column of type `typeOid` as the filters compare them (numbers as numbers, booleans, text by
+ * code point): negative, zero or positive; null when one is NULL.
+ */
+export const compareColumnValues = (typeOid: number, a: string | null, b: string | null): number | null => {
+  const numeric = numericTypes.has(typeOid)
+  return compareTyped({ value: a, typeOid, numeric }, { value: b, typeOid, numeric })
+}
+
 const holds = (op: CompareOp, d: number): boolean => {
   switch (op) {
     case "=":

@@ -3,16 +3,19 @@
  * work unchanged. Recognized (case-insensitive, optional trailing semicolon):
  *
  * - `SELECT 1`, `SELECT version()`, `SELECT pg_current_wal_lsn()`, `SELECT current_setting('name')`
- * - `SHOW name` (also on a regular connection), `SET name = value` / `SET name TO value`
+ * - `SHOW name` (also on a regular connection), `SET name = value` / `SET name TO value`, `RESET name`
  * - transaction blocks (Transaction.ts): `BEGIN` / `START TRANSACTION` with isolation and access modes, `COMMIT`,
  *   `ROLLBACK`, `SET TRANSACTION SNAPSHOT` (importing a walsender's exported snapshot), the failed state after an error
  * - `COPY ... TO STDOUT` of a table's rows in the transaction's view (Copy.ts), and the tagged catalog queries of a
  *   pgcdc initial snapshot (SnapshotCatalog.ts)
+ * - `SELECT pg_logical_emit_message(...)` (Writes.ts) and the tagged statements of a pgcdc backfill: its progress
+ *   table, primary key query and watermarks (BackfillSql.ts)
  * - `CREATE PUBLICATION name [FOR ALL TABLES | FOR TABLE a, s.b (c1, c2) WHERE (...) | FOR TABLES IN SCHEMA s]
  *   [WITH (publish = '...')]`, `DROP PUBLICATION [IF EXISTS] name` (the tables a publication holds, their column
  *   lists and row filters (see RowFilter.ts) and the kinds of change it publishes decide what sessions receive; the
  *   other WITH options are ignored)
- * - the catalog queries of `Catalog.ts` (pg_replication_slots, pg_publication, pg_create/drop_replication_slot)
+ * - the catalog queries of `Catalog.ts` (pg_replication_slots, pg_publication, pg_create/drop_replication_slot) and
+ *   the Replication service's type query (TypeQuery.ts)
  *
  * Any other statement that starts with an SQL verb is answered with SQLSTATE 0A000 (feature_not_supported) naming
  * the statement, and anything else with the server's own `syntax error at or near "<first word>"` (42601, position
@@ -22,10 +25,13 @@ import { Lsn } from "@pgcdc/protocol"
 import { executeCatalogQuery } from "./Catalog.ts"
 import { allPublishActions, type FakeServer, type PublicationState, type PublishAction } from "./FakeServer.ts"
 import { parseRowFilter, type RowFilterExpr, RowFilterUnsupported } from "./RowFilter.ts"
+import { executeBackfillSql } from "./BackfillSql.ts"
 import { executeCopy } from "./Copy.ts"
+import { executeTypeQuery } from "./TypeQuery.ts"
 import { command, error, field, INT4, type Outcome, PG_LSN, rows, TEXT } from "./Outcome.ts"
 import { executeSnapshotCatalogQuery } from "./SnapshotCatalog.ts"
 import { executeTransactionStatement, readView, refusedInFailedBlock, type SqlSessionState } from "./Transaction.ts"
+import { executeEmitMessage } from "./Writes.ts"
 
 const sqlVerbs =
   /^(select|insert|update|delete|with|values|table|create|alter|drop|grant|revoke|copy|vacuum|analyze|explain|lock|truncate|comment|do|call|prepare|execute|deallocate|listen|notify|discard|reset|savepoint|release|fetch|declare|close|abort|checkpoint|reindex|cluster|refresh|import|security|load)\b/i
@@ -49,9 +55,12 @@ export const executeSql = (server: FakeServer, pid: number, state: SqlSessionSta
   // A query takes the transaction's snapshot (PostgreSQL's FirstSnapshotSet), whatever it reads.
   const view = /^(select|copy|with|values|table)\b/i.test(sql) ? readView(server, state) : undefined
   if (view !== undefined) {
-    const read = executeCopy(view, sql) ?? executeSnapshotCatalogQuery(server, view, sql)
+    const read =
+      executeCopy(view, sql) ?? executeSnapshotCatalogQuery(server, view, sql) ?? executeEmitMessage(server, state, sql)
     if (read !== undefined) return read
   }
+  const backfill = executeBackfillSql(server, state, sql)
+  if (backfill !== undefined) return backfill
   if (/^select\s+1$/i.test(sql)) return rows([field("?column?", INT4)], [["1"]], "SELECT 1")
   if (/^select\s+version\(\s*\)$/i.test(sql)) {
     return rows(
@@ -74,6 +83,11 @@ export const executeSql = (server: FakeServer, pid: number, state: SqlSessionSta
   if (set !== null) {
     state.settings.set(set[1]!.toLowerCase(), set[2]!.trim().replace(/^'(.*)'$/, "$1"))
     return command("SET")
+  }
+  const reset = /^reset\s+([a-z_][a-z0-9_.]*)$/i.exec(sql)
+  if (reset !== null) {
+    state.settings.delete(reset[1]!.toLowerCase())
+    return command("RESET")
   }
   const createPub = /^create\s+publication\s+("[^"]+"|[a-z_][a-z0-9_]*)(.*)$/is.exec(sql)
   if (createPub !== null) {
@@ -115,8 +129,8 @@ export const executeSql = (server: FakeServer, pid: number, state: SqlSessionSta
     }
     return command("DROP PUBLICATION")
   }
-  // The Replication service looks for backfills to resume at start; the fake keeps none (yet).
-  if (sql.includes("/* pgcdc:backfill-exists */")) return rows([field("exists", TEXT)], [["false"]], "SELECT 1")
+  const types = executeTypeQuery(server, sql)
+  if (types !== undefined) return types
   const catalog = executeCatalogQuery(server, pid, sql)
   if (catalog !== undefined) return catalog
   if (sqlVerbs.test(sql)) {

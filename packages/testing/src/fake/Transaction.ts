@@ -7,12 +7,15 @@
  * to 18 (checked against the embedded servers; 17 reports a snapshot that is gone as 42704, 14 to 16 as 22023).
  *
  * What a statement reads (`readView`): with REPEATABLE READ or SERIALIZABLE, the imported snapshot, or else the
- * database as of the block's first query; otherwise the database as it is now. It deliberately knows no savepoints,
- * no locks and no writes: the fake's SQL never writes table rows.
+ * database as of the block's first query; otherwise the database as it is now. A block's writes (Writes.ts: the
+ * backfill progress table, transactional logical messages) reach the WAL as one transaction at COMMIT, and are
+ * dropped at ROLLBACK or when the block failed. It deliberately knows no savepoints and no locks.
  */
 import type { DatabaseView, FakeServer } from "./FakeServer.ts"
 import { command, error, type Outcome } from "./Outcome.ts"
 import { stringLiteral } from "./SqlText.ts"
+import type { FakeChange } from "./Wal.ts"
+import { commitChanges } from "./Writes.ts"
 
 export type Isolation = "read committed" | "repeatable read" | "serializable"
 
@@ -25,6 +28,8 @@ export interface TransactionBlock {
   queried: boolean
   /** What the block reads under REPEATABLE READ or SERIALIZABLE (imported, or taken at its first query). */
   view: DatabaseView | undefined
+  /** Its writes (Writes.ts), in the WAL as one transaction at COMMIT. */
+  readonly writes: Array<FakeChange>
 }
 
 export interface SqlSessionState {
@@ -131,14 +136,16 @@ export const executeTransactionStatement = (
       readOnly: modes.readOnly ?? false,
       failed: false,
       queried: false,
-      view: undefined
+      view: undefined,
+      writes: []
     }
     return command("BEGIN")
   }
   if (/^(commit|end)(\s+(work|transaction))?$/i.test(sql)) {
-    const failed = state.block?.failed === true
+    const block = state.block
     state.block = undefined
-    return command(failed ? "ROLLBACK" : "COMMIT")
+    if (block?.failed === true) return command("ROLLBACK")
+    return (block === undefined ? undefined : commitChanges(server, block.writes)) ?? command("COMMIT")
   }
   if (/^(rollback|abort)(\s+(work|transaction))?$/i.test(sql)) {
     state.block = undefined

@@ -74,6 +74,9 @@ for (const [oid, name, array] of base) {
   types.set(array, { name: `_${name}`, element: oid })
 }
 
+/** The `typname` of a built-in type ("type_<oid>" for one the fake does not list). */
+export const builtinTypeName = (oid: number): string => types.get(oid)?.name ?? `type_${oid}`
+
 /**
  * `typname` and `typelem` of a column's type: built-in ones by OID, others by the column's `typeName` (an array of
  * a user type, named `_<element>`, gets its element's OID from a column of that type in `all`, or 705, "unknown",
@@ -89,4 +92,29 @@ export const typeOf = (
   if (!name.startsWith("_")) return { name, element: 0 }
   for (const other of all) if (other.typeName === name.slice(1)) return { name, element: other.typeOid }
   return { name, element: 705 }
+}
+
+/** Names SQL accepts for the types above besides their typname (`integer` for int4, `text[]` for _text...). */
+const aliases: ReadonlyMap<string, string> = new Map([
+  ["int", "int4"],
+  ["integer", "int4"],
+  ["smallint", "int2"],
+  ["bigint", "int8"],
+  ["boolean", "bool"],
+  ["real", "float4"],
+  ["double precision", "float8"],
+  ["character varying", "varchar"],
+  ["timestamp with time zone", "timestamptz"],
+  ["timestamp without time zone", "timestamp"],
+  ["decimal", "numeric"]
+])
+
+/** The OID of a built-in type named as SQL names it (`bigint`, `text[]`, `timestamptz`); undefined when unknown. */
+export const typeOidByName = (written: string): number | undefined => {
+  const spaced = written.trim().toLowerCase().replace(/\s+/g, " ")
+  const array = spaced.endsWith("[]")
+  const base = array ? spaced.slice(0, -2).trim() : spaced
+  const name = `${array ? "_" : ""}${aliases.get(base) ?? base}`
+  for (const [oid, type] of types) if (type.name === name) return oid
+  return undefined
 }

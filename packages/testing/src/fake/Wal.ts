@@ -29,6 +29,24 @@ export interface FakeColumn {
   readonly typeNamespace?: string | undefined
 }
 
+/**
+ * A user-defined type, as `pg_type` describes it (OID 16384 or more): what the fake's Type messages name for a column
+ * of it and what it answers to the Replication service's type query (`pgcdc:types`, TypeCatalog.ts). `base` is a
+ * domain's base type, `element` an array's element type, `subtype` a range's subtype, `fields` a composite's field
+ * types; "base" is a type of an extension (its values are opaque to clients).
+ */
+export interface FakeTypeDefinition {
+  readonly oid: number
+  readonly name: string
+  /** Default "public". */
+  readonly namespace?: string | undefined
+  readonly kind: "enum" | "domain" | "array" | "composite" | "range" | "base"
+  readonly base?: number | undefined
+  readonly element?: number | undefined
+  readonly subtype?: number | undefined
+  readonly fields?: ReadonlyArray<number> | undefined
+}
+
 export interface FakeTableDefinition {
   /** Default "public". */
   readonly schema?: string | undefined
@@ -200,6 +218,8 @@ export class Wal {
   /** The tables' rows as the committed entries leave them (what COPY and snapshots read). */
   readonly heap = new Heap()
   private readonly tables = new Map<string, FakeTable>()
+  /** User-defined types by OID (defineType). */
+  readonly types = new Map<number, FakeTypeDefinition>()
   private readonly prepared = new Map<string, PrepareEntry>()
   private nextRelationId = 16384
   private nextXid = 750
@@ -230,6 +250,12 @@ export class Wal {
     }
     this.tables.set(key, table)
     return table
+  }
+
+  /** Defines (or replaces) a user-defined type. */
+  defineType(definition: FakeTypeDefinition): void {
+    if (definition.oid < 16384) throw new FakeWalError(`type OID ${definition.oid} is a catalog OID: use 16384 or more`)
+    this.types.set(definition.oid, definition)
   }
 
   /** The table definitions now ("schema.name" → table); later `defineTable` calls do not change it. */

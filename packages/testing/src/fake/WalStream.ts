@@ -6,7 +6,8 @@
  *   everything sent, one keepalive follows (WalSndWaitForWal does the same, which is why a real server sends
  *   keepalives right after CopyBothResponse). Keepalives carry the position sent so far as walEnd.
  * - `onCopyData` reads StandbyStatusUpdate / HotStandbyFeedback: the slot's confirmed_flush only moves forward
- *   (LogicalConfirmReceivedLocation), and a reply request is answered with a keepalive at once.
+ *   (LogicalConfirmReceivedLocation), its restart_lsn with it, and a reply request is answered with a keepalive at
+ *   once.
  * - `deadline`/`due` tell the session when a keepalive or the timeout is due: an idle keepalive every
  *   `keepaliveInterval`, a reply request once half of wal_sender_timeout passed without any client message
  *   (WalSndKeepaliveIfNecessary), and the timeout itself.
@@ -40,7 +41,7 @@ export class WalStream {
   private readonly start: bigint
   private readonly options: OutputOptions
   private readonly send: (message: BackendMessage) => void
-  private readonly cache = new RelationCache()
+  private readonly cache: RelationCache
   private readonly publications: SessionPublications = {
     publishes: (table: FakeTable, action: PublishAction): boolean =>
       this.server.publishes(this.options.publications, table.schema, table.name, action),
@@ -69,6 +70,7 @@ export class WalStream {
     send: (message: BackendMessage) => void
   ) {
     this.server = server
+    this.cache = new RelationCache(server.wal.types)
     this.pid = pid
     this.slot = slot
     this.start = start
@@ -141,7 +143,12 @@ export class WalStream {
         update: msg,
         receivedAt: this.server.now()
       })
-      if (msg.flushed > this.slot.confirmedFlush) this.slot.confirmedFlush = msg.flushed
+      if (msg.flushed > this.slot.confirmedFlush) {
+        this.slot.confirmedFlush = msg.flushed
+        // The WAL before it is no longer needed (PostgreSQL moves restart_lsn at its next running-xacts record; the
+        // fake's transactions never overlap, so it can follow at once).
+        if (msg.flushed > this.slot.restartLsn) this.slot.restartLsn = msg.flushed
+      }
       this.flushReported = msg.flushed
       if (msg.replyRequested) this.keepalive(false)
     }

@@ -128,4 +128,14 @@ export interface Backend {
   readonly dropTemporarySlotSessions: Effect.Effect<void, BackendError>
   /** The rows of a table, as text, when the backend stores rows (PostgreSQL and the fake do). */
   readonly readTable: ((table: TableSpec) => Effect.Effect<ReadonlyArray<Row>, BackendError>) | undefined
+  /**
+   * The LSNs of the non-transactional logical messages with this prefix written since the backend was made (a
+   * heartbeat's, say), when the backend can tell: the fake from its WAL, PostgreSQL 15 and later with pg_walinspect.
+   */
+  readonly logicalMessages: ((prefix: string) => Effect.Effect<ReadonlyArray<Lsn.Lsn>, BackendError>) | undefined
+  /**
+   * Runs `check` until it is true: on a real server every 20 ms for up to 10 s, on the fake again as soon as the other
+   * fibers have run (up to 10,000 times), which needs no clock. Fails with a BackendError naming `what` when it never is.
+   */
+  readonly eventually: <E>(what: string, check: Effect.Effect<boolean, E>) => Effect.Effect<void, E | BackendError>
 }

@@ -193,6 +193,20 @@ export const fromFake = (fake: FakePostgresShape): FakeBackend => {
         { discard: true }
       )
     ),
+    logicalMessages: (prefix) =>
+      Effect.sync(() =>
+        fake.server.wal.entries.flatMap((e) =>
+          e._tag === "Message" && e.prefix === prefix ? [Lsn.unsafeMake(e.lsn)] : []
+        )
+      ),
+    eventually: (what, check) =>
+      Effect.gen(function* () {
+        for (let round = 0; round < 10_000; round++) {
+          if (yield* check) return
+          yield* Effect.yieldNow
+        }
+        return yield* Effect.fail(new BackendError({ backend: name, message: `${what}: not after 10,000 rounds` }))
+      }),
     readTable: (t) =>
       Effect.map(fake.rows(t.name), (rows) =>
         rows.map((r) => {

@@ -81,6 +81,8 @@ export const make = (
     // WAL writer (wal_writer_delay, 200 ms) before a consumer can see it; on, it is flushed at once.
     yield* sql.query("SET synchronous_commit = on").pipe(Effect.mapError(fail))
     const backendName = `${name} ${Math.floor(sql.serverVersion / 10000)}`
+    // Where the WAL was when the backend was made: logicalMessages reads from here.
+    const madeAt = (yield* sql.query("SELECT pg_current_wal_lsn()::text").pipe(Effect.mapError(fail)))[0]!.rows[0]![0]!
     const tables = new Map<string, TableSpec>()
     const slots: Array<string> = []
     const run = (text: string) => sql.query(text).pipe(Effect.mapError(fail))
@@ -184,6 +186,33 @@ export const make = (
           "SELECT pg_terminate_backend(active_pid, 10000) FROM pg_replication_slots WHERE temporary AND active_pid IS NOT NULL"
         )
       ),
+      // pg_walinspect (PostgreSQL 15 and later, a contrib module): the WAL's records, each message's prefix in its
+      // description ('non-transactional, prefix "..."; payload ...').
+      logicalMessages:
+        sql.serverVersion < 150000
+          ? undefined
+          : (prefix) =>
+              Effect.gen(function* () {
+                yield* run("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+                const results = yield* run(
+                  `SELECT start_lsn::text, description FROM pg_get_wal_records_info(${literal(madeAt)}, pg_current_wal_flush_lsn()) WHERE resource_manager = 'LogicalMessage'`
+                )
+                const wanted = `non-transactional, prefix "${prefix}";`
+                return (results.at(-1)?.rows ?? []).flatMap((r) => {
+                  const lsn = Lsn.parse(r[0] ?? "")
+                  return r[1]?.startsWith(wanted) === true && lsn._tag === "Success" ? [lsn.success] : []
+                })
+              }),
+      eventually: (what, check) =>
+        Effect.flatMap(check, (ok) =>
+          ok ? Effect.void : Effect.fail(new BackendError({ backend: backendName, message: `${what}: not yet` }))
+        ).pipe(
+          Effect.retry({
+            while: (e) => e instanceof BackendError && e.message.endsWith(": not yet"),
+            schedule: Schedule.spaced("20 millis"),
+            times: 500
+          })
+        ),
       readTable: (t) =>
         Effect.map(
           run(`SELECT ${t.columns.map((c) => `${ident(c.name)}::text`).join(", ")} FROM ${ident(t.name)}`),

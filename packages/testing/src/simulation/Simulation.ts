@@ -21,6 +21,12 @@
  * crashes the consumer with its own probability and commits workload transactions (after the snapshot's consistent
  * point: they must come as the stream, not as rows).
  *
+ * With `backfill`, the tables hold rows before the first start, and at random Commits the consumer loses a table (its
+ * replica is emptied) and asks for a backfill of it while the workload goes on; the harness crashes it during
+ * backfills too, and the next start resumes them from the progress table. Until a backfill ends, the rows the replica
+ * holds of its table must be the model's; after it, all of them (Backfills.ts). At the end the harness drives the
+ * stream until no backfill of the slot runs, and the replica must equal the model.
+ *
  * A failure is a `SimulationFailure` whose message starts with the seed. It deliberately does not shrink failing
  * runs or generate schema changes and subtransactions.
  */
@@ -29,93 +35,24 @@ import { Lsn } from "@pgcdc/protocol"
 import { type ReplicationError, type ReplicationShape, WalMessage } from "@pgcdc/replication"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { replicate } from "../conformance/Conformance.ts"
-import type { Backend, BackendError, TableSpec, Transaction } from "./Backend.ts"
-import { applyThenCommit, type Consumer, Crash, type Handler } from "./Consumer.ts"
+import type { BackendError, Transaction } from "./Backend.ts"
+import { rowsHeldBy, SimulatedBackfills } from "./Backfills.ts"
+import { applyThenCommit, Crash, type Handler } from "./Consumer.ts"
 import { diff, Tables } from "./Model.ts"
 import { Random } from "./Random.ts"
-import {
-  defaultTables,
-  describeTransaction,
-  generateTransaction,
-  initialRows,
-  type WorkloadOptions
-} from "./Workload.ts"
+import { SimulationFailure, type SimulationOptions, type SimulationReport } from "./SimulationOptions.ts"
+import { defaultTables, describeTransaction, generateTransaction, initialRows } from "./Workload.ts"
 
-export interface SimulationOptions {
-  /** A non-negative safe integer; the same seed gives the same workload, crash points and drops. */
-  readonly seed: number
-  readonly iterations: number
-  readonly backend: Backend
-  /** Default `applyThenCommit`. */
-  readonly consumer?: Consumer | undefined
-  /** Chance that a crash point crashes the consumer. Default 0.03. */
-  readonly crashProbability?: number | undefined
-  /** Chance, per delivered message, that the harness drops the walsender connection. Default 0.005. */
-  readonly dropProbability?: number | undefined
-  readonly workload?: WorkloadOptions | undefined
-  /** Prefix of the tables, slot and publication. Default `sim_<seed>`. */
-  readonly name?: string | undefined
-  /** Default: `<name>_a` (primary key identity) and `<name>_b` (REPLICA IDENTITY FULL), columns id, v, n. */
-  readonly tables?: ReadonlyArray<TableSpec> | undefined
-  /** Start from an initial snapshot of tables that already hold rows (see the module header). */
-  readonly snapshot?: SnapshotSimulationOptions | undefined
-}
-
-export interface SnapshotSimulationOptions {
-  /**
-   * Rows each table holds before the first start (keys 1 to `rows`; give the workload a `keySpace` as large for its
-   * updates and deletes to meet them). Keep it under the service's `bufferSize` (1024) on PostgreSQL: a workload
-   * TRUNCATE during the snapshot waits for the snapshot's sessions, which wait for the consumer.
-   */
-  readonly rows: number
-  /** Chance that a crash point crashes the consumer while it handles a snapshot message. Default 0.01. */
-  readonly crashProbability?: number | undefined
-  /** Chance, per snapshot message, that the harness commits a workload transaction then. Default 0.05. */
-  readonly writeProbability?: number | undefined
-}
-
-export interface SimulationReport {
-  readonly seed: number
-  readonly iterations: number
-  /** Transactions written: committed and rolled back (markers not counted). */
-  readonly committed: number
-  readonly rolledBack: number
-  /** Row operations in committed transactions. */
-  readonly operations: number
-  /** Messages delivered to the consumer, replays included. */
-  readonly messages: number
-  /** Transactions delivered again after a consumer crash (at-least-once at work; a dropped connection repeats none). */
-  readonly replayedTransactions: number
-  readonly crashes: number
-  readonly drops: number
-  /** Replication services started by the harness (1 + restarts after crashes). */
-  readonly restarts: number
-  /**
-   * Starts that took an initial snapshot (no slot existed), and crashes before the consumer committed one's
-   * SnapshotComplete (a crash just after it, before the slot is created, also makes the next start take it again).
-   */
-  readonly snapshots: number
-  readonly snapshotCrashes: number
-  /** Transactions the harness committed while a snapshot was delivered. */
-  readonly writesDuringSnapshot: number
-  /** Walsender sessions in total, the service's own reconnects included. */
-  readonly sessions: number
-  /** Rows per table at the end. */
-  readonly rows: Readonly<Record<string, number>>
-  /** What happened, one line per event; equal for equal seeds on the fake. */
-  readonly trace: ReadonlyArray<string>
-}
-
-export class SimulationFailure extends Schema.TaggedError<SimulationFailure>()("SimulationFailure", {
-  seed: Schema.Number,
-  iteration: Schema.Number,
-  message: Schema.String,
-  trace: Schema.Array(Schema.String)
-}) {}
+export {
+  type BackfillSimulationOptions,
+  SimulationFailure,
+  type SimulationOptions,
+  type SimulationReport,
+  type SnapshotSimulationOptions
+} from "./SimulationOptions.ts"
 
 const MARKER = "pgcdc-simulation"
 const textDecoder = new TextDecoder()
@@ -157,14 +94,20 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
       const root = new Random(seed)
       const workRandom = root.fork("workload")
       const faultRandom = root.fork("faults")
-      // Drawn from only with a snapshot, so the runs without one keep their workloads and faults.
+      // Drawn from only with a snapshot (with backfills), so the runs without one keep their workloads and faults.
       const snapshotRandom = root.fork("snapshot")
+      const backfillCrashRandom = root.fork("backfill crashes")
       const name = options.name ?? `sim_${seed}`
       const tables = options.tables ?? defaultTables(name)
       const slot = `${name}_slot`
       const publication = `${name}_pub`
       const snapshot = options.snapshot
       yield* backend.setup({ slot, publication, tables, createSlot: snapshot === undefined })
+      // Drawn from only with backfills, so the runs without them keep their workloads and faults.
+      const backfills =
+        options.backfill === undefined
+          ? undefined
+          : new SimulatedBackfills(options.backfill, root.fork("backfill"), tables, trace)
 
       const streaming = (options.workload?.streamedProbability ?? 0) > 0
       let seriesFrom = 100_000
@@ -188,6 +131,8 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
       let session: Session | undefined
       /** The message being handled is part of a snapshot: crash points use the snapshot's probability. */
       let inSnapshot = false
+      /** The message being handled is a backfill's: crash points use the backfill's probability. */
+      let inBackfill = false
 
       /** Writes a transaction to the backend and, once committed, to the model. */
       const write = (tx: Transaction, label: string) =>
@@ -206,13 +151,14 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
           }
         })
 
-      if (snapshot !== undefined) {
-        // Before any slot: what the first start reads as its snapshot.
-        for (const tx of initialRows(workRandom, tables, snapshot.rows)) {
+      const initial = snapshot?.rows ?? options.backfill?.rows
+      if (initial !== undefined) {
+        // Before the first start (and, for a snapshot, before any slot): what it reads as its snapshot.
+        for (const tx of initialRows(workRandom, tables, initial)) {
           yield* backend.transaction(tx)
           for (const op of tx.ops) model.apply(op)
         }
-        trace.push(`${snapshot.rows} rows in each table before the first start`)
+        trace.push(`${initial} rows in each table before the first start`)
       }
 
       const open = Effect.gen(function* () {
@@ -230,6 +176,7 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
           scope
         )
         restarts++
+        backfills?.newSession()
         const from = (yield* replication.status).committed
         if (slotExisted) {
           // A (re)start from the slot must begin exactly at its confirmed position.
@@ -253,7 +200,9 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
               (
                 inSnapshot
                   ? snapshotRandom.chance(snapshot?.crashProbability ?? 0.01)
-                  : faultRandom.chance(crashProbability)
+                  : inBackfill
+                    ? backfillCrashRandom.chance(options.backfill?.crashProbability ?? 0.02)
+                    : faultRandom.chance(crashProbability)
               )
                 ? Effect.fail(new Crash({ where }))
                 : Effect.void
@@ -305,7 +254,9 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
               Stream.runForEachWhile((m) =>
                 Effect.gen(function* () {
                   stats.messages++
-                  inSnapshot = snapshotMessages.has(m._tag)
+                  inBackfill = backfills?.isBackfillMessage(m) === true
+                  backfills?.observe(m)
+                  inSnapshot = !inBackfill && snapshotMessages.has(m._tag)
                   if (inSnapshot && snapshotRandom.chance(snapshot?.writeProbability ?? 0.05)) {
                     // After the snapshot's consistent point: it must arrive as the stream, not as rows.
                     stats.writesDuringSnapshot++
@@ -331,6 +282,10 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
                     yield* backend.dropReplicationConnections(slot)
                   }
                   yield* current.handler(m)
+                  backfills?.handled(m)
+                  if (m._tag === "Commit" && backfills !== undefined) {
+                    yield* backfills.maybeStart(current.replication, backend, slot, replica)
+                  }
                   if (m._tag === "SnapshotComplete") {
                     current.snapshotPending = false
                     trace.push(`snapshot complete: ${m.rows} rows, consistent at ${Lsn.format(m.consistentPoint)}`)
@@ -347,6 +302,7 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
             if (outcome === undefined) return
             stats.crashes++
             if (current.snapshotPending) stats.snapshotCrashes++
+            backfills?.crashed()
             trace.push(`crash ${outcome.where} at message ${stats.messages}`)
             session = undefined
             yield* close(current)
@@ -356,7 +312,11 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
       const compare = Effect.gen(function* () {
         const problems: Array<string> = []
         for (const t of tables) {
-          problems.push(...diff(t, "model", model.rows(t.name), "replica", replica.rows(t.name)))
+          const held = replica.rows(t.name)
+          // A table the consumer lost holds only what its backfill has handed out so far (and the stream since).
+          const expected =
+            backfills?.isLost(t.name) === true ? rowsHeldBy(t, model.rows(t.name), held) : model.rows(t.name)
+          problems.push(...diff(t, "model", expected, "replica", held))
           if (backend.readTable !== undefined) {
             const rows = yield* backend.readTable(t)
             problems.push(...diff(t, "model", model.rows(t.name), "table", rows))
@@ -380,6 +340,24 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
         yield* catchUp(marker)
         yield* compare
       }
+      if (backfills !== undefined) {
+        // The backfills still running (resumed by each restart) go on until the progress table has none.
+        backfills.drain()
+        for (let round = 0; (yield* backfills.unfinished(backend, slot)) > 0; round++) {
+          if (round === 200) return yield* Effect.fail(failure("backfills still running after 200 more markers"))
+          const marker = `${iteration}.backfills.${round}`
+          yield* backend.transaction({ ops: [{ _tag: "Message", prefix: MARKER, content: marker }] })
+          yield* catchUp(marker)
+          yield* compare
+        }
+        // Each backfill ended where the consumer saw it: every table is whole again, and compared whole.
+        if (backfills.stillLost.length > 0) {
+          return yield* Effect.fail(
+            failure(`no backfill is running, yet the consumer never got the end of ${backfills.stillLost.join(", ")}`)
+          )
+        }
+        yield* compare
+      }
       iteration = options.iterations
       const sessions = sessionsBefore + (session === undefined ? 0 : (yield* session.replication.status).sessions)
       const rows: Record<string, number> = {}
@@ -398,6 +376,7 @@ export const run = (options: SimulationOptions): Effect.Effect<SimulationReport,
         snapshots: stats.snapshots,
         snapshotCrashes: stats.snapshotCrashes,
         writesDuringSnapshot: stats.writesDuringSnapshot,
+        backfills: backfills?.stats ?? { started: 0, reads: 0, completed: 0, resumed: 0, crashes: 0 },
         sessions,
         rows,
         trace

@@ -17,6 +17,7 @@ import * as PostgresBackend from "../../src/simulation/PostgresBackend.ts"
 import { TestDatabase } from "../../src/TestDatabase.ts"
 import * as TestLogger from "../../src/TestLogger.ts"
 import { connectionConfig } from "../../src/fake/FakeConnection.ts"
+import { copyOut } from "../copyLines.ts"
 
 interface Side {
   readonly backend: Backend
@@ -25,8 +26,6 @@ interface Side {
   /** Ends a session as pg_terminate_backend does, once it is gone. */
   readonly terminate: (pid: number) => Effect.Effect<void, unknown>
 }
-
-const decoder = new TextDecoder()
 
 /** What a query did, as comparable data: its commands and rows, or its error's SQLSTATE and text. */
 const outcome = (
@@ -41,23 +40,9 @@ const outcome = (
       : ["ok", r.success.map((x) => [x.command, x.rows])]
   )
 
+/** A COPY's column count and lines, sorted (heap order is the server's own). */
 const copyLines = (conn: ConnectionShape, sql: string) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const copy = yield* conn.copyOut(sql)
-      const lines: Array<string> = []
-      yield* copy.frames.pipe(
-        Stream.runForEach((frames) =>
-          Effect.sync(() => {
-            frames.buffers.forEach((b, i) => {
-              lines.push(decoder.decode(b.subarray(frames.starts[i], frames.ends[i])))
-            })
-          })
-        )
-      )
-      return { columns: copy.columnCount, lines: lines.sort() }
-    })
-  )
+  Effect.map(copyOut(conn, sql), (c) => ({ columns: c.columns, lines: [...c.lines].sort() }))
 
 const items: TableSpec = {
   name: "snap_items",

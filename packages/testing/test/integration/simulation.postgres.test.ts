@@ -1,7 +1,7 @@
 /**
  * The deterministic simulation against real PostgreSQL 18: the same harness, workload and consumer as on the fake,
  * with the table itself compared too (model == table == replica after every iteration), random consumer crashes
- * and walsender connections terminated at random, and a run that starts from an initial snapshot. Iterations are
+ * and walsender connections terminated at random, a run that starts from an initial snapshot and one with backfills. Iterations are
  * bounded to keep the file at a few seconds.
  */
 import { assert, layer } from "@effect/vitest"
@@ -103,6 +103,32 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         )
       }).pipe(Effect.scoped, TestLogger.provide(logs))
     },
+    { timeout: 120_000 }
+  )
+
+  it.effect(
+    "with backfills of lost tables while the workload runs, crashing during them: the three stay equal",
+    () =>
+      Effect.gen(function* () {
+        const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
+        // The seed and options of the fake's run in simulationBackfill.test.ts: the same workload.
+        const report = yield* Simulation.run({
+          seed: 77,
+          iterations: 100,
+          backend,
+          backfill: { rows: 40, chunkSize: 6 },
+          workload: { keySpace: 50 }
+        })
+        const { backfills } = report
+        assert.isAtLeast(backfills.started, 3)
+        assert.isAtLeast(backfills.completed, backfills.started)
+        assert.isAbove(backfills.reads, 50)
+        assert.isAbove(backfills.crashes, 0)
+        assert.isAbove(backfills.resumed, 0)
+        console.log(
+          `PostgreSQL simulation with backfills: ${JSON.stringify({ ...report, trace: report.trace.length })}`
+        )
+      }).pipe(Effect.scoped),
     { timeout: 120_000 }
   )
 

@@ -4,7 +4,8 @@
  * caller gets (progress, done, cancel). Each runs in its own fiber (runBackfill.ts) for the service's lifetime; the
  * consumer's side of them is the desk (desk.ts), which the service's delivery owns.
  *
- * A backfill that fails fails alone: its handle's `done` reports why, the stream goes on.
+ * A backfill that fails fails alone: its handle's `done` reports why, the stream goes on. The runner and the progress
+ * table's writes are loaded when the first backfill starts: a consumer that never backfills does not load them.
  */
 import type { ConnectionShape } from "@pgcdc/connection"
 import type { Lsn } from "@pgcdc/protocol"
@@ -78,7 +79,8 @@ export const makeBackfills = (options: BackfillsOptions) =>
       chunks,
       signals,
       userMessages: options.userMessages,
-      heartbeats: options.heartbeats
+      heartbeats: options.heartbeats,
+      progressSchema: options.schema
     })
     const running = yield* Ref.make<ReadonlyMap<string, Backfill & { readonly table: string }>>(new Map())
 
@@ -181,7 +183,7 @@ export const makeBackfills = (options: BackfillsOptions) =>
         // A table it cannot read fails here, before anything is recorded.
         yield* Effect.scoped(
           Effect.flatMap(options.connectSql, (sql) =>
-            backfillTarget(sql, options.publications, ref).pipe(
+            backfillTarget(sql, options.publications, options.schema, ref).pipe(
               Effect.andThen(ensureTable(sql, options.schema)),
               Effect.andThen(insertBackfill(sql, options.schema, options.slot, stored))
             )

@@ -7,7 +7,7 @@
  *   of those that is at least as new, so a backfilled row is never behind a newer change of the same row;
  * - tells the backfill when the transaction holding the high watermark has been handed out (its Commit's LSN), so it
  *   can wait for the consumer to commit it before the next chunk;
- * - hides watermarks, heartbeats (`pgcdc.heartbeat`) and signals (`pgcdc.signal`, passed on to start a backfill), and every logical message when the
+ * - hides the changes of its progress table (a publication of every table publishes it too), and watermarks, heartbeats (`pgcdc.heartbeat`) and signals (`pgcdc.signal`, passed on to start a backfill), and every logical message when the
  *   consumer did not ask for messages (the service always asks pgoutput for them, to see its watermarks).
  *
  * Owned by the consumer's side (one fiber at a time, synchronously inside a pull). Backfills hand it registrations and
@@ -19,6 +19,7 @@ import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
 import { encodeText } from "../../values/encode.ts"
 import type { Column, Row, Table, WalMessage } from "../../WalMessage.ts"
+import { isProgressTable } from "./progressTable.ts"
 import {
   decodeSignal,
   decodeWatermark,
@@ -75,6 +76,8 @@ export class BackfillDesk {
   private readonly userMessages: boolean
   /** Whether the consumer asked to see the heartbeat's messages. */
   private readonly heartbeats: boolean
+  /** The schema of the progress table, whose changes are hidden. */
+  private readonly progressSchema: string
   private readonly known = new Map<string, BackfillRegistration>()
   private readonly active = new Map<string, Active>()
   private readonly ready = new Map<string, ChunkRows>()
@@ -87,12 +90,19 @@ export class BackfillDesk {
     readonly signals: Queue.Queue<Signal>
     readonly userMessages: boolean
     readonly heartbeats?: boolean | undefined
+    readonly progressSchema: string
   }) {
     this.registrations = options.registrations
     this.chunks = options.chunks
     this.signals = options.signals
     this.userMessages = options.userMessages
     this.heartbeats = options.heartbeats === true
+    this.progressSchema = options.progressSchema
+  }
+
+  /** Whether `table` is the backfills' progress table: its Relation and changes are the service's, never handed out. */
+  isOwnTable(table: Table): boolean {
+    return isProgressTable(this.progressSchema, table)
   }
 
   /** Whether a change must be looked at (only while a backfill is active). */

@@ -25,7 +25,17 @@ export interface StoredBackfill {
   readonly afterKey: ReadonlyArray<string> | undefined
 }
 
+/** The progress table's schema when the options name none. */
+export const defaultProgressSchema = "public"
+
 const tableName = (schema: string) => `${ident(schema)}.pgcdc_backfills`
+
+/**
+ * Whether `table` is the progress table of `schema`: pgcdc's own bookkeeping, which a publication of every table (or
+ * of its schema) also publishes. The snapshot does not read it and the stream does not hand out its changes.
+ */
+export const isProgressTable = (schema: string, table: { readonly schema: string; readonly name: string }): boolean =>
+  table.name === "pgcdc_backfills" && table.schema === schema
 
 const run = (conn: ConnectionShape, sql: string, what: string) =>
   conn.query(sql).pipe(Effect.mapError((e) => fromConnectionError(e, what)))

@@ -103,10 +103,11 @@ const primaryKey = (conn: ConnectionShape, t: SnapshotTable): Effect.Effect<Read
 export const backfillTarget = (
   conn: ConnectionShape,
   publications: ReadonlyArray<string>,
+  progressSchema: string,
   table: { readonly schema: string; readonly name: string }
 ): Effect.Effect<{ readonly t: SnapshotTable; readonly key: ReadonlyArray<Column> }, ReplicationError> =>
   Effect.gen(function* () {
-    const plan = yield* planSnapshot(conn, publications)
+    const plan = yield* planSnapshot(conn, publications, progressSchema)
     const t = plan.find((p) => p.table.schema === table.schema && p.table.name === table.name)
     if (t === undefined) {
       return yield* replicationError("InvalidOption", {
@@ -163,7 +164,7 @@ export const runBackfill = (options: RunBackfillOptions): Effect.Effect<void, Re
       yield* conn
         .query(`${textSettings}; SET synchronous_commit = local`)
         .pipe(Effect.mapError((e) => fromConnectionError(e, "Session settings")))
-      const { t, key } = yield* backfillTarget(conn, options.publications, b)
+      const { t, key } = yield* backfillTarget(conn, options.publications, options.progressSchema, b)
       yield* Ref.update(options.progress, (p) => ({ ...p, estimatedRows: t.estimatedRows }))
       yield* Queue.offer(options.registrations, { id: b.id, run: options.run, table: t.table, key })
       const codec = new SnapshotRowCodec(t)

@@ -3,6 +3,8 @@
  * value reader per column, chosen when the Relation arrived (values/ColumnReaders.ts), into a row built by a
  * per-relation constructor (values/RowMaker.ts), with no TupleData strings in between.
  *
+ * With lazy values, a row's columns are not decoded here but on first access (values/LazyRow.ts).
+ *
  * Anything it does not handle, including every error, makes it answer `undefined`: the caller then decodes the
  * message on the general path (resolveMessage.ts), which gives the same values and reports errors exactly; tests hold
  * the two paths equal. It keeps no state but its per-relation codecs, rebuilt when a Relation replaces a table.
@@ -18,6 +20,7 @@ import {
 import { decodeBinary } from "../../values/decodeBinary.ts"
 import type { ColumnValue, Row, Table, WalMessage, WalPosition } from "../../WalMessage.ts"
 import { type ColumnReader, columnReaderFor } from "../values/ColumnReaders.ts"
+import { type LazyCodec, lazyCodec, readLazyRow } from "../values/LazyRow.ts"
 import { type MakeRow, rowMaker, setColumn } from "../values/RowMaker.ts"
 import type { RelationCache } from "./RelationCache.ts"
 
@@ -29,6 +32,8 @@ interface RowCodec {
   readonly make: MakeRow
   /** Where `readRow` collects a row's values before `make` (one row at a time, so one array per relation). */
   readonly values: Array<ColumnValue>
+  /** With `values: "lazy"`: how its rows are built undecoded. */
+  readonly lazy: LazyCodec | undefined
 }
 
 /** Thrown inside the fast path to hand the message to the general path. */
@@ -45,8 +50,12 @@ export class FastRows {
   /** The codec of the last tuple read (its table goes into the message without another lookup). */
   private lastCodec: RowCodec | undefined = undefined
 
-  constructor(cache: RelationCache) {
+  /** Rows (not keys: they hold only the key columns) decode their columns on first access. */
+  private readonly lazy: boolean
+
+  constructor(cache: RelationCache, lazy = false) {
     this.cache = cache
+    this.lazy = lazy
   }
 
   /** The row codec of a relation, rebuilt when a new Relation message replaced its table. */
@@ -55,11 +64,14 @@ export class FastRows {
     if (table === undefined) return undefined
     const known = this.codecs.get(relationId)
     if (known !== undefined && known.table === table) return known
+    const readers = table.columns.map((c) => columnReaderFor(c.typeOid, this.cache))
+    const make = rowMaker(table.columns.map((c) => c.name))
     const codec: RowCodec = {
       table,
-      readers: table.columns.map((c) => columnReaderFor(c.typeOid, this.cache)),
-      make: rowMaker(table.columns.map((c) => c.name)),
-      values: new Array<ColumnValue>(table.columns.length).fill(null)
+      readers,
+      make,
+      values: new Array<ColumnValue>(table.columns.length).fill(null),
+      lazy: this.lazy ? lazyCodec(table, readers, this.cache, make) : undefined
     }
     this.codecs.set(relationId, codec)
     return codec
@@ -77,6 +89,7 @@ export class FastRows {
     const readers = codec.readers
     const n = r.i16("columnCount")
     if (n !== columns.length) throw FALLBACK
+    if (codec.lazy !== undefined && !keyOnly) return readLazyRow(r, codec.lazy, n)
     const values = codec.values
     for (let i = 0; i < n; i++) {
       const column = columns[i]!

@@ -25,18 +25,23 @@ import { ReplicationError, replicationError } from "../../ReplicationError.ts"
 import type { WalMessage } from "../../WalMessage.ts"
 import { FastRows } from "./FastRows.ts"
 import { RelationCache } from "./RelationCache.ts"
+import type { TypeCatalog } from "./TypeCatalog.ts"
 import { resolveMessage } from "./resolveMessage.ts"
 import { TransactionTracker } from "./TransactionTracker.ts"
 
 export interface WalDecoderOptions {
   readonly protoVersion: ProtoVersion
   readonly streaming?: "off" | "on" | "parallel" | undefined
+  /** The service's user types (shared by its sessions); a decoder of its own knows none. */
+  readonly catalog?: TypeCatalog | undefined
+  /** Rows of Insert, Update and Delete decode their columns on first access (`ReplicationOptions.values`). */
+  readonly lazyValues?: boolean | undefined
 }
 
 export class WalDecoder {
-  readonly cache = new RelationCache()
+  readonly cache: RelationCache
   private readonly transactions = new TransactionTracker()
-  private readonly fast = new FastRows(this.cache)
+  private readonly fast: FastRows
   /** The pgoutput options outside and inside a streamed block (made once: the hot path allocates none). */
   private readonly outsideStream: PgoutputOptions
   private readonly insideStream: PgoutputOptions
@@ -44,6 +49,8 @@ export class WalDecoder {
   private readonly header: XLogDataHeader = { walStart: Lsn.zero, walEnd: Lsn.zero, dataStart: 0 }
 
   constructor(options: WalDecoderOptions) {
+    this.cache = new RelationCache(options.catalog)
+    this.fast = new FastRows(this.cache, options.lazyValues === true)
     this.outsideStream = { protoVersion: options.protoVersion, inStream: false, streaming: options.streaming }
     this.insideStream = { protoVersion: options.protoVersion, inStream: true, streaming: options.streaming }
   }

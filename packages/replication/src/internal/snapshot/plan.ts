@@ -11,12 +11,14 @@
  * Three catalog queries on a session inside the snapshot's transaction (so the catalog is the snapshot's). Each
  * carries a `/* pgcdc:... *\/` tag, which the fake server answers from its own model. It deliberately reads no rows.
  */
+import { isProgressTable } from "../backfill/progressTable.ts"
 import type { ConnectionShape } from "@pgcdc/connection"
 import * as Effect from "effect/Effect"
 import { fromConnectionError, type ReplicationError, replicationError } from "../../ReplicationError.ts"
 import { arrayElementOid } from "../../values/TypeOid.ts"
 import type { TypeResolver } from "../../values/TypeResolver.ts"
 import type { Column, Table } from "../../WalMessage.ts"
+import { loadTypes, TypeCatalog, typesOfTables } from "../decoder/TypeCatalog.ts"
 import { ident, literal } from "../sqlText.ts"
 
 /** A relation whose rows a snapshot table reads: the table itself or one of its leaf partitions. */
@@ -81,20 +83,24 @@ const replicaIdentities: Record<string, Table["replicaIdentity"]> = { d: "d", n:
  */
 export const planSnapshot = (
   conn: ConnectionShape,
-  publications: ReadonlyArray<string>
+  publications: ReadonlyArray<string>,
+  /** The schema of the backfill progress table, which is never read. */
+  progressSchema: string
 ): Effect.Effect<ReadonlyArray<SnapshotTable>, ReplicationError> =>
   Effect.gen(function* () {
-    const published = (yield* query(conn, tablesSql(publications, conn.serverVersion), "Listing published tables")).map(
-      (r): PublishedRow => ({
-        oid: r[0]!,
-        schema: r[1]!,
-        name: r[2]!,
-        replicaIdentity: r[3]!,
-        reltuples: Number(r[5]),
-        attnames: r[6] === null ? undefined : (JSON.parse(r[6]!) as ReadonlyArray<string>),
-        rowFilter: r[7] ?? null
-      })
-    )
+    const published = (yield* query(conn, tablesSql(publications, conn.serverVersion), "Listing published tables"))
+      .map(
+        (r): PublishedRow => ({
+          oid: r[0]!,
+          schema: r[1]!,
+          name: r[2]!,
+          replicaIdentity: r[3]!,
+          reltuples: Number(r[5]),
+          attnames: r[6] === null ? undefined : (JSON.parse(r[6]!) as ReadonlyArray<string>),
+          rowFilter: r[7] ?? null
+        })
+      )
+      .filter((r) => !isProgressTable(progressSchema, r))
     if (published.length === 0) {
       return yield* replicationError("InvalidOption", {
         message: `The publications ${publications.join(", ")} hold no table: there is nothing to snapshot. Add tables to them (ALTER PUBLICATION ... ADD TABLE) or leave out the snapshot option.`
@@ -105,6 +111,9 @@ export const planSnapshot = (
     const oids = [...byOid.keys()]
     const columns = yield* query(conn, columnsSql(oids), "Reading the published tables' columns")
     const sources = yield* query(conn, sourcesSql(oids), "Reading the published tables' sizes")
+    // The stream's decoders know the same user types (enums, domains, ...), so a snapshot row equals a streamed one.
+    const catalog = new TypeCatalog()
+    yield* loadTypes(conn, typesOfTables, catalog)
     const out: Array<SnapshotTable> = []
     for (const [oid, rows] of byOid) {
       const first = rows[0]!
@@ -146,7 +155,12 @@ export const planSnapshot = (
           .map((s) => ({ relation: `${ident(s[1]!)}.${ident(s[2]!)}`, pages: Number(s[3]) })),
         estimatedRows: first.reltuples >= 0 ? Math.round(first.reltuples) : -1,
         types: {
-          elementOf: (typeOid) => arrayElementOid.get(typeOid) ?? (userArrays.has(typeOid) ? 0 : undefined)
+          elementOf: (typeOid) => {
+            const user = catalog.get(typeOid)
+            if (user !== undefined && user.kind !== "unknown") return user.kind === "array" ? user.element : undefined
+            return arrayElementOid.get(typeOid) ?? (userArrays.has(typeOid) ? 0 : undefined)
+          },
+          userType: (typeOid) => catalog.get(typeOid)
         }
       })
     }

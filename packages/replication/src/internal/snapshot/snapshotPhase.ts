@@ -18,6 +18,9 @@ import type { Received } from "../received.ts"
 import { readSnapshot } from "./snapshotReader.ts"
 import { makePermanent, type TemporarySlot } from "./temporarySlot.ts"
 
+// What the service needs of the snapshot machinery, from this one module (it loads it only for a snapshot).
+export { createTemporarySlot } from "./temporarySlot.ts"
+
 /** Pages of a table read by one COPY (256 MB): a larger table is shared by the sessions in ranges this size. */
 export const pagesPerChunk = 32768
 
@@ -25,6 +28,7 @@ export interface SnapshotThenOptions {
   readonly temporary: TemporarySlot
   readonly slot: string
   readonly publications: ReadonlyArray<string>
+  readonly backfillSchema: string
   readonly sessions: number
   readonly connectSql: Effect.Effect<ConnectionShape, ReplicationError, Scope.Scope>
   readonly slice: number
@@ -43,6 +47,7 @@ export const snapshotThen = (options: SnapshotThenOptions): Effect.Effect<never,
     snapshotName: options.temporary.snapshotName,
     consistentPoint: options.temporary.consistentPoint,
     publications: options.publications,
+    backfillSchema: options.backfillSchema,
     sessions: options.sessions,
     pagesPerChunk,
     connect: options.connectSql,

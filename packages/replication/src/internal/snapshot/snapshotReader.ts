@@ -39,6 +39,8 @@ export interface SnapshotReadOptions {
   readonly snapshotName: string
   readonly consistentPoint: Lsn.Lsn
   readonly publications: ReadonlyArray<string>
+  /** The schema of the backfill progress table, which the snapshot does not read. */
+  readonly backfillSchema: string
   /** How many sessions read in parallel (at least 1). */
   readonly sessions: number
   readonly pagesPerChunk: number
@@ -84,7 +86,7 @@ export const readSnapshot = (options: SnapshotReadOptions): Effect.Effect<Snapsh
   Effect.scoped(
     Effect.gen(function* () {
       const first = yield* importSnapshot(options)
-      const plan = yield* planSnapshot(first, options.publications)
+      const plan = yield* planSnapshot(first, options.publications, options.backfillSchema)
       const codecs = plan.map((t) => new SnapshotRowCodec(t))
       const chunks: ReadonlyArray<Chunk> = plan.flatMap((t, i) => chunksOf(t, i, options.pagesPerChunk))
       const remaining = plan.map((_, i) => chunks.filter((c) => c.table === i).length)
