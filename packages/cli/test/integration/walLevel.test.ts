@@ -5,9 +5,13 @@
  * saying what to change, and leaves no slot. commands.test.ts has the healthy setup (exit 0) on a logical server.
  */
 import { assert, layer } from "@effect/vitest"
-import { TestDatabase } from "@pgcdc/testing"
+import { TestDatabase, TestLogger } from "@pgcdc/testing"
 import * as Effect from "effect/Effect"
 import { pgcdc, scalar, sqlSession, urlAs } from "./support.ts"
+
+/** What PostgreSQL says, on the test's own session, to CREATE PUBLICATION under wal_level = replica. */
+const publicationWarning = 'Warn: PostgreSQL WARNING: "wal_level" is insufficient to publish logical changes'
+const logged = (logs: TestLogger.TestLogger) => logs.entries.map((e) => `${e.level}: ${e.message}`)
 
 interface CheckJson {
   readonly ok: boolean
@@ -19,8 +23,9 @@ layer(TestDatabase.layer({ major: 18, settings: { wal_level: "replica" } }), {
   excludeTestServices: true,
   timeout: "60 seconds"
 })("pgcdc on a server with wal_level = replica", (it) => {
-  it.effect("check reports wal_level, the role and the table without primary key, each with its fix; exit 3", () =>
-    Effect.gen(function* () {
+  it.effect("check reports wal_level, the role and the table without primary key, each with its fix; exit 3", () => {
+    const logs = TestLogger.make()
+    return Effect.gen(function* () {
       const db = yield* TestDatabase
       const sql = yield* sqlSession(db)
       assert.strictEqual(yield* scalar(sql, "SHOW wal_level"), "replica")
@@ -58,11 +63,13 @@ layer(TestDatabase.layer({ major: 18, settings: { wal_level: "replica" } }), {
       assert.match(text.stdout, /^problem +role +role plain_user has no REPLICATION attribute/m)
       assert.match(text.stdout, /^problem +table public\.keyless +[^\n]*\n +fix: ALTER TABLE "public"\."keyless"/m)
       assert.match(text.stdout, /\n3 problems[^\n]*\n$/)
-    }).pipe(Effect.scoped)
-  )
+      assert.deepStrictEqual(logged(logs), [publicationWarning])
+    }).pipe(Effect.scoped, TestLogger.provide(logs))
+  })
 
-  it.effect("tail --create-slot fails on one line naming wal_level, and leaves no slot", () =>
-    Effect.gen(function* () {
+  it.effect("tail --create-slot fails on one line naming wal_level, and leaves no slot", () => {
+    const logs = TestLogger.make()
+    return Effect.gen(function* () {
       const db = yield* TestDatabase
       const sql = yield* sqlSession(db)
       yield* sql.query("CREATE TABLE wl_t (id int PRIMARY KEY); CREATE PUBLICATION wl_pub FOR TABLE wl_t")
@@ -73,6 +80,7 @@ layer(TestDatabase.layer({ major: 18, settings: { wal_level: "replica" } }), {
         /^pgcdc tail: The server runs with wal_level = replica; [^\n]*wal_level = logical[^\n]*\n$/
       )
       assert.strictEqual(yield* scalar(sql, "SELECT count(*) FROM pg_replication_slots"), "0")
-    }).pipe(Effect.scoped)
-  )
+      assert.deepStrictEqual(logged(logs), [publicationWarning])
+    }).pipe(Effect.scoped, TestLogger.provide(logs))
+  })
 })
