@@ -7,10 +7,11 @@ export const projects = [
   "packages/connection",
   "packages/replication",
   "packages/testing",
+  "packages/cli",
   "packages/sink-postgres",
   "packages/cluster",
   "examples/mirror",
-  "examples/tail",
+  "examples/observability",
   "benchmarks",
   "chaos",
   "scripts"

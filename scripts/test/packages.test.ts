@@ -18,12 +18,13 @@ import { beforeAll, describe, expect, it } from "vitest"
 import { withBuildLock } from "./support/buildLock.ts"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
-const packages = ["protocol", "connection", "replication", "testing", "sink-postgres", "cluster"] as const
+const packages = ["protocol", "connection", "replication", "testing", "sink-postgres", "cluster", "cli"] as const
 
 type Specs = Readonly<Record<string, string>>
 
 interface Manifest {
   readonly name: string
+  readonly version?: string
   readonly files: ReadonlyArray<string>
   readonly exports: Record<string, Record<string, string>>
   readonly publishConfig: { readonly exports: Record<string, Record<string, string> | null> }
@@ -207,6 +208,7 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "isReplicationError",
     "toNested"
   ],
+  "@pgcdc/cli": ["JsonLine", "Main", "command", "version"],
   "@pgcdc/cluster": ["ClusterMetrics", "ClusterOptions", "ClusterRunner", "ClusterStatus", "Runner", "SlotConsumer"],
   "@pgcdc/sink-postgres": ["PostgresSink", "SinkError", "SinkErrorReason", "TableMap", "isSinkError"],
   "@pgcdc/testing": [
@@ -228,6 +230,7 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "SimulationTables",
     "TestDatabase",
     "TestDatabaseError",
+    "TestLogger",
     "UnexpectedMessage",
     "baseSettings",
     "connectScriptedClient",
@@ -282,15 +285,37 @@ describe("published packages", () => {
     const stdout = execFileSync(
       process.execPath,
       ["--no-experimental-strip-types", "--conditions=pgcdc-build", "--input-type=module", "-e", script],
-      // The benchmarks package depends on every public package.
-      { cwd: path.join(root, "benchmarks"), encoding: "utf8" }
+      // The workspace root depends on all of them.
+      { cwd: root, encoding: "utf8" }
     )
     const exported = JSON.parse(stdout) as Record<string, ReadonlyArray<string>>
     // The public API of each package, name by name: a change to it must be deliberate (edit this list with it).
     expect(exported).toEqual(publicApi)
   })
 
-  const workspaceDirs = [".", ...packages.map((p) => `packages/${p}`), "examples/mirror", "examples/tail", "benchmarks"]
+  it("@pgcdc/cli: its bin is the built bin.js, which runs under plain Node", () => {
+    const m = readManifest("packages/cli") as Manifest & { readonly bin?: Readonly<Record<string, string>> }
+    expect(m.bin).toEqual({ pgcdc: "./build/src/bin.js" })
+    const bin = path.join(root, "packages/cli/build/src/bin.js")
+    expect(readFileSync(bin, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true)
+    const stdout = execFileSync(
+      process.execPath,
+      ["--no-experimental-strip-types", "--conditions=pgcdc-build", bin, "--version"],
+      {
+        cwd: path.join(root, "packages/cli"),
+        encoding: "utf8"
+      }
+    )
+    expect(stdout).toBe(`pgcdc ${readManifest("packages/cli").version}\n`)
+  })
+
+  const workspaceDirs = [
+    ".",
+    ...packages.map((p) => `packages/${p}`),
+    "examples/mirror",
+    "examples/observability",
+    "benchmarks"
+  ]
   const effectVersion = readManifest(".").devDependencies!.effect!
 
   it.each(packages)("%s: dependencies and peers are exactly what src imports; effect is a peer", (pkg) => {

@@ -8,7 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Connection, type ConnectionShape, Connector } from "@pgcdc/connection"
 import { Replication, WalMessage } from "@pgcdc/replication"
-import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
+import { TestDatabase, type TestDatabaseInfo, TestLogger } from "@pgcdc/testing"
 import { Deferred, Effect, Fiber, Stream } from "effect"
 import { ChaosError, configOf, poll, query, queryOnce, scalar } from "../../src/Admin.ts"
 import { parseLsn } from "../../src/Journal.ts"
@@ -89,8 +89,10 @@ const confirmed = (db: TestDatabaseInfo) =>
 describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
   it.live(
     "a smart shutdown does not wait for a walsender, but waits for a regular session",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      // The consumer's service logs its reconnects after the stop and the restart: kept, and the only warnings.
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const db = yield* TestDatabase.make({ major: 18, settings })
         yield* setup(db)
         const consumer = yield* Effect.forkChild(consume(db))
@@ -117,14 +119,18 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
         yield* Fiber.interrupt(session)
         yield* Fiber.join(stopping)
         yield* Fiber.interrupt(consumer)
-      }).pipe(Effect.scoped),
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
+    },
     60_000
   )
 
   it.live(
     "a fast restart waits until the consumer has committed what it was sent",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      // The consumer's service logs its reconnects after the stop and the restart: kept, and the only warnings.
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const db = yield* TestDatabase.make({ major: 18, settings })
         yield* setup(db)
         // The consumer holds its commit, as a slow sink would, until the test lets it go.
@@ -140,14 +146,19 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
         yield* Deferred.succeed(release, undefined)
         yield* Fiber.join(restarting)
         yield* Fiber.interrupt(consumer)
-      }).pipe(Effect.scoped),
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
+    },
     60_000
   )
 
   it.live(
     "a crash takes the slot's confirmed_flush_lsn back to where it was last written, behind what the consumer confirmed",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      // Terminating the consumer's walsender may make its service log a reconnect before it is interrupted: kept, and
+      // the only warning allowed.
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const db = yield* TestDatabase.make({ major: 18, settings })
         yield* setup(db)
         // PostgreSQL also writes the slot when its restart point can advance, after a running-transactions record
@@ -180,7 +191,12 @@ describe("PostgreSQL 18 behaviour the chaos test relies on", () => {
           if (lsn(afterCrash) < lsn(advanced)) return
         }
         assert.fail(`the crash never took the slot back: ${outcomes.join("; ")}`)
-      }).pipe(Effect.scoped),
+      }).pipe(
+        Effect.ensuring(Effect.sync(() => assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), []))),
+        Effect.scoped,
+        TestLogger.provide(logs)
+      )
+    },
     90_000
   )
 })

@@ -25,7 +25,10 @@ export interface MirrorState {
   readonly rows: Rows
   /** Row changes applied. */
   changes: number
+  /** Transactions applied that changed a row (PostgreSQL 14 also sends those that changed none). */
   transactions: number
+  /** Row changes of the transaction in progress (taken back if a reconnect sends it again). */
+  pending: number
   /** The end LSN of the last transaction applied (and committed). */
   applied: Lsn.Lsn
   /** Between a Begin and its Commit. */
@@ -43,6 +46,7 @@ export const makeState = (initial: Rows = new Map()): MirrorState => ({
   snapshotPoint: undefined,
   changes: 0,
   transactions: 0,
+  pending: 0,
   applied: Lsn.zero,
   inTransaction: false,
   anomalies: []
@@ -69,6 +73,11 @@ const resolveToast = (state: MirrorState, id: number, next: Row, previous: Row |
   return merged ?? next
 }
 
+const changed = (state: MirrorState) => {
+  state.changes++
+  state.pending++
+}
+
 /** Applies one message to the Map; returns the LSN to commit when it ends the snapshot or a transaction. */
 export const apply = (state: MirrorState, message: WalMessage): Lsn.Lsn | undefined => {
   switch (message._tag) {
@@ -85,11 +94,18 @@ export const apply = (state: MirrorState, message: WalMessage): Lsn.Lsn | undefi
       return WalMessage.lsnToConfirm(message)
     case "Begin":
       state.inTransaction = true
+      state.pending = 0
+      return undefined
+    case "Reconnected":
+      // The transaction in progress comes again from its start: its changes will be counted again.
+      if (state.inTransaction) state.changes -= state.pending
+      state.inTransaction = false
+      state.pending = 0
       return undefined
     case "Insert": {
       const id = idOf(message.new)
       if (id !== undefined) state.rows.set(id, resolveToast(state, id, message.new, undefined))
-      state.changes++
+      changed(state)
       return undefined
     }
     case "Update": {
@@ -101,22 +117,23 @@ export const apply = (state: MirrorState, message: WalMessage): Lsn.Lsn | undefi
         if (oldId !== undefined && oldId !== id) state.rows.delete(oldId)
         state.rows.set(id, resolveToast(state, id, message.new, previous))
       }
-      state.changes++
+      changed(state)
       return undefined
     }
     case "Delete": {
       const id = idOf(message.key) ?? idOf(message.old)
       if (id !== undefined) state.rows.delete(id)
-      state.changes++
+      changed(state)
       return undefined
     }
     case "Truncate":
       state.rows.clear()
-      state.changes++
+      changed(state)
       return undefined
     case "Commit": {
       state.inTransaction = false
-      state.transactions++
+      if (state.pending > 0) state.transactions++
+      state.pending = 0
       const lsn = WalMessage.lsnToConfirm(message)
       state.applied = Lsn.max(state.applied, lsn)
       return lsn

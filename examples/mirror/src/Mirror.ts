@@ -19,6 +19,7 @@ import {
   Connector
 } from "@pgcdc/connection"
 
+import { Main } from "@pgcdc/cli"
 import { Lsn, Replication, type ReplicationError, type ReplicationShape, Slot } from "@pgcdc/replication"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -37,6 +38,7 @@ import type { Screen } from "./Screen.ts"
 import { bytes } from "./Screen.ts"
 import * as Server from "./Server.ts"
 import * as Writer from "./Writer.ts"
+import * as path from "node:path"
 
 export interface MirrorOptions {
   /** How long the writer writes, in seconds. */
@@ -65,18 +67,21 @@ export interface Verdict {
   readonly changes: number
   readonly transactions: number
   readonly statementsWritten: number
+  /** Rows the writer's statements changed, and its transactions that changed one: what the stream carries. */
+  readonly rowsChanged: number
+  readonly transactionsWithChanges: number
   readonly committed: Lsn.Lsn
 }
 
-export type MirrorFailure = MirrorError | ConnectionError | ReplicationError
+export type MirrorFailure = MirrorError | Main.UsageError | ConnectionError | ReplicationError
 
-const check = (options: MirrorOptions): Effect.Effect<void, MirrorError> => {
+const check = (options: MirrorOptions): Effect.Effect<void, Main.UsageError> => {
   const problems: Array<string> = []
   if (!isIdentifier(options.name)) problems.push(`--name "${options.name}" must be a lower-case SQL identifier`)
   if (!(options.durationSeconds > 0)) problems.push("--duration must be more than 0 seconds")
   if (!(options.rate >= 0)) problems.push("--rate must be 0 (unlimited) or more")
   if (!Number.isInteger(options.tableSize) || options.tableSize < 1) problems.push("--table-size must be at least 1")
-  return problems.length === 0 ? Effect.void : Effect.fail(new MirrorError({ message: problems.join("; ") }))
+  return problems.length === 0 ? Effect.void : Effect.fail(new Main.UsageError({ message: problems.join("; ") }))
 }
 
 const walsenderConfig = (config: ConnectionConfig): ConnectionConfig => ({ ...config, replication: "logical" })
@@ -179,7 +184,7 @@ const mirror = (
     )
     const writerSession = yield* Connection.make(server.config)
     const stop = yield* Ref.make(false)
-    const stats: Writer.WriterStats = { transactions: 0, statements: 0 }
+    const stats: Writer.WriterStats = { transactions: 0, statements: 0, rowsChanged: 0, transactionsWithChanges: 0 }
     const writerOptions = { table: names.table, rate: options.rate, tableSize: options.tableSize }
 
     const consumer = yield* Effect.forkScoped(consume(replication, state))
@@ -200,10 +205,8 @@ const mirror = (
     yield* Ref.set(stop, true)
     yield* Fiber.join(writer)
     const target = yield* currentWalLsn(writerSession)
-    yield* screen.line(
-      `writer stopped after ${stats.statements} statements in ${stats.transactions} transactions; ` +
-        `waiting for the consumer to reach ${Lsn.format(target)}`
-    )
+    yield* screen.line(writerSummary(stats))
+    yield* screen.line(`waiting for the consumer to reach ${Lsn.format(target)}`)
     const limit = options.catchUpTimeout ?? Duration.seconds(60)
     const reached = yield* Effect.raceFirst(caughtUp(state, replication, target), consumerRuns).pipe(
       Effect.timeoutOption(limit)
@@ -230,9 +233,26 @@ const mirror = (
       changes: state.changes,
       transactions: state.transactions,
       statementsWritten: stats.statements,
+      rowsChanged: stats.rowsChanged,
+      transactionsWithChanges: stats.transactionsWithChanges,
       committed: status.committed
     } satisfies Verdict
   })
+
+/**
+ * What the writer did, in the consumer's terms: the stream carries one change per row changed and one transaction
+ * per transaction that changed a row, so the two counts after "changed a row" are what the consumer should apply.
+ */
+const writerSummary = (stats: Writer.WriterStats): string => {
+  const unchanged = stats.statements - stats.rowsChanged
+  const empty = stats.transactions - stats.transactionsWithChanges
+  return (
+    `writer stopped after ${stats.statements} statements in ${stats.transactions} transactions; ` +
+    `${unchanged} statements changed no row (an insert of an id that exists, an update or delete of one that does not) ` +
+    `and ${empty} transactions changed none, so the stream carries ${stats.rowsChanged} changes in ` +
+    `${stats.transactionsWithChanges} transactions`
+  )
+}
 
 const shownDifferences = 20
 
@@ -261,8 +281,9 @@ export const run = (options: MirrorOptions, screen: Screen): Effect.Effect<Verdi
       yield* screen.line("starting an embedded PostgreSQL 18 (set PGCDC_URL or pass --url to use your own server)")
     }
     const server = yield* Server.acquire(options.url)
+    const embedded = server.embedded
     yield* screen.line(
-      `server: ${server.description}${server.embedded !== undefined ? ` (${server.embedded.source}, PostgreSQL ${server.embedded.major})` : ""}`
+      `server: ${server.description}${embedded === undefined ? "" : ` (${embedded.source}, PostgreSQL ${embedded.major}${embedded.dataDir === undefined ? "" : `, data in ${path.dirname(embedded.dataDir)}`})`}`
     )
     if (server.embedded?.source === "embedded") {
       yield* Effect.addFinalizer(() => screen.line("stopping the embedded server and removing its data"))

@@ -9,7 +9,6 @@
 import { ConnectionConfig } from "@pgcdc/connection"
 import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import * as Effect from "effect/Effect"
-import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import { MirrorError } from "./MirrorError.ts"
@@ -56,13 +55,6 @@ export const acquire = (url: string | undefined): Effect.Effect<Server, MirrorEr
     const db = yield* TestDatabase.make({ major: 18 }).pipe(
       Effect.mapError((e) => new MirrorError({ message: `Could not start an embedded PostgreSQL: ${e.message}` }))
     )
-    const config: ConnectionConfig = {
-      host: db.host,
-      port: db.port,
-      user: db.user,
-      password: Redacted.make(db.password),
-      database: db.database,
-      sslmode: "disable"
-    }
+    const config = TestDatabase.config(db)
     return { config, description: ConnectionConfig.describe(config), url: db.url, embedded: db } satisfies Server
   })

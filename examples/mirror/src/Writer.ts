@@ -6,8 +6,10 @@
  * no double holds, and a 3.2 kB `notes` value stored out of line that most updates leave untouched. Ids come from
  * 1..tableSize, so inserts, updates and deletes collide and the table stays around two thirds full.
  *
- * It stops between transactions when `stop` is set, so the last transaction is always complete. It deliberately
- * does not verify anything: the comparison at the end does.
+ * It counts what it asked for (statements) and what happened (rows changed, by each statement's command tag), so
+ * that the demo can say why the consumer sees fewer changes than statements. It stops between transactions when
+ * `stop` is set, so the last transaction is always complete. It deliberately does not verify anything: the
+ * comparison at the end does.
  */
 import type { ConnectionError, ConnectionShape } from "@pgcdc/connection"
 import * as Clock from "effect/Clock"
@@ -25,6 +27,16 @@ export interface WriterOptions {
 export interface WriterStats {
   transactions: number
   statements: number
+  /** Rows the statements changed (an insert of an id that exists, an update or delete of one that does not: none). */
+  rowsChanged: number
+  /** Transactions that changed at least one row: the only ones logical decoding sends (PostgreSQL 15+). */
+  transactionsWithChanges: number
+}
+
+/** Rows a statement changed, from its command tag ("INSERT 0 1", "UPDATE 0", "DELETE 1"); 0 for anything else. */
+export const rowsOf = (tag: string): number => {
+  const match = /^(?:INSERT \d+|UPDATE|DELETE) (\d+)$/.exec(tag)
+  return match === null ? 0 : Number(match[1])
 }
 
 const words = ["alpha", "beta", "O'Brien", "a,b", 'say "hi"', "NULL", "", "ünïcødé", "back\\slash", "{braces}"]
@@ -112,9 +124,12 @@ export const run = (
       const count = yield* Random.nextIntBetween(1, 4)
       const statements: Array<string> = []
       for (let i = 0; i < count; i++) statements.push(yield* statement(options))
-      yield* conn.query(`BEGIN; ${statements.join("; ")}; COMMIT`)
+      const results = yield* conn.query(`BEGIN; ${statements.join("; ")}; COMMIT`)
+      const rows = results.reduce((sum, r) => sum + rowsOf(r.command), 0)
       stats.transactions++
       stats.statements += count
+      stats.rowsChanged += rows
+      if (rows > 0) stats.transactionsWithChanges++
       if (options.rate > 0) {
         const due = started + (stats.statements * 1000) / options.rate
         const now = yield* Clock.currentTimeMillis

@@ -16,19 +16,21 @@
  * This module does not run SQL on behalf of tests and does not create slots or publications: it only provides a
  * server and tells how to reach it.
  */
+import type { ConnectionConfig } from "@pgcdc/connection"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { execFile } from "node:child_process"
 import { existsSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import { createServer } from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { embeddedServerClass, type Major, majors } from "./EmbeddedBinaries.ts"
 import { importPeer } from "./internal/OptionalPeers.ts"
+import { serverDirectory } from "./internal/serverDirectory.ts"
 import { binDirOf, makeServerControl, type ServerControl } from "./ServerControl.ts"
 import { probeServer } from "./ServerProbe.ts"
 import { TestDatabaseError } from "./TestDatabaseError.ts"
@@ -138,19 +140,7 @@ const startEmbedded = (options: TestDatabaseOptions): Effect.Effect<TestDatabase
     const major = options.major ?? 18
     const port = yield* freePort
     // The server runs as the `postgres` OS user, so every directory it touches must be reachable by it.
-    const base = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          const dir = await fs.mkdtemp(path.join(os.tmpdir(), `pgcdc-pg${major}-`))
-          await fs.chmod(dir, 0o777)
-          await fs.mkdir(path.join(dir, "socket"), { mode: 0o777 })
-          await fs.chmod(path.join(dir, "socket"), 0o777)
-          return dir
-        },
-        catch: fail("could not create a temporary directory for the server")
-      }),
-      (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-    )
+    const base = yield* serverDirectory(major, fail("could not create a temporary directory for the server"))
     const dataDir = path.join(base, "data")
     const socketDir = path.join(base, "socket")
     const settings: Record<string, string> = {
@@ -362,8 +352,19 @@ export const make = (
     return yield* startEmbedded(options)
   }).pipe(Effect.withSpan("TestDatabase.make", { attributes: { major: options.major ?? 18 } }))
 
+/** The settings of a regular session on a test server (add `replication: "logical"` for a walsender). */
+const config = (db: TestDatabaseInfo): ConnectionConfig => ({
+  host: db.host,
+  port: db.port,
+  user: db.user,
+  password: Redacted.make(db.password),
+  database: db.database,
+  sslmode: "disable"
+})
+
 export class TestDatabase extends Context.Service<TestDatabase, TestDatabaseInfo>()("@pgcdc/testing/TestDatabase") {
   static readonly make = make
+  static readonly config = config
   static readonly layer = (options: TestDatabaseOptions = {}): Layer.Layer<TestDatabase, TestDatabaseError> =>
     Layer.effect(TestDatabase, make(options))
 }

@@ -15,6 +15,7 @@ export {
   type TestDatabaseSource
 } from "./TestDatabase.ts"
 export type { ServerControl, ShutdownMode } from "./ServerControl.ts"
+export * as TestLogger from "./TestLogger.ts"
 // The in-memory fake PostgreSQL server (see README "Testing a consumer with the fake server").
 export {
   corruptFrame,

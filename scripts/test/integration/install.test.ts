@@ -3,11 +3,13 @@
  * tarballs are installed into fresh temporary npm projects with everything else from the registry, and plain
  * JavaScript consumers run there:
  *
- * - a consumer project (the four packages, `effect` and the embedded PostgreSQL 18 peer): `npm ls --all` must be
+ * - a consumer project (every public package, `effect` and the embedded PostgreSQL 18 peer): `npm ls --all` must be
  *   clean, and `install/consumer.mjs` streams rows from an embedded PostgreSQL 18 and commits them, on the Node that
  *   runs this suite (24) and on the oldest Node the packages' `engines` allow (installed from the npm package `node`);
- * - a fake-server project (the same without any optional peer of @pgcdc/testing): `npm ls --all` clean, no embedded
- *   binaries or Testcontainers installed, and `install/fake-consumer.mjs` streams a row from `FakePostgres`.
+ * - a fake-server project (@pgcdc/testing and the packages it depends on, no optional peer): `npm ls --all`
+ *   clean, no embedded binaries, Testcontainers or @effect/platform-node installed, and `install/fake-consumer.mjs`
+ *   streams a row from `FakePostgres`;
+ * - the `pgcdc` command (`@pgcdc/cli`'s bin) runs from the consumer project on both Nodes.
  *
  * A package with a broken export, a missing or mismatched dependency, or code that needs an optional peer to load
  * fails here with npm's or the consumer's own output. It uses the machine's npm cache: 35 to 55 s on two busy cores
@@ -197,7 +199,8 @@ describe("the packed packages, installed from npm into fresh projects", () => {
     console.log(
       `packed ${tarballs.length} packages and installed in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
         `node_modules: ${sizes.consumer.toFixed(1)} MB with embedded PostgreSQL 18, ` +
-        `${sizes.fakeOnly.toFixed(1)} MB for the fake server only`
+        `${sizes.fakeOnly.toFixed(1)} MB for the fake server only; consumers run on Node ${process.versions.node} ` +
+        `and ${oldestNode()}`
     )
   }, 600_000)
 
@@ -229,6 +232,27 @@ describe("the packed packages, installed from npm into fresh projects", () => {
   it("the same consumer runs on the oldest Node the engines field allows", async () => {
     const report = await runConsumer(node22, consumerProject, "consumer.mjs")
     expect(report.node).toBe(oldestNode())
+  }, 120_000)
+
+  it("the pgcdc command runs from the installed package, on Node 24 and on the oldest Node", async () => {
+    const bin = path.join(consumerProject, "node_modules", "@pgcdc", "cli", "build", "src", "bin.js")
+    expect(readFileSync(path.join(consumerProject, "node_modules", ".bin", "pgcdc"), "utf8")).toContain("bin.js")
+    for (const node of [process.execPath, node22]) {
+      expect(await run(node, [bin, "--version"], consumerProject)).toMatch(/^pgcdc \d+\.\d+\.\d+\n$/)
+      expect(await run(node, [bin, "check", "--help"], consumerProject)).toContain("USAGE\n  pgcdc check [flags]")
+      // Nothing listens on port 1: one line on stderr, exit status 1.
+      const failed = await run(
+        node,
+        [bin, "slot", "list", "--url", "postgres://nobody@127.0.0.1:1/db"],
+        consumerProject
+      ).then(
+        () => "exit status 0",
+        (e: Error) => e.message
+      )
+      expect(failed).toMatch(
+        /failed: Command failed[\s\S]*--- stderr\npgcdc slot list: Could not connect to 127\.0\.0\.1:1/
+      )
+    }
   }, 120_000)
 
   it("the fake server streams a row without the embedded binaries, which are asked for by name", async () => {

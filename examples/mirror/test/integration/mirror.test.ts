@@ -6,7 +6,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
 import type { Row, Table, WalMessage } from "@pgcdc/replication"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
 import { connect } from "node:net"
 import * as path from "node:path"
 import { differences } from "../../src/Compare.ts"
@@ -16,6 +17,17 @@ import * as Screen from "../../src/Screen.ts"
 
 const node = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/node")
 const main = path.resolve(import.meta.dirname, "../../src/main.ts")
+
+/** Runs the demo to its end: exit status, stdout and stderr. */
+const runDemo = (args: ReadonlyArray<string>) =>
+  Effect.promise(
+    () =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(node, [main, ...args], { timeout: 60_000 }, (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
+        )
+      })
+  )
 
 const capture = () => {
   const chunks: Array<string> = []
@@ -51,8 +63,52 @@ describe("mirror", () => {
         assert.match(text, /changes\/s .* lag .* committed \d+\/[0-9A-F]+/)
         assert.notInclude(text, "\u001b[")
         assert.include(text, "dropped replication slot pgcdc_mirror_test")
+        // What the writer wrote and what the consumer applied are counted alike, and the screen says why they differ.
+        assert.strictEqual(verdict.rowsChanged, verdict.changes)
+        assert.strictEqual(verdict.transactionsWithChanges, verdict.transactions)
+        assert.isAbove(verdict.statementsWritten, verdict.rowsChanged, "some statements changed no row")
+        assert.match(
+          text,
+          new RegExp(
+            `writer stopped after ${verdict.statementsWritten} statements in \\d+ transactions; ${verdict.statementsWritten - verdict.rowsChanged} statements changed no row .* so the stream carries ${verdict.rowsChanged} changes in ${verdict.transactionsWithChanges} transactions`
+          )
+        )
+        assert.include(text, "changed no row")
+        assert.match(
+          text,
+          new RegExp(`consumer caught up: ${verdict.changes} changes in ${verdict.transactions} transactions applied`)
+        )
       }),
     120_000
+  )
+
+  it.live("--help prints the usage with every default on stdout, and nothing else", () =>
+    Effect.gen(function* () {
+      const { code, stdout, stderr } = yield* runDemo(["--help"])
+      assert.strictEqual(code, 0)
+      assert.strictEqual(stderr, "")
+      assert.match(stdout, /--duration integer\s+Seconds the writer writes before the comparison \(default 15\)/)
+      assert.match(stdout, /--rate, -r integer\s+.*\(default 200\)/)
+      assert.match(stdout, /--table-size, -n integer\s+.*\(default 1000\)/)
+      assert.match(stdout, /--name string\s+.*\(default pgcdc_mirror\)/)
+      // -d is the connection URL, as in the pgcdc command (and psql): never the duration.
+      assert.match(stdout, /--url, -d /)
+      assert.notMatch(stdout, /--duration, -d/)
+    })
+  )
+
+  it.live("a failure is one line on stderr and exit status 1; a usage error exit status 2", () =>
+    Effect.gen(function* () {
+      // Nothing listens on port 1.
+      const failed = yield* runDemo(["--url", "postgres://nobody@127.0.0.1:1/nodb"])
+      assert.strictEqual(failed.code, 1, failed.stderr)
+      assert.match(failed.stderr, /^demo: Could not connect to 127\.0\.0\.1:1: [^\n]*\n$/)
+      assert.notMatch(failed.stdout, /ERROR|\n\s+at /)
+      const usage = yield* runDemo(["--duration", "0"])
+      assert.strictEqual(usage.code, 2, usage.stderr)
+      assert.strictEqual(usage.stderr, "demo: --duration must be more than 0 seconds\n")
+      assert.strictEqual(usage.stdout, "")
+    })
   )
 
   it.live(
@@ -94,6 +150,10 @@ describe("mirror", () => {
             })
         )
         assert.isTrue(refused, `the embedded server on port ${port} still accepts connections`)
+        // Its directory (data, socket, log) is gone too, not left as an empty folder after every Ctrl-C.
+        const dataDir = /data in (\S+)\)/.exec(output)?.[1]
+        assert.isDefined(dataDir, output)
+        assert.isFalse(existsSync(dataDir ?? ""), `${dataDir} is left behind`)
       }),
     120_000
   )

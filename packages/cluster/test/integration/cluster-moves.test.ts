@@ -33,7 +33,8 @@ const stop = (child: ChildProcess, signal: NodeJS.Signals) => {
   if (child.exitCode === null && child.signalCode === null) child.kill(signal)
 }
 
-const runner = (db: TestDatabaseInfo, events: Array<Consumed>) =>
+/** A runner process; its `consumed` events go to `events`, its other lines (its log) to `logs`. */
+const runner = (db: TestDatabaseInfo, events: Array<Consumed>, logs: Array<string>) =>
   Effect.acquireRelease(
     Effect.gen(function* () {
       const port = yield* freePort
@@ -43,7 +44,7 @@ const runner = (db: TestDatabaseInfo, events: Array<Consumed>) =>
       })
       createInterface({ input: child.stdout! }).on("line", (line) => {
         if (line.startsWith('{"event":"consumed"')) events.push(JSON.parse(line) as Consumed)
-        else process.stderr.write(`runner ${port}: ${line}\n`)
+        else logs.push(`runner ${port}: ${line}`)
       })
       return { child, address: `127.0.0.1:${port}` }
     }),
@@ -71,8 +72,11 @@ const movedAway = (events: Array<Consumed>, moved: ReadonlyArray<string>, from: 
 layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "60 seconds" })("cluster", (it) => {
   it.effect(
     "four slots on three runners: a killed runner's slots move within the bound, a leaving runner's gracefully, exactly once",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      // The runners' logs, printed only if the test fails; the figures measured, printed at the end.
+      const logs: Array<string> = []
+      const figures: Array<string> = []
+      return Effect.gen(function* () {
         const db = yield* TestDatabase
         const source = yield* session(db)
         yield* source.query("CREATE DATABASE target")
@@ -93,7 +97,11 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
         )
 
         const events: Array<Consumed> = []
-        const runners = [yield* runner(db, events), yield* runner(db, events), yield* runner(db, events)]
+        const runners = [
+          yield* runner(db, events, logs),
+          yield* runner(db, events, logs),
+          yield* runner(db, events, logs)
+        ]
         // Settled: every slot consumed, and no slot started anywhere for 8 s (the join debounce is 5 s).
         yield* eventually(
           Effect.sync(() =>
@@ -112,7 +120,7 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
         stop(runners.find((r) => r.address === victim)!.child, "SIGKILL")
         const takeovers = yield* movedAway(events, killed, victim, killedAt)
         const takeover = Math.max(...takeovers.map((e) => e.t - killedAt))
-        yield* Effect.logInfo(`SIGKILL of ${victim}: ${killed.join(", ")} consumed again after ${takeover} ms`)
+        figures.push(`SIGKILL of ${victim}: ${killed.join(", ")} consumed again after ${takeover} ms`)
         assert.isBelow(takeover, 30_000)
 
         // 2. SIGTERM of a runner that runs slots now.
@@ -121,7 +129,7 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
         const leftAt = Date.now()
         stop(runners.find((r) => r.address === leaver)!.child, "SIGTERM")
         const moved = yield* movedAway(events, leaving, leaver, leftAt)
-        yield* Effect.logInfo(
+        figures.push(
           `SIGTERM of ${leaver}: ${leaving.join(", ")} consumed again after ${Math.max(...moved.map((e) => e.t - leftAt))} ms`
         )
         assert.deepStrictEqual(
@@ -149,7 +157,9 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
           assert.deepStrictEqual(yield* Workload.rows(target, slot), yield* Workload.rows(source, slot), slot)
         }
         assert.deepStrictEqual((yield* Workload.progressProblems(target)).problems, [])
-      }),
+        console.log(figures.join("\n"))
+      }).pipe(Effect.tapCause(() => Effect.sync(() => process.stderr.write(`${[...figures, ...logs].join("\n")}\n`))))
+    },
     240_000
   )
 })

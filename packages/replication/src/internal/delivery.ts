@@ -242,6 +242,8 @@ export class Delivery {
       if (wal.walStart !== Lsn.zero) this.lastData = wal.walStart
       switch (wal._tag) {
         case "Relation":
+          // The progress table's Relation is the service's own, like its changes.
+          if (this.desk.isOwnTable(wal.table)) continue
           // A type created after the session started: known before the rows that use it are decoded. (Its Type
           // messages come just before the Relation: one lookup for all of them.)
           if (this.lookupTypes !== undefined && item.decoder.cache.hasUnresolved) {

@@ -5,7 +5,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
-import { TestDatabase } from "@pgcdc/testing"
+import { TestDatabase, TestLogger } from "@pgcdc/testing"
 import { Effect, Option } from "effect"
 import * as Publication from "../../src/Publication.ts"
 import * as Slot from "../../src/Slot.ts"
@@ -29,8 +29,9 @@ for (const major of [18, 14] as const) {
     (it) => {
       it.effect(
         "publications: every form, publish options, ensure, drop",
-        () =>
-          Effect.gen(function* () {
+        () => {
+          const logs = TestLogger.make()
+          return Effect.gen(function* () {
             const db = yield* TestDatabase
             const sql = yield* sqlSession(db)
             yield* exec(sql, [
@@ -73,6 +74,8 @@ for (const major of [18, 14] as const) {
             yield* Publication.drop("p_new").pipe(on(sql))
             assert.isFalse(yield* Publication.exists("p_new").pipe(on(sql)))
             yield* Publication.drop("p_new").pipe(on(sql))
+            // The server's NOTICE for DROP PUBLICATION IF EXISTS of a missing one reaches the log, as an info line.
+            assert.deepStrictEqual(logs.messages(), ['PostgreSQL NOTICE: publication "p_new" does not exist, skipping'])
             const missing = yield* Effect.flip(Publication.drop("p_new", { ifExists: false }).pipe(on(sql)))
             assert.strictEqual(missing.reason._tag, "PublicationMissing")
             const duplicate = yield* Effect.flip(
@@ -117,7 +120,8 @@ for (const major of [18, 14] as const) {
                 { id: 4, shown: "s4" }
               ]
             )
-          }),
+          }).pipe(TestLogger.provide(logs))
+        },
         30_000
       )
 

@@ -5,12 +5,12 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
-import { TestDatabase } from "@pgcdc/testing"
+import { TestDatabase, TestLogger } from "@pgcdc/testing"
 import { Lsn } from "@pgcdc/protocol"
 import { Effect, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import { lsnToConfirm } from "../../src/WalMessage.ts"
-import { exec, lsnOf, replicate, scalar, sqlSession } from "./support.ts"
+import { assertReconnectsLogged, exec, lsnOf, replicate, scalar, sqlSession } from "./support.ts"
 
 const walsenderPid = (sql: ConnectionShape, slot: string) =>
   scalar(sql, `SELECT active_pid::text FROM pg_replication_slots WHERE slot_name = '${slot}'`)
@@ -84,8 +84,9 @@ for (const major of [18, 14] as const) {
 
     it.effect(
       "pg_terminate_backend of the walsender mid-stream: resumes after what was handed out, nothing missing or repeated",
-      () =>
-        Effect.gen(function* () {
+      () => {
+        const logs = TestLogger.make()
+        return Effect.gen(function* () {
           const db = yield* TestDatabase
           const sql = yield* sqlSession(db)
           yield* sql.query("CREATE TABLE kill (id int PRIMARY KEY); CREATE PUBLICATION p_kill FOR TABLE kill")
@@ -155,7 +156,9 @@ for (const major of [18, 14] as const) {
           // the slot's confirmed position still only ever holds committed LSNs (the simulation proves that part).
           assert.strictEqual(deliveries, 40)
           assert.notStrictEqual(yield* walsenderPid(sql, "s_kill"), killed.pid?.split(":")[1])
-        }),
+          assertReconnectsLogged(logs)
+        }).pipe(TestLogger.provide(logs))
+      },
       40_000
     )
   })

@@ -6,11 +6,11 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Connection, type ConnectionShape } from "@pgcdc/connection"
-import { type Major, TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
+import { type Major, TestDatabase, type TestDatabaseInfo, TestLogger } from "@pgcdc/testing"
 import { Effect, Fiber, Queue, Ref, Schedule, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import { lsnToConfirm, type WalMessage } from "../../src/WalMessage.ts"
-import { replicate, sqlSession } from "./support.ts"
+import { assertReconnectsLogged, replicate, sqlSession } from "./support.ts"
 
 /** Runs `statement` on a fresh session, retrying while the server is away (restarting). */
 const execRetrying = (db: TestDatabaseInfo, statement: string) =>
@@ -40,8 +40,9 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
     excludeTestServices: true,
     timeout: "60 seconds"
   })(`server restarts on PostgreSQL ${major}`, (it) => {
-    it.effect("pg_ctl restart -m fast while the consumer is caught up: the stream goes on after Reconnected", () =>
-      Effect.gen(function* () {
+    it.effect("pg_ctl restart -m fast while the consumer is caught up: the stream goes on after Reconnected", () => {
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const db = yield* TestDatabase
         yield* Effect.scoped(Effect.flatMap(sqlSession(db), (sql) => setup(sql, "caught_up")))
         yield* execRetrying(db, "INSERT INTO caught_up VALUES (1)")
@@ -59,13 +60,15 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
         assert.strictEqual(after[0]?._tag, "Reconnected")
         assert.deepStrictEqual(insertedIds(after), [2])
         assert.strictEqual((yield* repl.status).sessions, 2)
-      })
-    )
+        assertReconnectsLogged(logs)
+      }).pipe(TestLogger.provide(logs))
+    })
 
     it.effect(
       "pg_ctl restart -m fast and -m immediate while a writer commits: nothing lost, nothing handed out twice",
-      () =>
-        Effect.gen(function* () {
+      () => {
+        const logs = TestLogger.make()
+        return Effect.gen(function* () {
           const db = yield* TestDatabase
           yield* Effect.scoped(Effect.flatMap(sqlSession(db), (sql) => setup(sql, "busy")))
           // The writer commits one row per transaction until told to stop; `written` holds the ids whose COMMIT
@@ -128,7 +131,9 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
           )
           assert.strictEqual(new Set(seen).size, seen.length, "a row was handed out twice")
           assert.isAtLeast(reconnects, 2)
-        }),
+          assertReconnectsLogged(logs)
+        }).pipe(TestLogger.provide(logs))
+      },
       60_000
     )
   })

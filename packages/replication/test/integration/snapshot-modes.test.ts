@@ -8,11 +8,11 @@
  *   the Snapshot reason, and no slot exists.
  */
 import { assert, layer } from "@effect/vitest"
-import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
+import { TestDatabase, type TestDatabaseInfo, TestLogger } from "@pgcdc/testing"
 import { Effect, Option, Stream } from "effect"
 import type { ReplicationOptions, ReplicationShape } from "../../src/Replication.ts"
 import { lsnToConfirm, type WalMessage } from "../../src/WalMessage.ts"
-import { eventually, exec, replicate, scalar, sqlSession } from "./support.ts"
+import { assertReconnectsLogged, eventually, exec, replicate, scalar, sqlSession } from "./support.ts"
 
 const snapshotOf = (repl: ReplicationShape) =>
   Stream.runCollect(Stream.takeUntil(repl.stream, (m) => m._tag === "SnapshotComplete")).pipe(
@@ -125,32 +125,38 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
       })
     )
 
-    it.effect("the walsender holding the temporary slot dies before the snapshot is confirmed: a Snapshot error", () =>
-      Effect.gen(function* () {
-        const db = yield* TestDatabase
-        const sql = yield* sqlSession(db)
-        yield* exec(sql, [
-          "CREATE TABLE lost (id int PRIMARY KEY)",
-          "INSERT INTO lost SELECT generate_series(1, 3)",
-          "CREATE PUBLICATION p_lost FOR TABLE lost"
-        ])
-        const failure = yield* withService(
-          db,
-          { slot: "s_lost", publications: ["p_lost"], snapshot: "initial" },
-          (repl) =>
-            Effect.gen(function* () {
-              yield* snapshotOf(repl)
-              // Not committed yet: the temporary slot's walsender is killed.
-              yield* exec(sql, [
-                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name LIKE 's_lost_snap_%'"
-              ])
-              return yield* Effect.flip(Stream.runDrain(repl.stream))
-            })
-        )
-        assert.strictEqual(failure.reason._tag, "Snapshot")
-        assert.include(failure.message, "Start again")
-        assert.strictEqual(yield* slotCount(db, "s_lost"), "0")
-      })
+    it.effect(
+      "the walsender holding the temporary slot dies before the snapshot is confirmed: a Snapshot error",
+      () => {
+        const logs = TestLogger.make()
+        return Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          yield* exec(sql, [
+            "CREATE TABLE lost (id int PRIMARY KEY)",
+            "INSERT INTO lost SELECT generate_series(1, 3)",
+            "CREATE PUBLICATION p_lost FOR TABLE lost"
+          ])
+          const failure = yield* withService(
+            db,
+            { slot: "s_lost", publications: ["p_lost"], snapshot: "initial" },
+            (repl) =>
+              Effect.gen(function* () {
+                yield* snapshotOf(repl)
+                // Not committed yet: the temporary slot's walsender is killed.
+                yield* exec(sql, [
+                  "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name LIKE 's_lost_snap_%'"
+                ])
+                return yield* Effect.flip(Stream.runDrain(repl.stream))
+              })
+          )
+          assert.strictEqual(failure.reason._tag, "Snapshot")
+          assert.include(failure.message, "Start again")
+          assert.strictEqual(yield* slotCount(db, "s_lost"), "0")
+          // The terminated session was reported before the next one found the temporary slot gone.
+          assertReconnectsLogged(logs)
+        }).pipe(TestLogger.provide(logs))
+      }
     )
   }
 )

@@ -10,7 +10,8 @@ import {
   Connector
 } from "@pgcdc/connection"
 import { Lsn } from "@pgcdc/protocol"
-import type { TestDatabaseInfo } from "@pgcdc/testing"
+import { type TestDatabaseInfo, TestLogger } from "@pgcdc/testing"
+import { assert } from "@effect/vitest"
 import { Effect, Option, Redacted, Schedule, type Scope, Stream } from "effect"
 import { Replication, type ReplicationOptions, type ReplicationShape } from "../../src/Replication.ts"
 import type { ReplicationError } from "../../src/ReplicationError.ts"
@@ -82,3 +83,12 @@ export const confirmedFlush = (sql: ConnectionShape, slot: string) =>
 /** Runs each statement as its own query (a multi-statement query is one implicit transaction). */
 export const exec = (conn: ConnectionShape, statements: ReadonlyArray<string>) =>
   Effect.forEach(statements, (s) => conn.query(s), { discard: true })
+
+/**
+ * Every warning `logs` kept is a reconnect naming its cause and delay, and there was at least one: for tests whose
+ * scenario (a restart, a terminated walsender) must make the service reconnect, and say so.
+ */
+export const assertReconnectsLogged = (logs: TestLogger.TestLogger) => {
+  assert.isAbove(logs.messages("Warn").length, 0, "no reconnect was logged")
+  assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
+}

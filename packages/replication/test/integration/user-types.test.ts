@@ -9,7 +9,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Connection, Connector } from "@pgcdc/connection"
-import { type Major, TestDatabase } from "@pgcdc/testing"
+import { type Major, TestDatabase, TestLogger } from "@pgcdc/testing"
 import { Effect, Redacted, Stream } from "effect"
 import * as Slot from "../../src/Slot.ts"
 import type { Row } from "../../src/WalMessage.ts"
@@ -143,8 +143,9 @@ for (const major of majors) {
 
     it.effect(
       "where the catalog query is refused, text mode decodes as before and binary mode hands out bytes, no failure",
-      () =>
-        Effect.gen(function* () {
+      () => {
+        const logs = TestLogger.make()
+        return Effect.gen(function* () {
           const db = yield* TestDatabase
           const sql = yield* sqlSession(db)
           // A role that may replicate but not read pg_range, which every type query joins.
@@ -176,7 +177,20 @@ for (const major of majors) {
             s: new Uint8Array([0, 0, 0, 7])
           })
           yield* exec(sql, ["GRANT SELECT ON pg_catalog.pg_range TO PUBLIC"])
-        }),
+          // The refusal is logged, saying what it means for the values, and nothing else is.
+          const logged = logs.entries.map((e) => `${e.level}: ${e.message}`)
+          assert.isAbove(logged.length, 0, "the refused type query was not logged")
+          assert.deepStrictEqual(
+            logged.filter(
+              (line) =>
+                !line.startsWith(
+                  "Warn: pgcdc could not read user-defined types from the catalog (permission denied for table pg_range)"
+                )
+            ),
+            []
+          )
+        }).pipe(TestLogger.provide(logs))
+      },
       60_000
     )
   })

@@ -22,8 +22,11 @@ const kill = (child: ChildProcess) => {
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
 }
 
-/** A sink process; `applied` completes at its first target commit that applied a transaction. */
-const sinkProcess = (db: TestDatabaseInfo) =>
+/**
+ * A sink process; `applied` completes at its first target commit that applied a transaction. Its other lines are its
+ * log, kept in `logs` (printed only if the test fails).
+ */
+const sinkProcess = (db: TestDatabaseInfo, logs: Array<string>) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const child = spawn(
@@ -46,9 +49,7 @@ const sinkProcess = (db: TestDatabaseInfo) =>
       const applied = Deferred.makeUnsafe<void>()
       const exited = Deferred.makeUnsafe<string>()
       createInterface({ input: child.stdout! }).on("line", (line) => {
-        // Other lines are the process's logs.
-        // Other lines are the process's logs.
-        if (!line.startsWith('{"applied"')) process.stderr.write(`sink ${child.pid}: ${line}\n`)
+        if (!line.startsWith('{"applied"')) logs.push(`sink ${child.pid}: ${line}`)
         else if ((JSON.parse(line) as { applied: number }).applied > 0) Deferred.doneUnsafe(applied, Exit.void)
       })
       child.on("exit", (code, signal) => Deferred.doneUnsafe(exited, Exit.succeed(signal ?? `exit code ${code}`)))
@@ -60,8 +61,9 @@ const sinkProcess = (db: TestDatabaseInfo) =>
 layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "60 seconds" })("sink kills", (it) => {
   it.effect(
     `${kills} SIGKILLs of the sink at random points: every change applied once, progress never backwards`,
-    () =>
-      Effect.gen(function* () {
+    () => {
+      const logs: Array<string> = []
+      return Effect.gen(function* () {
         const db = yield* TestDatabase
         const source = yield* session(db)
         yield* source.query("CREATE DATABASE target")
@@ -83,14 +85,18 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
         // the row is often stale when it takes over: the sink's compare-and-set of the row is what keeps it from
         // applying a transaction twice.
         type Sink = Effect.Success<ReturnType<typeof sinkProcess>>
-        let pool: Array<Sink> = [yield* sinkProcess(db), yield* sinkProcess(db), yield* sinkProcess(db)]
+        let pool: Array<Sink> = [
+          yield* sinkProcess(db, logs),
+          yield* sinkProcess(db, logs),
+          yield* sinkProcess(db, logs)
+        ]
         for (let i = 0; i < kills; i++) {
           const active = yield* Effect.raceAll(pool.map((p) => Effect.as(p.applied, p)))
           // Somewhere in the next 0 to 600 ms: between commits, inside a target transaction, or while reporting.
           yield* Effect.sleep(random(600))
           kill(active.child)
           assert.strictEqual(yield* active.exited, "SIGKILL")
-          pool = [...pool.filter((p) => p !== active), yield* sinkProcess(db)]
+          pool = [...pool.filter((p) => p !== active), yield* sinkProcess(db, logs)]
         }
 
         yield* Ref.set(stop, true)
@@ -112,7 +118,15 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
         assert.deepStrictEqual(progress.problems, [])
         assert.isAbove(progress.steps, kills)
         assert.deepStrictEqual(yield* Workload.rows(target, "sk"), yield* Workload.rows(source, "sk"))
-      }),
+        // Each sink said where it resumed (a waiting one may also say who holds the slot); none logged a warning or an
+        // error.
+        assert.deepStrictEqual(
+          logs.filter((line) => !/^sink \d+: \[[\d:.]+\] INFO \(#\d+\): /.test(line)),
+          []
+        )
+        assert.isAbove(logs.filter((line) => line.includes("sink s_sk: resuming after ")).length, kills)
+      }).pipe(Effect.tapCause(() => Effect.sync(() => process.stderr.write(`${logs.join("\n")}\n`))))
+    },
     180_000
   )
 })

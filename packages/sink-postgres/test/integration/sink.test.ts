@@ -9,7 +9,7 @@ import { assert, layer } from "@effect/vitest"
 import type { ConnectionShape } from "@pgcdc/connection"
 import { Connector } from "@pgcdc/connection"
 import { Lsn, Replication, type ReplicationOptions } from "@pgcdc/replication"
-import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
+import { TestDatabase, type TestDatabaseInfo, TestLogger } from "@pgcdc/testing"
 import { Effect, Exit, Fiber, Option } from "effect"
 import { PostgresSink } from "../../src/index.ts"
 import { configOf, eventually, session } from "@pgcdc/testing/internal/integration"
@@ -48,8 +48,9 @@ const startSink = (
   })
 
 layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "60 seconds" })("sink", (it) => {
-  it.effect("applies values, a table map, TOAST, key changes, deletes and truncates", () =>
-    Effect.gen(function* () {
+  it.effect("applies values, a table map, TOAST, key changes, deletes and truncates", () => {
+    const logs = TestLogger.make()
+    return Effect.gen(function* () {
       const db = yield* TestDatabase
       const source = yield* session(db)
       yield* source.query("CREATE DATABASE target")
@@ -101,11 +102,17 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
       assert.isTrue(Exit.isFailure(exit))
       const failure = Exit.isFailure(exit) ? String(exit.cause) : ""
       assert.include(failure, 'no column "extra"')
-    })
-  )
+      // The sink says where it starts from, and nothing else.
+      assert.deepStrictEqual(
+        logs.entries.map((e) => `${e.level}: ${e.message}`),
+        ["Info: sink s_items: resuming after nothing (no progress row yet)"]
+      )
+    }).pipe(TestLogger.provide(logs))
+  })
 
-  it.effect("applies domains, enums and their arrays, which the stream decodes by the catalog", () =>
-    Effect.gen(function* () {
+  it.effect("applies domains, enums and their arrays, which the stream decodes by the catalog", () => {
+    const logs = TestLogger.make()
+    return Effect.gen(function* () {
       const db = yield* TestDatabase
       const source = yield* session(db)
       yield* source.query("CREATE DATABASE target_types")
@@ -129,11 +136,16 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
       yield* sink.caughtUp
       const query = "SELECT id, m, ma, d, da, s FROM typed ORDER BY id"
       assert.deepStrictEqual(yield* rowsOf(target, query), yield* rowsOf(source, query))
-    })
-  )
+      assert.deepStrictEqual(
+        logs.entries.map((e) => `${e.level}: ${e.message}`),
+        ["Info: sink s_typed: resuming after nothing (no progress row yet)"]
+      )
+    }).pipe(TestLogger.provide(logs))
+  })
 
-  it.effect("a snapshot replaces the target table's rows and sets the progress to its consistent point", () =>
-    Effect.gen(function* () {
+  it.effect("a snapshot replaces the target table's rows and sets the progress to its consistent point", () => {
+    const logs = TestLogger.make()
+    return Effect.gen(function* () {
       const db = yield* TestDatabase
       const source = yield* session(db)
       yield* source.query("CREATE DATABASE target_snap")
@@ -163,6 +175,10 @@ layer(TestDatabase.layer({ major: 18 }), { excludeTestServices: true, timeout: "
       )
       assert.strictEqual(afterSnapshot.commitLsn, afterSnapshot.endLsn, "a snapshot's progress is its consistent point")
       assert.strictEqual(slot.length, 1, "the snapshot's slot was made permanent")
-    })
-  )
+      assert.deepStrictEqual(
+        logs.entries.map((e) => `${e.level}: ${e.message}`),
+        ["Info: sink s_snap: resuming after nothing (no progress row yet)"]
+      )
+    }).pipe(TestLogger.provide(logs))
+  })
 })

@@ -14,6 +14,7 @@ import { snapshotCases, snapshotImportLostCase } from "../../src/conformance/Sna
 import * as FakeBackend from "../../src/simulation/FakeBackend.ts"
 import * as PostgresBackend from "../../src/simulation/PostgresBackend.ts"
 import { TestDatabase } from "../../src/TestDatabase.ts"
+import * as TestLogger from "../../src/TestLogger.ts"
 
 describe("conformance: the fake server", () => {
   for (const c of Conformance.cases) {
@@ -34,13 +35,16 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
   timeout: "120 seconds"
 })("conformance: PostgreSQL 18", (it) => {
   for (const c of Conformance.cases) {
-    it.effect(c.name, () =>
-      Effect.gen(function* () {
+    it.effect(c.name, () => {
+      // A case that drops the connection makes the service log its reconnect: kept, and the only warning allowed.
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
         assert.strictEqual(Math.floor(backend.serverVersion / 10000), 18)
         yield* c.run(backend)
-      }).pipe(Effect.scoped)
-    )
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
+    })
   }
 })
 

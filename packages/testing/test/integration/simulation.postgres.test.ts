@@ -10,6 +10,7 @@ import { commitBeforeApply } from "../../src/simulation/Consumer.ts"
 import * as PostgresBackend from "../../src/simulation/PostgresBackend.ts"
 import { Simulation } from "../../src/simulation/Simulation.ts"
 import { TestDatabase } from "../../src/TestDatabase.ts"
+import * as TestLogger from "../../src/TestLogger.ts"
 
 // A small logical_decoding_work_mem, so that the streamed variant's large transactions are streamed.
 layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64kB" } }), {
@@ -18,8 +19,10 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
 })("Simulation on PostgreSQL 18", (it) => {
   it.effect(
     "model, table and replica stay equal through crashes and dropped connections",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      // Each dropped connection makes the service log its reconnect: kept here, and asserted.
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
         const started = performance.now()
         const report = yield* Simulation.run({
@@ -34,18 +37,22 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         assert.isAbove(report.crashes, 5)
         assert.isAbove(report.drops, 2)
         assert.isAbove(report.replayedTransactions, 0)
+        assert.isAbove(logs.messages("Warn").length, 0, "the dropped connections were not logged")
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
         console.log(
           `PostgreSQL simulation: ${(report.iterations / seconds).toFixed(0)} iterations/s`,
           JSON.stringify({ ...report, trace: report.trace.length })
         )
-      }).pipe(Effect.scoped),
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
+    },
     { timeout: 120_000 }
   )
 
   it.effect(
     "with large transactions streamed in progress (some rolled back) the three stay equal",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
         const report = yield* Simulation.run({
           seed: 1818,
@@ -60,17 +67,20 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         assert.isAbove(streamed.filter((line) => line.includes(": commit streamed")).length, 5)
         assert.isAbove(streamed.filter((line) => line.includes(": rollback streamed")).length, 0)
         assert.isAbove(report.crashes, 3)
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
         console.log(
           `PostgreSQL simulation with streaming: ${JSON.stringify({ ...report, trace: report.trace.length })}`
         )
-      }).pipe(Effect.scoped),
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
+    },
     { timeout: 120_000 }
   )
 
   it.effect(
     "from an initial snapshot of tables that hold rows, crashing during the snapshot and after: the three stay equal",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
         const report = yield* Simulation.run({
           seed: 1206,
@@ -87,10 +97,12 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         assert.isAtLeast(report.snapshots, report.snapshotCrashes + 1)
         assert.isAbove(report.crashes, report.snapshotCrashes)
         assert.isAbove(report.writesDuringSnapshot, 0)
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
         console.log(
           `PostgreSQL simulation from a snapshot: ${JSON.stringify({ ...report, trace: report.trace.length })}`
         )
-      }).pipe(Effect.scoped),
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
+    },
     { timeout: 120_000 }
   )
 
@@ -122,8 +134,9 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
 
   it.effect(
     "the wrong consumer is caught on the real server too, with the seed",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
         const result = yield* Effect.result(
           Simulation.run({ seed: 7, iterations: 300, backend, consumer: commitBeforeApply, dropProbability: 0 })
@@ -133,7 +146,9 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
           assert.match(result.failure.message, /^Simulation failed with seed 7 at iteration \d+/)
           assert.include(result.failure.message, "differs from the model")
         }
-      }).pipe(Effect.scoped),
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
+    },
     { timeout: 120_000 }
   )
 })

@@ -1,7 +1,8 @@
 /**
- * One `WalMessage` as one line of JSON (the format is documented in this example's README).
+ * One `WalMessage` as one line of JSON: what `pgcdc tail` and `pgcdc snapshot` print (the format is documented in
+ * packages/cli/README.md).
  *
- * JSON has no bigint, no bytes and no LSN, so: LSN fields ("walStart", "walEnd", "lsn", any name ending in "Lsn") become
+ * JSON has no bigint, no bytes and no LSN, so: LSN fields ("walStart", "walEnd", "lsn", "consistentPoint", any name ending in "Lsn") become
  * PostgreSQL's "X/Y" text, timestamp fields (names ending in "Time") exact ISO 8601 UTC with microseconds, other
  * bigints decimal strings, bytes lowercase hex. Row values keep JSON's own types where they are exact (text,
  * booleans, finite int2/int4/float numbers); everything else is PostgreSQL's text form of the value: int8 and
@@ -33,7 +34,7 @@ const hex = (b: Uint8Array): string => {
 }
 
 const isLsnField = (key: string): boolean =>
-  key === "walStart" || key === "walEnd" || key === "lsn" || key.endsWith("Lsn")
+  key === "walStart" || key === "walEnd" || key === "lsn" || key === "consistentPoint" || key.endsWith("Lsn")
 const isTimeField = (key: string): boolean => key.endsWith("Time")
 
 /** Any message field, by its name where the type alone does not say what a bigint is. */
@@ -106,11 +107,12 @@ export const toJson = (message: WalMessage): { readonly [key: string]: Json } =>
     case "Insert":
     case "Update":
     case "Delete":
+    case "Read":
     case "Relation": {
       put("_tag", message._tag)
       put("walStart", field("walStart", message.walStart))
       put("walEnd", field("walEnd", message.walEnd))
-      put("xid", field("xid", message.xid))
+      if (message._tag !== "Read") put("xid", field("xid", message.xid))
       const { schema, table } = tableName(message.table)
       put("schema", schema)
       put("table", table)
@@ -122,7 +124,9 @@ export const toJson = (message: WalMessage): { readonly [key: string]: Json } =>
         put("key", rowOf(message.table, message.key))
         put("old", rowOf(message.table, message.old))
       }
-      if (message._tag === "Insert" || message._tag === "Update") put("new", rowOf(message.table, message.new))
+      if (message._tag === "Insert" || message._tag === "Update" || message._tag === "Read") {
+        put("new", rowOf(message.table, message.new))
+      }
       return out
     }
     case "Truncate": {
@@ -136,7 +140,16 @@ export const toJson = (message: WalMessage): { readonly [key: string]: Json } =>
       return out
     }
     default: {
-      for (const [key, value] of Object.entries(message)) put(key, field(key, value))
+      for (const [key, value] of Object.entries(message)) {
+        // SnapshotBegin, SnapshotEnd, BackfillBegin, BackfillEnd: the table by name, as row changes have it.
+        if (key === "table" && "table" in message) {
+          const { schema, table } = tableName(message.table)
+          put("schema", schema)
+          put("table", table)
+        } else {
+          put(key, field(key, value))
+        }
+      }
       return out
     }
   }
