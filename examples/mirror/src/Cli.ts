@@ -43,6 +43,13 @@ const flags = {
     ),
     Flag.optional
   ),
+  target: Flag.String("target").pipe(
+    Flag.withMetavar("postgres://..."),
+    Flag.withDescription(
+      "Mirror into this database instead of an in-memory Map: @pgcdc/sink-postgres applies each transaction there exactly once (progress in its pgcdc_sink_progress table), into a table of the same name (created there when missing, with the same columns and primary key); the final comparison reads that table"
+    ),
+    Flag.optional
+  ),
   name: defaulted(Flag.String("name"), "Name of the table, publication and slot", "pgcdc_mirror")
 }
 
@@ -59,19 +66,22 @@ export const command = (screen: Screen) =>
         keep: f.keep,
         dropSlot: f.dropSlot,
         url: Option.getOrUndefined(f.url),
+        target: Option.getOrUndefined(f.target),
         name: f.name
       }
       return Effect.flatMap(run(options, screen), (verdict) =>
         verdict.equal
           ? Effect.void
           : Effect.fail(
-              new MirrorError({ message: `The mirror differs from the table in ${verdict.differences.length} places` })
+              new MirrorError({
+                message: `${verdict.mirror === "the mirror" ? "The mirror" : `The table ${verdict.mirror}`} differs from the source table in ${verdict.differences.length} places`
+              })
             )
       )
     })
   ).pipe(
     Command.withDescription(
-      "Keeps an in-memory Map equal to a PostgreSQL table from the logical replication stream while a writer changes the table at random, then compares the two."
+      "Keeps an in-memory Map (or, with --target, a table in another database) equal to a PostgreSQL table from the logical replication stream while a writer changes the table at random, then compares the two."
     ),
     Command.withGlobalFlags([Main.Verbose])
   )

@@ -40,27 +40,30 @@ export const show = (value: ColumnValue | undefined): string => {
 
 const short = (text: string): string => (text.length > 60 ? `${text.slice(0, 57)}...` : text)
 
-const rowDifferences = (id: number, table: Row, mirror: Row): Array<string> => {
+const rowDifferences = (id: number, table: Row, mirror: Row, mirrorName: string): Array<string> => {
   const out: Array<string> = []
   const names = new Set([...Object.keys(table), ...Object.keys(mirror)])
   for (const name of names) {
     const want = show(table[name])
     const have = show(mirror[name])
-    if (want !== have) out.push(`row ${id}: ${name} is ${short(want)} in the table, ${short(have)} in the mirror`)
+    if (want !== have) out.push(`row ${id}: ${name} is ${short(want)} in the table, ${short(have)} in ${mirrorName}`)
   }
   return out
 }
 
-/** Every difference between the table and the mirror; empty when they are equal. */
-export const differences = (table: Rows, mirror: Rows): Array<string> => {
+/**
+ * Every difference between the table and the mirror; empty when they are equal. `mirrorName` is how the lines name
+ * the mirror (the Map, or the target database's table).
+ */
+export const differences = (table: Rows, mirror: Rows, mirrorName = "the mirror"): Array<string> => {
   const out: Array<string> = []
   for (const [id, row] of table) {
     const mirrored = mirror.get(id)
-    if (mirrored === undefined) out.push(`row ${id}: in the table, missing from the mirror`)
-    else out.push(...rowDifferences(id, row, mirrored))
+    if (mirrored === undefined) out.push(`row ${id}: in the table, missing from ${mirrorName}`)
+    else out.push(...rowDifferences(id, row, mirrored, mirrorName))
   }
   for (const id of mirror.keys()) {
-    if (!table.has(id)) out.push(`row ${id}: in the mirror, not in the table`)
+    if (!table.has(id)) out.push(`row ${id}: in ${mirrorName}, not in the table`)
   }
   return out
 }

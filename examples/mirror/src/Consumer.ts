@@ -73,39 +73,62 @@ const resolveToast = (state: MirrorState, id: number, next: Row, previous: Row |
   return merged ?? next
 }
 
-const changed = (state: MirrorState) => {
-  state.changes++
-  state.pending++
-}
-
-/** Applies one message to the Map; returns the LSN to commit when it ends the snapshot or a transaction. */
-export const apply = (state: MirrorState, message: WalMessage): Lsn.Lsn | undefined => {
+/**
+ * Counts one message: changes, transactions that carried one, the snapshot's rows and point, and whether a
+ * transaction is in progress. The counting half of `apply`, shared with the sink into a target database (Target.ts),
+ * which applies the rows itself.
+ */
+export const count = (state: MirrorState, message: WalMessage): void => {
   switch (message._tag) {
-    case "Read": {
-      // A row of the initial snapshot, as of its consistent point.
-      const id = idOf(message.new)
-      if (id !== undefined) state.rows.set(id, message.new)
+    case "Read":
       state.snapshotRows++
-      return undefined
-    }
+      return
     case "SnapshotComplete":
-      // Committing it makes the slot permanent: the Map now holds the table as of the consistent point.
       state.snapshotPoint = message.consistentPoint
-      return WalMessage.lsnToConfirm(message)
+      return
     case "Begin":
       state.inTransaction = true
       state.pending = 0
-      return undefined
+      return
     case "Reconnected":
       // The transaction in progress comes again from its start: its changes will be counted again.
       if (state.inTransaction) state.changes -= state.pending
       state.inTransaction = false
       state.pending = 0
+      return
+    case "Insert":
+    case "Update":
+    case "Delete":
+    case "Truncate":
+      state.changes++
+      state.pending++
+      return
+    case "Commit":
+      state.inTransaction = false
+      if (state.pending > 0) state.transactions++
+      state.pending = 0
+      return
+    default:
+      return
+  }
+}
+
+/** Applies one message to the Map; returns the LSN to commit when it ends the snapshot or a transaction. */
+export const apply = (state: MirrorState, message: WalMessage): Lsn.Lsn | undefined => {
+  count(state, message)
+  switch (message._tag) {
+    case "Read": {
+      // A row of the initial snapshot, as of its consistent point.
+      const id = idOf(message.new)
+      if (id !== undefined) state.rows.set(id, message.new)
       return undefined
+    }
+    case "SnapshotComplete":
+      // Committing it makes the slot permanent: the Map now holds the table as of the consistent point.
+      return WalMessage.lsnToConfirm(message)
     case "Insert": {
       const id = idOf(message.new)
       if (id !== undefined) state.rows.set(id, resolveToast(state, id, message.new, undefined))
-      changed(state)
       return undefined
     }
     case "Update": {
@@ -117,23 +140,17 @@ export const apply = (state: MirrorState, message: WalMessage): Lsn.Lsn | undefi
         if (oldId !== undefined && oldId !== id) state.rows.delete(oldId)
         state.rows.set(id, resolveToast(state, id, message.new, previous))
       }
-      changed(state)
       return undefined
     }
     case "Delete": {
       const id = idOf(message.key) ?? idOf(message.old)
       if (id !== undefined) state.rows.delete(id)
-      changed(state)
       return undefined
     }
     case "Truncate":
       state.rows.clear()
-      changed(state)
       return undefined
     case "Commit": {
-      state.inTransaction = false
-      if (state.pending > 0) state.transactions++
-      state.pending = 0
       const lsn = WalMessage.lsnToConfirm(message)
       state.applied = Lsn.max(state.applied, lsn)
       return lsn

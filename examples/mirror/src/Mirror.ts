@@ -1,6 +1,7 @@
 /**
  * The table mirror: a writer changes a table at random while a consumer keeps an in-memory Map equal to it from
- * the replication stream; at the end the Map is compared with the table.
+ * the replication stream; at the end the Map is compared with the table. With a target database (`--target`), the
+ * consumer is `@pgcdc/sink-postgres` applying the stream to a table there (Target.ts), and that table is compared.
  *
  * Steps: pick a server (Server.ts), set up the table and publication (Setup.ts), start the Replication service with
  * an initial snapshot (it creates the slot and hands the table's rows as `Read` messages before the changes), run the writer and the consumer as two fibers with a live status
@@ -20,7 +21,15 @@ import {
 } from "@pgcdc/connection"
 
 import { Main } from "@pgcdc/cli"
-import { Lsn, Replication, type ReplicationError, type ReplicationShape, Slot } from "@pgcdc/replication"
+import {
+  Lsn,
+  Replication,
+  type ReplicationError,
+  type ReplicationShape,
+  Slot,
+  type Transactions
+} from "@pgcdc/replication"
+import type { PostgresSink, SinkError } from "@pgcdc/sink-postgres"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -37,6 +46,7 @@ import { isIdentifier, type Names, namesOf, readAll, sessionSettings } from "./M
 import type { Screen } from "./Screen.ts"
 import { bytes } from "./Screen.ts"
 import * as Server from "./Server.ts"
+import * as Target from "./Target.ts"
 import * as Writer from "./Writer.ts"
 import * as path from "node:path"
 
@@ -53,6 +63,8 @@ export interface MirrorOptions {
   readonly dropSlot: boolean
   /** A libpq URL; otherwise PGCDC_URL, the PG* variables or an embedded server. */
   readonly url: string | undefined
+  /** A libpq URL of a database to apply the table into through PostgresSink, instead of the in-memory Map. */
+  readonly target?: string | undefined
   /** Base name of the table, publication and slot. */
   readonly name: string
   /** How long to wait for the consumer to catch up after the writer stops. Default 60 seconds. */
@@ -63,6 +75,10 @@ export interface Verdict {
   readonly equal: boolean
   /** Rows in the table at the end. */
   readonly rows: number
+  /** What the table was compared with: "the mirror" (the Map) or the target's table. */
+  readonly mirror: string
+  /** The target's `pgcdc_sink_progress` row for the slot after catching up, with `--target`. */
+  readonly sinkProgress?: PostgresSink.Progress | undefined
   readonly differences: ReadonlyArray<string>
   readonly changes: number
   readonly transactions: number
@@ -73,7 +89,13 @@ export interface Verdict {
   readonly committed: Lsn.Lsn
 }
 
-export type MirrorFailure = MirrorError | Main.UsageError | ConnectionError | ReplicationError
+export type MirrorFailure =
+  | MirrorError
+  | Main.UsageError
+  | ConnectionError
+  | ReplicationError
+  | SinkError
+  | Transactions.TransactionError
 
 const check = (options: MirrorOptions): Effect.Effect<void, Main.UsageError> => {
   const problems: Array<string> = []
@@ -113,7 +135,13 @@ const dropSlotOnExit = (config: ConnectionConfig, slot: string, screen: Screen) 
     )
   )
 
-const statusLine = (state: MirrorState, replication: ReplicationShape, screen: Screen, interval: Duration.Duration) =>
+const statusLine = (
+  state: MirrorState,
+  replication: ReplicationShape,
+  screen: Screen,
+  interval: Duration.Duration,
+  withMap: boolean
+) =>
   Effect.gen(function* () {
     const started = yield* Clock.currentTimeMillis
     let lastTime = started
@@ -127,7 +155,7 @@ const statusLine = (state: MirrorState, replication: ReplicationShape, screen: S
       lastChanges = state.changes
       yield* screen.status(
         `${((now - started) / 1000).toFixed(1)}s  ${perSecond.toFixed(0)} changes/s  ` +
-          `${state.changes} changes in ${state.transactions} transactions  rows ${state.rows.size}  ` +
+          `${state.changes} changes in ${state.transactions} transactions  ${withMap ? `rows ${state.rows.size}  ` : ""}` +
           `lag ${bytes(status.lagBytes)}  committed ${Lsn.format(status.committed)}`
       )
     }
@@ -150,12 +178,19 @@ const caughtUp = (state: MirrorState, replication: ReplicationShape, target: Lsn
 const mirror = (
   options: MirrorOptions,
   server: Server.Server,
+  targetServer: Server.Server | undefined,
   names: Names,
   screen: Screen
 ): Effect.Effect<Verdict, MirrorFailure, Scope.Scope> =>
   Effect.gen(function* () {
     const sql = yield* Connection.make(server.config)
     yield* sql.query(sessionSettings)
+    const target = targetServer === undefined ? undefined : yield* Target.open(targetServer, sql, names)
+    if (target !== undefined) {
+      yield* screen.line(
+        `target: ${target.server.description}: table ${names.table} applied there exactly once by PostgresSink (progress in pgcdc_sink_progress)`
+      )
+    }
     yield* prepareTable(sql, names, options.tableSize)
     if (options.dropSlot) yield* dropSlotOnExit(server.config, names.slot, screen)
 
@@ -187,10 +222,12 @@ const mirror = (
     const stats: Writer.WriterStats = { transactions: 0, statements: 0, rowsChanged: 0, transactionsWithChanges: 0 }
     const writerOptions = { table: names.table, rate: options.rate, tableSize: options.tableSize }
 
-    const consumer = yield* Effect.forkScoped(consume(replication, state))
+    const consumer = yield* Effect.forkScoped(
+      target === undefined ? consume(replication, state) : Target.consume(replication, state, target, names)
+    )
     const writer = yield* Effect.forkScoped(Writer.run(writerSession, writerOptions, stop, stats))
     const progress = yield* Effect.forkScoped(
-      statusLine(state, replication, screen, Duration.millis(screen.isTTY ? 250 : 1000))
+      statusLine(state, replication, screen, Duration.millis(screen.isTTY ? 250 : 1000), target === undefined)
     )
     yield* screen.line(
       `writing for ${options.durationSeconds}s at ${options.rate > 0 ? `${options.rate} statements/s` : "full speed"} ` +
@@ -204,11 +241,11 @@ const mirror = (
     )
     yield* Ref.set(stop, true)
     yield* Fiber.join(writer)
-    const target = yield* currentWalLsn(writerSession)
+    const written = yield* currentWalLsn(writerSession)
     yield* screen.line(writerSummary(stats))
-    yield* screen.line(`waiting for the consumer to reach ${Lsn.format(target)}`)
+    yield* screen.line(`waiting for the consumer to reach ${Lsn.format(written)}`)
     const limit = options.catchUpTimeout ?? Duration.seconds(60)
-    const reached = yield* Effect.raceFirst(caughtUp(state, replication, target), consumerRuns).pipe(
+    const reached = yield* Effect.raceFirst(caughtUp(state, replication, written), consumerRuns).pipe(
       Effect.timeoutOption(limit)
     )
     yield* Fiber.interrupt(progress)
@@ -216,19 +253,24 @@ const mirror = (
     const status = yield* replication.status
     if (Option.isNone(reached)) {
       return yield* new MirrorError({
-        message: `The consumer did not reach ${Lsn.format(target)} within ${Duration.format(Duration.fromInputUnsafe(limit))} (applied ${Lsn.format(state.applied)}, received ${Lsn.format(status.received)}, server at ${Lsn.format(status.serverWalEnd)})`
+        message: `The consumer did not reach ${Lsn.format(written)} within ${Duration.format(Duration.fromInputUnsafe(limit))} (applied ${Lsn.format(state.applied)}, received ${Lsn.format(status.received)}, server at ${Lsn.format(status.serverWalEnd)})`
       })
     }
     yield* screen.line(
-      `consumer caught up: ${state.changes} changes in ${state.transactions} transactions applied, ` +
+      `consumer caught up: ${state.changes} changes in ${state.transactions} transactions applied ` +
+        `after a snapshot of ${state.snapshotRows} rows at ${state.snapshotPoint === undefined ? "(none)" : Lsn.format(state.snapshotPoint)}, ` +
         `committed ${Lsn.format(status.committed)}`
     )
 
     const table = yield* readAll(sql, names.table)
-    const found = [...state.anomalies, ...differences(table, state.rows)]
+    const copy = target === undefined ? { rows: state.rows, progress: undefined } : yield* Target.read(target, names)
+    const mirrorName = target === undefined ? "the mirror" : `${names.table} on the target`
+    const found = [...state.anomalies, ...differences(table, copy.rows, mirrorName)]
     return {
       equal: found.length === 0,
       rows: table.size,
+      mirror: mirrorName,
+      sinkProgress: copy.progress,
       differences: found,
       changes: state.changes,
       transactions: state.transactions,
@@ -258,8 +300,13 @@ const shownDifferences = 20
 
 const report = (verdict: Verdict, names: Names, screen: Screen) =>
   Effect.gen(function* () {
+    if (verdict.sinkProgress !== undefined) {
+      yield* screen.line(
+        `target: pgcdc_sink_progress row ${names.slot} at commit ${Lsn.format(verdict.sinkProgress.commitLsn)}`
+      )
+    }
     if (verdict.equal) {
-      yield* screen.line(`verdict: equal (${verdict.rows} rows in table ${names.table} and in the mirror)`)
+      yield* screen.line(`verdict: equal (${verdict.rows} rows in table ${names.table} and in ${verdict.mirror})`)
       return
     }
     yield* screen.line(`verdict: NOT equal (${verdict.differences.length} differences)`)
@@ -277,6 +324,8 @@ export const run = (options: MirrorOptions, screen: Screen): Effect.Effect<Verdi
   Effect.gen(function* () {
     yield* check(options)
     const names = namesOf(options.name)
+    // A bad --target fails before an embedded server is started for nothing.
+    const target = options.target === undefined ? undefined : yield* Server.fromUrl(options.target, "--target")
     if (options.url === undefined && process.env.PGCDC_URL === undefined) {
       yield* screen.line("starting an embedded PostgreSQL 18 (set PGCDC_URL or pass --url to use your own server)")
     }
@@ -288,7 +337,7 @@ export const run = (options: MirrorOptions, screen: Screen): Effect.Effect<Verdi
     if (server.embedded?.source === "embedded") {
       yield* Effect.addFinalizer(() => screen.line("stopping the embedded server and removing its data"))
     }
-    const verdict = yield* mirror(options, server, names, screen).pipe(Effect.scoped)
+    const verdict = yield* mirror(options, server, target, names, screen).pipe(Effect.scoped)
     yield* report(verdict, names, screen)
     if (options.keep && server.embedded !== undefined) {
       yield* screen.line(`the embedded server keeps running at ${server.url}; Ctrl-C stops it and removes its data`)

@@ -1,7 +1,7 @@
 /**
  * Which PostgreSQL server the mirror uses, in order: the `--url` option, the `PGCDC_URL` variable, the libpq
  * variables (when PGHOST, PGPORT, PGUSER or PGDATABASE is set), and otherwise an embedded PostgreSQL 18 started for
- * the scope, stopped and removed with its data when the scope closes.
+ * the scope, stopped and removed with its data when the scope closes. `fromUrl` also parses `--target`'s URL.
  *
  * It deliberately checks nothing about the server itself (wal_level, permissions): the replication layer does, with
  * errors that say what to change.
@@ -24,7 +24,8 @@ export interface Server {
   readonly embedded: TestDatabaseInfo | undefined
 }
 
-const fromUrl = (url: string, origin: string): Effect.Effect<Server, MirrorError> => {
+/** A server given by a libpq URL, parsed by `@pgcdc/connection` as `pgcdc --url` parses it; `origin` names the flag. */
+export const fromUrl = (url: string, origin: string): Effect.Effect<Server, MirrorError> => {
   const parsed = ConnectionConfig.fromUrl(url)
   if (Result.isFailure(parsed)) {
     return Effect.fail(new MirrorError({ message: `${origin}: ${parsed.failure.message}` }))

@@ -6,28 +6,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
 import type { Row, Table, WalMessage } from "@pgcdc/replication"
 import { Effect } from "effect"
-import { execFile, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { connect } from "node:net"
-import * as path from "node:path"
 import { differences } from "../../src/Compare.ts"
 import { apply, makeState } from "../../src/Consumer.ts"
 import { run } from "../../src/Mirror.ts"
 import * as Screen from "../../src/Screen.ts"
-
-const node = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/node")
-const main = path.resolve(import.meta.dirname, "../../src/main.ts")
-
-/** Runs the demo to its end: exit status, stdout and stderr. */
-const runDemo = (args: ReadonlyArray<string>) =>
-  Effect.promise(
-    () =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile(node, [main, ...args], { timeout: 60_000 }, (error, stdout, stderr) =>
-          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
-        )
-      })
-  )
+import { main, node, runDemo } from "./runDemo.ts"
 
 const capture = () => {
   const chunks: Array<string> = []
@@ -93,6 +79,7 @@ describe("mirror", () => {
       assert.match(stdout, /--name string\s+.*\(default pgcdc_mirror\)/)
       // -d is the connection URL, as in the pgcdc command (and psql): never the duration.
       assert.match(stdout, /--url, -d /)
+      assert.match(stdout, /--target postgres:\/\/\.\.\.\s+Mirror into this database instead of an in-memory Map/)
       assert.notMatch(stdout, /--duration, -d/)
     })
   )
