@@ -108,7 +108,10 @@ for (const major of [14, 15, 16, 17, 18] as const satisfies ReadonlyArray<Major>
             assert.deepStrictEqual(checker.problems, [], "rows behind newer changes, or changes missing or repeated")
             assert.isAbove(written, 0)
             assert.strictEqual(progress.state, "done")
-            assert.isAtLeast(progress.chunks, Math.ceil(rows / 250))
+            // The writer deletes and re-inserts rows, so the table holds about `rows` when the backfill reads it: each
+            // chunk holds at most 250 of what was read, and most of the table was read.
+            assert.isAbove(progress.rows, rows / 2)
+            assert.isAtLeast(progress.chunks, Math.ceil(progress.rows / 250))
             assert.deepStrictEqual(
               consumer.markers.map((m) => [m._tag, m.id, m.table.name, m._tag === "BackfillEnd" && m.cancelled]),
               [
