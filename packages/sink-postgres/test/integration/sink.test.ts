@@ -8,7 +8,7 @@
 import { assert, layer } from "@effect/vitest"
 import type { ConnectionShape } from "@pgcdc/connection"
 import { Connector } from "@pgcdc/connection"
-import { Lsn, Replication, type ReplicationOptions } from "@pgcdc/replication"
+import { Replication, type ReplicationOptions } from "@pgcdc/replication"
 import { TestDatabase, type TestDatabaseInfo, TestLogger } from "@pgcdc/testing"
 import { Effect, Exit, Fiber, Option } from "effect"
 import { PostgresSink } from "../../src/index.ts"
@@ -35,11 +35,19 @@ const startSink = (
       Effect.map(PostgresSink.readProgress(target.session, options.slot), Option.fromUndefinedOr),
       "the snapshot to be applied"
     )
+    // Caught up once the slot has confirmed the WAL written so far: the sink commits a transaction only after its
+    // target transaction (with the progress row) committed. (The progress row alone cannot say it: WAL written after
+    // the last transaction, such as the running-transactions record the server logs every 15 s, is no transaction
+    // the sink applies, so its end LSN never reaches the insert position.)
     const caughtUp = Effect.gen(function* () {
-      const lsn = Lsn.unsafeParse((yield* rowsOf(source, "SELECT pg_current_wal_insert_lsn()::text"))[0]![0]!)
+      const lsn = (yield* rowsOf(source, "SELECT pg_current_wal_insert_lsn()::text"))[0]![0]!
       yield* eventually(
-        Effect.map(PostgresSink.readProgress(target.session, options.slot), (p) =>
-          p !== undefined && p.endLsn >= lsn ? Option.some(p) : Option.none()
+        Effect.map(
+          rowsOf(
+            source,
+            `SELECT confirmed_flush_lsn >= '${lsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '${options.slot}'`
+          ),
+          (r) => (r[0]?.[0] === "t" ? Option.some(true) : Option.none())
         ),
         "the sink to apply everything written"
       )
