@@ -108,8 +108,10 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
 
   it.effect(
     "with backfills of lost tables while the workload runs, crashing during them: the three stay equal",
-    () =>
-      Effect.gen(function* () {
+    () => {
+      // Each crash ends a session (57P01 when the simulation terminates it): reconnect warnings, and no other.
+      const logs = TestLogger.make()
+      return Effect.gen(function* () {
         const backend = yield* PostgresBackend.fromDatabase(yield* TestDatabase)
         // The seed and options of the fake's run in simulationBackfill.test.ts: the same workload.
         const report = yield* Simulation.run({
@@ -125,10 +127,12 @@ layer(TestDatabase.layer({ major: 18, settings: { logical_decoding_work_mem: "64
         assert.isAbove(backfills.reads, 50)
         assert.isAbove(backfills.crashes, 0)
         assert.isAbove(backfills.resumed, 0)
+        assert.deepStrictEqual(TestLogger.unexpectedWarnings(logs), [])
         console.log(
           `PostgreSQL simulation with backfills: ${JSON.stringify({ ...report, trace: report.trace.length })}`
         )
-      }).pipe(Effect.scoped),
+      }).pipe(Effect.scoped, TestLogger.provide(logs))
+    },
     { timeout: 120_000 }
   )
 
