@@ -142,10 +142,22 @@ export const loadTypes = (
       for (const oid of wanted) catalog.miss(oid)
       return Effect.void
     }),
-    Effect.catch((e) => loadFailed(e.message, catalog, wanted))
+    Effect.catch((e) => loadFailed(e, catalog, wanted))
   )
 
-const loadFailed = (why: string, catalog: TypeCatalog, wanted: ReadonlyArray<number>): Effect.Effect<void> =>
+const loadFailed = (
+  e: { readonly message: string; readonly isRetryable?: boolean },
+  catalog: TypeCatalog,
+  wanted: ReadonlyArray<number>
+): Effect.Effect<void> =>
+  // A session that ended (the server shutting down or restarting, a terminated backend, a lost connection) refused
+  // nothing: the types stay unresolved and are read again by the next session or the next lookup. Only a refusal
+  // (a privilege, a catalog the server does not have) degrades decoding, and says so.
+  e.isRetryable === true
+    ? Effect.logDebug(`Reading user-defined types from the catalog stopped: ${e.message}; read again later`)
+    : refused(e.message, catalog, wanted)
+
+const refused = (why: string, catalog: TypeCatalog, wanted: ReadonlyArray<number>): Effect.Effect<void> =>
   Effect.andThen(
     Effect.logWarning(
       `pgcdc could not read user-defined types from the catalog (${why}): values of enums, domains, composites and ranges decode as types it does not know (text as their text, binary as their bytes)`
@@ -161,7 +173,7 @@ const loadFailed = (why: string, catalog: TypeCatalog, wanted: ReadonlyArray<num
  * Never fails: a session that cannot be opened leaves the types unknown, like a refused query.
  */
 export const lookupTypes =
-  <E extends { readonly message: string }>(
+  <E extends { readonly message: string; readonly isRetryable?: boolean }>(
     connectSql: Effect.Effect<ConnectionShape, E, Scope.Scope>,
     catalog: TypeCatalog
   ) =>
@@ -169,5 +181,5 @@ export const lookupTypes =
     connectSql.pipe(
       Effect.flatMap((conn) => loadTypes(conn, typesByOid(oids), catalog, oids)),
       Effect.scoped,
-      Effect.catch((e) => loadFailed(e.message, catalog, oids))
+      Effect.catch((e) => loadFailed(e, catalog, oids))
     )
