@@ -9,7 +9,7 @@
  * tests with, and every Effect package in the workspace is at that one version. (install.test.ts then installs the
  * packed tarballs from the registry and runs them.)
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -19,6 +19,17 @@ import { withBuildLock } from "./support/buildLock.ts"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
 const packages = ["protocol", "connection", "replication", "testing", "sink-postgres", "cluster", "cli"] as const
+
+/**
+ * Entry points besides the main one: the parts that load Effect Schema or Config (about 100 modules, over 100 ms of
+ * CPU at every process start), which a consumer opts into by importing them.
+ */
+const subpaths: Readonly<Record<string, ReadonlyArray<string>>> = {
+  connection: ["./config"],
+  replication: ["./rows"]
+}
+/** The entry points a consumer of the replication stream imports, which must not load those modules. */
+const lightEntries = ["@pgcdc/protocol", "@pgcdc/connection", "@pgcdc/replication"] as const
 
 type Specs = Readonly<Record<string, string>>
 
@@ -190,7 +201,6 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "ReplicationError",
     "ReplicationErrorReason",
     "ReplicationMetrics",
-    "Rows",
     "Slot",
     "Timestamp",
     "Transactions",
@@ -207,6 +217,18 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "encodeText",
     "isReplicationError",
     "toNested"
+  ],
+  "@pgcdc/connection/config": ["fromEnv", "urlConfig"],
+  "@pgcdc/replication/rows": [
+    "PgSchema",
+    "RowDecodeError",
+    "RowDecodeErrorReason",
+    "changes",
+    "completeFromOld",
+    "decodeAll",
+    "isComplete",
+    "make",
+    "showValue"
   ],
   "@pgcdc/cli": ["JsonLine", "Main", "command", "version"],
   "@pgcdc/cluster": ["ClusterMetrics", "ClusterOptions", "ClusterRunner", "ClusterStatus", "Runner", "SlotConsumer"],
@@ -270,14 +292,45 @@ describe("published packages", () => {
     for (const file of Object.values(published)) expect(existsSync(path.join(root, "packages", pkg, file))).toBe(true)
     // The condition the benchmarks use loads exactly what users would get.
     expect(m.exports["."]!["pgcdc-build"]).toBe(published.default)
-    // Nothing but the index is published: internals (reachable inside the workspace, for benchmarks) are not.
-    expect(Object.keys(m.publishConfig.exports).sort()).toEqual([".", "./internal/*"])
+    // Nothing but the entry points is published: internals (reachable inside the workspace, for benchmarks) are not.
+    const extra = subpaths[pkg] ?? []
+    expect(Object.keys(m.publishConfig.exports).sort()).toEqual([".", ...extra, "./internal/*"].sort())
     expect(m.publishConfig.exports["./internal/*"]).toBeNull()
+    for (const entry of extra) {
+      const file = entry.slice(2)
+      const built = m.publishConfig.exports[entry]!
+      expect(built.default).toMatch(new RegExp(`^\\./build/src/(${file}/index|[A-Za-z]+)\\.js$`))
+      expect(built.types).toBe(built.default!.replace(/\.js$/, ".d.ts"))
+      for (const f of Object.values(built)) expect(existsSync(path.join(root, "packages", pkg, f))).toBe(true)
+      expect(m.exports[entry]!["pgcdc-build"]).toBe(built.default)
+    }
+  })
+
+  it("the stream's entry points load neither effect/Schema nor effect/Config (start-up cost)", () => {
+    // A resolve hook prints every module Node loads; the hooks run on their own thread, hence stderr.
+    const hook = `data:text/javascript,${encodeURIComponent(
+      "export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write(r.url + '\\n'); return r }"
+    )}`
+    const script = `
+      import { register } from "node:module"
+      register(${JSON.stringify(hook)})
+      for (const name of ${JSON.stringify(lightEntries)}) await import(name)
+    `
+    const run = spawnSync(
+      process.execPath,
+      ["--no-experimental-strip-types", "--conditions=pgcdc-build", "--input-type=module", "-e", script],
+      { cwd: root, encoding: "utf8" }
+    )
+    expect(run.status).toBe(0)
+    const effectModules = [...new Set(run.stderr.split("\n"))].filter((url) => url.includes("/effect/dist/"))
+    // Guard against a hook that printed nothing: Effect itself must be there.
+    expect(effectModules.some((url) => url.endsWith("/effect/dist/Effect.js"))).toBe(true)
+    expect(effectModules.filter((url) => /\/effect\/dist\/(Schema|Config)[A-Za-z]*\.js$/.test(url))).toEqual([])
   })
 
   it("every package loads from its build under plain Node, with no .ts module", () => {
     const script = `
-      const names = ${JSON.stringify(packages.map((p) => `@pgcdc/${p}`))}
+      const names = ${JSON.stringify(Object.keys(publicApi))}
       const out = {}
       for (const name of names) out[name] = Object.keys(await import(name)).sort()
       console.log(JSON.stringify(out))

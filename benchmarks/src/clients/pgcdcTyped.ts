@@ -7,7 +7,8 @@
  * Measures from the moment `Replication.make` returns to the end marker.
  */
 import { Connector } from "@pgcdc/connection"
-import { Replication, type ReplicationError, Rows, WalMessage } from "@pgcdc/replication"
+import { Replication, type ReplicationError, WalMessage } from "@pgcdc/replication"
+import * as Rows from "@pgcdc/replication/rows"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"

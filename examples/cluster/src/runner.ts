@@ -8,7 +8,8 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Runner, SlotConsumer } from "@pgcdc/cluster"
-import { ConnectionConfig, Connector } from "@pgcdc/connection"
+import { Connector } from "@pgcdc/connection"
+import * as EnvConfig from "@pgcdc/connection/config"
 import { PostgresSink } from "@pgcdc/sink-postgres"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -17,7 +18,7 @@ import * as Layer from "effect/Layer"
 const Slots = Layer.unwrap(
   Effect.gen(function* () {
     const slots = (yield* Config.String("SLOTS")).split(",").filter((s) => s.length > 0)
-    const target = yield* ConnectionConfig.urlConfig("TARGET_URL")
+    const target = yield* EnvConfig.urlConfig("TARGET_URL")
     const layers = slots.map((slot) =>
       SlotConsumer.layer({ slot, publications: [`p_${slot}`], consume: PostgresSink.consumer({ target }) })
     )
@@ -26,9 +27,7 @@ const Slots = Layer.unwrap(
 )
 
 const Source = Layer.unwrap(
-  Effect.map(ConnectionConfig.urlConfig("SOURCE_URL"), (config) =>
-    Connector.layer({ ...config, replication: "logical" })
-  )
+  Effect.map(EnvConfig.urlConfig("SOURCE_URL"), (config) => Connector.layer({ ...config, replication: "logical" }))
 )
 
 Slots.pipe(Layer.provide(Runner.layerConfig()), Layer.provide(Source), Layer.launch, NodeRuntime.runMain)

@@ -7,6 +7,7 @@
  * errors that say what to change.
  */
 import { ConnectionConfig } from "@pgcdc/connection"
+import * as EnvConfig from "@pgcdc/connection/config"
 import { TestDatabase, type TestDatabaseInfo } from "@pgcdc/testing"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -47,7 +48,7 @@ export const acquire = (url: string | undefined): Effect.Effect<Server, MirrorEr
     const envUrl = process.env.PGCDC_URL
     if (envUrl !== undefined && envUrl !== "") return yield* fromUrl(envUrl, "PGCDC_URL")
     if (libpqVariables.some((name) => (process.env[name] ?? "") !== "")) {
-      const config = yield* ConnectionConfig.fromEnv.pipe(
+      const config = yield* EnvConfig.fromEnv.pipe(
         Effect.mapError((e) => new MirrorError({ message: `The libpq environment variables: ${e.message}` }))
       )
       const description = ConnectionConfig.describe(config)

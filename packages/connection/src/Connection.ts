@@ -24,7 +24,8 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import { sendCancel } from "./Cancel.ts"
-import { type ConnectionConfig, describe, fromEnv } from "./ConnectionConfig.ts"
+import { type ConnectionConfig, describe } from "./ConnectionConfig.ts"
+import { configOrEnv } from "./internal/configOrEnv.ts"
 import { ConnectionError, closedError } from "./ConnectionError.ts"
 import { type CopyBoth, startCopyBoth } from "./CopyBoth.ts"
 import { type CopyOut, startCopyOut } from "./CopyOut.ts"
@@ -69,11 +70,14 @@ export class Connection extends Context.Service<Connection, ConnectionShape>()("
   static readonly layer = (config: ConnectionConfig): Layer.Layer<Connection, ConnectionError> =>
     Layer.effect(Connection, make(config))
 
-  /** Reads the configuration through Effect `Config`: by default the libpq environment variables (`fromEnv`). */
+  /**
+   * Reads the configuration through Effect `Config`: by default the libpq environment variables (`fromEnv` of
+   * `@pgcdc/connection/config`).
+   */
   static readonly layerConfig = (
-    config: Config.Config<ConnectionConfig> = fromEnv
+    config?: Config.Config<ConnectionConfig>
   ): Layer.Layer<Connection, ConnectionError | Config.ConfigError> =>
-    Layer.effect(Connection, Effect.flatMap(config, make))
+    Layer.effect(Connection, Effect.flatMap(configOrEnv(config), make))
 }
 
 const make = (config: ConnectionConfig): Effect.Effect<ConnectionShape, ConnectionError, Scope.Scope> =>

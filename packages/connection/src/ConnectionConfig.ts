@@ -1,7 +1,8 @@
 /**
  * Connection settings and the three ways to build them: explicit options (a `ConnectionConfig` literal), a libpq
  * connection URL (`fromUrl`, `postgres://` or `postgresql://`) and the libpq environment variables through Effect
- * `Config` (`fromEnv`, `urlConfig`).
+ * `Config` (`fromEnv`, `urlConfig`, in EnvConfig.ts: their own entry point, so that a program that never reads the
+ * environment does not load `effect/Config`).
  *
  * Names follow libpq where libpq has one (sslmode, sslrootcert, application_name, connect_timeout, replication,
  * options, keepalives), so settings copied from psql or a DSN mean the same thing here. A host that starts with "/"
@@ -11,11 +12,7 @@
  * `hostaddr`: those are rejected with an error saying so instead of being silently ignored.
  */
 import type { SocketFactory } from "./SocketTransport.ts"
-import * as Config from "effect/Config"
-import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import { type ConnectionError, configError, isConnectionError } from "./ConnectionError.ts"
@@ -212,7 +209,10 @@ const parseUrl = (url: string, defaults: Partial<ConnectionConfig>): ConnectionC
 }
 
 /** Builds a config from libpq keyword/value pairs (shared by the URL and environment paths). */
-const fromValues = (values: ReadonlyMap<string, string>, defaults: Partial<ConnectionConfig>): ConnectionConfig => {
+export const fromValues = (
+  values: ReadonlyMap<string, string>,
+  defaults: Partial<ConnectionConfig>
+): ConnectionConfig => {
   const get = (key: string): string | undefined => {
     const v = values.get(key)
     return v === undefined || v === "" ? undefined : v
@@ -309,85 +309,13 @@ const parseChannelBinding = (s: string): ChannelBinding => {
   throw configError(`Invalid channel_binding "${s}": use disable, prefer or require`)
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Effect Config
-
-const optionalString = (name: string): Config.Config<Option.Option<string>> =>
-  Config.option(Config.String(name)).pipe(Config.map(Option.filter((s) => s !== "")))
-
-/**
- * Reads the libpq environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT,
- * PGSSLCERT, PGSSLKEY, PGAPPNAME, PGCONNECT_TIMEOUT) from the current `ConfigProvider`, with libpq's defaults.
- * An invalid value (an unknown sslmode, a bad port) fails with a `ConfigError` naming the variable.
- */
-export const fromEnv: Config.Config<ConnectionConfig> = Config.all({
-  PGHOST: optionalString("PGHOST"),
-  PGPORT: optionalString("PGPORT"),
-  PGUSER: optionalString("PGUSER"),
-  PGPASSWORD: Config.option(Config.Redacted("PGPASSWORD")),
-  PGDATABASE: optionalString("PGDATABASE"),
-  PGSSLMODE: optionalString("PGSSLMODE"),
-  PGSSLROOTCERT: optionalString("PGSSLROOTCERT"),
-  PGSSLCERT: optionalString("PGSSLCERT"),
-  PGSSLKEY: optionalString("PGSSLKEY"),
-  PGAPPNAME: optionalString("PGAPPNAME"),
-  PGCONNECT_TIMEOUT: optionalString("PGCONNECT_TIMEOUT")
-}).pipe(
-  Config.mapEffect((env) => {
-    const values = new Map<string, string>()
-    const put = (key: string, v: Option.Option<string>) => {
-      if (Option.isSome(v)) values.set(key, v.value)
-    }
-    put("host", env.PGHOST)
-    put("port", env.PGPORT)
-    put("user", env.PGUSER)
-    put("dbname", env.PGDATABASE)
-    put("sslmode", env.PGSSLMODE)
-    put("sslrootcert", env.PGSSLROOTCERT)
-    put("sslcert", env.PGSSLCERT)
-    put("sslkey", env.PGSSLKEY)
-    put("application_name", env.PGAPPNAME)
-    put("connect_timeout", env.PGCONNECT_TIMEOUT)
-    return configFromValues(values, Option.isSome(env.PGPASSWORD) ? { password: env.PGPASSWORD.value } : {})
-  })
-)
-
-/** Reads a connection URL (a secret: it may hold the password) from the variable `name`, e.g. DATABASE_URL. */
-export const urlConfig = (name = "DATABASE_URL"): Config.Config<ConnectionConfig> =>
-  Config.Redacted(name).pipe(
-    Config.mapEffect((url) =>
-      Effect.suspend(() => {
-        const result = fromUrl(Redacted.value(url))
-        return Result.isSuccess(result)
-          ? Effect.succeed(result.success)
-          : Effect.fail(sourceError(`${name}: ${result.failure.message}`))
-      })
-    )
-  )
-
-const configFromValues = (
-  values: ReadonlyMap<string, string>,
-  defaults: Partial<ConnectionConfig>
-): Effect.Effect<ConnectionConfig, Config.ConfigError> =>
-  Effect.suspend(() => {
-    try {
-      return Effect.succeed(fromValues(values, defaults))
-    } catch (e) {
-      return Effect.fail(sourceError(e instanceof Error ? e.message : String(e)))
-    }
-  })
-
-const sourceError = (message: string): Config.ConfigError =>
-  new Config.ConfigError(new ConfigProvider.SourceError({ message }))
-
 /**
  * The constructors as one value, so that `ConnectionConfig` names both the type and its constructors:
- * `ConnectionConfig.fromUrl(url)`, `ConnectionConfig.fromEnv`, `ConnectionConfig.urlConfig("DATABASE_URL")`.
+ * `ConnectionConfig.fromUrl(url)`, `ConnectionConfig.describe(config)`. The Effect `Config` readers (`fromEnv`,
+ * `urlConfig`) live in `@pgcdc/connection/config` (EnvConfig.ts).
  */
 export const ConnectionConfig = {
   fromUrl,
-  fromEnv,
-  urlConfig,
   endpoint,
   describe,
   defaultPort,

@@ -9,46 +9,49 @@
  *
  * It deliberately never carries passwords, connection URLs with passwords or raw message bytes.
  */
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 
-export const ConnectionErrorReason = Schema.Literals(["Open", "Tls", "Auth", "Server", "Protocol", "Closed"])
-export type ConnectionErrorReason = typeof ConnectionErrorReason.Type
-
-const OptionalString = Schema.optional(Schema.String)
+/** Which stage failed. */
+export type ConnectionErrorReason = "Open" | "Tls" | "Auth" | "Server" | "Protocol" | "Closed"
 
 /** The fields of an ErrorResponse or NoticeResponse, named for what they mean (not their one-letter codes). */
-export const ServerErrorFields = {
+export interface ServerErrorFields {
   /** SQLSTATE, e.g. "42601" (field C). */
-  code: OptionalString,
+  readonly code?: string | undefined
   /** Localized severity (S), e.g. "ERROR", "FATAL". */
-  severity: OptionalString,
+  readonly severity?: string | undefined
   /** Non-localized severity (V, PostgreSQL 9.6+). */
-  severityNonLocalized: OptionalString,
-  detail: OptionalString,
-  hint: OptionalString,
+  readonly severityNonLocalized?: string | undefined
+  readonly detail?: string | undefined
+  readonly hint?: string | undefined
   /** Cursor position into the query string, 1-based characters (P). */
-  position: OptionalString,
-  internalPosition: OptionalString,
-  internalQuery: OptionalString,
-  where: OptionalString,
-  schemaName: OptionalString,
-  tableName: OptionalString,
-  columnName: OptionalString,
-  dataTypeName: OptionalString,
-  constraintName: OptionalString,
-  file: OptionalString,
-  line: OptionalString,
-  routine: OptionalString
-} as const
+  readonly position?: string | undefined
+  readonly internalPosition?: string | undefined
+  readonly internalQuery?: string | undefined
+  readonly where?: string | undefined
+  readonly schemaName?: string | undefined
+  readonly tableName?: string | undefined
+  readonly columnName?: string | undefined
+  readonly dataTypeName?: string | undefined
+  readonly constraintName?: string | undefined
+  readonly file?: string | undefined
+  readonly line?: string | undefined
+  readonly routine?: string | undefined
+}
 
-export class ConnectionError extends Schema.TaggedError<ConnectionError>()("ConnectionError", {
-  reason: ConnectionErrorReason,
-  message: Schema.String,
-  ...ServerErrorFields,
-  /** Set where the stage alone does not decide (an invalid configuration fails at "Open" but never heals). */
-  retryable: Schema.optional(Schema.Boolean),
-  cause: Schema.optional(Schema.Defect())
-}) {
+/**
+ * A plain tagged error, not an Effect Schema class: importing `effect/Schema` costs every process about 100 ms of
+ * CPU at start-up, and nothing encodes or decodes these errors.
+ */
+export class ConnectionError extends Data.TaggedError("ConnectionError")<
+  ServerErrorFields & {
+    readonly reason: ConnectionErrorReason
+    readonly message: string
+    /** Set where the stage alone does not decide (an invalid configuration fails at "Open" but never heals). */
+    readonly retryable?: boolean | undefined
+    readonly cause?: unknown
+  }
+> {
   /**
    * Whether the same operation on a new connection may succeed: network trouble, a server that is starting or
    * shutting down, too many connections, a slot still held by a walsender that is going away, serialization

@@ -12,7 +12,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { Connection, type ConnectionShape } from "./Connection.ts"
-import { type ConnectionConfig, fromEnv } from "./ConnectionConfig.ts"
+import type { ConnectionConfig } from "./ConnectionConfig.ts"
+import { configOrEnv } from "./internal/configOrEnv.ts"
 import type { ConnectionError } from "./ConnectionError.ts"
 
 export interface ConnectorShape {
@@ -38,8 +39,11 @@ export class Connector extends Context.Service<Connector, ConnectorShape>()("@pg
 
   static readonly layer = (config: ConnectionConfig): Layer.Layer<Connector> => Layer.succeed(Connector, make(config))
 
-  /** Reads the configuration through Effect `Config`: by default the libpq environment variables (`fromEnv`). */
+  /**
+   * Reads the configuration through Effect `Config`: by default the libpq environment variables (`fromEnv` of
+   * `@pgcdc/connection/config`).
+   */
   static readonly layerConfig = (
-    config: Config.Config<ConnectionConfig> = fromEnv
-  ): Layer.Layer<Connector, Config.ConfigError> => Layer.effect(Connector, Effect.map(config, make))
+    config?: Config.Config<ConnectionConfig>
+  ): Layer.Layer<Connector, Config.ConfigError> => Layer.effect(Connector, Effect.map(configOrEnv(config), make))
 }

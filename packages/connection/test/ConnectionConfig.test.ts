@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Redacted, Result } from "effect"
+import * as EnvConfig from "../src/EnvConfig.ts"
 import { ConnectionConfig, parseServerVersion } from "../src/index.ts"
 
 const url = (u: string) => Result.getOrThrow(ConnectionConfig.fromUrl(u))
@@ -89,8 +90,8 @@ describe("ConnectionConfig.fromUrl", () => {
   })
 })
 
-describe("ConnectionConfig.fromEnv", () => {
-  const env = (vars: Record<string, string>) => ConnectionConfig.fromEnv.parse(ConfigProvider.fromEnv({ env: vars }))
+describe("EnvConfig.fromEnv", () => {
+  const env = (vars: Record<string, string>) => EnvConfig.fromEnv.parse(ConfigProvider.fromEnv({ env: vars }))
 
   it.effect("reads the libpq variables", () =>
     Effect.gen(function* () {
@@ -132,14 +133,14 @@ describe("ConnectionConfig.fromEnv", () => {
 
   it.effect("reads a URL from a variable", () =>
     Effect.gen(function* () {
-      const c = yield* ConnectionConfig.urlConfig("DATABASE_URL").parse(
+      const c = yield* EnvConfig.urlConfig("DATABASE_URL").parse(
         ConfigProvider.fromEnv({ env: { DATABASE_URL: "postgres://a:b@db:1234/x?sslmode=require" } })
       )
       assert.strictEqual(c.host, "db")
       assert.strictEqual(c.port, 1234)
       assert.strictEqual(c.sslmode, "require")
       const error = yield* Effect.flip(
-        ConnectionConfig.urlConfig("DATABASE_URL").parse(ConfigProvider.fromEnv({ env: { DATABASE_URL: "http://x" } }))
+        EnvConfig.urlConfig("DATABASE_URL").parse(ConfigProvider.fromEnv({ env: { DATABASE_URL: "http://x" } }))
       )
       assert.include(error.message, "DATABASE_URL")
     })

@@ -17,13 +17,13 @@
  * It deliberately does not group messages into transactions (Transactions does), create slots or publications
  * implicitly, or copy the initial table contents.
  */
-import { ConnectionConfig, Connector } from "@pgcdc/connection"
+import { type ConnectionConfig, Connector } from "@pgcdc/connection"
 import type { Lsn } from "@pgcdc/protocol"
 import type * as Arr from "effect/Array"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
@@ -196,11 +196,25 @@ export class Replication extends Context.Service<Replication, ReplicationShape>(
 
   /**
    * The service with its own walsender connections, configured through Effect `Config` (by default the libpq
-   * variables, `ConnectionConfig.fromEnv`); `replication: "logical"` is set for you.
+   * variables, `fromEnv` of `@pgcdc/connection/config`, loaded only then); `replication: "logical"` is set for you.
    */
   static readonly layerConfig = (
     options: ReplicationOptions,
-    config: Config.Config<ConnectionConfig> = ConnectionConfig.fromEnv
+    config?: Config.Config<ConnectionConfig>
   ): Layer.Layer<Replication, ReplicationError | Config.ConfigError> =>
-    Replication.layer(options).pipe(Layer.provide(Connector.layerConfig(Config.map(config, walsender))))
+    Replication.layer(options).pipe(
+      Layer.provide(
+        Layer.effect(
+          Connector,
+          Effect.map(
+            config ??
+              Effect.flatMap(
+                Effect.promise(() => import("@pgcdc/connection/config")),
+                (m) => m.fromEnv
+              ),
+            (c) => Connector.make(walsender(c))
+          )
+        )
+      )
+    )
 }

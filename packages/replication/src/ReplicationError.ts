@@ -7,12 +7,11 @@
  * It deliberately never carries row values or passwords.
  */
 import type { ConnectionError } from "@pgcdc/connection"
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 import * as Reasons from "./ReplicationErrorReason.ts"
 
-export class ReplicationError extends Schema.TaggedError<ReplicationError>()("ReplicationError", {
-  reason: Reasons.Reason
-}) {
+/** A plain tagged error (not an Effect Schema class, which would load `effect/Schema` at every start). */
+export class ReplicationError extends Data.TaggedError("ReplicationError")<{ readonly reason: Reasons.Reason }> {
   override get message(): string {
     return this.reason.message
   }

@@ -17,7 +17,6 @@ export {
 } from "./Replication.ts"
 export { isReplicationError, ReplicationError } from "./ReplicationError.ts"
 export * as ReplicationErrorReason from "./ReplicationErrorReason.ts"
-export * as Rows from "./rows/index.ts"
 export * as Slot from "./Slot.ts"
 export * as Transactions from "./transactions/index.ts"
 export * from "./values/index.ts"

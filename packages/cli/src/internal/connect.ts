@@ -7,6 +7,7 @@
  * itself: `sql` and `walsender` are scoped sessions for the caller's scope.
  */
 import { Connection, ConnectionConfig, type ConnectionError, type ConnectionShape } from "@pgcdc/connection"
+import * as EnvConfig from "@pgcdc/connection/config"
 import * as Effect from "effect/Effect"
 import type { GlobalFlag } from "effect/cli"
 import * as Option from "effect/Option"
@@ -27,7 +28,7 @@ export const resolveConfig = (url: Option.Option<string>): Effect.Effect<Connect
   if (Option.isSome(url)) return fromUrl(url.value, "--url")
   const envUrl = process.env.PGCDC_URL
   if (envUrl !== undefined && envUrl !== "") return fromUrl(envUrl, "PGCDC_URL")
-  return ConnectionConfig.fromEnv.pipe(
+  return EnvConfig.fromEnv.pipe(
     Effect.map((config) => ({ applicationName: "pgcdc", ...config })),
     Effect.mapError((e) => new UsageError({ message: `The libpq environment variables: ${e.message}` }))
   )

@@ -5,18 +5,17 @@
  *
  * It names the message and the xid, never row values.
  */
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 
-export const TransactionErrorReason = Schema.Literals([
-  /** A message arrived where pgoutput never sends it. */
-  "Sequence",
-  /** A streamed transaction held in memory exceeded `maxStreamedChanges`. */
-  "TooLarge"
-])
-export type TransactionErrorReason = typeof TransactionErrorReason.Type
+/**
+ * `Sequence`: a message arrived where pgoutput never sends it. `TooLarge`: a streamed transaction held in memory
+ * exceeded `maxStreamedChanges`.
+ */
+export type TransactionErrorReason = "Sequence" | "TooLarge"
 
-export class TransactionError extends Schema.TaggedError<TransactionError>()("TransactionError", {
-  reason: TransactionErrorReason,
-  message: Schema.String,
-  xid: Schema.optional(Schema.Number)
-}) {}
+/** A plain tagged error, not an Effect Schema class, so that the main entry does not load `effect/Schema`. */
+export class TransactionError extends Data.TaggedError("TransactionError")<{
+  readonly reason: TransactionErrorReason
+  readonly message: string
+  readonly xid?: number | undefined
+}> {}

@@ -3,7 +3,7 @@
  * two-phase commit, and acknowledging by element.
  */
 export type { AssemblerOptions } from "../internal/transactions/TransactionAssembler.ts"
-export { TransactionError, TransactionErrorReason } from "./TransactionError.ts"
+export { TransactionError, type TransactionErrorReason } from "./TransactionError.ts"
 export type {
   Change,
   OriginInfo,
