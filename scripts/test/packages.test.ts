@@ -20,6 +20,9 @@ import { withBuildLock } from "./support/buildLock.ts"
 const root = fileURLToPath(new URL("../../", import.meta.url))
 const packages = ["protocol", "connection", "replication", "testing", "sink-postgres", "cluster", "cli"] as const
 
+/** Entry points besides the index: the Schemas, apart so that importing the codecs does not load effect/Schema. */
+const subpaths: Readonly<Record<string, ReadonlyArray<string>>> = { protocol: ["./schema"] }
+
 type Specs = Readonly<Record<string, string>>
 
 interface Manifest {
@@ -67,63 +70,19 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
   "@pgcdc/protocol": [
     "AuthenticationCode",
     "Backend",
-    "BackendMessageFromBytes",
-    "BackendMessageJson",
-    "BackendMessageSchema",
-    "BackendReplicationFromBytes",
-    "BackendReplicationMessageSchema",
-    "BackendSchema",
     "BackendType",
-    "BeginPrepareSchema",
-    "BeginSchema",
-    "BinaryValueSchema",
-    "CommitPreparedSchema",
-    "CommitSchema",
     "CopyTextCursor",
-    "DeleteSchema",
     "Framer",
     "Frontend",
-    "FrontendMessageJson",
-    "FrontendMessageSchema",
-    "FrontendReplicationFromBytes",
-    "FrontendReplicationMessageSchema",
-    "FrontendSchema",
     "FrontendType",
-    "HotStandbyFeedbackSchema",
-    "InsertSchema",
     "Lsn",
-    "MessageSchema",
-    "OriginSchema",
     "Pgoutput",
-    "PgoutputFromBytes",
-    "PgoutputMessageSchema",
-    "PrepareSchema",
-    "PrimaryKeepaliveSchema",
     "ProtocolError",
     "Reader",
-    "RelationColumnSchema",
-    "RelationSchema",
-    "ReplicaIdentitySchema",
-    "RollbackPreparedSchema",
-    "StandbyStatusUpdateSchema",
     "StartupCode",
-    "StartupPhaseMessageFromBytes",
-    "StreamAbortSchema",
-    "StreamCommitSchema",
-    "StreamPrepareSchema",
-    "StreamStartSchema",
-    "StreamStopSchema",
     "Timestamp",
-    "TruncateSchema",
-    "TupleDataSchema",
-    "TupleValueSchema",
-    "TypeSchema",
-    "TypedFrontendMessageFromBytes",
     "UnchangedToast",
-    "UnchangedToastSchema",
-    "UpdateSchema",
     "Writer",
-    "XLogDataSchema",
     "decodeBackend",
     "decodeCopyTextRow",
     "decodeDataRowRaw",
@@ -165,6 +124,58 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "unsafeDecodeXLogDataHeader",
     "writeTupleData",
     "xlogDataHeaderLength"
+  ],
+  "@pgcdc/protocol/schema": [
+    "BackendMessageFromBytes",
+    "BackendMessageJson",
+    "BackendMessageSchema",
+    "BackendReplicationFromBytes",
+    "BackendReplicationMessageSchema",
+    "BackendSchema",
+    "BeginPrepareSchema",
+    "BeginSchema",
+    "BinaryValueSchema",
+    "CommitPreparedSchema",
+    "CommitSchema",
+    "DeleteSchema",
+    "FrontendMessageJson",
+    "FrontendMessageSchema",
+    "FrontendReplicationFromBytes",
+    "FrontendReplicationMessageSchema",
+    "FrontendSchema",
+    "HotStandbyFeedbackSchema",
+    "InsertSchema",
+    "LsnFromString",
+    "LsnSchema",
+    "MessageSchema",
+    "OriginSchema",
+    "PgoutputFromBytes",
+    "PgoutputMessageSchema",
+    "PrepareSchema",
+    "PrimaryKeepaliveSchema",
+    "RelationColumnSchema",
+    "RelationSchema",
+    "ReplicaIdentitySchema",
+    "RollbackPreparedSchema",
+    "StandbyStatusUpdateSchema",
+    "StartupPhaseMessageFromBytes",
+    "StreamAbortSchema",
+    "StreamCommitSchema",
+    "StreamPrepareSchema",
+    "StreamStartSchema",
+    "StreamStopSchema",
+    "TimestampFromString",
+    "TimestampSchema",
+    "TruncateSchema",
+    "TupleDataSchema",
+    "TupleValueSchema",
+    "TypeSchema",
+    "TypedFrontendMessageFromBytes",
+    "UnchangedToastSchema",
+    "UpdateSchema",
+    "XLogDataSchema",
+    "timestampFromDateTime",
+    "timestampToDateTimeLossy"
   ],
   "@pgcdc/connection": [
     "Connection",
@@ -265,19 +276,25 @@ describe("published packages", () => {
   it.each(packages)("%s: the published exports are the built JavaScript and declarations", (pkg) => {
     const m = manifest(pkg)
     expect(m.files).toContain("build/src")
-    const published = m.publishConfig.exports["."]!
-    expect(published).toEqual({ types: "./build/src/index.d.ts", default: "./build/src/index.js" })
-    for (const file of Object.values(published)) expect(existsSync(path.join(root, "packages", pkg, file))).toBe(true)
-    // The condition the benchmarks use loads exactly what users would get.
-    expect(m.exports["."]!["pgcdc-build"]).toBe(published.default)
-    // Nothing but the index is published: internals (reachable inside the workspace, for benchmarks) are not.
-    expect(Object.keys(m.publishConfig.exports).sort()).toEqual([".", "./internal/*"])
+    const entries = [".", ...(subpaths[pkg] ?? [])]
+    for (const entry of entries) {
+      const published = m.publishConfig.exports[entry]!
+      const index = `./build/src/${entry === "." ? "" : `${entry.slice(2)}/`}index`
+      expect(published).toEqual({ types: `${index}.d.ts`, default: `${index}.js` })
+      for (const file of Object.values(published)) expect(existsSync(path.join(root, "packages", pkg, file))).toBe(true)
+      // The condition the benchmarks use loads exactly what users would get.
+      expect(m.exports[entry]!["pgcdc-build"]).toBe(published.default)
+    }
+    // Nothing but the entries is published: internals (reachable inside the workspace, for benchmarks) are not.
+    expect(Object.keys(m.publishConfig.exports).sort()).toEqual([...entries, "./internal/*"].sort())
     expect(m.publishConfig.exports["./internal/*"]).toBeNull()
   })
 
   it("every package loads from its build under plain Node, with no .ts module", () => {
     const script = `
-      const names = ${JSON.stringify(packages.map((p) => `@pgcdc/${p}`))}
+      const names = ${JSON.stringify(
+        packages.flatMap((p) => [`@pgcdc/${p}`, ...(subpaths[p] ?? []).map((sub) => `@pgcdc/${p}${sub.slice(1)}`)])
+      )}
       const out = {}
       for (const name of names) out[name] = Object.keys(await import(name)).sort()
       console.log(JSON.stringify(out))
