@@ -22,9 +22,11 @@ const packages = ["protocol", "connection", "replication", "testing", "sink-post
 
 /**
  * Entry points besides the main one: the parts that load Effect Schema or Config (about 100 modules, over 100 ms of
- * CPU at every process start), which a consumer opts into by importing them.
+ * CPU at every process start), which a consumer opts into by importing them: protocol's Schemas of the messages,
+ * connection's Config readers, replication's typed rows.
  */
 const subpaths: Readonly<Record<string, ReadonlyArray<string>>> = {
+  protocol: ["./schema"],
   connection: ["./config"],
   replication: ["./rows"]
 }
@@ -78,63 +80,19 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
   "@pgcdc/protocol": [
     "AuthenticationCode",
     "Backend",
-    "BackendMessageFromBytes",
-    "BackendMessageJson",
-    "BackendMessageSchema",
-    "BackendReplicationFromBytes",
-    "BackendReplicationMessageSchema",
-    "BackendSchema",
     "BackendType",
-    "BeginPrepareSchema",
-    "BeginSchema",
-    "BinaryValueSchema",
-    "CommitPreparedSchema",
-    "CommitSchema",
     "CopyTextCursor",
-    "DeleteSchema",
     "Framer",
     "Frontend",
-    "FrontendMessageJson",
-    "FrontendMessageSchema",
-    "FrontendReplicationFromBytes",
-    "FrontendReplicationMessageSchema",
-    "FrontendSchema",
     "FrontendType",
-    "HotStandbyFeedbackSchema",
-    "InsertSchema",
     "Lsn",
-    "MessageSchema",
-    "OriginSchema",
     "Pgoutput",
-    "PgoutputFromBytes",
-    "PgoutputMessageSchema",
-    "PrepareSchema",
-    "PrimaryKeepaliveSchema",
     "ProtocolError",
     "Reader",
-    "RelationColumnSchema",
-    "RelationSchema",
-    "ReplicaIdentitySchema",
-    "RollbackPreparedSchema",
-    "StandbyStatusUpdateSchema",
     "StartupCode",
-    "StartupPhaseMessageFromBytes",
-    "StreamAbortSchema",
-    "StreamCommitSchema",
-    "StreamPrepareSchema",
-    "StreamStartSchema",
-    "StreamStopSchema",
     "Timestamp",
-    "TruncateSchema",
-    "TupleDataSchema",
-    "TupleValueSchema",
-    "TypeSchema",
-    "TypedFrontendMessageFromBytes",
     "UnchangedToast",
-    "UnchangedToastSchema",
-    "UpdateSchema",
     "Writer",
-    "XLogDataSchema",
     "decodeBackend",
     "decodeCopyTextRow",
     "decodeDataRowRaw",
@@ -176,6 +134,58 @@ const publicApi: Readonly<Record<string, ReadonlyArray<string>>> = {
     "unsafeDecodeXLogDataHeader",
     "writeTupleData",
     "xlogDataHeaderLength"
+  ],
+  "@pgcdc/protocol/schema": [
+    "BackendMessageFromBytes",
+    "BackendMessageJson",
+    "BackendMessageSchema",
+    "BackendReplicationFromBytes",
+    "BackendReplicationMessageSchema",
+    "BackendSchema",
+    "BeginPrepareSchema",
+    "BeginSchema",
+    "BinaryValueSchema",
+    "CommitPreparedSchema",
+    "CommitSchema",
+    "DeleteSchema",
+    "FrontendMessageJson",
+    "FrontendMessageSchema",
+    "FrontendReplicationFromBytes",
+    "FrontendReplicationMessageSchema",
+    "FrontendSchema",
+    "HotStandbyFeedbackSchema",
+    "InsertSchema",
+    "LsnFromString",
+    "LsnSchema",
+    "MessageSchema",
+    "OriginSchema",
+    "PgoutputFromBytes",
+    "PgoutputMessageSchema",
+    "PrepareSchema",
+    "PrimaryKeepaliveSchema",
+    "RelationColumnSchema",
+    "RelationSchema",
+    "ReplicaIdentitySchema",
+    "RollbackPreparedSchema",
+    "StandbyStatusUpdateSchema",
+    "StartupPhaseMessageFromBytes",
+    "StreamAbortSchema",
+    "StreamCommitSchema",
+    "StreamPrepareSchema",
+    "StreamStartSchema",
+    "StreamStopSchema",
+    "TimestampFromString",
+    "TimestampSchema",
+    "TruncateSchema",
+    "TupleDataSchema",
+    "TupleValueSchema",
+    "TypeSchema",
+    "TypedFrontendMessageFromBytes",
+    "UnchangedToastSchema",
+    "UpdateSchema",
+    "XLogDataSchema",
+    "timestampFromDateTime",
+    "timestampToDateTimeLossy"
   ],
   "@pgcdc/connection": [
     "Connection",
@@ -307,13 +317,10 @@ describe("published packages", () => {
   })
 
   it("the stream's entry points load neither effect/Schema nor effect/Config (start-up cost)", () => {
-    // A resolve hook prints every module Node loads; the hooks run on their own thread, hence stderr.
-    const hook = `data:text/javascript,${encodeURIComponent(
-      "export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write(r.url + '\\n'); return r }"
-    )}`
+    // A resolve hook, run in-thread (module.registerHooks) so that no line is lost at exit, prints every module.
     const script = `
-      import { register } from "node:module"
-      register(${JSON.stringify(hook)})
+      import { registerHooks } from "node:module"
+      registerHooks({ resolve(s, c, next) { const r = next(s, c); process.stderr.write(r.url + "\\n"); return r } })
       for (const name of ${JSON.stringify(lightEntries)}) await import(name)
     `
     const run = spawnSync(

@@ -17,7 +17,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import * as Socket from "effect/socket/Socket"
+import type * as Socket from "effect/socket/Socket"
 import type * as Tls from "node:tls"
 import { closedError, type ConnectionError, openError, tlsError } from "./ConnectionError.ts"
 import type { ByteTransport } from "./Transport.ts"
@@ -27,6 +27,8 @@ export type SocketFactory = Effect.Effect<Socket.Socket, ConnectionError, Scope.
 
 const encoder = new TextEncoder()
 const toBytes = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
+
+type SocketModule = typeof Socket
 
 const socketMessage = (error: Socket.SocketError): string => {
   const reason = error.reason
@@ -41,6 +43,7 @@ export class SocketTransport implements ByteTransport {
   readonly peerCertificate = undefined
   private readonly reader: Socket.Reader
   private readonly writer: Socket.Writer
+  private readonly sockets: SocketModule
   private readonly scope: Scope.Closeable
   private readonly context: Context.Context<never>
   private readonly buffered: Array<Uint8Array> = []
@@ -52,12 +55,14 @@ export class SocketTransport implements ByteTransport {
     description: string,
     reader: Socket.Reader,
     writer: Socket.Writer,
+    sockets: SocketModule,
     scope: Scope.Closeable,
     context: Context.Context<never>
   ) {
     this.description = description
     this.reader = reader
     this.writer = writer
+    this.sockets = sockets
     this.scope = scope
     this.context = context
   }
@@ -78,7 +83,12 @@ export class SocketTransport implements ByteTransport {
         Effect.mapError((e) => openError(`Could not connect to ${description}: ${socketMessage(e)}`, e))
       )
       const writer = yield* Scope.provide(socket.writer, scope)
-      return new SocketTransport(description, reader, writer, scope, context)
+      // effect/socket/Socket (its error guard, its CloseEvent) loads effect/Schema, about 100 modules: imported here,
+      // not at the top, so that a program that never passes a socket factory does not load it at start-up. Whoever
+      // built this socket has loaded the module already, so the import settles in microtasks, without I/O, at the
+      // same point every run (a seeded simulation over the fake server stays reproducible).
+      const sockets = yield* Effect.promise(() => import("effect/socket/Socket"))
+      return new SocketTransport(description, reader, writer, sockets, scope, context)
     })
   }
 
@@ -119,7 +129,7 @@ export class SocketTransport implements ByteTransport {
     return this.flushOutgoing.pipe(
       Effect.andThen(this.reader.pull),
       Effect.mapError((e) =>
-        Socket.isSocketError(e)
+        this.sockets.isSocketError(e)
           ? this.lost(
               e.reason._tag === "SocketCloseError"
                 ? closedError(`The server closed the connection (${this.description})`, e)
@@ -160,7 +170,7 @@ export class SocketTransport implements ByteTransport {
         this.failure === undefined
           ? this.flushOutgoing.pipe(
               Effect.andThen(this.send(lastBytes)),
-              Effect.andThen(this.writer.write(new Socket.CloseEvent(1000)))
+              Effect.andThen(this.writer.write(new this.sockets.CloseEvent(1000)))
             )
           : Effect.void
       this.closed = true

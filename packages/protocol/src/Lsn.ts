@@ -4,16 +4,12 @@
  *
  * `Lsn` is a branded `bigint` so that a byte count or an xid can never be passed where a WAL position is meant.
  * This module parses and formats the text form, orders positions and measures the distance between them.
- * `LsnSchema` and `LsnFromString` describe it for Effect Schema (validation, arbitraries, and the `X/Y` JSON form).
+ * Its Effect Schemas (`LsnSchema`, `LsnFromString`) are in `LsnSchema.ts`, exported by `@pgcdc/protocol/schema`.
  * It does not know anything about timelines or segments.
  */
 import type * as Brand from "effect/Brand"
-import * as Effect from "effect/Effect"
 import * as Order from "effect/Order"
 import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
-import * as SchemaIssue from "effect/SchemaIssue"
-import * as SchemaTransformation from "effect/SchemaTransformation"
 import { ProtocolError } from "./ProtocolError.ts"
 
 export type Lsn = bigint & Brand.Brand<"Lsn">
@@ -81,26 +77,3 @@ export const min = (a: Lsn, b: Lsn): Lsn => (a < b ? a : b)
 
 /** Bytes of WAL from `from` to `to` (negative when `to` is before `from`). */
 export const diff = (to: Lsn, from: Lsn): bigint => to - from
-
-/** An LSN as a value: a bigint in the unsigned 64-bit range, branded. */
-export const LsnSchema: Schema.brand<Schema.BigInt, "Lsn"> = Schema.BigInt.pipe(
-  Schema.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: MAX })),
-  Schema.brand("Lsn"),
-  Schema.annotate({ identifier: "Lsn", description: "A WAL position (unsigned 64-bit)" })
-)
-
-/** An LSN whose encoded (JSON) form is PostgreSQL's `X/Y` text, e.g. `"16/B374D848"`. */
-export const LsnFromString: Schema.decodeTo<Schema.toType<typeof LsnSchema>, Schema.String> = Schema.String.pipe(
-  Schema.decodeTo(
-    Schema.toType(LsnSchema),
-    SchemaTransformation.transformEffect({
-      decode: (text: string) => {
-        const r = parse(text)
-        return Result.isSuccess(r)
-          ? Effect.succeed(r.success)
-          : Effect.fail(new SchemaIssue.InvalidValue({ message: r.failure.detail ?? "not an LSN" }, text))
-      },
-      encode: (lsn: Lsn) => Effect.succeed(format(lsn))
-    })
-  )
-)

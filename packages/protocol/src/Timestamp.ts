@@ -4,17 +4,16 @@
  * `-infinity`.
  *
  * The wire value is kept as a plain `bigint` everywhere in this package, because that is the only form that loses
- * nothing. This module converts it, on request, to the Unix epoch in microseconds (exact), to a JavaScript `Date` or
- * an Effect `DateTime.Utc` (both millisecond precision: the conversion truncates toward the past and says so in its
- * name), and to an exact ISO 8601 string. Conversions that cannot represent a value (infinity, years past the `Date`
- * range) fail with a `ProtocolError` rather than producing an invalid `Date`.
+ * nothing. This module converts it, on request, to the Unix epoch in microseconds (exact), to a JavaScript `Date`
+ * (millisecond precision: the conversion truncates toward the past and says so in its name), and to an exact ISO 8601
+ * string. Conversions that cannot represent a value (infinity, years past the `Date` range) fail with a
+ * `ProtocolError` rather than producing an invalid `Date`. The Effect `DateTime` conversions and the Schemas are in
+ * `TimestampDateTime.ts` and `TimestampSchema.ts` (`@pgcdc/protocol/schema`), so that the codecs load neither.
  *
  * It deliberately knows nothing about time zones, `date`, `time` or `interval` values: those are text-format column
  * values, decoded by the replication package.
  */
-import * as DateTime from "effect/DateTime"
 import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
 import { ProtocolError } from "./ProtocolError.ts"
 
 /** Microseconds since 2000-01-01 00:00:00 UTC. */
@@ -80,14 +79,6 @@ export const fromDate = (d: Date): Result.Result<Timestamp, ProtocolError> => {
   return Result.succeed(BigInt(ms) * 1000n - unixEpochOffsetMicros)
 }
 
-/** An Effect `DateTime.Utc` (lossy: millisecond precision, truncated toward the past). Fails on infinity. */
-export const toDateTimeLossy = (t: Timestamp): Result.Result<DateTime.Utc, ProtocolError> =>
-  Result.map(toEpochMillis(t, "DateTime"), (ms) => DateTime.makeUnsafe(ms))
-
-/** From any Effect `DateTime` (exact: whole milliseconds; the zone does not matter, the instant does). */
-export const fromDateTime = (dt: DateTime.DateTime): Timestamp =>
-  BigInt(DateTime.toEpochMillis(dt)) * 1000n - unixEpochOffsetMicros
-
 /** Days since 1970-01-01 to a proleptic Gregorian (year, month, day); exact for any bigint day count. */
 const civilFromDays = (days: bigint): readonly [bigint, number, number] => {
   const z = days + 719_468n
@@ -123,15 +114,3 @@ export const format = (t: Timestamp): string => {
     2
   )}.${pad(frac, 6)}Z`
 }
-
-/**
- * A PostgreSQL timestamp value: a bigint in the int64 range. Its JSON form is the decimal string (bigints have no
- * JSON number form that survives a round trip).
- */
-export const TimestampSchema = Schema.BigInt.pipe(
-  Schema.check(Schema.isBetweenBigInt({ minimum: negativeInfinity, maximum: infinity })),
-  Schema.annotate({ identifier: "Timestamp", description: "Microseconds since 2000-01-01 00:00:00 UTC (int64)" })
-)
-
-/** `TimestampSchema` with a decimal-string encoded side, for JSON. */
-export const TimestampFromString = Schema.BigIntFromString.pipe(Schema.decodeTo(TimestampSchema))

@@ -1,6 +1,10 @@
 /**
  * @pgcdc/protocol: pure codecs for the PostgreSQL wire protocol, the streaming-replication messages and pgoutput.
  * Bytes in, data out, and back. No I/O, no state beyond a framer's buffer, no dependency besides `effect`.
+ *
+ * The Effect Schemas of the messages (and the `Timestamp` ↔ `DateTime` conversions) are in `@pgcdc/protocol/schema`:
+ * this entry must not load `effect/Schema`, `effect/Config` or `effect/DateTime`, which together bring most of
+ * Effect's modules, so that importing the codecs stays cheap (`test/entry-modules.test.ts` holds it to that).
  */
 export * as Lsn from "./Lsn.ts"
 export { ProtocolError, type ProtocolErrorReason, isProtocolError } from "./ProtocolError.ts"
@@ -9,9 +13,7 @@ export { Writer } from "./Writer.ts"
 export * as Timestamp from "./Timestamp.ts"
 export { CopyTextCursor, decodeCopyTextRow, unsafeDecodeCopyTextRow } from "./copy/CopyTextRow.ts"
 export * from "./replication/ReplicationMessage.ts"
-export * from "./replication/ReplicationSchema.ts"
 export * from "./pgoutput/TupleData.ts"
-export * from "./pgoutput/TupleDataSchema.ts"
 export * as Pgoutput from "./pgoutput/PgoutputMessage.ts"
 export type {
   PgoutputMessage,
@@ -22,9 +24,8 @@ export type {
   ReplicaIdentity
 } from "./pgoutput/PgoutputMessage.ts"
 export * from "./pgoutput/PgoutputCodec.ts"
-export * from "./pgoutput/PgoutputSchema.ts"
 // Framing and the frontend/backend message codecs. Message types live in the `Backend` and `Frontend` namespaces
-// (both directions have a CopyData and a CopyDone); their Schemas in `BackendSchema` and `FrontendSchema`.
+// (both directions have a CopyData and a CopyDone).
 export {
   defaultMaxMessageSize,
   defaultMaxStartupMessageSize,
@@ -63,16 +64,3 @@ export {
   unsafeDecodeStartup
 } from "./frontend/decodeFrontend.ts"
 export { encodeFrontend, encodeFrontendToBytes } from "./frontend/encodeFrontend.ts"
-export * as BackendSchema from "./schema/wireBackend.ts"
-export {
-  BackendMessage as BackendMessageSchema,
-  BackendMessageFromBytes,
-  BackendMessageJson
-} from "./schema/wireBackend.ts"
-export * as FrontendSchema from "./schema/wireFrontend.ts"
-export {
-  FrontendMessage as FrontendMessageSchema,
-  FrontendMessageJson,
-  StartupPhaseMessageFromBytes,
-  TypedFrontendMessageFromBytes
-} from "./schema/wireFrontend.ts"

@@ -295,7 +295,11 @@ describe("package entry point", () => {
     expect(Result.getOrThrow(P.decodeStartup(P.encodeFrontendToBytes({ _tag: "SSLRequest" })))).toStrictEqual({
       _tag: "SSLRequest"
     })
-    expect(Schema.is(P.BackendSchema.ErrorResponse)({ _tag: "ErrorResponse" })).toBe(true)
+  })
+
+  it("the Schemas are in the schema entry", async () => {
+    const S = await import("../src/schema/index.ts")
+    expect(Schema.is(S.BackendSchema.ErrorResponse)({ _tag: "ErrorResponse" })).toBe(true)
   })
 })
 

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Result, Schema } from "effect"
 import * as Timestamp from "../src/Timestamp.ts"
+import { timestampFromDateTime, timestampToDateTimeLossy } from "../src/TimestampDateTime.ts"
+import { TimestampFromString } from "../src/TimestampSchema.ts"
 
 describe("Timestamp", () => {
   it("the PostgreSQL epoch is 2000-01-01 UTC", () => {
@@ -22,9 +24,9 @@ describe("Timestamp", () => {
 
   it("DateTime.Utc conversion", () => {
     const t = 817_000_000_123_456n
-    const dt = Result.getOrThrow(Timestamp.toDateTimeLossy(t))
+    const dt = Result.getOrThrow(timestampToDateTimeLossy(t))
     assert.strictEqual(DateTime.formatIso(dt), "2025-11-21T00:26:40.123Z")
-    assert.strictEqual(Timestamp.fromDateTime(dt), 817_000_000_123_000n)
+    assert.strictEqual(timestampFromDateTime(dt), 817_000_000_123_000n)
   })
 
   it("infinity and -infinity are recognised and never become a Date", () => {
@@ -35,7 +37,7 @@ describe("Timestamp", () => {
     const e = Timestamp.toDateLossy(Timestamp.infinity)
     assert.isTrue(Result.isFailure(e))
     if (Result.isFailure(e)) assert.include(e.failure.message, "infinity")
-    assert.isTrue(Result.isFailure(Timestamp.toDateTimeLossy(Timestamp.negativeInfinity)))
+    assert.isTrue(Result.isFailure(timestampToDateTimeLossy(Timestamp.negativeInfinity)))
     assert.strictEqual(Timestamp.toEpochMicros(Timestamp.infinity), Timestamp.infinity)
     assert.strictEqual(Timestamp.format(Timestamp.infinity), "infinity")
     assert.strictEqual(Timestamp.format(Timestamp.negativeInfinity), "-infinity")
@@ -68,10 +70,10 @@ describe("Timestamp", () => {
 
   it("the Schema accepts int64 and has a decimal-string JSON form", () => {
     assert.strictEqual(
-      Schema.decodeUnknownSync(Timestamp.TimestampFromString)("-9223372036854775808"),
+      Schema.decodeUnknownSync(TimestampFromString)("-9223372036854775808"),
       Timestamp.negativeInfinity
     )
-    assert.strictEqual(Schema.encodeSync(Timestamp.TimestampFromString)(Timestamp.infinity), "9223372036854775807")
-    assert.throws(() => Schema.decodeUnknownSync(Timestamp.TimestampFromString)("9223372036854775808"))
+    assert.strictEqual(Schema.encodeSync(TimestampFromString)(Timestamp.infinity), "9223372036854775807")
+    assert.throws(() => Schema.decodeUnknownSync(TimestampFromString)("9223372036854775808"))
   })
 })

@@ -10,9 +10,9 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
-import { LsnFromString } from "../Lsn.ts"
+import { LsnFromString } from "../LsnSchema.ts"
 import type { ProtocolError } from "../ProtocolError.ts"
-import { TimestampFromString } from "../Timestamp.ts"
+import { TimestampFromString } from "../TimestampSchema.ts"
 import { Bytes, Uint32 } from "../pgoutput/SchemaFields.ts"
 import {
   type BackendReplicationMessage,
