@@ -206,15 +206,9 @@ export class Replication extends Context.Service<Replication, ReplicationShape>(
       Layer.provide(
         Layer.effect(
           Connector,
-          Effect.map(
-            config ??
-              Effect.flatMap(
-                Effect.promise(() => import("@pgcdc/connection/config")),
-                (m) => m.fromEnv
-              ),
-            (c) => Connector.make(walsender(c))
-          )
+          Effect.map(Effect.service(Connector), (connector) => Connector.make(walsender(connector.config)))
         )
-      )
+      ),
+      Layer.provide(Connector.layerConfig(config))
     )
 }

@@ -9,7 +9,7 @@ import { assert, layer } from "@effect/vitest"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
 import { TestDatabase } from "@pgcdc/testing"
 import { Connection, type ConnectionShape, Connector } from "@pgcdc/connection"
-import { Effect, Metric, Option, Stream } from "effect"
+import { ConfigProvider, Effect, Layer, Metric, Option, Stream } from "effect"
 import { Replication, ReplicationMetrics, type ReplicationOptions } from "../../src/Replication.ts"
 import * as Slot from "../../src/Slot.ts"
 import { lsnToConfirm } from "../../src/WalMessage.ts"
@@ -33,6 +33,40 @@ for (const major of [18, 14] as const) {
     excludeTestServices: true,
     timeout: "60 seconds"
   })(`Replication on PostgreSQL ${major}`, (it) => {
+    it.effect(
+      "Replication.layerConfig reads the PG* variables through Effect Config and opens walsender sessions",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* TestDatabase
+          const sql = yield* sqlSession(db)
+          yield* exec(sql, [
+            "CREATE TABLE r_env (id int PRIMARY KEY, v text)",
+            "CREATE PUBLICATION p_env FOR TABLE r_env"
+          ])
+          yield* createSlot(sql, "s_env")
+          yield* exec(sql, ["INSERT INTO r_env VALUES (1, 'from env')"])
+          const env = {
+            PGHOST: db.host,
+            PGPORT: String(db.port),
+            PGUSER: db.user,
+            PGPASSWORD: db.password,
+            PGDATABASE: db.database
+          }
+          // No Config given: the layer loads the PG* reader (@pgcdc/connection/config) and sets replication: "logical".
+          const messages = yield* Effect.gen(function* () {
+            return yield* takeTransactions(yield* Replication, 1)
+          }).pipe(
+            Effect.provide(
+              Replication.layerConfig({ slot: "s_env", publications: ["p_env"] }).pipe(
+                Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
+              )
+            )
+          )
+          const insert = messages.find((m) => m._tag === "Insert")
+          assert.deepStrictEqual(insert?._tag === "Insert" ? insert.new : undefined, { id: 1, v: "from env" })
+        })
+    )
+
     it.effect(
       "inserts, updates and deletes under every replica identity; truncate; logical messages",
       () =>
