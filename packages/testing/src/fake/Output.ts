@@ -31,7 +31,8 @@ import {
   type SessionPublications
 } from "./PublishedChanges.ts"
 import { firstCatalogFreeOid, type RelationCache, typeMessageName } from "./RelationCache.ts"
-import { type FakeTable, relationMessage, type WalChange, type WalEntry } from "./Wal.ts"
+import { type FakeTable, relationMessage } from "./Wal.ts"
+import type { WalChange, WalEntry } from "./WalEntry.ts"
 
 export interface OutputOptions {
   readonly protoVersion: ProtoVersion

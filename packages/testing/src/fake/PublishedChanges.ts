@@ -8,7 +8,8 @@
  */
 import type { TupleData } from "@pgcdc/protocol"
 import type { PublishAction, RowPredicate } from "./FakeServer.ts"
-import type { FakeTable, WalChange } from "./Wal.ts"
+import type { FakeTable } from "./Wal.ts"
+import type { WalChange } from "./WalEntry.ts"
 
 /** What the session's publications send of a table (`FakeServer.publishes` and `publishedColumns`). */
 export interface SessionPublications {
