@@ -1,10 +1,11 @@
 /**
- * The fake server's row filter language (src/fake/RowFilter.ts): what it parses, how it evaluates with SQL's
- * three-valued logic and the columns' types, and what it refuses. How filters combine across publications and turn
- * updates into inserts and deletes is compared with PostgreSQL 18 by the conformance suite.
+ * The fake server's row filter language (src/fake/RowFilterParser.ts, RowFilter.ts): what it parses, how it
+ * evaluates with SQL's three-valued logic and the columns' types, and what it refuses. How filters combine across
+ * publications and turn updates into inserts and deletes is compared with PostgreSQL 18 by the conformance suite.
  */
 import { describe, expect, it } from "vitest"
-import { evaluateRowFilter, parseRowFilter, RowFilterUnsupported } from "../src/fake/RowFilter.ts"
+import { evaluateRowFilter, RowFilterUnsupported } from "../src/fake/RowFilter.ts"
+import { parseRowFilter } from "../src/fake/RowFilterParser.ts"
 import { rowFilterText } from "../src/fake/RowFilterText.ts"
 
 const INT4 = 23

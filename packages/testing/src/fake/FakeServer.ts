@@ -19,7 +19,8 @@ import { evaluateRowFilter, filterColumns, type RowFilterExpr, RowFilterUnsuppor
 import { makeVerifier, type ScramVerifier } from "./Scram.ts"
 import { Session, type SessionHost } from "./Session.ts"
 import type { SqlTableInfo } from "./TableWrite.ts"
-import { type FakeTable, FakeWalError, Wal, type WalChange } from "./Wal.ts"
+import { type FakeTable, FakeWalError, Wal } from "./Wal.ts"
+import type { WalChange } from "./WalEntry.ts"
 
 export interface SlotState {
   readonly name: string

@@ -15,7 +15,8 @@
  * nothing a database would (unique keys, NOT NULL, types): the fake stores what the test wrote.
  */
 import { UnchangedToast } from "@pgcdc/protocol"
-import type { FakeTable, FakeValue, WalChange } from "./Wal.ts"
+import type { FakeTable, FakeValue } from "./Wal.ts"
+import type { WalChange } from "./WalEntry.ts"
 
 /** One stored row: column name → value as the test wrote it (text, NULL, binary, or a TOAST marker). */
 export type HeapRow = Readonly<Record<string, FakeValue>>

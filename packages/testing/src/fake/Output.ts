@@ -22,17 +22,17 @@
  * Each item carries the LSN the walsender puts in the XLogData header: the first change's LSN for Begin, the
  * change's LSN for changes, 0/0 for Relation and Type, the end LSN for Commit. It deliberately does no byte encoding or I/O.
  */
-import { Lsn, type Pgoutput, type PgoutputMessage, type ProtoVersion, type TupleData } from "@pgcdc/protocol"
-import type { PublishAction, RowPredicate } from "./FakeServer.ts"
-import { builtinTypeName } from "./Types.ts"
+import { Lsn, type Pgoutput, type PgoutputMessage, type ProtoVersion } from "@pgcdc/protocol"
 import {
-  type FakeColumn,
-  type FakeTable,
-  type FakeTypeDefinition,
-  relationMessage,
-  type WalChange,
-  type WalEntry
-} from "./Wal.ts"
+  everything,
+  projectTable,
+  projectTuple,
+  publishedChange,
+  type SessionPublications
+} from "./PublishedChanges.ts"
+import { firstCatalogFreeOid, type RelationCache, typeMessageName } from "./RelationCache.ts"
+import { type FakeTable, relationMessage } from "./Wal.ts"
+import type { WalChange, WalEntry } from "./WalEntry.ts"
 
 export interface OutputOptions {
   readonly protoVersion: ProtoVersion
@@ -53,110 +53,7 @@ export interface OutputItem {
   readonly inStream: boolean
 }
 
-/** Relations already described to one session. */
-export class RelationCache {
-  private readonly sent = new Map<number, number>()
-  /** The server's user-defined types (Wal.defineType), which Type messages name. */
-  readonly types: ReadonlyMap<number, FakeTypeDefinition>
-
-  constructor(types: ReadonlyMap<number, FakeTypeDefinition> = new Map()) {
-    this.types = types
-  }
-
-  isCurrent(table: FakeTable): boolean {
-    return this.sent.get(table.relationId) === table.version
-  }
-
-  markSent(table: FakeTable): void {
-    this.sent.set(table.relationId, table.version)
-  }
-}
-
-const firstCatalogFreeOid = 16384
-
-/**
- * What a Type message says of a column's type: a defined type by its name, except that pgoutput names a domain by its
- * base type (`getBaseType`), with "" for pg_catalog; an undefined type by the column's `typeName`, if it has one.
- */
-const typeMessageName = (
-  types: ReadonlyMap<number, FakeTypeDefinition>,
-  c: FakeColumn
-): { readonly namespace: string; readonly typeName: string } | undefined => {
-  let def = types.get(c.typeOid)
-  if (def === undefined) {
-    return c.typeName === undefined ? undefined : { namespace: c.typeNamespace ?? "public", typeName: c.typeName }
-  }
-  for (let depth = 0; def.kind === "domain" && depth < 32; depth++) {
-    const base: number = def.base ?? 0
-    const next: FakeTypeDefinition | undefined = types.get(base)
-    if (next === undefined) return { namespace: "", typeName: builtinTypeName(base) }
-    def = next
-  }
-  return { namespace: def.namespace ?? "public", typeName: def.name }
-}
 const L = Lsn.unsafeMake
-
-/** What the session's publications send of a table (`FakeServer.publishes` and `publishedColumns`). */
-export interface SessionPublications {
-  /** Whether they send this kind of change of the table. */
-  readonly publishes: (table: FakeTable, action: PublishAction) => boolean
-  /**
-   * The columns they send of the table, as indexes into its columns, or undefined for all of them. Throws
-   * `ColumnListConflict` (a `DecodingError`) when they disagree.
-   */
-  readonly columns: (table: FakeTable) => ReadonlyArray<number> | undefined
-  /** Their row filter for this kind of change of the table (on the whole row), or undefined to send every row. */
-  readonly rowFilter: (table: FakeTable, action: PublishAction) => RowPredicate | undefined
-  /** Called before a change of a table is decoded; throws the `DecodingError` of a missing publication. */
-  readonly load: () => void
-}
-
-const everything: SessionPublications = {
-  publishes: () => true,
-  columns: () => undefined,
-  rowFilter: () => undefined,
-  load: () => {}
-}
-
-type RowChange = Extract<WalChange, { readonly _tag: "Insert" | "Update" | "Delete" }>
-
-/**
- * What a row filter lets through of a change (as pgoutput, PostgreSQL 15+): the change, nothing, or for an update
- * that moves the row into the filter an insert of the new row, out of it a delete of the old one. An update whose
- * old row was not logged (the key did not change, REPLICA IDENTITY DEFAULT) is decided by its new row alone.
- */
-const filtered = (change: RowChange, pass: RowPredicate | undefined): RowChange | undefined => {
-  if (pass === undefined) return change
-  switch (change._tag) {
-    case "Insert":
-      return pass(change.newTuple) ? change : undefined
-    case "Delete": {
-      const old = change.old ?? change.key
-      return old !== undefined && pass(old) ? change : undefined
-    }
-    case "Update": {
-      const newPasses = pass(change.newTuple)
-      const old = change.old ?? change.key
-      if (old === undefined) return newPasses ? change : undefined
-      const oldPasses = pass(old)
-      if (oldPasses && newPasses) return change
-      const { lsn, table } = change
-      if (newPasses) return { _tag: "Insert", lsn, table, newTuple: change.newTuple }
-      if (oldPasses)
-        return { _tag: "Delete", lsn, table, key: change.old === undefined ? change.key : undefined, old: change.old }
-      return undefined
-    }
-  }
-}
-
-/** The table as a session with this column selection sees it (the columns it is sent, in table order). */
-const projectTable = (table: FakeTable, keep: ReadonlyArray<number> | undefined): FakeTable =>
-  keep === undefined ? table : { ...table, columns: keep.map((i) => table.columns[i]!) }
-
-const projectTuple = <T extends TupleData | undefined>(tuple: T, keep: ReadonlyArray<number> | undefined): T =>
-  (tuple === undefined || keep === undefined ? tuple : keep.map((i) => tuple[i]!)) as T
-
-const actionOf = { Insert: "insert", Update: "update", Delete: "delete" } as const
 
 class Emitter {
   readonly items: Array<OutputItem> = []
@@ -216,24 +113,9 @@ class Emitter {
   changes(changes: ReadonlyArray<WalChange>, inStream: boolean): void {
     const xid = inStream ? this.streamXid : undefined
     for (const written of changes) {
-      // pgoutput loads the session's publications at its first change of a table (not for a logical message), then
-      // resolves the table's column list (an error when publications disagree, whatever they publish), and only then
-      // looks at what is published and at the row filter.
-      if (written._tag !== "Message") this.publications.load()
-      const keep =
-        written._tag === "Truncate" || written._tag === "Message" ? undefined : this.publications.columns(written.table)
-      if (
-        written._tag !== "Truncate" &&
-        written._tag !== "Message" &&
-        !this.publications.publishes(written.table, actionOf[written._tag])
-      ) {
-        continue
-      }
-      const change =
-        written._tag === "Truncate" || written._tag === "Message"
-          ? written
-          : filtered(written, this.publications.rowFilter(written.table, actionOf[written._tag]))
-      if (change === undefined) continue
+      const published = publishedChange(this.publications, written)
+      if (published === undefined) continue
+      const { change, keep } = published
       switch (change._tag) {
         case "Insert":
           this.describe(projectTable(change.table, keep), inStream)
@@ -368,102 +250,120 @@ export const entryOutput = (
         })
       }
       break
-    case "Transaction": {
-      if (entry.commitLsn < start || skipOrigin(options, entry.origin)) break
-      const streaming = entry.segments !== undefined && options.streaming !== "off" && options.protoVersion >= 2
-      if (!streaming) {
-        if (!entry.aborted) {
-          out.plain(
-            entry.xid,
-            entry.firstLsn,
-            entry.commitLsn,
-            entry.endLsn,
-            entry.commitTime,
-            entry.origin,
-            entry.changes
-          )
-        }
-        break
-      }
-      out.segments(entry.xid, entry.changes, entry.segments!)
-      if (entry.aborted) {
-        const withInfo = options.protoVersion >= 4 && options.streaming === "parallel"
-        out.push(entry.endLsn, {
-          _tag: "StreamAbort",
-          xid: entry.xid,
-          subXid: entry.xid,
-          abortLsn: withInfo ? L(entry.commitLsn) : undefined,
-          abortTime: withInfo ? entry.commitTime : undefined
-        })
-      } else {
-        out.push(entry.endLsn, {
-          _tag: "StreamCommit",
-          xid: entry.xid,
-          flags: 0,
-          commitLsn: L(entry.commitLsn),
-          endLsn: L(entry.endLsn),
-          commitTime: entry.commitTime
-        })
-      }
-      out.endStream(!entry.aborted)
+    case "Transaction":
+      transactionOutput(out, entry, options, start)
       break
-    }
-    case "Prepare": {
-      if (!twoPhase(options) || entry.prepareLsn < start || skipOrigin(options, entry.origin)) break
-      const prepared = {
-        prepareLsn: L(entry.prepareLsn),
-        endLsn: L(entry.endLsn),
-        prepareTime: entry.prepareTime,
-        xid: entry.xid,
-        gid: entry.gid
-      }
-      if (entry.segments !== undefined && options.streaming !== "off") {
-        out.segments(entry.xid, entry.changes, entry.segments)
-        out.push(entry.endLsn, { _tag: "StreamPrepare", flags: 0, ...prepared })
-        out.endStream(true)
-        break
-      }
-      out.push(entry.firstLsn, { _tag: "BeginPrepare", ...prepared })
-      out.changes(entry.changes, false)
-      out.push(entry.endLsn, { _tag: "Prepare", flags: 0, ...prepared })
+    case "Prepare":
+      prepareOutput(out, entry, options, start)
       break
-    }
     case "CommitPrepared":
-    case "RollbackPrepared": {
-      const prepare = entry.prepare
-      if (entry.lsn < start || skipOrigin(options, prepare.origin)) break
-      if (!twoPhase(options)) {
-        if (entry._tag === "CommitPrepared") {
-          out.plain(prepare.xid, prepare.firstLsn, entry.lsn, entry.endLsn, entry.time, prepare.origin, prepare.changes)
-        }
-        break
-      }
-      if (entry._tag === "CommitPrepared") {
-        out.push(entry.endLsn, {
-          _tag: "CommitPrepared",
-          flags: 0,
-          commitLsn: L(entry.lsn),
-          endLsn: L(entry.endLsn),
-          commitTime: entry.time,
-          xid: prepare.xid,
-          gid: prepare.gid
-        })
-      } else {
-        out.push(entry.endLsn, {
-          _tag: "RollbackPrepared",
-          flags: 0,
-          prepareEndLsn: L(prepare.endLsn),
-          rollbackEndLsn: L(entry.endLsn),
-          prepareTime: prepare.prepareTime,
-          rollbackTime: entry.time,
-          xid: prepare.xid,
-          gid: prepare.gid
-        })
-      }
+    case "RollbackPrepared":
+      preparedEndOutput(out, entry, options, start)
       break
-    }
   }
   return out.items
 }
 
 const twoPhase = (options: OutputOptions): boolean => options.twoPhase && options.protoVersion >= 3
+
+/** Writes the messages of one kind of WAL entry, for a session that started at `start`. */
+type EntryOutput<Tag extends WalEntry["_tag"]> = (
+  out: Emitter,
+  entry: Extract<WalEntry, { readonly _tag: Tag }>,
+  options: OutputOptions,
+  start: bigint
+) => void
+
+/**
+ * A transaction: at commit as an ordinary one (not at all when aborted), or as StreamStart/StreamStop segments and
+ * StreamCommit/StreamAbort when the session streams.
+ */
+const transactionOutput: EntryOutput<"Transaction"> = (out, entry, options, start) => {
+  if (entry.commitLsn < start || skipOrigin(options, entry.origin)) return
+  const streaming = entry.segments !== undefined && options.streaming !== "off" && options.protoVersion >= 2
+  if (!streaming) {
+    if (!entry.aborted) {
+      out.plain(entry.xid, entry.firstLsn, entry.commitLsn, entry.endLsn, entry.commitTime, entry.origin, entry.changes)
+    }
+    return
+  }
+  out.segments(entry.xid, entry.changes, entry.segments!)
+  if (entry.aborted) {
+    const withInfo = options.protoVersion >= 4 && options.streaming === "parallel"
+    out.push(entry.endLsn, {
+      _tag: "StreamAbort",
+      xid: entry.xid,
+      subXid: entry.xid,
+      abortLsn: withInfo ? L(entry.commitLsn) : undefined,
+      abortTime: withInfo ? entry.commitTime : undefined
+    })
+  } else {
+    out.push(entry.endLsn, {
+      _tag: "StreamCommit",
+      xid: entry.xid,
+      flags: 0,
+      commitLsn: L(entry.commitLsn),
+      endLsn: L(entry.endLsn),
+      commitTime: entry.commitTime
+    })
+  }
+  out.endStream(!entry.aborted)
+}
+
+/** A prepared transaction with `two_phase`: BeginPrepare/Prepare, or segments and StreamPrepare when streamed. */
+const prepareOutput: EntryOutput<"Prepare"> = (out, entry, options, start) => {
+  if (!twoPhase(options) || entry.prepareLsn < start || skipOrigin(options, entry.origin)) return
+  const prepared = {
+    prepareLsn: L(entry.prepareLsn),
+    endLsn: L(entry.endLsn),
+    prepareTime: entry.prepareTime,
+    xid: entry.xid,
+    gid: entry.gid
+  }
+  if (entry.segments !== undefined && options.streaming !== "off") {
+    out.segments(entry.xid, entry.changes, entry.segments)
+    out.push(entry.endLsn, { _tag: "StreamPrepare", flags: 0, ...prepared })
+    out.endStream(true)
+    return
+  }
+  out.push(entry.firstLsn, { _tag: "BeginPrepare", ...prepared })
+  out.changes(entry.changes, false)
+  out.push(entry.endLsn, { _tag: "Prepare", flags: 0, ...prepared })
+}
+
+/**
+ * COMMIT/ROLLBACK PREPARED: CommitPrepared/RollbackPrepared with `two_phase`, otherwise the whole transaction at
+ * COMMIT PREPARED (and nothing at ROLLBACK PREPARED).
+ */
+const preparedEndOutput: EntryOutput<"CommitPrepared" | "RollbackPrepared"> = (out, entry, options, start) => {
+  const prepare = entry.prepare
+  if (entry.lsn < start || skipOrigin(options, prepare.origin)) return
+  if (!twoPhase(options)) {
+    if (entry._tag === "CommitPrepared") {
+      out.plain(prepare.xid, prepare.firstLsn, entry.lsn, entry.endLsn, entry.time, prepare.origin, prepare.changes)
+    }
+    return
+  }
+  if (entry._tag === "CommitPrepared") {
+    out.push(entry.endLsn, {
+      _tag: "CommitPrepared",
+      flags: 0,
+      commitLsn: L(entry.lsn),
+      endLsn: L(entry.endLsn),
+      commitTime: entry.time,
+      xid: prepare.xid,
+      gid: prepare.gid
+    })
+  } else {
+    out.push(entry.endLsn, {
+      _tag: "RollbackPrepared",
+      flags: 0,
+      prepareEndLsn: L(prepare.endLsn),
+      rollbackEndLsn: L(entry.endLsn),
+      prepareTime: prepare.prepareTime,
+      rollbackTime: entry.time,
+      xid: prepare.xid,
+      gid: prepare.gid
+    })
+  }
+}

@@ -14,10 +14,9 @@
  * logs "terminating walsender process due to replication timeout" (COMMERROR), which `FakeServer.disconnections`
  * records. Every message from the client counts as a reply, as in the real server.
  *
- * A walsender's snapshot exported by CREATE_REPLICATION_SLOT stays importable until its next command or its end;
- * any ERROR on a walsender drops the temporary slots it owns, as PostgreSQL's WalSndErrorCleanup does. Regular
- * sessions run SQL in transaction blocks (Transaction.ts) and `COPY ... TO STDOUT` (CopyOutResponse, a CopyData per
- * row, CopyDone, CommandComplete "COPY n").
+ * The startup handshake (StartupMessage to the first ReadyForQuery) is in Handshake.ts, simple queries and how their
+ * outcomes are written in SimpleQuery.ts; both write through this session. A walsender's exported snapshot is also
+ * dropped at the session's end (by the server).
  *
  * Faults (`terminate`, `injectError`, `setStalled`, `sendRaw`) are entry points too. It deliberately does not
  * implement the extended query protocol, COPY FROM STDIN, GSSAPI encryption or physical streaming.
@@ -26,24 +25,18 @@ import {
   type BackendMessage,
   encodeBackend,
   Framer,
-  type Frontend,
   isProtocolError,
-  type PasswordContext,
-  startupParameter,
   unsafeDecodeFrontendBody,
   unsafeDecodeStartup,
   Writer
 } from "@pgcdc/protocol"
 import { randomBytes } from "node:crypto"
-import { CommandSyntaxError, parseReplicationCommand } from "./Commands.ts"
 import type { FakeServer, SlotState } from "./FakeServer.ts"
-import { reportedParameters } from "./FakeServerOptions.ts"
+import { type AuthPhase, type HandshakeContext, onAuth, onStartup, typeByte } from "./Handshake.ts"
 import type { OutputOptions } from "./Output.ts"
-import { type ErrorFields, errorMessage, type Outcome } from "./Outcome.ts"
-import { md5Response, ScramServer, scramMechanism } from "./Scram.ts"
-import { executeSql, splitStatements } from "./Sql.ts"
-import { failBlock, type SqlSessionState, transactionStatus } from "./Transaction.ts"
-import { executeReplicationCommand } from "./Walsender.ts"
+import { type ErrorFields, errorMessage } from "./Outcome.ts"
+import { onQuery, type QueryContext } from "./SimpleQuery.ts"
+import { type SqlSessionState, transactionStatus } from "./Transaction.ts"
 import { WalStream } from "./WalStream.ts"
 
 /** What a transport gives a session: where its bytes go. */
@@ -61,18 +54,11 @@ export interface SessionHost {
 
 type Phase =
   | { readonly _tag: "Startup" }
-  | {
-      readonly _tag: "Auth"
-      readonly expect: PasswordContext
-      readonly method: "password" | "md5" | "scram"
-      readonly salt?: Uint8Array
-      readonly scram?: ScramServer
-    }
+  | AuthPhase
   | { readonly _tag: "Ready" }
   | { readonly _tag: "Streaming" }
   | { readonly _tag: "Closed" }
 
-const encoder = new TextEncoder()
 const N = new Uint8Array([0x4e])
 const S = new Uint8Array([0x53])
 
@@ -92,15 +78,29 @@ export class Session {
   private tls = false
   private streaming: WalStream | undefined = undefined
   private readonly sqlState: SqlSessionState = { settings: new Map<string, string>(), block: undefined }
-  private protocolMinor = 0
   private readonly server: FakeServer
   private readonly host: SessionHost
+  /** What the handshake and the queries reach of this session. */
+  private readonly context: HandshakeContext & QueryContext
 
   constructor(server: FakeServer, pid: number, host: SessionHost) {
     this.server = server
     this.pid = pid
     this.host = host
     this.secretKey = new Uint8Array(randomBytes(4))
+    this.context = {
+      server,
+      session: this,
+      settings: this.sqlState.settings,
+      sqlState: this.sqlState,
+      send: (msg) => this.send(msg),
+      fatal: (error, reason) => this.fatal(error, reason),
+      awaitAuth: (phase) => {
+        this.phase = phase
+      },
+      ready: () => this.ready(),
+      startStreaming: (slot, start, options) => this.startStreaming(slot, start, options)
+    }
   }
 
   get closed(): boolean {
@@ -180,144 +180,9 @@ export class Session {
         return
       case "StartupMessage":
         this.framer.setTyped()
-        this.onStartup(msg)
+        onStartup(this.context, msg)
         return
     }
-  }
-
-  private onStartup(msg: Frontend.StartupMessage) {
-    const config = this.server.config
-    this.parameters = msg.parameters
-    const minor = msg.protocolVersion & 0xffff
-    const supportedMinor = config.major >= 18 ? 2 : 0
-    const unrecognized = msg.parameters.filter(([n]) => n.startsWith("_pq_.")).map(([n]) => n)
-    if (minor > supportedMinor || unrecognized.length > 0) {
-      // PostgreSQL puts the whole version (3 << 16 | minor) in this field, not the bare minor (checked against 18).
-      this.send({
-        _tag: "NegotiateProtocolVersion",
-        newestMinorVersion: (3 << 16) | Math.min(minor, supportedMinor),
-        unrecognizedOptions: unrecognized
-      })
-    }
-    this.protocolMinor = Math.min(minor, supportedMinor)
-    const user = startupParameter(msg, "user")
-    if (user === undefined || user === "") {
-      return this.fatal(
-        { severity: "FATAL", code: "28000", message: "no PostgreSQL user name specified in startup packet" },
-        "fatal"
-      )
-    }
-    this.user = user
-    const replication = startupParameter(msg, "replication")?.toLowerCase()
-    if (replication === "database") this.mode = "logical"
-    else if (replication === undefined || ["false", "off", "no", "0"].includes(replication)) this.mode = "regular"
-    else if (["true", "on", "yes", "1"].includes(replication)) this.mode = "physical"
-    else {
-      return this.fatal(
-        { severity: "FATAL", code: "22023", message: `invalid value for parameter "replication": "${replication}"` },
-        "fatal"
-      )
-    }
-    for (const [name, value] of msg.parameters) {
-      if (!["user", "database", "replication", "options"].includes(name) && !name.startsWith("_pq_.")) {
-        this.sqlState.settings.set(name.toLowerCase(), value)
-      }
-    }
-    switch (config.auth) {
-      case "trust":
-        if (user !== config.user) {
-          return this.fatal({ severity: "FATAL", code: "28000", message: `role "${user}" does not exist` }, "fatal")
-        }
-        return this.authenticated()
-      case "password":
-        this.phase = { _tag: "Auth", expect: "PasswordMessage", method: "password" }
-        return this.send({ _tag: "AuthenticationCleartextPassword" })
-      case "md5": {
-        const salt = new Uint8Array(randomBytes(4))
-        this.phase = { _tag: "Auth", expect: "PasswordMessage", method: "md5", salt }
-        return this.send({ _tag: "AuthenticationMD5Password", salt })
-      }
-      case "scram-sha-256":
-        this.phase = {
-          _tag: "Auth",
-          expect: "SASLInitialResponse",
-          method: "scram",
-          scram: new ScramServer(this.server.scramVerifier)
-        }
-        return this.send({ _tag: "AuthenticationSASL", mechanisms: [scramMechanism] })
-    }
-  }
-
-  private passwordFailed() {
-    this.fatal(
-      { severity: "FATAL", code: "28P01", message: `password authentication failed for user "${this.user}"` },
-      "fatal"
-    )
-  }
-
-  private onAuth(phase: Extract<Phase, { _tag: "Auth" }>, msg: Frontend.TypedFrontendMessage) {
-    const config = this.server.config
-    const userOk = this.user === config.user
-    switch (msg._tag) {
-      case "PasswordMessage": {
-        const expected =
-          phase.method === "md5" ? md5Response(config.user, config.password, phase.salt!) : config.password
-        return userOk && msg.password === expected ? this.authenticated() : this.passwordFailed()
-      }
-      case "SASLInitialResponse": {
-        if (msg.mechanism !== scramMechanism) {
-          return this.fatal(
-            { severity: "FATAL", code: "08P01", message: "client selected an invalid SASL authentication mechanism" },
-            "protocol"
-          )
-        }
-        const step = phase.scram!.clientFirst(msg.data)
-        if (step._tag !== "Reply") return this.saslFailure(step)
-        this.phase = { ...phase, expect: "SASLResponse" }
-        return this.send({ _tag: "AuthenticationSASLContinue", data: step.data })
-      }
-      case "SASLResponse": {
-        const step = phase.scram!.clientFinal(msg.data)
-        if (step._tag !== "Reply" || !userOk)
-          return step._tag === "Malformed" ? this.saslFailure(step) : this.passwordFailed()
-        this.send({ _tag: "AuthenticationSASLFinal", data: step.data })
-        return this.authenticated()
-      }
-      default:
-        return this.fatal(
-          {
-            severity: "FATAL",
-            code: "08P01",
-            message: `expected password response, got message type ${typeByte(msg)}`
-          },
-          "protocol"
-        )
-    }
-  }
-
-  private saslFailure(step: { readonly _tag: "Malformed"; readonly detail: string } | { readonly _tag: "WrongProof" }) {
-    if (step._tag === "WrongProof") return this.passwordFailed()
-    this.fatal(
-      { severity: "FATAL", code: "08P01", message: "malformed SCRAM message", detail: step.detail },
-      "protocol"
-    )
-  }
-
-  private authenticated() {
-    const config = this.server.config
-    this.send({ _tag: "AuthenticationOk" })
-    const database =
-      startupParameter({ _tag: "StartupMessage", protocolVersion: 0, parameters: this.parameters }, "database") ??
-      this.user
-    if (this.mode !== "physical" && database !== config.database) {
-      return this.fatal({ severity: "FATAL", code: "3D000", message: `database "${database}" does not exist` }, "fatal")
-    }
-    const appName = this.sqlState.settings.get("application_name") ?? ""
-    const status = reportedParameters(config, this.user, appName)
-    for (const [name, value] of status) this.send({ _tag: "ParameterStatus", name, value })
-    const key = this.protocolMinor >= 2 ? new Uint8Array(randomBytes(32)) : this.secretKey
-    this.send({ _tag: "BackendKeyData", processId: this.pid, secretKey: key })
-    this.ready()
   }
 
   private ready() {
@@ -332,9 +197,9 @@ export class Session {
     if (msg._tag === "Terminate") return this.end("client", "client sent Terminate")
     switch (phase._tag) {
       case "Auth":
-        return this.onAuth(phase, msg)
+        return onAuth(this.context, phase, msg)
       case "Ready":
-        if (msg._tag === "Query") return this.onQuery(msg.sql)
+        if (msg._tag === "Query") return onQuery(this.context, msg.sql)
         if (msg._tag === "CopyData" || msg._tag === "CopyDone" || msg._tag === "CopyFail") return // ignored outside COPY, like the server
         break
       case "Streaming":
@@ -350,89 +215,6 @@ export class Session {
         break
     }
     this.fatal({ severity: "FATAL", code: "08P01", message: `unexpected message type ${typeByte(msg)}` }, "protocol")
-  }
-
-  private onQuery(sql: string) {
-    this.server.queries.push(sql)
-    // A walsender's exported snapshot lives until its next command (PostgreSQL clears it before parsing any).
-    if (this.mode !== "regular") this.server.clearExportedSnapshot(this.pid)
-    if (sql.trim() === "" || /^\s*;\s*$/.test(sql)) {
-      this.send({ _tag: "EmptyQueryResponse" })
-      return this.ready()
-    }
-    const cmd = this.replicationCommand(sql)
-    // A replication command is one statement; SQL may be several, run in order until one fails (as the server does).
-    const steps: Array<() => Outcome> =
-      cmd !== undefined ? [() => cmd] : splitStatements(sql).map((statement) => () => this.executeStatement(statement))
-    for (const step of steps) {
-      const outcome = step()
-      switch (outcome._tag) {
-        case "Rows":
-          this.send({ _tag: "RowDescription", fields: outcome.fields })
-          for (const values of outcome.rows) this.send({ _tag: "DataRow", values })
-          this.send({ _tag: "CommandComplete", commandTag: outcome.commandTag })
-          break
-        case "Command":
-          this.send({ _tag: "CommandComplete", commandTag: outcome.commandTag })
-          break
-        case "Error":
-          this.send(errorMessage(outcome.error))
-          failBlock(this.sqlState)
-          // Any ERROR in a walsender drops the temporary slots it owns (WalSndErrorCleanup).
-          if (this.mode !== "regular") this.server.dropTemporarySlots(this.pid)
-          break
-        case "CopyOut":
-          this.send({ _tag: "CopyOutResponse", format: 0, columnFormats: new Array(outcome.columns).fill(0) })
-          for (const line of outcome.lines) this.send({ _tag: "CopyData", data: encoder.encode(line) })
-          this.send({ _tag: "CopyDone" })
-          this.send({ _tag: "CommandComplete", commandTag: `COPY ${outcome.lines.length}` })
-          break
-        case "Empty":
-          this.send({ _tag: "EmptyQueryResponse" })
-          break
-        case "StartReplication":
-          return this.startStreaming(outcome.slot, outcome.start, outcome.options)
-      }
-      if (outcome._tag === "Error") break
-    }
-    this.server.changed()
-    this.ready()
-  }
-
-  /** The outcome of a replication command, or undefined when `sql` is SQL (or this is not a walsender). */
-  private replicationCommand(sql: string): Outcome | undefined {
-    if (this.mode === "regular") return undefined
-    try {
-      const cmd = parseReplicationCommand(sql)
-      if (cmd === undefined) return undefined
-      return executeReplicationCommand(
-        this.server,
-        {
-          pid: this.pid,
-          mode: this.mode === "physical" ? "physical" : "logical",
-          settings: this.sqlState.settings,
-          inTransaction: this.sqlState.block !== undefined
-        },
-        cmd
-      )
-    } catch (e) {
-      if (!(e instanceof CommandSyntaxError)) throw e
-      return { _tag: "Error", error: { severity: "ERROR", code: "42601", message: "syntax error" } }
-    }
-  }
-
-  private executeStatement(sql: string): Outcome {
-    if (this.mode === "physical") {
-      return {
-        _tag: "Error",
-        error: {
-          severity: "ERROR",
-          code: "08P01",
-          message: "cannot execute SQL commands in WAL sender for physical replication"
-        }
-      }
-    }
-    return executeSql(this.server, this.pid, this.sqlState, sql)
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -575,22 +357,5 @@ export class Session {
     this.flush()
     this.host.close()
     this.server.sessionEnded(this, { reason, message })
-  }
-}
-
-const typeByte = (msg: Frontend.TypedFrontendMessage): string => {
-  switch (msg._tag) {
-    case "Query":
-      return "Q"
-    case "CopyData":
-      return "d"
-    case "CopyDone":
-      return "c"
-    case "CopyFail":
-      return "f"
-    case "Terminate":
-      return "X"
-    default:
-      return "p"
   }
 }

@@ -16,13 +16,8 @@
 import type { DatabaseView } from "./FakeServer.ts"
 import type { HeapRow } from "./Heap.ts"
 import { error, type Outcome } from "./Outcome.ts"
-import {
-  compareColumnValues,
-  evaluateRowFilter,
-  parseRowFilter,
-  type RowFilterExpr,
-  RowFilterUnsupported
-} from "./RowFilter.ts"
+import { compareColumnValues, evaluateRowFilter, type RowFilterExpr, RowFilterUnsupported } from "./RowFilter.ts"
+import { parseRowFilter } from "./RowFilterParser.ts"
 import { nameList, namePattern, qualifiedPattern, relationName, splitSelectList, stringLiteral } from "./SqlText.ts"
 import type { FakeTable, FakeValue } from "./Wal.ts"
 

@@ -6,7 +6,8 @@
  * definitions into tuples in column order (a missing column is NULL), assigns the transaction id, the LSN of every
  * change, the commit LSN and the end LSN, and keeps the table definition as it was at write time so a later
  * `defineTable` (a schema change) makes sessions send a new Relation message, as the real server does. Each committed
- * transaction is applied to `heap` (Heap.ts), the rows a COPY or an initial snapshot reads.
+ * transaction is applied to `heap` (Heap.ts), the rows a COPY or an initial snapshot reads. The log's records (the
+ * resolved changes and the entries) are typed in WalEntry.ts.
  *
  * It deliberately does not know sessions or the pgoutput encoding (see `Output.ts`) and never validates values
  * against their types: the fake sends what the test wrote, which is how tests feed consumers odd values on purpose.
@@ -14,6 +15,7 @@
 import type { Pgoutput, ReplicaIdentity, TupleData, TupleValue } from "@pgcdc/protocol"
 import { Lsn, UnchangedToast } from "@pgcdc/protocol"
 import { Heap } from "./Heap.ts"
+import type { PrepareEntry, WalChange, WalEntry } from "./WalEntry.ts"
 
 export interface FakeColumn {
   readonly name: string
@@ -103,33 +105,6 @@ export const Change = {
   message: (prefix: string, content: string | Uint8Array): FakeChange => ({ _tag: "Message", prefix, content })
 } as const
 
-/** A change resolved against the catalog, at its LSN. */
-export type WalChange =
-  | { readonly _tag: "Insert"; readonly lsn: bigint; readonly table: FakeTable; readonly newTuple: TupleData }
-  | {
-      readonly _tag: "Update"
-      readonly lsn: bigint
-      readonly table: FakeTable
-      readonly key: TupleData | undefined
-      readonly old: TupleData | undefined
-      readonly newTuple: TupleData
-    }
-  | {
-      readonly _tag: "Delete"
-      readonly lsn: bigint
-      readonly table: FakeTable
-      readonly key: TupleData | undefined
-      readonly old: TupleData | undefined
-    }
-  | {
-      readonly _tag: "Truncate"
-      readonly lsn: bigint
-      readonly tables: ReadonlyArray<FakeTable>
-      readonly cascade: boolean
-      readonly restartIdentity: boolean
-    }
-  | { readonly _tag: "Message"; readonly lsn: bigint; readonly prefix: string; readonly content: Uint8Array }
-
 export interface TransactionOptions {
   /** Replication origin of the transaction (sends an Origin message; filtered by `origin 'none'`). */
   readonly origin?: string | undefined
@@ -146,52 +121,6 @@ export interface StreamedOptions extends TransactionOptions {
   /** Abort instead of commit (sends StreamAbort to streaming sessions, nothing to others). */
   readonly abort?: boolean | undefined
 }
-
-/** A decoded WAL entry, in log order. */
-export type WalEntry =
-  | {
-      readonly _tag: "Transaction"
-      readonly xid: number
-      readonly changes: ReadonlyArray<WalChange>
-      readonly firstLsn: bigint
-      readonly commitLsn: bigint
-      readonly endLsn: bigint
-      readonly commitTime: bigint
-      readonly origin: string | undefined
-      /** Streamed (large) transaction: its segment count; undefined for a normal one. */
-      readonly segments: number | undefined
-      readonly aborted: boolean
-    }
-  | {
-      readonly _tag: "Message"
-      readonly lsn: bigint
-      readonly endLsn: bigint
-      readonly prefix: string
-      readonly content: Uint8Array
-    }
-  | {
-      readonly _tag: "Prepare"
-      readonly xid: number
-      readonly gid: string
-      readonly changes: ReadonlyArray<WalChange>
-      readonly firstLsn: bigint
-      readonly prepareLsn: bigint
-      readonly endLsn: bigint
-      readonly prepareTime: bigint
-      readonly origin: string | undefined
-      /** Streamed (large) prepared transaction: its segment count. */
-      readonly segments: number | undefined
-    }
-  | {
-      readonly _tag: "CommitPrepared" | "RollbackPrepared"
-      readonly prepare: Extract<WalEntry, { readonly _tag: "Prepare" }>
-      /** The LSN of the COMMIT/ROLLBACK PREPARED record. */
-      readonly lsn: bigint
-      readonly endLsn: bigint
-      readonly time: bigint
-    }
-
-export type PrepareEntry = Extract<WalEntry, { readonly _tag: "Prepare" }>
 
 /** What a write returns: where the transaction ended, the position a consumer confirms once it processed it. */
 export interface WrittenTransaction {

@@ -24,7 +24,9 @@ import {
   Writer
 } from "@pgcdc/protocol"
 import { DecodingError, type FakeServer, type PublishAction, type SlotState } from "./FakeServer.ts"
-import { entryOutput, type OutputOptions, RelationCache, type SessionPublications } from "./Output.ts"
+import { entryOutput, type OutputOptions } from "./Output.ts"
+import type { SessionPublications } from "./PublishedChanges.ts"
+import { RelationCache } from "./RelationCache.ts"
 import type { FakeTable } from "./Wal.ts"
 
 /** What the stream's timers ask for at a given moment. */
