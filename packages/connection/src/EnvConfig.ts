@@ -2,8 +2,8 @@
  * `@pgcdc/connection/config`: Effect `Config` readers of a `ConnectionConfig`, from the libpq environment variables
  * (`fromEnv`) or from a URL held in one variable (`urlConfig`), through the current `ConfigProvider`.
  *
- * Its own entry point, not part of `@pgcdc/connection`: `effect/Config` loads `effect/Schema` and with it about 100
- * modules, over 100 ms of CPU at every process start, which a program that builds its configuration itself should not
+ * Its own entry point, not part of `@pgcdc/connection`: `effect/Config` loads `effect/Schema` and with it about 80
+ * modules, about 100 ms of CPU at every process start, which a program that builds its configuration itself should not
  * pay. `Connection.layerConfig()` and friends load this module on first use when given no `Config`.
  */
 import * as Config from "effect/Config"

@@ -83,7 +83,7 @@ export class SocketTransport implements ByteTransport {
         Effect.mapError((e) => openError(`Could not connect to ${description}: ${socketMessage(e)}`, e))
       )
       const writer = yield* Scope.provide(socket.writer, scope)
-      // effect/socket/Socket (its error guard, its CloseEvent) loads effect/Schema, about 100 modules: imported here,
+      // effect/socket/Socket (its error guard, its CloseEvent) loads effect/Schema, about 80 modules: imported here,
       // not at the top, so that a program that never passes a socket factory does not load it at start-up. Whoever
       // built this socket has loaded the module already, so the import settles in microtasks, without I/O, at the
       // same point every run (a seeded simulation over the fake server stays reproducible).
