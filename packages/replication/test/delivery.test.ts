@@ -115,5 +115,52 @@ describe("delivery to the consumer", () => {
         )
       })
     )
+
+    it.effect("every message carries the positions of its own XLogData header, read after read", () =>
+      Effect.gen(function* () {
+        const fake = yield* FakePostgres
+        yield* fake.defineTable({ name: "placed", columns: [{ name: "id", typeOid: 23, key: true }] })
+        yield* fake.createSlot("placed")
+        yield* fake.createPublication("placed_pub")
+        // Many reads and slices (a small buffer), so that the reader writes the positions of later items at other
+        // places than the first's (they share one array).
+        for (let t = 0; t < 20; t++) {
+          yield* fake.transaction(
+            Array.from({ length: 5 }, (_, i) => Change.insert("placed", { id: String(t * 5 + i) }))
+          )
+        }
+        const messages = yield* Effect.gen(function* () {
+          const replication = yield* Replication
+          return Array.from(
+            yield* replication.stream.pipe(
+              Stream.filter((m) => m._tag !== "Relation"),
+              Stream.take(20 * 7),
+              Stream.runCollect
+            )
+          )
+        }).pipe(
+          Effect.provide(
+            Replication.layer({ slot: "placed", publications: ["placed_pub"], bufferSize: 3 }).pipe(
+              Layer.provide(fakeConnectorLayer())
+            )
+          )
+        )
+        // Each change has a WAL position of its own, increasing, and each transaction's messages lie between its
+        // Begin and its Commit: the header positions of another item would repeat or go back.
+        const inserts = messages.filter((m) => m._tag === "Insert")
+        assert.strictEqual(inserts.length, 100)
+        for (let i = 1; i < inserts.length; i++) assert.isTrue(inserts[i]!.walStart > inserts[i - 1]!.walStart)
+        for (let t = 0; t < 20; t++) {
+          const [begin, ...rest] = messages.slice(t * 7, t * 7 + 7)
+          const commit = rest.at(-1)!
+          assert.strictEqual(begin!._tag, "Begin")
+          assert.strictEqual(commit._tag, "Commit")
+          for (const m of rest.slice(0, -1)) {
+            assert.isTrue(m.walStart >= begin!.walStart && m.walStart < commit.walStart)
+          }
+          if (commit._tag === "Commit") assert.strictEqual(commit.walEnd >= commit.endLsn, true)
+        }
+      })
+    )
   })
 })

@@ -195,7 +195,7 @@ export class Delivery {
         continue
       }
       const p = item.positions
-      const at = 4 * this.next
+      const at = item.positionsAt + 4 * this.next
       const walStart = Lsn.fromWords(p[at]!, p[at + 1]!)
       const walEnd = Lsn.fromWords(p[at + 2]!, p[at + 3]!)
       let wal: WalMessage

@@ -21,10 +21,12 @@ export interface ReceivedData {
   readonly to: number
   readonly count: number
   /**
-   * For the i-th XLogData of the item, its walStart's high and low 32-bit words, then its walEnd's, at `4 * i`: read
-   * from the header once, by the reader (`readXLogDataPositions`).
+   * For the i-th XLogData of the item, its walStart's high and low 32-bit words, then its walEnd's, at
+   * `positionsAt + 4 * i`: read from the header once, by the reader (`readXLogDataPositions`). The array is a slab
+   * the reader shares between items (see PositionSlab in sessionReader.ts); an item's words are never written again.
    */
   readonly positions: Uint32Array
+  readonly positionsAt: number
   /** A keepalive at or beyond `endLsn` followed them: the stream ends here unless a transaction is open. */
   readonly endCheck: boolean
 }
