@@ -190,6 +190,30 @@ export const targets = (results: ReadonlyArray<WorkloadResult>, specs: ReadonlyA
   return out
 }
 
+/**
+ * Where the client CPU of the targets goes, for A and B: pgcdc `batches`' drain CPU (from START_REPLICATION) against
+ * each JavaScript peer's, and its start-up CPU (Node and every import) against theirs. Not a target: it says whether a
+ * missed client-CPU target is lost in the drain or before the first line runs.
+ */
+export const cpuSplitText = (results: ReadonlyArray<WorkloadResult>, specs: ReadonlyArray<ClientSpec>): string => {
+  const lines: Array<string> = []
+  for (const result of results) {
+    if (result.workload !== "A" && result.workload !== "B") continue
+    const all = summaries(result, specs)
+    const batches = all.find((c) => c.spec.id === "pgcdc-batches")
+    const peers = all.filter((c) => c.spec.jsPeer)
+    if (batches === undefined || peers.length === 0) continue
+    const b = batches.summary
+    const drains = peers.map((p) => `${p.spec.label} ${s(p.summary.cpuMs)} s (${x(ratio(b.cpuMs, p.summary.cpuMs))})`)
+    const startups = peers.map((p) => `${p.spec.label} ${s(p.summary.importCpuMs)} s`)
+    lines.push(
+      `- ${result.workload}: drain CPU, pgcdc batches ${s(b.cpuMs)} s against ${drains.join(", ")}; start-up CPU, pgcdc batches ${s(b.importCpuMs)} s against ${startups.join(", ")}.`
+    )
+  }
+  if (lines.length === 0) return ""
+  return ["### Client CPU split: the drain and the start-up (not a target)", "", ...lines].join("\n")
+}
+
 export const decodeTable = (rows: ReadonlyArray<DecodeResult>): string => {
   if (rows.length === 0) return ""
   const first = rows[0]!
@@ -296,6 +320,8 @@ export const render = (
   if (perRow !== "") parts.push(perRow, "")
   parts.push("### Targets (reported, not asserted)", "")
   for (const t of targets(results, specs)) parts.push(`- ${verdict(t.met)} ${t.text}`)
+  const split = cpuSplitText(results, specs)
+  if (split !== "") parts.push("", split)
   return parts.join("\n")
 }
 

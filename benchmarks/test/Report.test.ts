@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest"
 import { clients } from "../src/Clients.ts"
 import { parseStatCpu } from "../src/Proc.ts"
-import { type DecodeResult, lazyTable, perRowText, startupTable, targets, type WorkloadResult } from "../src/Report.ts"
+import {
+  cpuSplitText,
+  type DecodeResult,
+  lazyTable,
+  perRowText,
+  startupTable,
+  targets,
+  type WorkloadResult
+} from "../src/Report.ts"
 import { type Measurement, parseTimes } from "../src/Runner.ts"
 import { median, summarize } from "../src/Stats.ts"
 
@@ -107,6 +115,24 @@ describe("targets", () => {
     expect(memory.map((t) => t.met)).toEqual([false, false])
     expect(memory[0]!.text).toContain("baseline's 190 MB")
     expect(memory[1]!.text).toContain("200 MB")
+  })
+
+  it("splits batches' client CPU into the drain and the start-up against each peer, on A and B only", () => {
+    const withStartup = (m: Measurement, importCpuMs: number): Measurement => ({ ...m, importCpuMs })
+    const text = cpuSplitText(
+      [
+        result("A", {
+          postgresjs: [withStartup(run(1000, 600, 500), 150)],
+          "pgcdc-batches": [withStartup(run(1000, 300, 500), 420)]
+        }),
+        result("C", { postgresjs: [run(1, 1, 1)], "pgcdc-batches": [run(1, 1, 1)] })
+      ],
+      clients
+    )
+    expect(text.split("\n").filter((l) => l.startsWith("- "))).toEqual([
+      "- A: drain CPU, pgcdc batches 0.30 s against postgres.js subscribe 0.60 s (0.50×); start-up CPU, pgcdc batches 0.42 s against postgres.js subscribe 0.15 s."
+    ])
+    expect(cpuSplitText([result("A", { postgresjs: [run(1, 1, 1)] })], clients)).toBe("")
   })
 
   it("sets lazy values against eager for the key-only and the every-column consumer", () => {
