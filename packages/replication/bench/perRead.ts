@@ -11,10 +11,11 @@
  * per read, written when the reader asks for the next one, so every read comes from the event loop as a replication
  * socket's does, and every run sees the same reads (unlike the repository benchmark, whose read sizes follow the
  * race with the walsender); the connection's framing by the same loop over message lengths. `--mode pull` runs that
- * source alone: the floor that the service's work adds to.
+ * source alone: the floor that the service's work adds to. `--mode direct` is a bound: one fiber that reads, decodes
+ * and commits, without the queue, permits, Delivery or the reader fiber.
  *
  * Run: /work/main/node_modules/.bin/node packages/replication/bench/perRead.ts [--reads N] [--txns-per-read N]
- *      [--runs N] [--mode pull|stream|batches] [--source socket|immediate]
+ *      [--runs N] [--mode pull|direct|stream|batches] [--source socket|immediate]
  * Profile: add `--cpu-prof --cpu-prof-dir=/tmp/prof` before the script path.
  *
  * It deliberately leaves out the kernel (no syscalls: the bytes are in memory) and the feedback loop's status
@@ -22,7 +23,14 @@
  */
 import * as Net from "node:net"
 import type { CopyDataFrames } from "@pgcdc/connection"
-import { encodePgoutputToBytes, encodeReplicationToBytes, Lsn, type PgoutputMessage } from "@pgcdc/protocol"
+import {
+  encodePgoutputToBytes,
+  encodeReplicationToBytes,
+  Lsn,
+  type PgoutputMessage,
+  readXLogDataPositions,
+  xlogDataHeaderLength
+} from "@pgcdc/protocol"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
@@ -39,7 +47,7 @@ import { Delivery } from "../src/internal/delivery.ts"
 import * as Feedback from "../src/internal/feedbackState.ts"
 import { commitSignal, type Signal } from "../src/internal/feedbackLoop.ts"
 import type { Received } from "../src/internal/received.ts"
-import { readSession } from "../src/internal/sessionReader.ts"
+import { ReceivedBatch, readSession } from "../src/internal/sessionReader.ts"
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`)
@@ -214,10 +222,57 @@ const run = (chunks: ReadonlyArray<Uint8Array>) =>
   Effect.scoped(
     Effect.gen(function* () {
       const frames = scriptedFrames(chunks, SOURCE === "socket" ? yield* socketPair : undefined)
+      const total = READS * TXNS_PER_READ
+      let commits = 0
+      let changes = 0
+      const onMessage = (m: WalMessage): Lsn.Lsn | undefined => {
+        if (m._tag === "Insert") changes++
+        else if (m._tag === "Commit") {
+          commits++
+          return lsnToConfirm(m)
+        }
+        return undefined
+      }
       if (MODE === "pull") {
         // The floor: only the transport and the framing (what every mode pays before the service's work).
         let n = 0
         yield* Stream.runForEachWhile(frames, () => Effect.succeed(++n < READS))
+        return
+      }
+      if (MODE === "direct") {
+        // A bound, not the service: one fiber reads, decodes every message of the read at once and commits the last
+        // transaction, with the same feedback bookkeeping per read and per commit, and no queue, permits, Delivery or
+        // second fiber. What a design whose consumer reads the socket itself could approach.
+        const decoder = new WalDecoder({ protoVersion: 1 })
+        const batch = new ReceivedBatch()
+        const words = new Uint32Array(4)
+        let state = Feedback.initial(Lsn.zero)
+        let n = 0
+        yield* Stream.runForEachWhile(frames, ({ buffers, starts, ends }) => {
+          batch.reset()
+          let last: Lsn.Lsn | undefined
+          for (let i = 0; i < buffers.length; i++) {
+            const buffer = buffers[i]!
+            readXLogDataPositions(buffer, starts[i]!, words, 0)
+            batch.data(words, 0)
+            const m = decoder.unsafeDecodeBody(
+              buffer,
+              starts[i]! + xlogDataHeaderLength,
+              ends[i]!,
+              Lsn.fromWords(words[0]!, words[1]!),
+              Lsn.fromWords(words[2]!, words[3]!)
+            )
+            last = onMessage(m) ?? last
+          }
+          state = Feedback.onDecoded(batch.apply(state, 0), last, decoder.inTransaction)
+          if (last !== undefined) {
+            const r = Feedback.commitWithSignal(state, last)
+            if (Result.isFailure(r)) return Effect.die(new Error("commit beyond received"))
+            state = r.success[0]
+          }
+          return Effect.succeed(++n < READS)
+        })
+        if (changes !== total) throw new Error(`expected ${total} changes, saw ${changes}`)
         return
       }
       const state = yield* Ref.make(Feedback.initial(Lsn.zero))
@@ -256,17 +311,6 @@ const run = (chunks: ReadonlyArray<Uint8Array>) =>
           state.ref.current = next
           if (signal & Feedback.wakeFeedback) Queue.offerUnsafe(signals, commitSignal)
         })
-      const total = READS * TXNS_PER_READ
-      let commits = 0
-      let changes = 0
-      const onMessage = (m: WalMessage): Lsn.Lsn | undefined => {
-        if (m._tag === "Insert") changes++
-        else if (m._tag === "Commit") {
-          commits++
-          return lsnToConfirm(m)
-        }
-        return undefined
-      }
       if (MODE === "stream") {
         yield* Stream.runForEachWhile(Stream.fromPull(Effect.succeed(delivery.pullOne)), (m) => {
           const at = onMessage(m)
