@@ -8,7 +8,7 @@
  * TOAST value replaced by a short one). Each row is wrapped in XLogData and the loop does what the replication stream
  * does per message: `unsafeDecodeReplication`, then `unsafeDecodePgoutput` on the payload view.
  *
- * Run: /work/main/node_modules/.bin/node packages/protocol/bench/decode.ts
+ * Run (from the repository root): node_modules/.bin/node packages/protocol/bench/decode.ts
  *
  * It deliberately measures decoding only: no socket, no framing, no value decoding by type.
  */

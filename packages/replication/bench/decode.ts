@@ -9,7 +9,7 @@
  * wrapped in XLogData headers, i.e. the exact CopyData payloads a client receives. The capture is cached in a file
  * (default `/tmp/pgcdc-decode-capture.bin`, format: repeated [uint32 length][payload]) so later runs need no server.
  *
- * Run: /work/main/node_modules/.bin/node packages/replication/bench/decode.ts [--rows N] [--passes N] [--file F]
+ * Run (from the repository root): node_modules/.bin/node packages/replication/bench/decode.ts [--rows N] [--passes N] [--file F]
  *      [--only protocol|walDecoder]
  * Profile: add `--cpu-prof --cpu-prof-dir=/tmp/prof` before the script path.
  *

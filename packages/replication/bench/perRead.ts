@@ -14,7 +14,7 @@
  * source alone: the floor that the service's work adds to. `--mode direct` is a bound: one fiber that reads, decodes
  * and commits, without the queue, permits, Delivery or the reader fiber.
  *
- * Run: /work/main/node_modules/.bin/node packages/replication/bench/perRead.ts [--reads N] [--txns-per-read N]
+ * Run (from the repository root): node_modules/.bin/node packages/replication/bench/perRead.ts [--reads N] [--txns-per-read N]
  *      [--runs N] [--mode pull|direct|stream|batches] [--source socket|immediate]
  * Profile: add `--cpu-prof --cpu-prof-dir=/tmp/prof` before the script path.
  *
