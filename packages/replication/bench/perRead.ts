@@ -18,8 +18,9 @@
  *      [--runs N] [--mode pull|direct|stream|batches] [--source socket|immediate]
  * Profile: add `--cpu-prof --cpu-prof-dir=/tmp/prof` before the script path.
  *
- * It deliberately leaves out the kernel (no syscalls: the bytes are in memory) and the feedback loop's status
- * updates (nothing is written): what it reports is the service's own CPU per read and per transaction.
+ * It deliberately leaves out the server and the feedback loop's status updates (nothing is written back). The socket's
+ * cost, the script's own writes included, is in every mode, `pull` too: the service's own CPU per read is a mode's
+ * figure minus `pull`'s.
  */
 import * as Net from "node:net"
 import type { CopyDataFrames } from "@pgcdc/connection"
